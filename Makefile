@@ -1,0 +1,29 @@
+# The two commands: `make demo` (set up, seed, run the demo loop, serve) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup demo demo-data serve test lint bench services
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py demo
+	@echo "Serving on http://$(HOST):$(PORT)/admin/ (Ctrl-C stops)"
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+demo-data: setup
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py demo
+
+test:
+	bash scripts/test.sh
+
+services:
+	bash scripts/services.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .

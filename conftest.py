@@ -1,0 +1,55 @@
+"""Shared fixtures: media and model folders in a temp dir, API keys, logged-in users."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODEL_ROOT = tmp_path / "models"
+    settings.MEDIA_ROOT.mkdir()
+    settings.MODEL_ROOT.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_key_factory(db):
+    from access.services import api_key_create
+
+    def make(scopes=("rank", "events"), name="test bff"):
+        return api_key_create(name=name, scopes=list(scopes))
+
+    return make
+
+
+@pytest.fixture
+def api_client_with(api_key_factory):
+    """An APIClient authenticated with a fresh key holding the given scopes."""
+    from rest_framework.test import APIClient
+
+    def make(*scopes: str):
+        issued = api_key_factory(scopes=scopes or ("rank", "events"))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {issued.secret}")
+        client.api_key = issued.api_key
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("ops", "ops@example.com", "correct-horse-battery")
+    client.force_login(user)
+    client.user = user
+    return client

@@ -1,0 +1,27 @@
+from django.contrib import admin, messages
+
+from .models import APIKey
+from .services import api_key_create, api_key_revoke
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "hashed_key", "created_at", "last_used_at", "revoked_at")
+    fields = ("name", "scopes", "expires_at", "rate_limit_per_minute") + readonly_fields
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = api_key_create(name=obj.name, scopes=list(obj.scopes or []), expires_at=obj.expires_at)
+        obj.pk = issued.api_key.pk
+        obj.prefix, obj.hashed_key = issued.api_key.prefix, issued.api_key.hashed_key
+        messages.warning(request, f"New key (copy it now, it is shown only once): {issued.secret}")
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,279 @@
+"""The operators' domain: placements, the tag taxonomy, creative kits and their style variants.
+
+Tags everywhere are a mapping of tag group name -> list of values, e.g.
+{"button_color": ["red"], "appeal": ["social_proof", "benefit"]}.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ServingMode(models.TextChoices):
+    CONTROL = "control", "Control (default design)"
+    RANDOM = "random", "Random (uniform over live variants)"
+    MODEL = "model", "Model (personalized)"
+
+
+class Placement(models.Model):
+    """A slot in the app where a banner or card is shown."""
+
+    class Surface(models.TextChoices):
+        BANNER = "banner", "Banner"
+        CARD = "card", "Card"
+        POPUP = "popup", "Pop-up"
+        FEED = "feed", "Feed item"
+
+    class ExplorationPolicy(models.TextChoices):
+        EPSILON_GREEDY = "epsilon_greedy", "ε-greedy"
+        THOMPSON = "thompson", "Thompson sampling"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    width = models.PositiveIntegerField(help_text="Rendered width in px, e.g. 750 for a banner.")
+    height = models.PositiveIntegerField(help_text="Rendered height in px, e.g. 300 for a banner.")
+    surface = models.CharField(max_length=20, choices=Surface.choices, default=Surface.BANNER)
+    default_mode = models.CharField(
+        max_length=10,
+        choices=ServingMode.choices,
+        default=ServingMode.CONTROL,
+        help_text="How the placement serves when no experiment is running.",
+    )
+    control_variant = models.ForeignKey(
+        "StyleVariant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The default design, served to the control bucket and as the fallback.",
+    )
+    exploration_policy = models.CharField(
+        max_length=20, choices=ExplorationPolicy.choices, default=ExplorationPolicy.EPSILON_GREEDY
+    )
+    exploration_epsilon = models.FloatField(default=0.05, help_text="Share of model-bucket traffic explored.")
+    new_variant_impressions = models.PositiveIntegerField(
+        default=1000, help_text="A newly published variant gets guaranteed exploration until it has this many."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.width}×{self.height})"
+
+
+class TagGroup(models.Model):
+    class Layer(models.TextChoices):
+        PRESENTATION = "presentation", "Presentation"
+        CONTENT = "content", "Content"
+
+    name = models.SlugField(max_length=60, unique=True)
+    layer = models.CharField(max_length=20, choices=Layer.choices)
+    multi_valued = models.BooleanField(default=False)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["layer", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TagValue(models.Model):
+    group = models.ForeignKey(TagGroup, on_delete=models.CASCADE, related_name="values")
+    value = models.SlugField(max_length=60)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["group__name", "value"]
+        constraints = [models.UniqueConstraint(fields=["group", "value"], name="unique_tag_value_per_group")]
+
+    def __str__(self) -> str:
+        return f"{self.group.name}={self.value}"
+
+
+class CreativeKit(models.Model):
+    """Atomic materials for one offer on one placement; their cross product gives style variants."""
+
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="kits")
+    name = models.CharField(max_length=200)
+    offer_name = models.CharField(max_length=200, help_text="The product or offer the kit promotes.")
+    max_variants = models.PositiveIntegerField(default=200, help_text="Cap on combinations generated.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaggedMaterial(models.Model):
+    """Shared fields of every material: its tags and where each tag group came from."""
+
+    tags = models.JSONField(default=dict, blank=True)
+    # group -> {"source": "auto" | "manual", "confidence": float}; a manual group is never re-tagged.
+    tag_sources = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class CopyVariant(TaggedMaterial):
+    kit = models.ForeignKey(CreativeKit, on_delete=models.CASCADE, related_name="copies")
+    headline = models.CharField(max_length=120)
+    subline = models.CharField(max_length=200, blank=True)
+    cta = models.CharField(max_length=40, verbose_name="call to action")
+    language = models.CharField(max_length=10, default="en", help_text="BCP-47 code, e.g. en, zh")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.headline
+
+
+class ImageMaterial(TaggedMaterial):
+    class Source(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        GENERATED = "generated", "Generated"
+
+    kit = models.ForeignKey(CreativeKit, on_delete=models.CASCADE, related_name="images")
+    file = models.ImageField(upload_to="materials/", width_field="width", height_field="height")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOADED)
+    width = models.PositiveIntegerField(default=0, editable=False)
+    height = models.PositiveIntegerField(default=0, editable=False)
+    # How a generated image was made (model, LoRA mix, prompt, seed, steps, scheduler, size).
+    provenance = models.JSONField(default=dict, blank=True)
+    generation_job = models.ForeignKey(
+        "generation.GenerationJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+    )
+    job_index = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation_job", "job_index"], name="one_image_per_job_index",
+                condition=models.Q(generation_job__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else f"image {self.pk}"
+
+
+class LayoutTemplate(TaggedMaterial):
+    class Kind(models.TextChoices):
+        SINGLE_IMAGE_TEXT = "single_image_text", "Full image, text over it"
+        LEFT_IMAGE = "left_image", "Image left, text right"
+        LIST = "list", "List"
+        GRID = "grid", "Grid"
+
+    class TextPosition(models.TextChoices):
+        LEFT = "left", "Left"
+        RIGHT = "right", "Right"
+        BOTTOM = "bottom", "Bottom"
+
+    class Background(models.TextChoices):
+        IMAGE = "image", "The image"
+        SOLID = "solid", "Solid colour"
+        GRADIENT = "gradient", "Gradient"
+
+    kit = models.ForeignKey(CreativeKit, on_delete=models.CASCADE, related_name="layouts")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.SINGLE_IMAGE_TEXT)
+    font_scale = models.FloatField(default=1.0, help_text="Relative font size; 1.2 reads as 'large'.")
+    button_color = models.CharField(max_length=7, default="#E8322E", help_text="Hex colour, e.g. #E8322E")
+    background_style = models.CharField(max_length=20, choices=Background.choices, default=Background.IMAGE)
+    background_color = models.CharField(max_length=7, default="#FFFFFF")
+    text_position = models.CharField(max_length=10, choices=TextPosition.choices, default=TextPosition.LEFT)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VariantStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    LIVE = "live", "Live"
+    PAUSED = "paused", "Paused"
+    RETIRED = "retired", "Retired"
+
+
+class StyleVariant(models.Model):
+    """One version of the creative: copy × image × layout, or an imported historical design."""
+
+    placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="variants")
+    kit = models.ForeignKey(CreativeKit, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
+    copy = models.ForeignKey(CopyVariant, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
+    image = models.ForeignKey(ImageMaterial, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
+    layout = models.ForeignKey(
+        LayoutTemplate, null=True, blank=True, on_delete=models.CASCADE, related_name="variants"
+    )
+    variant_key = models.CharField(max_length=80, help_text="Stable key, e.g. c3-i7-l1.")
+    status = models.CharField(max_length=10, choices=VariantStatus.choices, default=VariantStatus.DRAFT)
+    pinned = models.BooleanField(default=False, help_text="Always ranked first.")
+    blocked = models.BooleanField(default=False, help_text="Never served.")
+    tags = models.JSONField(default=dict, blank=True, help_text="Union of the parts' tags with overrides applied.")
+    tag_overrides = models.JSONField(
+        default=dict, blank=True, help_text="Group -> values that replace the parts' values for that group."
+    )
+    render_spec = models.JSONField(default=dict, blank=True)
+    rendered_image = models.CharField(max_length=255, blank=True, help_text="Path under MEDIA_ROOT.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["placement_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["placement", "variant_key"], name="unique_variant_key_per_placement"),
+        ]
+        indexes = [models.Index(fields=["placement", "status"], name="variant_placement_status")]
+
+    def __str__(self) -> str:
+        return f"{self.placement.slug}/{self.variant_key}"
+
+    @property
+    def image_url(self) -> str:
+        return f"{settings.MEDIA_URL}{self.rendered_image}" if self.rendered_image else ""
+
+
+class VariantAuditEntry(models.Model):
+    """Who changed a variant's status or flags, and when."""
+
+    variant = models.ForeignKey(StyleVariant, on_delete=models.CASCADE, related_name="audit_entries")
+    action = models.CharField(max_length=40, help_text="status, pin, unpin, block, unblock, tags")
+    from_value = models.CharField(max_length=40, blank=True)
+    to_value = models.CharField(max_length=40, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name_plural = "variant audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.variant}: {self.action} {self.from_value} → {self.to_value}"
+
+
+class ExclusionRule(models.Model):
+    """Two tags that must never meet in one variant, e.g. dominant_color=red with button_color=red."""
+
+    kit = models.ForeignKey(
+        CreativeKit, null=True, blank=True, on_delete=models.CASCADE, related_name="exclusion_rules",
+        help_text="Empty applies to every kit.",
+    )
+    tag_a = models.CharField(max_length=130, help_text="group=value")
+    tag_b = models.CharField(max_length=130, help_text="group=value")
+
+    def __str__(self) -> str:
+        return f"never {self.tag_a} with {self.tag_b}"

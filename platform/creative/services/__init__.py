@@ -1,0 +1,1 @@
+"""Business logic that writes the operators' domain. Views, admin and tasks call these."""

@@ -1,0 +1,100 @@
+"""The default semantic UI tag taxonomy and tag validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from django.core.exceptions import ValidationError
+
+Tags = dict[str, list[str]]
+
+# (layer, group, multi_valued, description, values)
+DEFAULT_TAXONOMY: list[tuple[str, str, bool, str, list[str]]] = [
+    ("presentation", "visual_style", False, "Rendering style of the image",
+     ["photo", "flat", "3d", "illustration"]),
+    ("presentation", "color_tone", False, "Colourfulness of the whole creative", ["vivid", "muted"]),
+    ("presentation", "dominant_color", False, "Most prominent hue",
+     ["red", "orange", "gold", "green", "blue", "purple", "pink", "black", "white", "gray"]),
+    ("presentation", "brightness", False, "Overall lightness", ["light", "dark"]),
+    ("presentation", "font_scale", False, "Relative headline size", ["large", "regular"]),
+    ("presentation", "button_color", False, "Call-to-action button colour",
+     ["red", "orange", "gold", "green", "blue", "purple", "black", "white"]),
+    ("presentation", "layout", False, "Arrangement of image and text", ["single", "list", "grid", "left_image"]),
+    ("presentation", "text_position", False, "Where the copy sits", ["left", "right", "bottom"]),
+    ("presentation", "subject", True, "What the image shows",
+     ["person", "gold", "product", "coins", "chart", "scenery", "abstract"]),
+    ("content", "appeal", True, "What the copy appeals to",
+     ["benefit", "social_proof", "authority", "cognition", "urgency", "plain"]),
+    ("content", "benefit_type", True, "Kind of benefit offered",
+     ["red_packet", "lottery", "discount", "cashback", "interest_rate", "free_trial"]),
+    ("content", "tone", False, "Voice of the copy", ["formal", "friendly", "playful"]),
+    ("content", "copy_length", False, "Length of the headline", ["short", "long"]),
+    ("content", "language", False, "Language of the copy", ["en", "zh"]),
+]
+
+
+def normalize_tags(tags: Mapping[str, Iterable[str] | str] | None) -> Tags:
+    """Tags as sorted, de-duplicated lists per group; accepts single strings for convenience."""
+    result: Tags = {}
+    for group, values in (tags or {}).items():
+        if isinstance(values, str):
+            values = [values]
+        cleaned = sorted({str(v).strip() for v in values if str(v).strip()})
+        if cleaned:
+            result[str(group).strip()] = cleaned
+    return result
+
+
+def validate_tags(tags: Mapping[str, Iterable[str] | str] | None, *, field: str = "tags") -> Tags:
+    """Normalised tags, or a ValidationError naming every unknown group or value."""
+    from .models import TagGroup
+
+    normalized = normalize_tags(tags)
+    if not normalized:
+        return normalized
+    groups = {g.name: g for g in TagGroup.objects.prefetch_related("values").filter(name__in=normalized)}
+    problems: list[str] = []
+    for group, values in normalized.items():
+        tag_group = groups.get(group)
+        if tag_group is None:
+            problems.append(f"unknown tag group '{group}'")
+            continue
+        allowed = {v.value for v in tag_group.values.all()}
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            problems.append(f"unknown value(s) {', '.join(unknown)} for '{group}' (allowed: {', '.join(sorted(allowed))})")
+        if not tag_group.multi_valued and len(values) > 1:
+            problems.append(f"'{group}' takes one value, got {', '.join(values)}")
+    if problems:
+        raise ValidationError({field: problems})
+    return normalized
+
+
+def merge_tags(*parts: Mapping[str, list[str]] | None, overrides: Mapping[str, list[str]] | None = None) -> Tags:
+    """Union of several tag maps; an override replaces a group's values entirely."""
+    merged: dict[str, set[str]] = {}
+    for part in parts:
+        for group, values in (part or {}).items():
+            merged.setdefault(group, set()).update(values)
+    result = {group: sorted(values) for group, values in merged.items() if values}
+    for group, values in (overrides or {}).items():
+        if values:
+            result[group] = sorted(set(values))
+        else:
+            result.pop(group, None)
+    return dict(sorted(result.items()))
+
+
+def seed_taxonomy(tag_group_model, tag_value_model) -> None:
+    """Create the default taxonomy; existing groups and values are kept as they are."""
+    for layer, name, multi, description, values in DEFAULT_TAXONOMY:
+        group, _ = tag_group_model.objects.get_or_create(
+            name=name, defaults={"layer": layer, "multi_valued": multi, "description": description}
+        )
+        for value in values:
+            tag_value_model.objects.get_or_create(group=group, value=value)
+
+
+def tag_pairs(tags: Mapping[str, list[str]]) -> set[str]:
+    """Flattened 'group=value' strings, handy for exclusion rules and features."""
+    return {f"{group}={value}" for group, values in tags.items() for value in values}

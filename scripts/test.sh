@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole suite: Python tests on PostgreSQL, then on SQLite, then the front-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/services.sh
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+
+ruff check .
+echo "==> pytest on PostgreSQL"
+DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDIS_URL_FOR_TESTS=redis://127.0.0.1:6379/15 \
+  pytest -p no:cacheprovider "$@"
+echo "==> pytest on SQLite"
+DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider -m "not postgres" "$@"
+if [ -f frontend/package.json ]; then
+  echo "==> frontend tests"
+  (cd frontend && npm test --silent)
+fi
