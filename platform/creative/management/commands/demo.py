@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand
+
+from creative.demo_context import DemoContext
+
+
+class Command(BaseCommand):
+    help = "Seed the demo catalogue and run the whole loop: generate, compose, simulate, train, test, report."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", type=int, default=4000, help="Simulated users per simulation phase.")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, users, base_url, **options):
+        from analytics import demo as analytics_demo
+        from creative import demo as creative_demo
+        from generation import demo as generation_demo
+        from ranking import demo as ranking_demo
+
+        ctx = DemoContext(stdout=self.stdout, base_url=base_url, users=users)
+        creative_demo.seed_catalogue(ctx)
+        generation_demo.run(ctx)  # images for each kit, auto-tagged
+        creative_demo.compose_variants(ctx)
+        ranking_demo.run(ctx)  # random bucket → train → experiment
+        analytics_demo.run(ctx)  # report and attribution
+        creative_demo.print_access(ctx)
