@@ -1,0 +1,374 @@
+"""The operators' console: kits with materials, combination and rendering, review and release."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from .models import (
+    CopyVariant,
+    CreativeKit,
+    ExclusionRule,
+    ImageMaterial,
+    LayoutTemplate,
+    Placement,
+    StyleVariant,
+    TagGroup,
+    TagValue,
+    VariantAuditEntry,
+)
+from .services.combination import kit_combine
+from .services.copy_io import copies_export, copies_import
+from .services.rendering import variants_render
+from .services.variants import variants_bulk
+from .taxonomy import validate_tags
+
+
+def thumbnail(url: str, height: int = 60):
+    if not url:
+        return "—"
+    return format_html('<img src="{}" style="height:{}px;border-radius:4px" loading="lazy" alt="">', url, height)
+
+
+def tags_summary(tags: dict) -> str:
+    return "; ".join(f"{g}={'|'.join(v)}" for g, v in sorted((tags or {}).items()))
+
+
+def autotag(material) -> None:
+    """Tag a new or edited material automatically; manual tag groups are left as they are."""
+    from generation import tagging
+
+    if isinstance(material, CopyVariant):
+        tagging.copy_autotag(material)
+    elif isinstance(material, ImageMaterial):
+        tagging.image_autotag(material)
+
+
+class TaggedMaterialForm(forms.ModelForm):
+    def clean_tags(self):
+        try:
+            return validate_tags(self.cleaned_data.get("tags") or {})
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+
+class TagValueInline(admin.TabularInline):
+    model = TagValue
+    extra = 1
+
+
+@admin.register(TagGroup)
+class TagGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "layer", "multi_valued", "values_list", "description")
+    list_filter = ("layer",)
+    inlines = [TagValueInline]
+
+    @admin.display(description="values")
+    def values_list(self, obj):
+        return ", ".join(v.value for v in obj.values.all())
+
+
+@admin.register(Placement)
+class PlacementAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "width", "height", "surface", "default_mode", "live_variants")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("slug", "name")
+    raw_id_fields = ("control_variant",)
+
+    @admin.display(description="live variants")
+    def live_variants(self, obj):
+        return obj.variants.filter(status="live", blocked=False).count()
+
+
+class CopyInline(admin.TabularInline):
+    model = CopyVariant
+    form = TaggedMaterialForm
+    fields = ("headline", "subline", "cta", "language", "tags")
+    extra = 0
+
+
+class ImageInline(admin.TabularInline):
+    model = ImageMaterial
+    form = TaggedMaterialForm
+    fields = ("preview", "file", "source", "tags")
+    readonly_fields = ("preview",)
+    extra = 0
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        return thumbnail(obj.file.url if obj.pk and obj.file else "")
+
+
+class LayoutInline(admin.TabularInline):
+    model = LayoutTemplate
+    form = TaggedMaterialForm
+    fields = ("name", "kind", "font_scale", "button_color", "background_style", "background_color",
+              "text_position", "tags")
+    extra = 0
+
+
+class ExclusionInline(admin.TabularInline):
+    model = ExclusionRule
+    extra = 0
+
+
+@admin.register(CreativeKit)
+class CreativeKitAdmin(admin.ModelAdmin):
+    list_display = ("name", "placement", "offer_name", "materials", "variant_count", "preview_link")
+    list_filter = ("placement",)
+    inlines = [CopyInline, ImageInline, LayoutInline, ExclusionInline]
+    actions = ["generate_combinations", "render_variants"]
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save()
+        for instance in instances:
+            if isinstance(instance, CopyVariant | ImageMaterial):
+                autotag(instance)
+
+    @admin.display(description="copies × images × layouts")
+    def materials(self, obj):
+        return f"{obj.copies.count()} × {obj.images.count()} × {obj.layouts.count()}"
+
+    @admin.display(description="variants")
+    def variant_count(self, obj):
+        return obj.variants.count()
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        return format_html('<a href="{}">preview grid</a>', reverse("admin:creative_kit_preview", args=[obj.pk]))
+
+    @admin.action(description="Generate combinations (copy × image × layout)")
+    def generate_combinations(self, request, queryset):
+        for kit in queryset:
+            result = kit_combine(kit=kit)
+            self.message_user(request, f"{kit}: {result.created} new variants, {result.existing} already there, "
+                                       f"{result.excluded} excluded by rules, {result.capped} over the cap.")
+
+    @admin.action(description="Render variants that have no image yet")
+    def render_variants(self, request, queryset):
+        pending = StyleVariant.objects.filter(kit__in=queryset, rendered_image="").select_related(
+            "copy", "image", "layout", "placement")
+        self.message_user(request, f"Rendered {variants_render(variants=pending)} variants.")
+
+    def get_urls(self):
+        custom = [path("<int:kit_id>/preview/", self.admin_site.admin_view(self.preview_view),
+                       name="creative_kit_preview")]
+        return custom + super().get_urls()
+
+    def preview_view(self, request, kit_id: int):
+        """All of a kit's variants as a grid of thumbnails, with bulk review actions."""
+        kit = get_object_or_404(CreativeKit, pk=kit_id)
+        variants = kit.variants.select_related("copy").order_by("status", "id")
+        status = request.GET.get("status")
+        if status:
+            variants = variants.filter(status=status)
+        if request.method == "POST":
+            if not self.has_change_permission(request, kit):
+                return HttpResponse(status=403)
+            ids = request.POST.getlist("variant")
+            action = request.POST.get("action", "")
+            changed, errors = variants_bulk(variants=kit.variants.filter(pk__in=ids), action=action, by=request.user)
+            self.message_user(request, f"{action}: {changed} variant(s) changed.")
+            for error in errors[:10]:
+                self.message_user(request, error, level=messages.WARNING)
+            return HttpResponseRedirect(request.get_full_path())
+        context = {**self.admin_site.each_context(request), "kit": kit, "variants": variants,
+                   "title": f"Preview: {kit}", "opts": self.model._meta, "status": status,
+                   "actions": ["approve", "publish", "pause", "retire", "pin", "unpin", "block", "unblock"]}
+        return render(request, "admin/creative/kit_preview.html", context)
+
+
+class MaterialAdmin(admin.ModelAdmin):
+    form = TaggedMaterialForm
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "tags" in form.changed_data:
+            # An operator's edit makes those groups manual: auto-tagging never overwrites them again.
+            obj.tag_sources.update({g: {"source": "manual", "confidence": 1.0} for g in obj.tags})
+            obj.save(update_fields=["tag_sources"])
+        autotag(obj)
+
+
+class CopyImportForm(forms.Form):
+    kit = forms.ModelChoiceField(queryset=CreativeKit.objects.all())
+    file = forms.FileField(help_text="CSV (UTF-8) or XLSX with columns headline, subline, cta, language, "
+                                     "and optional tag:<group> columns (values joined by |).")
+
+
+@admin.register(CopyVariant)
+class CopyVariantAdmin(MaterialAdmin):
+    list_display = ("headline", "subline", "cta", "language", "kit", "tag_list", "sources")
+    list_filter = ("language", "kit")
+    search_fields = ("headline", "subline", "cta")
+    actions = ["export_csv", "export_xlsx"]
+    change_list_template = "admin/creative/copyvariant_changelist.html"
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return tags_summary(obj.tags)
+
+    @admin.display(description="tag sources")
+    def sources(self, obj):
+        return ", ".join(f"{g}: {s.get('source')}" for g, s in sorted(obj.tag_sources.items()))
+
+    def get_urls(self):
+        custom = [path("import/", self.admin_site.admin_view(self.import_view), name="creative_copy_import")]
+        return custom + super().get_urls()
+
+    def import_view(self, request):
+        form = CopyImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = copies_import(kit=form.cleaned_data["kit"], data=upload.read(), filename=upload.name)
+            except ValidationError as exc:
+                for message in exc.messages[:20]:
+                    form.add_error("file", message)
+            else:
+                for copy in form.cleaned_data["kit"].copies.order_by("-id")[: result.created]:
+                    autotag(copy)
+                self.message_user(request, f"Imported {result.created} copies ({result.unchanged} already there).")
+                return HttpResponseRedirect(reverse("admin:creative_copyvariant_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Import copy variants",
+                   "opts": self.model._meta}
+        return render(request, "admin/creative/copy_import.html", context)
+
+    def _export(self, queryset, fmt: str) -> HttpResponse:
+        content_type = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+                        else "text/csv; charset=utf-8")
+        response = HttpResponse(copies_export(copies=queryset.select_related("kit"), fmt=fmt),
+                                content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="copies.{fmt}"'
+        return response
+
+    @admin.action(description="Export selected copies to CSV")
+    def export_csv(self, request, queryset):
+        return self._export(queryset, "csv")
+
+    @admin.action(description="Export selected copies to XLSX")
+    def export_xlsx(self, request, queryset):
+        return self._export(queryset, "xlsx")
+
+
+@admin.register(ImageMaterial)
+class ImageMaterialAdmin(MaterialAdmin):
+    list_display = ("preview", "kit", "source", "width", "height", "tag_list")
+    list_filter = ("source", "kit")
+    readonly_fields = ("provenance", "width", "height")
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        return thumbnail(obj.file.url if obj.file else "")
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return tags_summary(obj.tags)
+
+
+@admin.register(LayoutTemplate)
+class LayoutTemplateAdmin(MaterialAdmin):
+    list_display = ("name", "kit", "kind", "button_color", "font_scale", "text_position")
+    list_filter = ("kind", "kit")
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(f"{v.group.name}={v.value}", f"{v.group.name} = {v.value}")
+                for v in TagValue.objects.select_related("group")]
+
+    def queryset(self, request, queryset):
+        if not self.value() or "=" not in self.value():
+            return queryset
+        group, value = self.value().split("=", 1)
+        # Tags are JSON; filtering in Python keeps this portable across SQLite and PostgreSQL.
+        ids = [pk for pk, tags in queryset.values_list("pk", "tags") if value in (tags or {}).get(group, [])]
+        return queryset.filter(pk__in=ids)
+
+
+class AuditInline(admin.TabularInline):
+    model = VariantAuditEntry
+    extra = 0
+    can_delete = False
+    fields = ("changed_at", "action", "from_value", "to_value", "changed_by", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _bulk_action(action: str, description: str):
+    def run(modeladmin, request, queryset):
+        changed, errors = variants_bulk(variants=queryset, action=action, by=request.user)
+        modeladmin.message_user(request, f"{description}: {changed} variant(s) changed.")
+        for error in errors[:10]:
+            modeladmin.message_user(request, error, level=messages.WARNING)
+
+    run.__name__ = f"bulk_{action}"
+    return admin.action(description=description)(run)
+
+
+@admin.register(StyleVariant)
+class StyleVariantAdmin(admin.ModelAdmin):
+    list_display = ("preview", "variant_key", "placement", "status", "pinned", "blocked", "tag_list")
+    list_filter = ("status", "pinned", "blocked", "placement", TagFilter)
+    search_fields = ("variant_key",)
+    readonly_fields = ("large_preview", "status", "pinned", "blocked", "tags", "render_spec", "rendered_image",
+                       "published_at", "copy", "image", "layout", "kit", "placement", "variant_key")
+    fields = ("large_preview", "placement", "kit", "variant_key", "copy", "image", "layout", "status", "pinned",
+              "blocked", "tags", "tag_overrides", "render_spec", "rendered_image", "published_at")
+    inlines = [AuditInline]
+    list_per_page = 60
+    actions = [_bulk_action(a, d) for a, d in [
+        ("approve", "Approve"), ("publish", "Publish (make live)"), ("pause", "Pause"), ("retire", "Retire"),
+        ("pin", "Pin"), ("unpin", "Unpin"), ("block", "Block"), ("unblock", "Unblock")]] + ["render"]
+
+    def has_add_permission(self, request):
+        return False  # variants come from kits (generate combinations) or import_variants
+
+    def save_model(self, request, obj, form, change):
+        from .services.variants import variant_set_tag_overrides
+
+        if "tag_overrides" in form.changed_data:
+            variant_set_tag_overrides(variant=obj, overrides=form.cleaned_data["tag_overrides"] or {},
+                                      by=request.user)
+        else:
+            super().save_model(request, obj, form, change)
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        return thumbnail(obj.image_url)
+
+    @admin.display(description="rendered")
+    def large_preview(self, obj):
+        return thumbnail(obj.image_url, height=200)
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return format_html_join(" ", '<code>{}={}</code>', ((g, "|".join(v)) for g, v in sorted(obj.tags.items())))
+
+    @admin.action(description="Render (again)")
+    def render(self, request, queryset):
+        count = variants_render(variants=queryset.select_related("copy", "image", "layout", "placement"))
+        self.message_user(request, f"Rendered {count} variants.")
+
+
+@admin.register(VariantAuditEntry)
+class VariantAuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("changed_at", "variant", "action", "from_value", "to_value", "changed_by")
+    list_filter = ("action",)
+    readonly_fields = ("variant", "action", "from_value", "to_value", "changed_by", "changed_at", "note")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
