@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+SCHEDULERS = [('default', "The model's own"), ('ddim', 'DDIM'), ('euler', 'Euler'), ('euler_a', 'Euler ancestral'), ('dpmpp_2m', 'DPM++ 2M'), ('pndm', 'PNDM'), ('lms', 'LMS'), ('unipc', 'UniPC')]
+
 
 class Migration(migrations.Migration):
 
@@ -14,21 +16,74 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name='BaseModel',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.SlugField(max_length=80, unique=True)),
+                ('family', models.CharField(choices=[('sd15', 'Stable Diffusion 1.x'), ('sd2', 'Stable Diffusion 2.x'), ('sd-turbo', 'SD-Turbo'), ('sdxl', 'Stable Diffusion XL'), ('sdxl-turbo', 'SDXL-Turbo'), ('other', 'Other (checked by tensor shapes only)')], default='sd15', max_length=20)),
+                ('path', models.CharField(help_text='Relative to MODEL_ROOT: a diffusers folder or a .safetensors file.', max_length=500)),
+                ('default_scheduler', models.CharField(choices=SCHEDULERS, default='default', max_length=20)),
+                ('default_steps', models.PositiveIntegerField(default=25)),
+                ('default_guidance', models.FloatField(default=7.0)),
+                ('default_width', models.PositiveIntegerField(default=512)),
+                ('default_height', models.PositiveIntegerField(default=512)),
+                ('dtype', models.CharField(choices=[('auto', 'fp16 on CUDA, fp32 on CPU'), ('fp16', 'float16'), ('bf16', 'bfloat16'), ('fp32', 'float32')], default='auto', max_length=8)),
+                ('cross_attention_dim', models.PositiveIntegerField(default=0, editable=False)),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive models are kept but not offered for new jobs.')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+            ],
+            options={
+                'ordering': ['name'],
+            },
+        ),
+        migrations.CreateModel(
+            name='LoraStyle',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.SlugField(help_text='Also the adapter name inside the pipeline.', max_length=80, unique=True)),
+                ('path', models.CharField(help_text='Relative to MODEL_ROOT: one .safetensors file.', max_length=500)),
+                ('trigger_words', models.CharField(blank=True, help_text="Added to the prompt, e.g. 'flat vector art'.", max_length=200)),
+                ('default_weight', models.FloatField(default=0.8)),
+                ('implied_tags', models.JSONField(blank=True, default=dict, help_text='e.g. {"visual_style": ["3d"]}')),
+                ('cross_attention_dim', models.PositiveIntegerField(default=0, editable=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('base_model', models.ForeignKey(help_text='The model it was trained for; it also fits other models of the same family and shape.', on_delete=django.db.models.deletion.CASCADE, related_name='loras', to='generation.basemodel')),
+            ],
+            options={
+                'ordering': ['name'],
+            },
+        ),
+        migrations.CreateModel(
             name='GenerationJob',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prompt_template', models.TextField(default='{offer}, marketing banner illustration')),
+                ('backend', models.CharField(choices=[('diffusers', 'Stable Diffusion (diffusers)'), ('procedural', 'Procedural (built-in Pillow art)')], default='procedural', max_length=12)),
+                ('prompt_template', models.TextField(default='{offer}, {trigger}, marketing banner illustration', help_text="Placeholders: {offer} (the kit's offer name), {trigger} (the mix's trigger words).")),
                 ('negative_prompt', models.TextField(blank=True)),
+                ('mixes', models.JSONField(blank=True, default=list)),
                 ('images_per_mix', models.PositiveIntegerField(default=1)),
                 ('width', models.PositiveIntegerField(default=512)),
                 ('height', models.PositiveIntegerField(default=512)),
-                ('seed', models.BigIntegerField(default=0)),
+                ('seed', models.BigIntegerField(default=0, help_text='Image i uses seed + i.')),
+                ('steps', models.PositiveIntegerField(default=25)),
+                ('guidance', models.FloatField(default=7.0)),
+                ('scheduler', models.CharField(choices=SCHEDULERS, default='default', max_length=20)),
+                ('init_image', models.ImageField(blank=True, help_text='Image-to-image: restyle this picture.', null=True, upload_to='generation/init/')),
+                ('strength', models.FloatField(default=0.5, help_text='Image-to-image only: 0 keeps the picture, 1 ignores it.')),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
-                ('progress', models.FloatField(default=0.0)),
+                ('progress', models.FloatField(default=0.0, help_text='Percent of denoising steps done.')),
+                ('step_timings', models.JSONField(blank=True, default=list, help_text='Seconds per denoising step, in order.')),
                 ('error', models.TextField(blank=True)),
+                ('accepted_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('base_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='generation.basemodel')),
                 ('kit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_jobs', to='creative.creativekit')),
             ],
+            options={
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['status'], name='generation_job_status')],
+            },
         ),
     ]

@@ -1,0 +1,123 @@
+"""Tiny randomly initialised Stable Diffusion pipelines and LoRAs, built in code.
+
+Tests and the benchmark use these to exercise the real registration and loading path
+without downloading anything: the components are saved to disk as safetensors and then
+registered and loaded exactly like a real checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Byte-level BPE needs every byte as a symbol; CLIP marks word ends with "</w>".
+_SPECIALS = ["<|startoftext|>", "<|endoftext|>"]
+_WORDS = ["a", "banner", "gold", "coin", "flat", "clay", "style", "photo", "of", "the", "savings", "plan"]
+
+
+def _byte_symbols() -> list[str]:
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    return sorted(ByteLevel.alphabet())
+
+
+def tiny_tokenizer(save_dir: Path | None = None):
+    """A CLIP tokenizer with a few hundred tokens: every byte, its word-final form, a few words."""
+    from transformers import CLIPTokenizer
+
+    symbols = _byte_symbols()
+    vocab: dict[str, int] = {}
+    for token in _SPECIALS + symbols + [s + "</w>" for s in symbols]:
+        vocab.setdefault(token, len(vocab))
+    merges: list[tuple[str, str]] = []
+    for word in _WORDS:
+        # Merge left to right so the whole word becomes one token.
+        current = word[0]
+        for i, ch in enumerate(word[1:], start=1):
+            nxt = ch + ("</w>" if i == len(word) - 1 else "")
+            merges.append((current, nxt))
+            current = current + nxt
+            vocab.setdefault(current, len(vocab))
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    tokenizer.model_max_length = 77
+    if save_dir is not None:
+        tokenizer.save_pretrained(str(save_dir))
+    return tokenizer
+
+
+def tiny_pipeline(*, seed: int = 0, sample_size: int = 32, channels: tuple[int, int] = (32, 64)):
+    """A StableDiffusionPipeline with random weights small enough to run in a test on one CPU core."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=channels,
+        layers_per_block=1,
+        sample_size=sample_size // 2,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=list(channels),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=sample_size,
+    )
+    tokenizer = tiny_tokenizer()
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+            num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=77,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+        set_alpha_to_one=False,
+    )
+    return StableDiffusionPipeline(
+        unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+def save_tiny_pipeline(directory: Path, *, seed: int = 0, **kwargs) -> Path:
+    """Save a tiny pipeline as a diffusers folder with safetensors weights only."""
+    pipe = tiny_pipeline(seed=seed, **kwargs)
+    pipe.save_pretrained(str(directory), safe_serialization=True)
+    return directory
+
+
+def save_tiny_lora(path: Path, *, pipeline=None, rank: int = 4, seed: int = 1, scale: float = 0.5) -> Path:
+    """Train-free LoRA: peft adapters with random non-zero weights on the UNet attention, saved as safetensors."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    pipe = pipeline if pipeline is not None else tiny_pipeline()
+    unet = pipe.unet
+    config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
+                        target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    unet.add_adapter(config, adapter_name="export")
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        # peft initialises lora_B to zero (a no-op adapter); give it weights so it visibly changes images.
+        for name, param in unet.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, scale)
+    state = get_peft_model_state_dict(unet, adapter_name="export")
+    unet.delete_adapters("export")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    StableDiffusionPipeline.save_lora_weights(
+        save_directory=str(path.parent), unet_lora_layers=state, weight_name=path.name, safe_serialization=True
+    )
+    return path
