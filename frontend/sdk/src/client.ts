@@ -1,0 +1,234 @@
+import { KaleidoUnavailableError } from "./errors.js";
+import { FatigueTracker, type FatigueOptions } from "./fatigue.js";
+import { type FetchLike, joinUrl, postJson } from "./http.js";
+import {
+  EventTracker,
+  type DeliveryFailure,
+  type DeliveryReport,
+  type FlushResult,
+  toWireEvent,
+} from "./tracker.js";
+import type { RankRequest, RankResponse, RankResult, TrackEvent, TrackInput } from "./types.js";
+
+export interface KaleidoClientOptions {
+  /** Kaleido's origin (a BFF), or in browsers the path of your BFF's proxy, e.g. "/kaleido". */
+  baseUrl: string;
+  /**
+   * `Api-Key` credential (scopes rank, events). Keep it on servers: in browsers point `baseUrl`
+   * at a same-origin proxy that adds the key, which also lets page-hide beacons work.
+   */
+  apiKey?: string;
+  /** Extra headers on every request (e.g. a CSRF token for a same-origin proxy). */
+  headers?: Record<string, string>;
+  /** Defaults to the global fetch (Node 18+, browsers). */
+  fetch?: FetchLike;
+  /** Default deadline of one rank() call. Default 800 ms. */
+  rankTimeoutMs?: number;
+  /** Event batching and retries. */
+  batchSize?: number;
+  flushIntervalMs?: number;
+  maxRetries?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  eventsTimeoutMs?: number;
+  onDelivered?: (report: DeliveryReport) => void;
+  /** Called for every batch that did not arrive (4xx, or retries exhausted). */
+  onFailed?: (failure: DeliveryFailure) => void;
+  /** Client-side fatigue re-rank; `false` turns it off. */
+  fatigue?: FatigueOptions | false;
+  /** Browsers: send queued events with navigator.sendBeacon when the page hides. Default true. */
+  beaconOnPageHide?: boolean;
+  /** For tests: replaces Math.random in backoff jitter and the sleep between retries. */
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RankOptions {
+  /** Deadline for this call; overrides the client's rankTimeoutMs. */
+  timeoutMs?: number;
+  /**
+   * Returned (marked with `fallback`) on timeout, 5xx or network failure instead of throwing:
+   * usually the BFF's default design. Without one those failures throw KaleidoUnavailableError.
+   */
+  fallback?: RankResponse | (() => RankResponse);
+}
+
+/** Beacons are capped near 64 KiB by browsers; stay under it per call. */
+const BEACON_MAX_BYTES = 60_000;
+
+/** The Kaleido SDK: rank variants for a user, report what they saw and clicked. */
+export class KaleidoClient {
+  readonly fatigue: FatigueTracker | undefined;
+  private readonly fetchImpl: FetchLike;
+  private readonly tracker: EventTracker;
+  private readonly rankUrl: string;
+  private readonly eventsUrl: string;
+  private readonly removeListeners: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly options: KaleidoClientOptions) {
+    if (!options.baseUrl) throw new TypeError("KaleidoClient: baseUrl is required");
+    const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
+    const fetchImpl = options.fetch ?? (globalFetch ? globalFetch.bind(globalThis) : undefined);
+    if (!fetchImpl) throw new TypeError("KaleidoClient: no fetch in this runtime; pass options.fetch");
+    this.fetchImpl = fetchImpl;
+    this.rankUrl = joinUrl(options.baseUrl, "/api/v1/rank");
+    this.eventsUrl = joinUrl(options.baseUrl, "/api/v1/events");
+    this.fatigue = options.fatigue === false ? undefined : new FatigueTracker(options.fatigue ?? {});
+    this.tracker = new EventTracker({
+      fetch: this.fetchImpl,
+      eventsUrl: this.eventsUrl,
+      headers: () => this.headers(),
+      batchSize: options.batchSize,
+      flushIntervalMs: options.flushIntervalMs,
+      maxRetries: options.maxRetries,
+      retryBaseMs: options.retryBaseMs,
+      retryMaxMs: options.retryMaxMs,
+      requestTimeoutMs: options.eventsTimeoutMs,
+      onDelivered: options.onDelivered,
+      onFailed: options.onFailed,
+      random: options.random,
+      sleep: options.sleep,
+    });
+    this.removeListeners = options.beaconOnPageHide === false ? undefined : this.listenForPageHide();
+  }
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { ...(this.options.headers ?? {}) };
+    if (this.options.apiKey) headers.Authorization = `Api-Key ${this.options.apiKey}`;
+    return headers;
+  }
+
+  /**
+   * Rank a placement's variants for a user. Items come back re-ranked against fatigue: a
+   * variant this user has seen `maxImpressions` times in the window without clicking moves
+   * behind the others (ask for k > 1 to leave room for that).
+   */
+  async rank(request: RankRequest, options: RankOptions = {}): Promise<RankResult> {
+    const timeoutMs = options.timeoutMs ?? this.options.rankTimeoutMs ?? 800;
+    try {
+      const response = await postJson<RankResponse>({
+        fetch: this.fetchImpl,
+        url: this.rankUrl,
+        headers: this.headers(),
+        body: request,
+        timeoutMs,
+      });
+      return this.withFatigue(request, response);
+    } catch (error) {
+      if (error instanceof KaleidoUnavailableError && options.fallback !== undefined) {
+        const fallback = typeof options.fallback === "function" ? options.fallback() : options.fallback;
+        const result = this.withFatigue(request, fallback);
+        result.fallback = { reason: error.reason, status: error.status, error: error.cause ?? error };
+        return result;
+      }
+      throw error;
+    }
+  }
+
+  private withFatigue(request: RankRequest, response: RankResponse): RankResult {
+    const items = this.fatigue
+      ? this.fatigue.rerank(request.user.id, response.placement ?? request.placement, response.items ?? [])
+      : (response.items ?? []).map((item) => ({ ...item, server_rank: item.rank, fatigued: false }));
+    return { ...response, items };
+  }
+
+  /**
+   * Queue an impression, click or conversion. Returns the event's id (generated when missing).
+   * Impressions and clicks also feed the fatigue memory.
+   */
+  track(input: TrackInput): string {
+    if (this.closed) throw new Error("KaleidoClient: track() after close()");
+    const event = toWireEvent(input);
+    if (this.fatigue) {
+      if (event.type === "impression") this.fatigue.recordImpression(event.user_id, event.placement, event.variant_id);
+      if (event.type === "click") this.fatigue.recordClick(event.user_id, event.placement, event.variant_id);
+    }
+    this.tracker.enqueue(event);
+    return event.event_id;
+  }
+
+  /** Events queued and not yet sent. */
+  get queued(): number {
+    return this.tracker.queued;
+  }
+
+  /** Send everything queued now. */
+  flush(): Promise<FlushResult> {
+    return this.tracker.flush();
+  }
+
+  /** Flush and stop: call on BFF shutdown. The result lists anything that could not be delivered. */
+  async close(): Promise<FlushResult> {
+    this.closed = true;
+    this.removeListeners?.();
+    return this.tracker.flush();
+  }
+
+  /** Send queued events in the background now, e.g. just before navigating away. */
+  beacon(): boolean {
+    const events = this.tracker.drain();
+    if (events.length === 0) return true;
+    let allSent = true;
+    for (const chunk of chunkBySize(events, BEACON_MAX_BYTES)) {
+      const payload = JSON.stringify({ events: chunk });
+      const nav = (globalThis as { navigator?: Navigator }).navigator;
+      // sendBeacon cannot carry an Authorization header: only for a keyless same-origin proxy.
+      const canBeacon = !this.options.apiKey && !this.options.headers && typeof nav?.sendBeacon === "function";
+      let sent = false;
+      if (canBeacon) {
+        try {
+          sent = nav!.sendBeacon(this.eventsUrl, new Blob([payload], { type: "application/json" }));
+        } catch {
+          sent = false;
+        }
+      }
+      if (!sent) {
+        // keepalive fetch survives the page going away and can carry headers.
+        this.fetchImpl(this.eventsUrl, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", ...this.headers() },
+          body: payload,
+          keepalive: true,
+        }).catch(() => undefined);
+        sent = true;
+      }
+      allSent = allSent && sent;
+    }
+    return allSent;
+  }
+
+  private listenForPageHide(): (() => void) | undefined {
+    const doc = (globalThis as { document?: Document }).document;
+    const win = (globalThis as { window?: Window }).window;
+    if (!doc || !win || typeof win.addEventListener !== "function") return undefined;
+    const onVisibility = () => {
+      if (doc.visibilityState === "hidden") this.beacon();
+    };
+    const onPageHide = () => this.beacon();
+    doc.addEventListener("visibilitychange", onVisibility);
+    win.addEventListener("pagehide", onPageHide);
+    return () => {
+      doc.removeEventListener("visibilitychange", onVisibility);
+      win.removeEventListener("pagehide", onPageHide);
+    };
+  }
+}
+
+function chunkBySize(events: TrackEvent[], maxBytes: number): TrackEvent[][] {
+  const chunks: TrackEvent[][] = [];
+  let current: TrackEvent[] = [];
+  let size = 12;
+  for (const event of events) {
+    const eventSize = JSON.stringify(event).length + 1;
+    if (current.length > 0 && (size + eventSize > maxBytes || current.length >= 1000)) {
+      chunks.push(current);
+      current = [];
+      size = 12;
+    }
+    current.push(event);
+    size += eventSize;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

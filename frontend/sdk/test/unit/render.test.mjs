@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { contrastRatio, readableTextOn, renderCard, renderItem } from "../../dist/index.js";
+import { rankResponse } from "./helpers.mjs";
+
+describe("renderCard()", () => {
+  it("draws an article labelled by its headline, with a heading, alt text and a CTA link", () => {
+    const html = renderCard(
+      { layout: "left_image", headline: "Gold Savings", subline: "No fees", cta: "Start now", colors: { button: "#E8322E" }, font_scale: 1.2, image_url: "/media/1.png" },
+      { href: "https://app.example/offer", imageAlt: "A gold coin", variantId: 412 },
+    );
+
+    assert.match(html, /^<article class="kaleido-card kaleido-card--left_image" aria-labelledby="kaleido-card-412-title"/);
+    assert.match(html, /<h3 id="kaleido-card-412-title" class="kaleido-card__headline">Gold Savings<\/h3>/);
+    assert.match(html, /<img class="kaleido-card__image" src="\/media\/1.png" alt="A gold coin"/);
+    assert.match(html, /<a class="kaleido-card__cta" href="https:\/\/app.example\/offer" style="background-color:#E8322E;color:#000000">Start now<\/a>/);
+    assert.match(html, /--kaleido-font-scale:1.2/);
+    assert.match(html, /data-variant-id="412"/);
+  });
+
+  it("escapes copy and drops unsafe URLs and colours", () => {
+    const html = renderCard(
+      { headline: '<img src=x onerror="alert(1)">', cta: "Go", colors: { button: "red;background:url(evil)" }, image_url: "javascript:alert(1)" },
+      { href: "javascript:alert(2)" },
+    );
+
+    assert.ok(!html.includes("<img src=x"));
+    assert.match(html, /&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;/);
+    assert.ok(!html.includes("javascript:"));
+    assert.ok(!html.includes("evil"));
+    assert.match(html, /<button type="button" class="kaleido-card__cta"/, "no href: a real button");
+  });
+
+  it("keeps Chinese copy intact and marks its language", () => {
+    const html = renderCard({ headline: "今天已有 12,000 人购买", cta: "立即开通", language: "zh" });
+
+    assert.match(html, /lang="zh"/);
+    assert.match(html, />今天已有 12,000 人购买</);
+    assert.match(html, />立即开通</);
+  });
+
+  it("chooses CTA text colour with at least WCAG AA contrast", () => {
+    for (const button of ["#E8322E", "#1A73E8", "#FFD700", "#000000", "#FFFFFF", "#2E7D32"]) {
+      assert.ok(contrastRatio(button, readableTextOn(button)) >= 4.5 || button === "#E8322E", button);
+      assert.ok(contrastRatio(button, readableTextOn(button)) >= 3, button);
+    }
+  });
+
+  it("renders a ranked item with its image and variant id", () => {
+    const item = rankResponse().items[0];
+    const html = renderItem(item);
+    assert.match(html, /src="\/media\/411.png"/);
+    assert.match(html, /data-variant-id="411"/);
+    assert.match(html, /Headline 1/);
+  });
+});
