@@ -171,14 +171,14 @@ def fit_text(text: str, box_w: int, box_h: int, *, max_size: int, min_size: int 
     while True:
         font = load_font(size, weight)
         line_height = int(size * 1.25)
-        lines = wrap_text(text, font, box_w) if text else []
+        lines = wrap_text(text, font, box_w - 3) if text else []
         if len(lines) <= max_lines and line_height * len(lines) <= box_h:
             return FittedText(lines, size, line_height, False, weight)
         if size <= min_size:
             fit_lines = max(0, min(max_lines, box_h // line_height))
             kept = lines[:fit_lines]
             if kept and len(lines) > fit_lines:
-                kept[-1] = _ellipsize(kept[-1], font, box_w)
+                kept[-1] = _ellipsize(kept[-1], font, box_w - 3)
             return FittedText(kept, size, line_height, True, weight)
         size = max(min_size, int(size * 0.9))
 
@@ -331,8 +331,10 @@ def _draw_block(draw: ImageDraw.ImageDraw, block: TextBlock, origin: tuple[int, 
     font = load_font(block.fitted.size, block.fitted.weight)
     x, y = origin or block.box[:2]
     for line in block.fitted.lines:
-        draw.text((x, y), line, font=font, fill=block.color)
-        left, top, right, bottom = draw.textbbox((x, y), line, font=font)
+        # Some glyphs ink a pixel left of their origin; shift so the ink starts inside the box.
+        x_line = x + max(0, -int(font.getbbox(line)[0]))
+        draw.text((x_line, y), line, font=font, fill=block.color)
+        left, top, right, bottom = draw.textbbox((x_line, y), line, font=font)
         block.drawn.append((int(left), int(top), int(right), int(bottom)))
         y += block.fitted.line_height
 

@@ -243,6 +243,8 @@ class StyleVariant(models.Model):
 
     @property
     def image_url(self) -> str:
+        if self.rendered_image.startswith(("http://", "https://")):
+            return self.rendered_image  # an imported design hosted elsewhere
         return f"{settings.MEDIA_URL}{self.rendered_image}" if self.rendered_image else ""
 
 

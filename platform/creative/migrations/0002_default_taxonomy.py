@@ -8,5 +8,5 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("creative", "0001_initial")]
+    dependencies = [("creative", "0002_initial")]
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
