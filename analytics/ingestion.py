@@ -1,21 +1,33 @@
-"""Event ingestion: validate each event on its own, store valid ones once per event_id."""
+"""Event ingestion: validate each event on its own, store valid ones once per event_id.
+
+Idempotency is decided by the primary key of `analytics_eventkey`: keys are claimed with
+INSERT … ON CONFLICT DO NOTHING RETURNING, so the count of accepted events is exact even
+when the same batch is replayed concurrently (a second writer waits for the first one's
+key and then sees the conflict). Only events whose key was claimed are inserted, in the
+same transaction. Each accepted (placement, day) is marked dirty for the rollup refresh.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement
+from ranking.models import Decision
 
-from .models import Event, EventType
+from .models import Event, EventType, RollupDirty
+from .segments import segment_key
 
 MAX_EVENTS_PER_REQUEST = 1000
 _EVENT_TYPES = set(EventType.values)
+_MAX_CLOCK_SKEW = timedelta(days=1)
 
 
 @dataclass
@@ -26,6 +38,22 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+@dataclass(slots=True)
+class _Row:
+    event_id: str
+    type: str  # noqa: A003
+    decision_id: uuid.UUID | None
+    variant_id: int
+    user_id: str
+    placement_id: int
+    position: int
+    ts: datetime
+    bucket: str = ""
+    experiment_id: int | None = None
+    propensity: float | None = None
+    segment_key: str = ""
 
 
 class _Invalid(Exception):
@@ -41,7 +69,7 @@ def _require_str(raw: dict, name: str, max_len: int) -> str:
     return value
 
 
-def _parse_event(raw: Any, placements: dict[str, int]) -> Event:
+def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest: datetime) -> _Row:
     if not isinstance(raw, dict):
         raise _Invalid("each event must be a JSON object")
     event_id = _require_str(raw, "event_id", 64)
@@ -55,7 +83,7 @@ def _parse_event(raw: Any, placements: dict[str, int]) -> Event:
         except ValueError as exc:
             raise _Invalid("decision_id: not a valid UUID") from exc
     variant_id = raw.get("variant_id")
-    if isinstance(variant_id, bool) or not isinstance(variant_id, int) or variant_id <= 0:
+    if isinstance(variant_id, bool) or not isinstance(variant_id, int) or not 0 < variant_id < 2**63:
         raise _Invalid("variant_id: required, a positive integer")
     user_id = _require_str(raw, "user_id", 128)
     slug = _require_str(raw, "placement", 80)
@@ -65,35 +93,131 @@ def _parse_event(raw: Any, placements: dict[str, int]) -> Event:
     if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= 1000:
         raise _Invalid("position: an integer from 1 to 1000")
     ts_raw = raw.get("ts")
-    ts = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    try:
+        ts = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
+    except ValueError:
+        ts = None
     if ts is None or ts.tzinfo is None:
         raise _Invalid("ts: required, an ISO-8601 time with a zone, e.g. 2026-11-21T10:00:00Z")
-    return Event(event_id=event_id, type=event_type, decision_id=decision_id, variant_id=variant_id,
-                 user_id=user_id, placement_id=placements[slug], position=position, ts=ts)
+    if ts < oldest:
+        raise _Invalid(f"ts: older than the {settings.KALEIDO_EVENT_RETENTION_DAYS}-day retention window")
+    if ts > newest:
+        raise _Invalid("ts: more than a day in the future; check the client clock")
+    return _Row(event_id=event_id, type=event_type, decision_id=decision_id, variant_id=variant_id,
+                user_id=user_id, placement_id=placements[slug], position=position, ts=ts)
+
+
+def _enrich(rows: list[_Row]) -> None:
+    """Copy bucket, experiment, propensity and segment from each event's decision, when it is known.
+
+    A decision that has not arrived yet leaves the fields empty; the rollup refresh fills them later.
+    """
+    ids = {r.decision_id for r in rows if r.decision_id is not None}
+    if not ids:
+        return
+    names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
+    decisions = {}
+    for decision_id, bucket, experiment_id, features, items in Decision.objects.filter(
+        decision_id__in=ids
+    ).values_list("decision_id", "bucket", "experiment_id", "features", "items"):
+        propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
+                        if isinstance(item, dict)}
+        decisions[decision_id] = (bucket, experiment_id, propensities, segment_key(features, names))
+    for row in rows:
+        found = decisions.get(row.decision_id)
+        if found is None:
+            continue
+        row.bucket, row.experiment_id, propensities, row.segment_key = found
+        propensity = propensities.get(row.variant_id)
+        row.propensity = float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None
+
+
+def _claim_keys(rows: list[_Row]) -> set[str]:
+    """Insert each event_id into the key ledger; return the ids that were new."""
+    if not rows:
+        return set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "INSERT INTO analytics_eventkey (event_id, ts) "
+                "SELECT * FROM unnest(%s::varchar[], %s::timestamptz[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                [[r.event_id for r in rows], [r.ts for r in rows]],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        claimed: set[str] = set()
+        adapt = connection.ops.adapt_datetimefield_value
+        for start in range(0, len(rows), 400):
+            chunk = rows[start:start + 400]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for r in chunk:
+                params += [r.event_id, adapt(r.ts)]
+            cursor.execute(
+                f"INSERT INTO analytics_eventkey (event_id, ts) VALUES {values} "  # noqa: S608 - placeholders only
+                "ON CONFLICT DO NOTHING RETURNING event_id", params)
+            claimed.update(row[0] for row in cursor.fetchall())
+        return claimed
+
+
+def _insert_events(rows: list[_Row], received_at: datetime) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO analytics_event (event_id, type, decision_id, variant_id, user_id, placement_id, "
+                "position, ts, received_at, bucket, experiment_id, propensity, segment_key) "
+                "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::uuid[], %s::bigint[], %s::varchar[], "
+                "%s::bigint[], %s::smallint[], %s::timestamptz[], %s::timestamptz[], %s::varchar[], %s::bigint[], "
+                "%s::float8[], %s::varchar[])",
+                [[r.event_id for r in rows], [r.type for r in rows], [r.decision_id for r in rows],
+                 [r.variant_id for r in rows], [r.user_id for r in rows], [r.placement_id for r in rows],
+                 [r.position for r in rows], [r.ts for r in rows], [received_at] * len(rows),
+                 [r.bucket for r in rows], [r.experiment_id for r in rows], [r.propensity for r in rows],
+                 [r.segment_key for r in rows]],
+            )
+        return
+    Event.objects.bulk_create(
+        [Event(event_id=r.event_id, type=r.type, decision_id=r.decision_id, variant_id=r.variant_id,
+               user_id=r.user_id, placement_id=r.placement_id, position=r.position, ts=r.ts,
+               received_at=received_at, bucket=r.bucket, experiment_id=r.experiment_id,
+               propensity=r.propensity, segment_key=r.segment_key) for r in rows],
+        batch_size=500,
+    )
+
+
+def _mark_dirty(rows: list[_Row]) -> None:
+    touched: set[tuple[int, date]] = {(r.placement_id, r.ts.astimezone(UTC).date()) for r in rows}
+    RollupDirty.objects.bulk_create([RollupDirty(placement_id=p, day=d) for p, d in sorted(touched)])
 
 
 def record_events(raw_events: list[Any], *, now: datetime | None = None) -> IngestResult:
     """Store every valid event exactly once; report duplicates and name each rejected one by index."""
+    now = now or timezone.now()
+    oldest = now - timedelta(days=settings.KALEIDO_EVENT_RETENTION_DAYS)
+    newest = now + _MAX_CLOCK_SKEW
     result = IngestResult()
     slugs = {e.get("placement") for e in raw_events if isinstance(e, dict) and isinstance(e.get("placement"), str)}
     placements = dict(Placement.objects.filter(slug__in=slugs).values_list("slug", "id"))
-    valid: dict[str, Event] = {}
+    valid: dict[str, _Row] = {}
     for index, raw in enumerate(raw_events):
         try:
-            event = _parse_event(raw, placements)
+            row = _parse_event(raw, placements, oldest, newest)
         except _Invalid as exc:
             result.rejected.append({"index": index, "error": str(exc)})
             continue
-        if event.event_id in valid:  # repeated inside the same batch
+        if row.event_id in valid:  # repeated inside the same batch
             result.duplicates += 1
             continue
-        valid[event.event_id] = event
-    if valid:
-        with transaction.atomic():
-            # The unique constraint on event_id decides: a concurrent replay cannot slip in twice.
-            before = set(Event.objects.filter(event_id__in=list(valid)).values_list("event_id", flat=True))
-            Event.objects.bulk_create(list(valid.values()), ignore_conflicts=True, batch_size=500)
-        stored_now = len(valid) - len(before)
-        result.accepted += stored_now
-        result.duplicates += len(before)
+        valid[row.event_id] = row
+    if not valid:
+        return result
+    rows = list(valid.values())
+    _enrich(rows)
+    with transaction.atomic():
+        claimed = _claim_keys(rows)
+        new_rows = [r for r in rows if r.event_id in claimed]
+        if new_rows:
+            _insert_events(new_rows, now)
+            _mark_dirty(new_rows)
+    result.accepted += len(new_rows)
+    result.duplicates += len(rows) - len(new_rows)
     return result

@@ -10,7 +10,11 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
-    """One impression, click or conversion reported by a client; stored once per event_id."""
+    """One impression, click or conversion reported by a client; stored once per event_id.
+
+    On PostgreSQL the table is partitioned by day on `ts` (see migration 0004), so the
+    primary key there is (id, ts) and uniqueness of event_id is enforced by `EventKey`.
+    """
 
     event_id = models.CharField(max_length=64, unique=True)
     type = models.CharField(max_length=12, choices=EventType.choices)  # noqa: A003
@@ -21,9 +25,120 @@ class Event(models.Model):
     position = models.PositiveSmallIntegerField(default=1)
     ts = models.DateTimeField(help_text="When it happened on the client.")
     received_at = models.DateTimeField(auto_now_add=True)
+    # Copied from the decision at ingestion so rollups are a plain GROUP BY over one table.
+    bucket = models.CharField(max_length=10, blank=True, default="")
+    experiment = models.ForeignKey(
+        "ranking.Experiment", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+",
+    )
+    propensity = models.FloatField(null=True, blank=True)
+    segment_key = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["placement", "ts"], name="event_placement_time")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class EventKey(models.Model):
+    """The idempotency ledger: one row per event_id ever stored (the unique constraint decides)."""
+
+    event_id = models.CharField(max_length=64, primary_key=True)
+    ts = models.DateTimeField(db_index=True, help_text="The event's time, so retention can prune keys.")
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class RollupDirty(models.Model):
+    """A (placement, day) that received events since its rollups were last refreshed.
+
+    Insert-only from ingestion (no lock contention); the refresh deletes exactly the rows it read.
+    """
+
+    placement_id = models.BigIntegerField()
+    day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.placement_id}@{self.day}"
+
+
+class DailyRollup(models.Model):
+    """Counts per day × placement × variant × bucket × experiment × segment values."""
+
+    day = models.DateField()
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    variant_id = models.BigIntegerField()
+    bucket = models.CharField(max_length=10, blank=True, default="")
+    experiment_id = models.BigIntegerField(default=0, help_text="0 when served outside an experiment.")
+    segment_key = models.CharField(max_length=255, blank=True, default="")
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
+    # Impressions whose decision logged a bucket and a propensity (logging health).
+    logged_impressions = models.BigIntegerField(default=0)
+    # Σ 1/propensity over impressions and clicks: inverse-propensity weighted counts.
+    weighted_impressions = models.FloatField(default=0.0)
+    weighted_clicks = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["placement", "day", "variant_id", "bucket", "experiment_id", "segment_key"],
+                name="unique_daily_rollup_cell",
+            )
+        ]
+        indexes = [models.Index(fields=["experiment_id", "bucket"], name="rollup_experiment_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.placement_id}/{self.day}/{self.variant_id}/{self.bucket}"
+
+
+class UserDayRollup(models.Model):
+    """Counts per user and day: users are the randomisation unit of experiment reports."""
+
+    day = models.DateField()
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    experiment_id = models.BigIntegerField(default=0)
+    bucket = models.CharField(max_length=10, blank=True, default="")
+    user_id = models.CharField(max_length=128)
+    segment_key = models.CharField(max_length=255, blank=True, default="")
+    impressions = models.IntegerField(default=0)
+    clicks = models.IntegerField(default=0)
+    conversions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["placement", "day", "experiment_id", "bucket", "user_id", "segment_key"],
+                name="unique_user_day_rollup",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["experiment_id", "bucket"], name="userday_experiment_bucket"),
+            models.Index(fields=["placement", "day"], name="userday_placement_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.day}"
+
+
+class PlacementExplanation(models.Model):
+    """The cached EBM explanation of one placement, refreshed by a Celery job on the cpu queue."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    placement = models.OneToOneField("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    rows = models.IntegerField(default=0)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"explanation of {self.placement_id} ({self.status})"

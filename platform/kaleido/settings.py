@@ -162,6 +162,22 @@ KALEIDO_EXPLORATION_EPSILON = env_float("KALEIDO_EXPLORATION_EPSILON", 0.05)
 KALEIDO_NEW_VARIANT_IMPRESSIONS = env_int("KALEIDO_NEW_VARIANT_IMPRESSIONS", 1000)
 KALEIDO_MAX_EVENTS_PER_REQUEST = 1000
 
+# analytics
+KALEIDO_ROLLUP_SEGMENTS = env_list("KALEIDO_ROLLUP_SEGMENTS", [])  # empty: every feature of the decision
+KALEIDO_EVENT_RETENTION_DAYS = env_int("KALEIDO_EVENT_RETENTION_DAYS", 400)
+KALEIDO_ATTRIBUTION_MIN_SUPPORT = env_int("KALEIDO_ATTRIBUTION_MIN_SUPPORT", 150)
+CELERY_BEAT_SCHEDULE["analytics-refresh-rollups"] = {"task": "analytics.tasks.refresh_rollups_task",
+                                                     "schedule": env_float("KALEIDO_ROLLUP_EVERY_S", 60.0)}
+CELERY_BEAT_SCHEDULE["analytics-event-partitions"] = {"task": "analytics.tasks.maintain_partitions_task",
+                                                      "schedule": 3600.0}
+
+# generation: where models run and how much of them a worker keeps loaded.
+GENERATION_DEVICE = env_str("GENERATION_DEVICE", "auto")  # auto: cuda when available, else cpu
+GENERATION_CACHE_MB = env_int("GENERATION_CACHE_MB", 12288)  # pipelines kept per worker, least recently used out
+GENERATION_MAX_BATCH = env_int("GENERATION_MAX_BATCH", 4)
+GENERATION_VAE_TILING = env_bool("GENERATION_VAE_TILING", False)
+GENERATION_ATTENTION_SLICING = env_bool("GENERATION_ATTENTION_SLICING", False)
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
@@ -175,4 +191,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+}
+
+# --- ranking ---
+KALEIDO_RANK_CATALOGUE_TTL = env_float("KALEIDO_RANK_CATALOGUE_TTL", 30.0)  # s a process keeps live variants
+KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active-model table is cached
+KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
+KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
+KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
+KALEIDO_TRAIN_MIN_ROWS = env_int("KALEIDO_TRAIN_MIN_ROWS", 500)
+KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
+KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = env_int("KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS", 5000)
+KALEIDO_RETRAIN_MIN_AUC = env_float("KALEIDO_RETRAIN_MIN_AUC", 0.55)  # auto-activate only above this
+CELERY_BEAT_SCHEDULE["ranking-retrain-due"] = {
+    "task": "ranking.tasks.retrain_due_placements",
+    "schedule": env_float("KALEIDO_RETRAIN_INTERVAL_S", 3600.0),
 }

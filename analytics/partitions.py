@@ -1,0 +1,117 @@
+"""Daily partitions of the events table on PostgreSQL: create ahead, drop behind.
+
+Events whose day has no partition land in `analytics_event_default`; creating that day's
+partition later moves them out, so nothing is ever refused for want of a partition.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import connection as default_connection
+from django.db import transaction
+
+PARENT = "analytics_event"
+DEFAULT_PARTITION = "analytics_event_default"
+_NAME = re.compile(r"^analytics_event_p(\d{8})$")
+DAYS_AHEAD = 7
+DAYS_BEHIND = 1
+
+
+def is_partitioned(connection=default_connection) -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = %s::regclass", [PARENT])
+        return cursor.fetchone() is not None
+
+
+def partition_name(day: date) -> str:
+    return f"{PARENT}_p{day:%Y%m%d}"
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def list_partitions(connection=default_connection) -> list[date]:
+    """Days that have their own partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass", [PARENT])
+        names = [row[0] for row in cursor.fetchall()]
+    days = []
+    for name in names:
+        match = _NAME.match(name)
+        if match:
+            days.append(datetime.strptime(match.group(1), "%Y%m%d").date())
+    return sorted(days)
+
+
+def ensure_partition(day: date, connection=default_connection) -> bool:
+    """Create the partition for `day` if missing, moving that day's rows out of the default one."""
+    name = partition_name(day)
+    start, end = _bounds(day)
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        # One maintainer at a time; ingestion is not blocked by this lock.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
+        cursor.execute("SELECT to_regclass(%s)", [name])
+        if cursor.fetchone()[0] is not None:
+            return False
+        # Table names below come from constants and a date, never from input.
+        cursor.execute(f"SELECT 1 FROM {DEFAULT_PARTITION} WHERE ts >= %s AND ts < %s LIMIT 1",  # noqa: S608
+                       [start, end])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES FROM (%s) TO (%s)", [start, end])
+            return True
+        cursor.execute(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        cursor.execute(
+            f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE ts >= %s AND ts < %s RETURNING *) "  # noqa: S608
+            f"INSERT INTO {name} SELECT * FROM moved", [start, end])
+        cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])
+        return True
+
+
+def ensure_upcoming_partitions(*, today: date | None = None, days_ahead: int = DAYS_AHEAD,
+                               days_behind: int = DAYS_BEHIND, connection=default_connection) -> list[date]:
+    """Partitions from `days_behind` before today to `days_ahead` after it; returns the days created."""
+    if not is_partitioned(connection):
+        return []
+    today = today or datetime.now(UTC).date()
+    created = []
+    for offset in range(-days_behind, days_ahead + 1):
+        day = today + timedelta(days=offset)
+        if ensure_partition(day, connection=connection):
+            created.append(day)
+    return created
+
+
+def ensure_partitions_for_range(*, first: date, last: date, connection=default_connection) -> list[date]:
+    """Partitions for every day in [first, last], e.g. before importing history."""
+    if not is_partitioned(connection):
+        return []
+    created, day = [], first
+    while day <= last:
+        if ensure_partition(day, connection=connection):
+            created.append(day)
+        day += timedelta(days=1)
+    return created
+
+
+def drop_partitions_before(*, cutoff: date, connection=default_connection) -> list[date]:
+    """Drop whole-day partitions older than `cutoff` (and the default partition's rows before it)."""
+    if not is_partitioned(connection):
+        return []
+    dropped = []
+    cutoff_ts = _bounds(cutoff)[0]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
+        for day in list_partitions(connection):
+            if day < cutoff:
+                cursor.execute(f"DROP TABLE {partition_name(day)}")
+                dropped.append(day)
+        cursor.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts < %s", [cutoff_ts])  # noqa: S608
+    return dropped

@@ -1,0 +1,143 @@
+"""A BFF reports impressions, clicks and conversions; each is stored once and counted exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.ingestion import record_events
+from analytics.models import DailyRollup, Event, UserDayRollup
+from analytics.rollups import refresh_rollups
+from tests.analytics.factories import DecisionFactory, ExperimentFactory, event
+from tests.factories import PlacementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def placement():
+    return PlacementFactory(slug="home-banner")
+
+
+def test_a_replayed_batch_counts_each_event_once(api_client_with, placement):
+    client = api_client_with("events")
+    batch = [event(placement="home-banner", user_id=f"u-{i}") for i in range(20)]
+    batch.append(dict(batch[0]))  # the same event twice inside the batch
+
+    first = client.post("/api/v1/events", {"events": batch}, format="json")
+    replay = client.post("/api/v1/events", {"events": batch}, format="json")
+
+    assert first.status_code == 202
+    assert first.json() == {"accepted": 20, "duplicates": 1, "rejected": []}
+    assert replay.json() == {"accepted": 0, "duplicates": 21, "rejected": []}
+    assert Event.objects.count() == 20
+
+
+def test_one_bad_event_is_named_and_the_rest_are_stored(api_client_with, placement):
+    client = api_client_with("events")
+    batch = [event(placement="home-banner") for _ in range(5)]
+    batch[2]["type"] = "hover"
+    batch[4]["ts"] = "yesterday"
+
+    response = client.post("/api/v1/events", {"events": batch}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 3
+    assert [r["index"] for r in body["rejected"]] == [2, 4]
+    assert "type" in body["rejected"][0]["error"]
+    assert "ts" in body["rejected"][1]["error"]
+    assert Event.objects.count() == 3
+
+
+def test_events_need_the_events_scope_and_at_most_1000_per_request(api_client_with, placement):
+    reader = api_client_with("analytics:read")
+    assert reader.post("/api/v1/events", {"events": [event(placement="home-banner")]},
+                       format="json").status_code == 403
+    writer = api_client_with("events")
+    too_many = [event(placement="home-banner") for _ in range(1001)]
+    response = writer.post("/api/v1/events", {"events": too_many}, format="json")
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_a_click_before_its_impression_is_kept_and_enriched_from_the_decision(placement):
+    experiment = ExperimentFactory(placement=placement)
+    decision = DecisionFactory(placement=placement, user_id="u-7", bucket="model", experiment=experiment,
+                               items=[{"variant_id": 9, "rank": 1, "score": 0.1, "propensity": 0.8}],
+                               features={"age": 22, "gender": "m"})
+    now = timezone.now()
+
+    click = record_events([event(placement="home-banner", type="click", variant_id=9, user_id="u-7",
+                                 decision_id=decision.decision_id, ts=now)])
+    impression = record_events([event(placement="home-banner", variant_id=9, user_id="u-7",
+                                      decision_id=decision.decision_id, ts=now - timedelta(seconds=2))])
+
+    assert click.accepted == impression.accepted == 1
+    stored = Event.objects.get(type="click")
+    assert (stored.bucket, stored.experiment_id, stored.propensity) == ("model", experiment.id, 0.8)
+    assert stored.segment_key == "age=18–24|gender=m"
+
+
+def test_events_from_outside_the_retention_window_or_far_future_are_rejected(placement):
+    now = timezone.now()
+    result = record_events([event(placement="home-banner", ts=now - timedelta(days=4000)),
+                            event(placement="home-banner", ts=now + timedelta(days=3)),
+                            event(placement="nowhere")])
+    assert result.accepted == 0
+    assert [r["index"] for r in result.rejected] == [0, 1, 2]
+    assert "placement" in result.rejected[2]["error"]
+
+
+def _recount(placement_id):
+    """Rollups recomputed the slow way: straight from the raw events, in Python."""
+    daily, users = {}, {}
+    for e in Event.objects.filter(placement_id=placement_id):
+        day = e.ts.astimezone(UTC).date()
+        key = (day, e.variant_id, e.bucket, e.experiment_id or 0, e.segment_key)
+        cell = daily.setdefault(key, [0, 0, 0])
+        cell[["impression", "click", "conversion"].index(e.type)] += 1
+        ukey = (day, e.experiment_id or 0, e.bucket, e.user_id, e.segment_key)
+        ucell = users.setdefault(ukey, [0, 0, 0])
+        ucell[["impression", "click", "conversion"].index(e.type)] += 1
+    return daily, users
+
+
+def test_rollups_equal_a_recount_after_duplicates_late_events_and_early_clicks(placement):
+    experiment = ExperimentFactory(placement=placement, buckets={"control": 0.5, "model": 0.5})
+    today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    decisions = [DecisionFactory(placement=placement, user_id=f"u-{i % 7}", bucket=("control", "model")[i % 2],
+                                 experiment=experiment, features={"age": 20 + i, "gender": "fm"[i % 2]},
+                                 items=[{"variant_id": 1 + i % 3, "rank": 1, "propensity": 1.0}])
+                 for i in range(30)]
+    batch = []
+    for i, d in enumerate(decisions):
+        when = today - timedelta(days=i % 3)
+        batch.append(event(placement="home-banner", variant_id=1 + i % 3, user_id=d.user_id,
+                           decision_id=d.decision_id, ts=when, event_id=f"imp-{i}"))
+        if i % 4 == 0:
+            batch.append(event(placement="home-banner", type="click", variant_id=1 + i % 3, user_id=d.user_id,
+                               decision_id=d.decision_id, ts=when + timedelta(seconds=5), event_id=f"clk-{i}"))
+    record_events(batch[:40])
+    refresh_rollups()
+    record_events(batch)  # replay, with the rest arriving late
+    late = [event(placement="home-banner", type="conversion", variant_id=1, user_id=decisions[0].user_id,
+                  decision_id=decisions[0].decision_id, ts=today - timedelta(days=2), event_id="late-conv")]
+    record_events(late)
+    record_events(late)
+    refresh_rollups()
+
+    daily, users = _recount(placement.id)
+    stored = {(r.day, r.variant_id, r.bucket, r.experiment_id, r.segment_key): [r.impressions, r.clicks, r.conversions]
+              for r in DailyRollup.objects.filter(placement=placement)}
+    stored_users = {(r.day, r.experiment_id, r.bucket, r.user_id, r.segment_key): [r.impressions, r.clicks,
+                                                                                    r.conversions]
+                    for r in UserDayRollup.objects.filter(placement=placement)}
+    assert stored == daily
+    assert stored_users == users
+    assert sum(c[0] for c in stored.values()) == 30
+    assert sum(c[2] for c in stored.values()) == 1
+    # The late conversion counts toward the day it happened, two days ago.
+    assert {k[0] for k, c in stored.items() if c[2]} == {(today - timedelta(days=2)).date()}
