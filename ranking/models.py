@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import Q
 
 
 class Experiment(models.Model):
@@ -23,6 +24,11 @@ class Experiment(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            # One running experiment per placement: the bucket of a user must never be ambiguous.
+            models.UniqueConstraint(fields=["placement"], condition=Q(status="running"),
+                                    name="one_running_experiment_per_placement"),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -42,9 +48,59 @@ class Decision(models.Model):
     # [{"variant_id": 412, "rank": 1, "score": 0.031, "propensity": 0.82}, ...]
     items = models.JSONField(default=list)
     created_at = models.DateTimeField(db_index=True)
+    # The bucket the hash assigned; differs from `bucket` only when the model bucket fell back to control.
+    assigned_bucket = models.CharField(max_length=10, blank=True)
+    fallback_reason = models.CharField(max_length=40, blank=True)
+    candidates = models.PositiveIntegerField(default=0, help_text="Live variants the policy chose from.")
 
     class Meta:
         indexes = [models.Index(fields=["placement", "created_at"], name="decision_placement_time")]
 
     def __str__(self) -> str:
         return str(self.decision_id)
+
+
+class ModelVersion(models.Model):
+    """One trained ranker in the registry: its artefact on disk, what it was trained on, how good it is."""
+
+    class Algo(models.TextChoices):
+        LIGHTGBM = "lightgbm", "LightGBM"
+        LOGREG = "logreg", "Logistic regression"
+
+    class Scope(models.TextChoices):
+        DEDICATED = "dedicated", "Dedicated (one placement)"
+        GENERAL = "general", "General (all placements)"
+
+    version = models.CharField(max_length=40, unique=True)
+    placement = models.ForeignKey("creative.Placement", null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="model_versions", help_text="Empty for a general model.")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.DEDICATED)
+    algo = models.CharField(max_length=10, choices=Algo.choices, default=Algo.LIGHTGBM)
+    artefact = models.CharField(max_length=255, help_text="Path under MODEL_ROOT (LightGBM text or JSON).")
+    artefact_sha256 = models.CharField(max_length=64)
+    feature_spec = models.JSONField(default=dict)
+    params = models.JSONField(default=dict, blank=True)
+    data_from = models.DateTimeField(null=True, blank=True)
+    data_to = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    positive_rate = models.FloatField(null=True, blank=True)
+    auc = models.FloatField(null=True, blank=True, help_text="On the time-ordered holdout.")
+    logloss = models.FloatField(null=True, blank=True)
+    calibration_error = models.FloatField(null=True, blank=True, help_text="Expected calibration error, 10 bins.")
+    train_seconds = models.FloatField(default=0.0)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["placement"], condition=Q(is_active=True, scope="dedicated"),
+                                    name="one_active_dedicated_model_per_placement"),
+            models.UniqueConstraint(fields=["scope"], condition=Q(is_active=True, scope="general"),
+                                    name="one_active_general_model"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.placement.slug if self.placement_id else "general"
+        return f"v{self.version} {self.algo} ({where})"

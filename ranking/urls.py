@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .apis import RankApi
+
+urlpatterns = [
+    path("rank", RankApi.as_view(), name="rank"),
+]

@@ -1,0 +1,186 @@
+"""Features of a (user, variant, position) row, described by a JSON feature spec saved with each model.
+
+User features are typed from the training data: strings and booleans are categorical, numbers numeric.
+A categorical value never seen in training, a number where a category was expected (or the reverse) and a
+missing key all become "missing" (NaN for LightGBM, all-zero one-hot for the logistic regression).
+Variant tags become multi-hot `tag:group=value` columns, so a brand-new variant is scored from its tags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+CONTEXT_PREFIX = "ctx."
+MAX_CATEGORIES = 100
+MIN_CATEGORY_COUNT = 3
+
+
+def row_features(features: Mapping[str, Any] | None, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """User features and request context as one flat map (context keys prefixed so they never clash)."""
+    merged = dict(features or {})
+    for key, value in (context or {}).items():
+        merged[f"{CONTEXT_PREFIX}{key}"] = value
+    return merged
+
+
+def _kind(value: Any) -> str | None:
+    if isinstance(value, bool) or isinstance(value, str):
+        return "cat"
+    if isinstance(value, int | float) and math.isfinite(float(value)):
+        return "num"
+    return None
+
+
+def _cat_value(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def tag_columns(tags: Mapping[str, Iterable[str]] | None) -> list[str]:
+    return sorted(f"{group}={value}" for group, values in (tags or {}).items() for value in values)
+
+
+def build_spec(
+    *, feature_rows: Sequence[Mapping[str, Any]], variant_tags: Iterable[Mapping[str, Iterable[str]]],
+    variant_ids: Iterable[int] | None = None,
+) -> dict[str, Any]:
+    """Infer the feature spec from training rows and the tags of every variant that may be scored."""
+    kinds: dict[str, Counter] = {}
+    values: dict[str, Counter] = {}
+    for row in feature_rows:
+        for name, value in row.items():
+            kind = _kind(value)
+            if kind is None:
+                continue
+            kinds.setdefault(name, Counter())[kind] += 1
+            if kind == "cat":
+                values.setdefault(name, Counter())[_cat_value(value)] += 1
+    user = []
+    for name in sorted(kinds):
+        kind = kinds[name].most_common(1)[0][0]
+        if kind == "cat":
+            seen = [v for v, n in values.get(name, Counter()).most_common(MAX_CATEGORIES) if n >= MIN_CATEGORY_COUNT]
+            if not seen:
+                continue
+            user.append({"name": name, "kind": "cat", "values": sorted(seen)})
+        else:
+            user.append({"name": name, "kind": "num"})
+    tags = sorted({col for tags in variant_tags for col in tag_columns(tags)})
+    return {
+        "user": user,
+        "tags": tags,
+        "variant_ids": sorted(set(variant_ids)) if variant_ids is not None else None,
+        "position": True,
+    }
+
+
+def column_names(spec: Mapping[str, Any]) -> list[str]:
+    """Columns of the LightGBM matrix, in order."""
+    names = [f["name"] for f in spec["user"]] + [f"tag:{t}" for t in spec["tags"]]
+    if spec.get("variant_ids") is not None:
+        names.append("variant_id")
+    names.append("position")
+    return names
+
+
+def categorical_indices(spec: Mapping[str, Any]) -> list[int]:
+    idx = [i for i, f in enumerate(spec["user"]) if f["kind"] == "cat"]
+    if spec.get("variant_ids") is not None:
+        idx.append(len(spec["user"]) + len(spec["tags"]))
+    return idx
+
+
+# --- LightGBM encoding: category codes (NaN = missing), raw numbers, multi-hot tags ------------------------
+
+def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(rows × user features) float matrix: category codes or numbers, NaN where missing or unseen."""
+    user = spec["user"]
+    out = np.full((len(feature_rows), len(user)), np.nan, dtype=np.float64)
+    lookups = [{v: i for i, v in enumerate(f["values"])} if f["kind"] == "cat" else None for f in user]
+    for r, row in enumerate(feature_rows):
+        for c, f in enumerate(user):
+            value = row.get(f["name"])
+            if value is None:
+                continue
+            lookup = lookups[c]
+            if lookup is None:
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    out[r, c] = float(value)
+            else:
+                code = lookup.get(_cat_value(value))
+                if code is not None:
+                    out[r, c] = code
+    return out
+
+
+def tag_matrix(spec: Mapping[str, Any], tags_list: Sequence[Mapping[str, Iterable[str]] | None]) -> np.ndarray:
+    index = {t: i for i, t in enumerate(spec["tags"])}
+    out = np.zeros((len(tags_list), len(index)), dtype=np.float64)
+    for r, tags in enumerate(tags_list):
+        for col in tag_columns(tags):
+            i = index.get(col)
+            if i is not None:
+                out[r, i] = 1.0
+    return out
+
+
+def variant_codes(spec: Mapping[str, Any], variant_ids: Sequence[int | None]) -> np.ndarray:
+    lookup = {v: i for i, v in enumerate(spec.get("variant_ids") or [])}
+    return np.array([lookup.get(v, np.nan) for v in variant_ids], dtype=np.float64)
+
+
+def lgb_matrix(
+    spec: Mapping[str, Any], *, users: np.ndarray, tags: np.ndarray, variant_codes_: np.ndarray | None,
+    positions: np.ndarray,
+) -> np.ndarray:
+    parts = [users, tags]
+    if spec.get("variant_ids") is not None:
+        parts.append(variant_codes_.reshape(-1, 1))
+    parts.append(positions.reshape(-1, 1).astype(np.float64))
+    return np.hstack(parts)
+
+
+# --- Logistic regression encoding: one-hot + standardised numbers, crossed with every tag -----------------
+
+def logreg_user_columns(spec: Mapping[str, Any]) -> list[str]:
+    cols = []
+    for f in spec["user"]:
+        if f["kind"] == "cat":
+            cols.extend(f"{f['name']}={v}" for v in f["values"])
+        else:
+            cols.append(f["name"])
+    return cols
+
+
+def logreg_user_matrix(spec: Mapping[str, Any], codes: np.ndarray, scaling: Mapping[str, Sequence[float]]
+                       ) -> np.ndarray:
+    """From the LightGBM codes: one-hot categories, standardised numbers (missing = mean = 0)."""
+    blocks = []
+    for c, f in enumerate(spec["user"]):
+        column = codes[:, c]
+        if f["kind"] == "cat":
+            block = np.zeros((len(column), len(f["values"])))
+            ok = ~np.isnan(column)
+            block[np.nonzero(ok)[0], column[ok].astype(int)] = 1.0
+        else:
+            mean, std = scaling[f["name"]]
+            block = np.nan_to_num((column - mean) / (std or 1.0), nan=0.0).reshape(-1, 1)
+        blocks.append(block)
+    return np.hstack(blocks) if blocks else np.zeros((codes.shape[0], 0))
+
+
+def position_feature(positions: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(positions.astype(np.float64), 1.0)).reshape(-1, 1)
+
+
+def logreg_design(u: np.ndarray, t: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    crosses = (u[:, :, None] * t[:, None, :]).reshape(u.shape[0], -1)
+    return np.hstack([u, t, crosses, position_feature(positions)])

@@ -1,0 +1,111 @@
+"""The model bucket's serving policy and the exact propensity of every slate it shows.
+
+A slate of m positions is drawn from a mixture of three components:
+
+* explore (weight ε): a uniformly random ordered slate, so every live variant keeps a floor
+  probability of ε / n at every position and inverse-propensity weights stay bounded by n / ε;
+* new (weight η, only while some variant is "new", i.e. has fewer impressions than the placement's
+  threshold): a uniformly chosen new variant first, the rest greedy by model score;
+* exploit (weight 1 − ε − η): greedy by model score (ε-greedy), or greedy by one of B posterior
+  draws of the scores chosen uniformly (Thompson sampling over a finite set of draws).
+
+Because every component is either uniform or a finite enumeration, the marginal probability that
+variant v appears at position j is exact, with no Monte Carlo: that is the propensity logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SlatePolicy:
+    scores: np.ndarray  # (n,) model scores of the candidates (higher is better)
+    epsilon: float
+    new_mask: np.ndarray  # (n,) bool
+    new_share: float
+    heads: np.ndarray | None = None  # (B, n) posterior score draws for Thompson sampling
+
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        """(explore, new, exploit) component weights."""
+        eps = min(max(self.epsilon, 0.0), 1.0)
+        eta = min(max(self.new_share, 0.0), 1.0 - eps) if self.new_mask.any() else 0.0
+        return eps, eta, 1.0 - eps - eta
+
+
+def greedy_order(scores: np.ndarray) -> np.ndarray:
+    """Indices by descending score; ties keep candidate order (candidates are sorted by id)."""
+    return np.argsort(-scores, kind="stable")
+
+
+def _rank_of(order: np.ndarray) -> np.ndarray:
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def sample(policy: SlatePolicy, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the m candidates shown, in position order."""
+    n = policy.n
+    m = min(m, n)
+    eps, eta, _ = policy.weights
+    u = rng.random()
+    if u < eps:
+        return rng.permutation(n)[:m]
+    if u < eps + eta:
+        new_idx = np.flatnonzero(policy.new_mask)
+        first = new_idx[rng.integers(len(new_idx))]
+        rest = greedy_order(policy.scores)
+        return np.concatenate([[first], rest[rest != first][: m - 1]]).astype(int)
+    if policy.heads is not None:
+        head = policy.heads[rng.integers(len(policy.heads))]
+        return greedy_order(head)[:m]
+    return greedy_order(policy.scores)[:m]
+
+
+def propensities(policy: SlatePolicy, slate: np.ndarray) -> np.ndarray:
+    """Exact P(candidate slate[j] is shown at position j) for every position j."""
+    n = policy.n
+    eps, eta, exploit = policy.weights
+    out = np.full(len(slate), eps / n)
+    if eta > 0:
+        order = greedy_order(policy.scores)
+        rank = _rank_of(order)
+        new_ranks = rank[policy.new_mask]
+        n_new = len(new_ranks)
+        for j, v in enumerate(slate):
+            if j == 0:
+                p_new = float(policy.new_mask[v]) / n_new
+            else:
+                r = rank[v]
+                # After removing the chosen new variant u, position j holds greedy rank j-1 if u ranks
+                # below it, or greedy rank j if u was one of the first j-1.
+                if r == j - 1:
+                    p_new = np.count_nonzero(new_ranks > r) / n_new
+                elif r == j:
+                    p_new = np.count_nonzero(new_ranks < r) / n_new
+                else:
+                    p_new = 0.0
+            out[j] += eta * p_new
+    if exploit > 0:
+        if policy.heads is not None:
+            head_orders = np.argsort(-policy.heads, axis=1, kind="stable")[:, : len(slate)]
+            hits = (head_orders == np.asarray(slate)[None, :]).mean(axis=0)
+        else:
+            top = greedy_order(policy.scores)[: len(slate)]
+            hits = (top == np.asarray(slate)).astype(float)
+        out += exploit * hits
+    return out
+
+
+def thompson_heads(scores: np.ndarray, sigma: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Posterior draws on the log-odds scale: logit(score) + σ_v · z_bv (z fixed per catalogue load)."""
+    p = np.clip(scores, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))[None, :] + sigma[None, :] * noise[:, : len(scores)]

@@ -1,0 +1,244 @@
+"""The model registry: artefacts on disk, versions in the database, the active model in process memory.
+
+Artefacts are LightGBM's text model format or JSON coefficients, never pickle, and their SHA-256 is checked
+on load, so a tampered or truncated file is refused rather than executed or half-read.
+
+Serving never queries the model table per request: the set of active versions lives in Django's cache
+under one key (a few hundred bytes) with a short timeout; activation deletes it, so every process sees the
+change on its next request (shared Redis cache) or within the timeout (per-process memory cache). Loaded
+models stay in this process keyed by version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from . import features as F
+from .models import ModelVersion
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = "ranking:active-models"
+_RETRY_FAILED_LOAD_S = 30.0
+
+
+class ModelUnavailable(Exception):
+    """The active model cannot be used; `reason` is a short code shown in model_version / fallback_reason."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+@dataclass
+class LoadedModel:
+    version: str
+    algo: str
+    spec: dict[str, Any]
+    booster: Any = None  # lightgbm.Booster
+    coef: dict[str, Any] = field(default_factory=dict)  # logistic regression
+    columns: list[str] = field(default_factory=list)
+
+    def predict(self, *, users: np.ndarray, tags: np.ndarray, vcodes: np.ndarray | None,
+                positions: np.ndarray) -> np.ndarray:
+        """Click probabilities for aligned rows (users, tags, variant codes, positions)."""
+        if self.algo == ModelVersion.Algo.LIGHTGBM:
+            x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
+            return self.booster.predict(x, num_threads=1)
+        return 1.0 / (1.0 + np.exp(-self._logits(users, tags, positions)))
+
+    def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        c = self.coef
+        u = F.logreg_user_matrix(self.spec, users, c["scaling"])
+        wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])
+        # Σ_a Σ_t u_a · t_t · W_at, computed without building the crossed design matrix.
+        cross = np.sum((u @ wx) * tags, axis=1) if wx.size else 0.0
+        pos = F.position_feature(positions)[:, 0] * c["w_position"]
+        return c["intercept"] + u @ wu + tags @ wt + cross + pos
+
+    def contributions(self, *, users: np.ndarray, tags: np.ndarray, vcodes: np.ndarray | None,
+                      positions: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Per-feature additive contributions on the log-odds scale; the last column is the bias."""
+        if self.algo == ModelVersion.Algo.LIGHTGBM:
+            x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
+            return F.column_names(self.spec) + ["bias"], self.booster.predict(x, pred_contrib=True, num_threads=1)
+        c = self.coef
+        u = F.logreg_user_matrix(self.spec, users, c["scaling"])
+        wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])
+        cross = (u[:, :, None] * tags[:, None, :] * wx[None, :, :]).reshape(len(u), -1)
+        ucols, tcols = F.logreg_user_columns(self.spec), [f"tag:{t}" for t in self.spec["tags"]]
+        names = ucols + tcols + [f"{a}×{t}" for a in ucols for t in tcols] + ["position", "bias"]
+        pos = F.position_feature(positions) * c["w_position"]
+        bias = np.full((len(u), 1), c["intercept"])
+        return names, np.hstack([u * wu, tags * wt, cross, pos, bias])
+
+
+# --- artefacts --------------------------------------------------------------------------------------------
+
+def model_root() -> Path:
+    return Path(settings.MODEL_ROOT) / "ranking"
+
+
+def write_artefact(*, version: str, data: bytes, suffix: str) -> tuple[str, str]:
+    """Write the artefact atomically; returns (path relative to MODEL_ROOT, sha256)."""
+    folder = model_root() / f"v{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"model{suffix}"
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return str(target.relative_to(Path(settings.MODEL_ROOT))), hashlib.sha256(data).hexdigest()
+
+
+def artefact_path(mv: ModelVersion) -> Path:
+    return Path(settings.MODEL_ROOT) / mv.artefact
+
+
+def load_from_row(mv: ModelVersion) -> LoadedModel:
+    path = artefact_path(mv)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelUnavailable("artefact_missing", f"{path}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != mv.artefact_sha256:
+        raise ModelUnavailable("artefact_corrupt", f"{path}: checksum mismatch")
+    try:
+        if mv.algo == ModelVersion.Algo.LIGHTGBM:
+            import lightgbm as lgb
+
+            booster = lgb.Booster(model_str=data.decode("utf-8"))
+            return LoadedModel(version=mv.version, algo=mv.algo, spec=mv.feature_spec, booster=booster)
+        coef = json.loads(data)
+        return LoadedModel(version=mv.version, algo=mv.algo, spec=mv.feature_spec, coef=coef)
+    except Exception as exc:  # any parse failure means the artefact cannot serve
+        raise ModelUnavailable("artefact_corrupt", f"{path}: {exc}") from exc
+
+
+# --- in-process cache -------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_loaded: dict[str, LoadedModel] = {}
+_failed: dict[str, tuple[float, ModelUnavailable]] = {}
+
+
+def reset_caches() -> None:
+    """Forget loaded models (what a freshly started process sees)."""
+    with _lock:
+        _loaded.clear()
+        _failed.clear()
+    cache.delete(ACTIVE_KEY)
+
+
+def _active_table() -> dict[str, Any]:
+    try:
+        table = cache.get(ACTIVE_KEY)
+    except Exception:  # a cache outage must not stop serving
+        table = None
+    if table is None:
+        rows = ModelVersion.objects.filter(is_active=True).values_list("placement_id", "scope", "version")
+        table = {"dedicated": {}, "general": None}
+        for placement_id, scope, version in rows:
+            if scope == ModelVersion.Scope.GENERAL:
+                table["general"] = version
+            else:
+                table["dedicated"][placement_id] = version
+        try:
+            cache.set(ACTIVE_KEY, table, timeout=settings.KALEIDO_MODEL_STAMP_TTL)
+        except Exception:  # noqa: S110 - the cache is an optimisation only
+            pass
+    return table
+
+
+def active_version_for(placement_id: int) -> str | None:
+    """The dedicated model of the placement if one is active, else the active general model."""
+    table = _active_table()
+    return table["dedicated"].get(placement_id) or table["general"]
+
+
+def get_model(version: str) -> LoadedModel:
+    """The loaded model, from process memory after the first call. Raises ModelUnavailable."""
+    model = _loaded.get(version)
+    if model is not None:
+        return model
+    failed = _failed.get(version)
+    if failed is not None and time.monotonic() - failed[0] < _RETRY_FAILED_LOAD_S:
+        raise failed[1]
+    with _lock:
+        model = _loaded.get(version)
+        if model is not None:
+            return model
+        mv = ModelVersion.objects.filter(version=version).first()
+        try:
+            if mv is None:
+                raise ModelUnavailable("no_model", f"model version {version} does not exist")
+            model = load_from_row(mv)
+        except ModelUnavailable as exc:
+            log.warning("ranking model v%s unavailable: %s", version, exc)
+            _failed[version] = (time.monotonic(), exc)
+            raise
+        if len(_loaded) >= 8:  # keep memory bounded: active models plus a few candidates
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[version] = model
+        _failed.pop(version, None)
+        return model
+
+
+# --- activation and rollback ------------------------------------------------------------------------------
+
+def _same_scope(mv: ModelVersion):
+    qs = ModelVersion.objects.filter(scope=mv.scope)
+    return qs.filter(placement_id=mv.placement_id) if mv.scope == ModelVersion.Scope.DEDICATED else qs
+
+
+@transaction.atomic
+def activate(*, version: str) -> ModelVersion:
+    mv = ModelVersion.objects.select_for_update().get(version=version)
+    _same_scope(mv).filter(is_active=True).exclude(pk=mv.pk).update(is_active=False)
+    mv.is_active = True
+    mv.activated_at = timezone.now()
+    mv.save(update_fields=["is_active", "activated_at"])
+    _forget_active_table()
+    return mv
+
+
+@transaction.atomic
+def rollback(*, placement=None, to_version: str | None = None) -> ModelVersion:
+    """Activate `to_version`, or the version that was active before the current one in that scope."""
+    if to_version is not None:
+        return activate(version=to_version)
+    scope = ModelVersion.objects.filter(scope=ModelVersion.Scope.DEDICATED, placement=placement) \
+        if placement is not None else ModelVersion.objects.filter(scope=ModelVersion.Scope.GENERAL)
+    current = scope.filter(is_active=True).first()
+    earlier = scope.filter(activated_at__isnull=False).exclude(pk=getattr(current, "pk", None))
+    if current is not None and current.activated_at is not None:
+        earlier = earlier.filter(activated_at__lt=current.activated_at)
+    previous = earlier.order_by("-activated_at").first()
+    if previous is None:
+        raise ModelVersion.DoesNotExist("No earlier activated version to roll back to.")
+    return activate(version=previous.version)
+
+
+def deactivate_all(*, placement=None) -> None:
+    qs = ModelVersion.objects.filter(is_active=True)
+    qs = qs.filter(placement=placement) if placement is not None else qs.filter(scope=ModelVersion.Scope.GENERAL)
+    qs.update(is_active=False)
+    _forget_active_table()
+
+
+def _forget_active_table() -> None:
+    # Now for this process, and again after commit so no process keeps a table read before the commit.
+    cache.delete(ACTIVE_KEY)
+    transaction.on_commit(lambda: cache.delete(ACTIVE_KEY))

@@ -1,0 +1,151 @@
+"""The ranking area's facade: what views, commands, tasks and other areas call."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from creative.models import Placement, StyleVariant
+
+from . import features as F
+from . import registry, serving, training
+from .buckets import parse_buckets
+from .models import Experiment, ModelVersion
+from .serving import NoLiveVariant, RankResult, UnknownPlacement  # noqa: F401 - part of the facade
+from .training import TrainingError, TrainResult  # noqa: F401 - part of the facade
+
+
+def rank_variants(*, placement: Placement | str, user_id: str, features: Mapping[str, Any] | None = None,
+                  k: int = 1, context: Mapping[str, Any] | None = None) -> RankResult:
+    """Rank a placement's live variants for one user and log the decision. See serving.rank."""
+    slug = placement.slug if isinstance(placement, Placement) else placement
+    return serving.rank(placement=slug, user_id=str(user_id), features=dict(features or {}), k=k,
+                        context=dict(context or {}))
+
+
+def train_model(*, placement: Placement | None = None, algo: str = "lightgbm", activate: bool = False,
+                general: bool = False, use_variant_id: bool = False) -> TrainResult:
+    """Train a ranker on logged decisions ⨝ events, register it, optionally make it the active one.
+
+    placement=None (or general=True) trains the general model on every placement's data.
+    """
+    mv = training.train(placement=placement, algo=algo, general=general, use_variant_id=use_variant_id)
+    if activate:
+        mv = registry.activate(version=mv.version)
+    return TrainResult(
+        model_version=mv.version, algo=mv.algo, scope=mv.scope,
+        placement=mv.placement.slug if mv.placement_id else None, rows=mv.rows,
+        positive_rate=mv.positive_rate or 0.0, auc=mv.auc, logloss=mv.logloss,
+        calibration_error=mv.calibration_error, train_seconds=mv.train_seconds, activated=mv.is_active,
+    )
+
+
+def active_model_version(placement: Placement | None) -> str | None:
+    """The version serving `placement` (its dedicated model, else the general one); None if none."""
+    if placement is None:
+        return ModelVersion.objects.filter(is_active=True, scope=ModelVersion.Scope.GENERAL) \
+            .values_list("version", flat=True).first()
+    return registry.active_version_for(placement.id)
+
+
+def model_activate(*, version: str) -> ModelVersion:
+    return registry.activate(version=version)
+
+
+def model_rollback(*, placement: Placement | None = None, to_version: str | None = None) -> ModelVersion:
+    """Back to `to_version`, or to the version active before the current one (placement None = general)."""
+    return registry.rollback(placement=placement, to_version=to_version)
+
+
+def _rows_for(model: registry.LoadedModel, user_features, variants: Sequence[StyleVariant], positions):
+    n = len(variants)
+    if isinstance(user_features, Mapping):
+        user_features = [user_features]
+    if len(user_features) not in (1, n):
+        raise ValueError("user_features must be one dict or one per variant.")
+    users = F.user_codes(model.spec, [dict(u) for u in user_features])
+    if len(users) == 1:
+        users = np.repeat(users, n, axis=0)
+    tags = F.tag_matrix(model.spec, [v.tags for v in variants])
+    codes = F.variant_codes(model.spec, [v.id for v in variants])
+    if positions is None:
+        pos = np.ones(n)
+    else:
+        pos = np.broadcast_to(np.asarray(positions, dtype=float), (n,)).copy()
+    return users, tags, codes, pos
+
+
+def score_variants(*, model_version: str, user_features: list[dict] | dict, variants: list[StyleVariant],
+                   positions: Sequence[int] | int | None = None) -> np.ndarray:
+    """Click probabilities from any registered version (active or not), e.g. for off-policy evaluation.
+
+    One dict of user features is scored against every variant; a list is paired with `variants`
+    row by row. Features use the same flat map as training (context keys prefixed `ctx.`).
+    Raises registry.ModelUnavailable if the artefact is missing or corrupt.
+    """
+    model = registry.get_model(model_version)
+    users, tags, codes, pos = _rows_for(model, user_features, variants, positions)
+    return model.predict(users=users, tags=tags, vcodes=codes, positions=pos)
+
+
+def feature_contributions(*, model_version: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+    """Per-feature contributions on the log-odds scale (LightGBM pred_contrib), one dict per row.
+
+    Each row: {"features": {...}, "variant": StyleVariant} or {"features": {...}, "tags": {...}},
+    optional "position". Keys of the answer are feature names (`age`, `tag:button_color=blue`, …) and "bias".
+    """
+    model = registry.get_model(model_version)
+    users = F.user_codes(model.spec, [dict(r.get("features") or {}) for r in rows])
+    tags = F.tag_matrix(model.spec, [r["variant"].tags if r.get("variant") is not None else r.get("tags")
+                                     for r in rows])
+    codes = F.variant_codes(model.spec, [r["variant"].id if r.get("variant") is not None else r.get("variant_id")
+                                         for r in rows])
+    pos = np.array([float(r.get("position") or 1) for r in rows])
+    names, values = model.contributions(users=users, tags=tags, vcodes=codes, positions=pos)
+    return [dict(zip(names, map(float, row), strict=True)) for row in values]
+
+
+@transaction.atomic
+def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Mapping[str, float]) -> Experiment:
+    """Start an A/B experiment; a placement runs at most one at a time."""
+    if isinstance(placement, str):
+        found = Placement.objects.filter(slug=placement).first()
+        if found is None:
+            raise ValidationError({"placement": f"Unknown placement '{placement}'."})
+        placement = found
+    shares = parse_buckets(buckets)
+    if Experiment.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"An experiment named '{slug}' already exists."})
+    running = Experiment.objects.filter(placement=placement, status=Experiment.Status.RUNNING).first()
+    if running is not None:
+        raise ValidationError({"placement": f"'{placement.slug}' already runs experiment '{running.slug}'."})
+    try:
+        with transaction.atomic():
+            experiment = Experiment.objects.create(slug=slug, placement=placement, buckets=shares,
+                                                   salt=secrets.token_hex(8))
+    except IntegrityError as exc:  # a concurrent start on the same placement
+        raise ValidationError({"placement": f"'{placement.slug}' already runs an experiment."}) from exc
+    transaction.on_commit(lambda: serving.invalidate_catalogue(placement.id))
+    serving.invalidate_catalogue(placement.id)
+    return experiment
+
+
+@transaction.atomic
+def experiment_stop(*, slug: str) -> Experiment:
+    experiment = Experiment.objects.select_for_update().filter(slug=slug).first()
+    if experiment is None:
+        raise ValidationError({"slug": f"No experiment named '{slug}'."})
+    if experiment.status != Experiment.Status.STOPPED:
+        experiment.status = Experiment.Status.STOPPED
+        experiment.stopped_at = timezone.now()
+        experiment.save(update_fields=["status", "stopped_at"])
+    placement_id = experiment.placement_id
+    serving.invalidate_catalogue(placement_id)
+    transaction.on_commit(lambda: serving.invalidate_catalogue(placement_id))
+    return experiment

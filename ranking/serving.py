@@ -1,0 +1,288 @@
+"""`rank`: pick the variants one user sees on one placement, log the decision, say why.
+
+Hot-path reads come from process memory: the placement's catalogue (live variants, tag matrices,
+running experiment, which variants are still new) is cached per process and reloaded when a cheap token
+in Django's cache changes (any save of a variant, placement or experiment drops it) or after
+KALEIDO_RANK_CATALOGUE_TTL seconds; the active model comes from `registry`. Per request that leaves the
+API-key lookup, two cache reads and one INSERT of the decision.
+
+The decision is written synchronously (one INSERT in autocommit) before answering: a client may send
+its impression the moment it has the decision id, and a decision buffered in memory would be lost with
+the process. bench/rank.py measures what it costs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count
+from django.utils import timezone
+
+from analytics.models import Event, EventType
+from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
+
+from . import features as F
+from . import policy as P
+from . import registry
+from .buckets import assign_bucket
+from .models import Decision, Experiment
+
+log = logging.getLogger(__name__)
+
+THOMPSON_DRAWS = 32
+
+
+class UnknownPlacement(Exception):
+    pass
+
+
+class NoLiveVariant(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    variant_id: int
+    variant_key: str
+    rank: int
+    score: float | None
+    propensity: float
+    tags: dict[str, list[str]]
+    image_url: str
+    render: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RankResult:
+    decision_id: str
+    placement: str
+    bucket: str
+    experiment: str | None
+    model_version: str
+    items: list[RankedItem]
+    assigned_bucket: str
+    fallback_reason: str = ""
+
+
+@dataclass
+class Catalogue:
+    placement_id: int
+    slug: str
+    default_mode: str
+    control_id: int | None
+    exploration_policy: str
+    epsilon: float
+    new_variant_impressions: int
+    experiment: tuple[int, str, str, dict] | None  # (id, slug, salt, shares)
+    variants: list[dict[str, Any]]  # sorted by id
+    pinned: list[int]  # indices into variants
+    pool: np.ndarray  # indices of non-pinned variants
+    impressions: np.ndarray  # per variant
+    token: str
+    loaded_at: float
+    noise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _matrices: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def matrices(self, model: registry.LoadedModel) -> tuple[np.ndarray, np.ndarray]:
+        """Tag multi-hot and variant codes of every variant for this model, computed once."""
+        cached = self._matrices.get(model.version)
+        if cached is None:
+            tags = F.tag_matrix(model.spec, [v["tags"] for v in self.variants])
+            codes = F.variant_codes(model.spec, [v["id"] for v in self.variants])
+            cached = self._matrices[model.version] = (tags, codes)
+        return cached
+
+
+# --- catalogue cache ----------------------------------------------------------------------------------------
+
+_catalogues: dict[str, Catalogue] = {}
+_local = threading.local()
+
+
+def _token_key(placement_id: int) -> str:
+    return f"ranking:catalogue:{placement_id}"
+
+
+def invalidate_catalogue(placement_id: int | None = None) -> None:
+    """Make every process reload the catalogue on its next request (all placements if None)."""
+    if placement_id is None:
+        _catalogues.clear()
+        return
+    try:
+        cache.delete(_token_key(placement_id))
+    except Exception:  # noqa: S110 - worst case the TTL reloads it
+        pass
+
+
+def _current_token(placement_id: int) -> str:
+    key = _token_key(placement_id)
+    try:
+        token = cache.get(key)
+        if token is None:
+            token = uuid.uuid4().hex
+            cache.add(key, token, timeout=None)
+            token = cache.get(key) or token
+    except Exception:  # a cache outage: rely on the TTL alone
+        token = "no-cache"  # noqa: S105 - a marker, not a secret
+    return token
+
+
+def _load_catalogue(slug: str) -> Catalogue | None:
+    placement = Placement.objects.filter(slug=slug).first()
+    if placement is None:
+        return None
+    token = _current_token(placement.id)
+    rows = list(
+        StyleVariant.objects.filter(placement=placement, status=VariantStatus.LIVE, blocked=False)
+        .order_by("id").values("id", "variant_key", "tags", "render_spec", "rendered_image", "pinned")
+    )
+    variants = [{"id": r["id"], "key": r["variant_key"], "tags": r["tags"] or {}, "render": r["render_spec"] or {},
+                 "image_url": f"{settings.MEDIA_URL}{r['rendered_image']}" if r["rendered_image"] else "",
+                 "pinned": r["pinned"]} for r in rows]
+    counts = dict(
+        Event.objects.filter(placement=placement, type=EventType.IMPRESSION, variant_id__in=[v["id"] for v in variants])
+        .values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n")
+    ) if variants else {}
+    experiment = (Experiment.objects.filter(placement=placement, status=Experiment.Status.RUNNING)
+                  .values_list("id", "slug", "salt", "buckets").first())
+    pinned = [i for i, v in enumerate(variants) if v["pinned"]]
+    pool = np.array([i for i, v in enumerate(variants) if not v["pinned"]], dtype=int)
+    noise = np.random.default_rng(placement.id).standard_normal((THOMPSON_DRAWS, max(len(variants), 1)))
+    return Catalogue(
+        placement_id=placement.id, slug=placement.slug, default_mode=placement.default_mode,
+        control_id=placement.control_variant_id, exploration_policy=placement.exploration_policy,
+        epsilon=placement.exploration_epsilon, new_variant_impressions=placement.new_variant_impressions,
+        experiment=experiment, variants=variants, pinned=pinned, pool=pool,
+        impressions=np.array([counts.get(v["id"], 0) for v in variants], dtype=float),
+        token=token, loaded_at=time.monotonic(), noise=noise,
+    )
+
+
+def get_catalogue(slug: str) -> Catalogue | None:
+    cat = _catalogues.get(slug)
+    if cat is not None and time.monotonic() - cat.loaded_at < settings.KALEIDO_RANK_CATALOGUE_TTL \
+            and _current_token(cat.placement_id) == cat.token:
+        return cat
+    cat = _load_catalogue(slug)
+    if cat is None:
+        _catalogues.pop(slug, None)
+    else:
+        _catalogues[slug] = cat
+    return cat
+
+
+# --- ranking --------------------------------------------------------------------------------------------------
+
+def _rng() -> np.random.Generator:
+    rng = getattr(_local, "rng", None)
+    if rng is None:
+        rng = _local.rng = np.random.default_rng()
+    return rng
+
+
+def _control_order(cat: Catalogue) -> list[int]:
+    """Pinned first, then the control design, then the rest by id."""
+    by_id = {v["id"]: i for i, v in enumerate(cat.variants)}
+    control = by_id.get(cat.control_id) if cat.control_id is not None else None
+    if control is None:
+        control = cat.pinned[0] if cat.pinned else 0  # documented fallback: pinned or first live
+    order = list(cat.pinned)
+    if control not in order:
+        order.append(control)
+    order.extend(i for i in range(len(cat.variants)) if i not in order)
+    return order
+
+
+def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[str, Any]) -> np.ndarray:
+    """Click probability of every catalogue variant for one user at position 1, vectorised."""
+    tags, codes = cat.matrices(model)
+    users = np.repeat(F.user_codes(model.spec, [feature_row]), len(cat.variants), axis=0)
+    return model.predict(users=users, tags=tags, vcodes=codes, positions=np.ones(len(cat.variants)))
+
+
+def _model_slate(cat: Catalogue, scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    pool = cat.pool
+    pool_scores = scores[pool]
+    new_mask = cat.impressions[pool] < cat.new_variant_impressions
+    heads = None
+    if cat.exploration_policy == Placement.ExplorationPolicy.THOMPSON:
+        sigma = settings.KALEIDO_THOMPSON_SCALE / np.sqrt(1.0 + cat.impressions[pool] / 100.0)
+        heads = P.thompson_heads(pool_scores, sigma, cat.noise[:, pool])
+    pol = P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon, new_mask=new_mask,
+                        new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
+    chosen = P.sample(pol, m, _rng())
+    return pool[chosen], P.propensities(pol, chosen)
+
+
+def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None, k: int = 1,
+         context: dict[str, Any] | None = None) -> RankResult:
+    cat = get_catalogue(placement)
+    if cat is None:
+        raise UnknownPlacement(placement)
+    if not cat.variants:
+        raise NoLiveVariant(placement)
+    features, context = features or {}, context or {}
+    experiment_id = experiment_slug = None
+    if cat.experiment is not None:
+        experiment_id, experiment_slug, salt, shares = cat.experiment
+        bucket = assign_bucket(salt=salt, user_id=user_id, shares=shares)
+    else:
+        bucket = cat.default_mode
+    assigned, served, reason, model_version = bucket, bucket, "", ""
+    k = min(max(k, 1), len(cat.variants))
+    pinned = cat.pinned[:k]
+    m = k - len(pinned)
+    scores = None
+    shown, props = np.array(pinned, dtype=int), np.ones(len(pinned))
+
+    if bucket == ServingMode.MODEL:
+        version = registry.active_version_for(cat.placement_id)
+        try:
+            if version is None:
+                raise registry.ModelUnavailable("no_model")
+            model = registry.get_model(version)
+            scores = score_user(model, cat, F.row_features(features, context))
+            if not np.all(np.isfinite(scores)):
+                raise registry.ModelUnavailable("scoring_error", "non-finite scores")
+            model_version = version
+            if m > 0 and len(cat.pool):
+                idx, p = _model_slate(cat, scores, m)
+                shown, props = np.concatenate([shown, idx]), np.concatenate([props, p])
+        except registry.ModelUnavailable as exc:
+            served, reason, scores = ServingMode.CONTROL, exc.reason, None
+        except Exception as exc:  # any scoring failure: serve the control design, never a 500
+            log.exception("scoring failed for %s", cat.slug)
+            served, reason, scores = ServingMode.CONTROL, f"scoring_error:{type(exc).__name__}"[:40], None
+    elif bucket == ServingMode.RANDOM and m > 0 and len(cat.pool):
+        idx = _rng().permutation(len(cat.pool))[:m]
+        shown = np.concatenate([shown, cat.pool[idx]])
+        props = np.concatenate([props, np.full(len(idx), 1.0 / len(cat.pool))])
+    if served == ServingMode.CONTROL:
+        shown, props = np.array(_control_order(cat)[:k], dtype=int), np.ones(k)
+        if reason:
+            model_version = f"fallback:{reason}"[:40]
+
+    items = []
+    for position, (i, p) in enumerate(zip(shown.tolist(), props.tolist(), strict=True), start=1):
+        v = cat.variants[i]
+        items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
+                                score=None if scores is None else float(scores[i]), propensity=float(p),
+                                tags=v["tags"], image_url=v["image_url"], render=v["render"]))
+    decision = Decision.objects.create(
+        placement_id=cat.placement_id, user_id=user_id, features=features, context=context, bucket=served,
+        experiment_id=experiment_id, model_version=model_version, created_at=timezone.now(),
+        items=[{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity}
+               for it in items],
+        assigned_bucket=assigned, fallback_reason=reason, candidates=len(cat.pool) or len(cat.variants),
+    )
+    return RankResult(decision_id=str(decision.decision_id), placement=cat.slug, bucket=served,
+                      experiment=experiment_slug, model_version=model_version, items=items,
+                      assigned_bucket=assigned, fallback_reason=reason)
