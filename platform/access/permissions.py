@@ -3,10 +3,15 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from .authentication import ApiKeyPrincipal
+from .roles import can_operate, can_read_reports
 
 
 def scope_required(scope: str, *, staff_allowed: bool = False) -> type[BasePermission]:
-    """Permission class: an API key holding `scope`, or (if allowed) a logged-in staff user."""
+    """An API key holding `scope`; or, if allowed, a logged-in user whose role covers it.
+
+    Session users: `analytics:read` needs the analysts, operators or admins role; any other scope
+    needs operators or admins.
+    """
 
     class HasScope(BasePermission):
         message = f"This API key lacks the '{scope}' scope."
@@ -16,8 +21,18 @@ def scope_required(scope: str, *, staff_allowed: bool = False) -> type[BasePermi
             if isinstance(user, ApiKeyPrincipal):
                 return user.api_key.has_scope(scope)
             if staff_allowed and user is not None and getattr(user, "is_authenticated", False):
-                return bool(user.is_staff)
+                self.message = "Your role does not allow this."
+                return can_read_reports(user) if scope == "analytics:read" else can_operate(user)
             return False
 
     HasScope.__name__ = f"HasScope_{scope.replace(':', '_')}"
     return HasScope
+
+
+class IsOperator(BasePermission):
+    """A logged-in user with the operators or admins role (for staff-only actions)."""
+
+    message = "Only operators and admins may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return can_operate(request.user)

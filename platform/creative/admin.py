@@ -27,6 +27,7 @@ from .services.copy_io import copies_export, copies_import
 from .services.rendering import variants_render
 from .services.variants import variants_bulk
 from .taxonomy import validate_tags
+from .uploads import clean_image_upload
 
 
 def thumbnail(url: str, height: int = 60):
@@ -50,6 +51,16 @@ def autotag(material) -> None:
 
 
 class TaggedMaterialForm(forms.ModelForm):
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload is None or not hasattr(upload, "content_type"):  # unchanged on edit
+            return upload
+        upload.seek(0)
+        try:
+            return clean_image_upload(upload.read(), name=upload.name)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
     def clean_tags(self):
         try:
             return validate_tags(self.cleaned_data.get("tags") or {})

@@ -149,7 +149,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kaleido.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttling.ApiKeyRateThrottle"],
 }
+API_KEY_RATE_LIMIT_PER_MINUTE = env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 60000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kaleido API",
     "DESCRIPTION": "Rank personalized creative variants, report events, read experiment and attribution reports.",
@@ -191,21 +193,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
-}
-
-# --- ranking ---
-KALEIDO_RANK_CATALOGUE_TTL = env_float("KALEIDO_RANK_CATALOGUE_TTL", 30.0)  # s a process keeps live variants
-KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active-model table is cached
-KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
-KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
-KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
-KALEIDO_TRAIN_MIN_ROWS = env_int("KALEIDO_TRAIN_MIN_ROWS", 500)
-KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
-KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = env_int("KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS", 5000)
-KALEIDO_RETRAIN_MIN_AUC = env_float("KALEIDO_RETRAIN_MIN_AUC", 0.55)  # auto-activate only above this
-CELERY_BEAT_SCHEDULE["ranking-retrain-due"] = {
-    "task": "ranking.tasks.retrain_due_placements",
-    "schedule": env_float("KALEIDO_RETRAIN_INTERVAL_S", 3600.0),
 }
 
 # --- ranking ---

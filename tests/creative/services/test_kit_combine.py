@@ -4,7 +4,12 @@ import pytest
 
 from creative.models import ExclusionRule, StyleVariant
 from creative.services.combination import kit_combine
-from tests.factories import CopyVariantFactory, CreativeKitFactory, ImageMaterialFactory, LayoutTemplateFactory
+from tests.factories import (
+    CopyVariantFactory,
+    CreativeKitFactory,
+    ImageMaterialFactory,
+    LayoutTemplateFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

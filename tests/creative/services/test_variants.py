@@ -11,7 +11,12 @@ from creative.services.variants import (
     variant_transition,
     variants_bulk,
 )
-from tests.factories import CopyVariantFactory, ImageMaterialFactory, LayoutTemplateFactory, StyleVariantFactory
+from tests.factories import (
+    CopyVariantFactory,
+    ImageMaterialFactory,
+    LayoutTemplateFactory,
+    StyleVariantFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
