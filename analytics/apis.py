@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
+from creative.models import Placement
+from ranking.models import Experiment
 
 from .ingestion import MAX_EVENTS_PER_REQUEST, record_events
 
@@ -31,3 +34,104 @@ class EventsApi(APIView):
         payload.is_valid(raise_exception=True)
         result = record_events(payload.validated_data["events"])
         return Response(self.OutputSerializer(result.as_dict()).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExperimentReportApi(APIView):
+    """Per-bucket CTR/CVR with intervals, lift vs control, SRM, CUPED, segment lifts and logging health."""
+
+    permission_classes = [scope_required("analytics:read", staff_allowed=True)]
+
+    class InputSerializer(serializers.Serializer):
+        segments = serializers.BooleanField(default=True)
+
+    @extend_schema(parameters=[OpenApiParameter("segments", bool, description="Include per-segment lifts.")],
+                   responses={200: dict})
+    def get(self, request, slug: str):
+        from .experiments import experiment_report
+
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        experiment = get_object_or_404(Experiment.objects.select_related("placement"), slug=slug)
+        return Response(experiment_report(experiment=experiment, segments=params.validated_data["segments"]))
+
+
+class AttributionApi(APIView):
+    """Segment × tag grid with normalized preference, and the ranked findings in plain words."""
+
+    permission_classes = [scope_required("analytics:read", staff_allowed=True)]
+
+    class InputSerializer(serializers.Serializer):
+        segment = serializers.CharField(max_length=80)
+        tag_group = serializers.CharField(max_length=60)
+        buckets = serializers.CharField(required=False, default="random",
+                                        help_text="Comma-separated buckets; other than random uses IPW.")
+        min_support = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+        days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+    @extend_schema(parameters=[OpenApiParameter("segment", str, required=True),
+                               OpenApiParameter("tag_group", str, required=True),
+                               OpenApiParameter("buckets", str), OpenApiParameter("min_support", int),
+                               OpenApiParameter("days", int)],
+                   responses={200: dict})
+    def get(self, request, slug: str):
+        from .attribution import attribution_grid
+
+        placement = get_object_or_404(Placement, slug=slug)
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        buckets = [b.strip() for b in data["buckets"].split(",") if b.strip()]
+        unknown = sorted(set(buckets) - {"control", "random", "model"})
+        if unknown:
+            raise serializers.ValidationError({"buckets": [f"Unknown bucket(s): {', '.join(unknown)}."]})
+        return Response(attribution_grid(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
+                                         buckets=buckets, min_support=data.get("min_support"),
+                                         days=data.get("days")))
+
+
+class ExplainApi(APIView):
+    """EBM term importances (main effects and pairs), cached per placement and refreshed on the cpu queue."""
+
+    permission_classes = [scope_required("analytics:read", staff_allowed=True)]
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.BooleanField(default=False)
+
+    @extend_schema(parameters=[OpenApiParameter("refresh", bool)], responses={200: dict, 202: dict})
+    def get(self, request, slug: str):
+        from .explain import explanation_for
+
+        placement = get_object_or_404(Placement, slug=slug)
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        body = explanation_for(placement=placement, refresh=params.validated_data["refresh"])
+        return Response(body, status=status.HTTP_200_OK if body["status"] == "ready" else status.HTTP_202_ACCEPTED)
+
+
+class OffPolicyApi(APIView):
+    """IPS, SNIPS and doubly robust estimates of a candidate model's CTR from logged decisions."""
+
+    permission_classes = [scope_required("analytics:read", staff_allowed=True)]
+
+    class InputSerializer(serializers.Serializer):
+        model_version = serializers.CharField(max_length=40)
+        buckets = serializers.CharField(required=False, default="random")
+        days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+    @extend_schema(parameters=[OpenApiParameter("model_version", str, required=True),
+                               OpenApiParameter("buckets", str), OpenApiParameter("days", int)],
+                   responses={200: dict})
+    def get(self, request, slug: str):
+        from .ope import OpeError, off_policy_estimate
+
+        placement = get_object_or_404(Placement, slug=slug)
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            result = off_policy_estimate(placement=placement, model_version=data["model_version"],
+                                         buckets=[b.strip() for b in data["buckets"].split(",") if b.strip()],
+                                         days=data.get("days"))
+        except OpeError as exc:
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
+        return Response(result)

@@ -117,12 +117,14 @@ def _enrich(rows: list[_Row]) -> None:
         return
     names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
     decisions = {}
-    for decision_id, bucket, experiment_id, features, items in Decision.objects.filter(
+    for decision_id, bucket, assigned, experiment_id, features, items in Decision.objects.filter(
         decision_id__in=ids
-    ).values_list("decision_id", "bucket", "experiment_id", "features", "items"):
+    ).values_list("decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items"):
         propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
                         if isinstance(item, dict)}
-        decisions[decision_id] = (bucket, experiment_id, propensities, segment_key(features, names))
+        # The assigned arm, not the served one: a model-bucket user served control on fallback stays
+        # in the model arm (intention to treat), so the split stays randomised.
+        decisions[decision_id] = (assigned or bucket, experiment_id, propensities, segment_key(features, names))
     for row in rows:
         found = decisions.get(row.decision_id)
         if found is None:

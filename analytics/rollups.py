@@ -70,7 +70,7 @@ def _reenrich(placement_id: int, start: datetime, end: datetime) -> int:
         propensity = next((item.get("propensity") for item in decision.items or []
                            if isinstance(item, dict) and item.get("variant_id") == variant_id), None)
         Event.objects.filter(id=event_pk, ts=ts).update(
-            bucket=decision.bucket, experiment_id=decision.experiment_id,
+            bucket=decision.assigned_bucket or decision.bucket, experiment_id=decision.experiment_id,
             propensity=float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None,
             segment_key=segment_key(decision.features, names))
         fixed += 1

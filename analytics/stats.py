@@ -81,8 +81,8 @@ class Lift:
 
 def lift(treatment: tuple[np.ndarray, np.ndarray], control: tuple[np.ndarray, np.ndarray]) -> Lift:
     """Absolute and relative difference of two independent estimates (ratio, variance), delta method."""
-    rt, vt = treatment
-    rc, vc = control
+    rt, vt = (np.asarray(v, dtype=float) for v in treatment)
+    rc, vc = (np.asarray(v, dtype=float) for v in control)
     with np.errstate(divide="ignore", invalid="ignore"):
         absolute = rt - rc
         absolute_var = vt + vc

@@ -49,3 +49,39 @@ def event(*, placement: str, type: str = "impression", variant_id: int = 1, user
         "position": position,
         "ts": when if isinstance(when, str) else when.isoformat().replace("+00:00", "Z"),
     }
+
+
+def log_traffic(*, placement, experiment=None, users: dict[str, int], ctr: dict[str, float],
+                when: datetime | None = None, impressions_per_user: int = 3, seed: int = 0,
+                user_prefix: str = "u", features=None, variant_ids=(1, 2, 3), cvr: float = 0.2) -> None:
+    """Decisions and events as live traffic would leave them: per bucket, users with a few impressions."""
+    import numpy as np
+
+    from analytics.ingestion import record_events
+
+    rng = np.random.default_rng(seed)
+    when = when or timezone.now()
+    decisions, events = [], []
+    for bucket, count in users.items():
+        for u in range(count):
+            user_id = f"{user_prefix}-{bucket}-{u}"
+            user_features = features(u) if features else {"age": 18 + u % 50, "gender": "fm"[u % 2]}
+            user_ctr = min(1.0, rng.beta(2, 2 * (1 - ctr[bucket]) / ctr[bucket]))
+            for i in range(impressions_per_user):
+                variant_id = variant_ids[(u + i) % len(variant_ids)]
+                decision = Decision(placement=placement, user_id=user_id, features=user_features,
+                                    bucket=bucket, assigned_bucket=bucket, experiment=experiment,
+                                    created_at=when, candidates=len(variant_ids),
+                                    items=[{"variant_id": variant_id, "rank": 1, "score": None,
+                                            "propensity": 1 / len(variant_ids) if bucket == "random" else 1.0}])
+                decisions.append(decision)
+                base = dict(placement=placement.slug, variant_id=variant_id, user_id=user_id,
+                            decision_id=decision.decision_id, ts=when)
+                events.append(event(**base))
+                if rng.random() < user_ctr:
+                    events.append(event(type="click", **base))
+                    if rng.random() < cvr:
+                        events.append(event(type="conversion", **base))
+    Decision.objects.bulk_create(decisions, batch_size=1000)
+    for start in range(0, len(events), 1000):
+        record_events(events[start:start + 1000])

@@ -1,0 +1,26 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ranking.models import Experiment
+
+
+class Command(BaseCommand):
+    help = "Print an experiment's report: per-bucket CTR/CVR with intervals, lift, SRM, CUPED, health."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="Print the API's JSON instead of a table.")
+
+    def handle(self, *args, slug, as_json=False, **options):
+        from analytics.experiments import experiment_report, format_report
+
+        experiment = Experiment.objects.select_related("placement").filter(slug=slug).first()
+        if experiment is None:
+            raise CommandError(f"No experiment named '{slug}'.")
+        report = experiment_report(experiment=experiment)
+        self.stdout.write(_dumps(report) if as_json else format_report(report))
+
+
+def _dumps(report) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False)
