@@ -1,0 +1,101 @@
+"""What every image backend receives and returns, and how a job's images are batched."""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+Mix = tuple[tuple[str, float], ...]  # sorted (style name, weight) pairs; () is the base model alone
+StepCallback = Callable[[], None]  # called once per denoising step; raising JobCancelled stops the batch
+
+
+class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
+    """Raised from the step callback when the operator cancelled the job."""
+
+
+class GenerationError(Exception):
+    """A job cannot run: a model or LoRA failed to load, an unknown style, a bad size."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A base model as the worker needs it: absolute path and how to load it."""
+
+    name: str
+    family: str
+    path: str
+    dtype: str = "auto"
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    name: str
+    path: str
+    trigger_words: str = ""
+
+
+@dataclass
+class ImageRequest:
+    index: int
+    prompt: str
+    mix: Mix
+    width: int
+    height: int
+    seed: int
+    steps: int
+    guidance: float = 7.0
+    scheduler: str = "default"
+    negative_prompt: str = ""
+    init_image: Image.Image | None = field(default=None, repr=False)
+    strength: float = 0.5
+
+    @property
+    def batch_key(self) -> tuple:
+        # Images share a batch only when one adapter setting, one size and one mode serve them all.
+        return (self.mix, self.width, self.height, self.init_image is not None, self.steps, self.guidance,
+                self.scheduler, self.strength)
+
+
+def normalize_mix(mix: dict[str, float] | Iterable[tuple[str, float]] | None) -> Mix:
+    items = mix.items() if isinstance(mix, dict) else (mix or ())
+    return tuple(sorted((str(name), float(weight)) for name, weight in items))
+
+
+def batches(requests: list[ImageRequest], *, max_batch: int) -> list[list[ImageRequest]]:
+    """Group by (LoRA mix, size, mode), keep index order inside a group, split at max_batch."""
+    groups: dict[tuple, list[ImageRequest]] = {}
+    for request in sorted(requests, key=lambda r: r.index):
+        groups.setdefault(request.batch_key, []).append(request)
+    result: list[list[ImageRequest]] = []
+    for group in groups.values():
+        it = iter(group)
+        while chunk := list(itertools.islice(it, max(1, max_batch))):
+            result.append(chunk)
+    return result
+
+
+class Backend(ABC):
+    """One way of turning prompts into pictures. The worker keeps one instance per process."""
+
+    name: str = ""
+
+    @abstractmethod
+    def generate_batch(
+        self, batch: list[ImageRequest], *, model: ModelSpec | None, loras: dict[str, LoraSpec],
+        on_step: StepCallback,
+    ) -> list[Image.Image]:
+        """Images for one batch (same mix and size), in the batch's order."""
+
+    def steps_for(self, request: ImageRequest) -> int:
+        """Denoising steps this request will report through on_step."""
+        if request.init_image is not None:
+            return max(1, int(request.steps * request.strength))
+        return request.steps
+
+    def describe(self, *, model: ModelSpec | None) -> dict:
+        """What goes into every image's provenance besides the request itself."""
+        return {"backend": self.name}

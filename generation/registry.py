@@ -1,0 +1,180 @@
+"""Registering base models and LoRA styles: every file is checked before a row is saved.
+
+Why so strict: a pickled checkpoint (.ckpt, .bin, .pt, .pth) runs arbitrary code when
+loaded, and a path outside MODEL_ROOT lets an operator form read any file the worker
+can. Only safetensors files under MODEL_ROOT are accepted, and the loaders in
+`generation.engine` pass `use_safetensors=True` so diffusers never falls back to torch.load.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from creative.taxonomy import validate_tags
+
+from .models import FAMILY_CROSS_ATTENTION_DIM, BaseModel, Family, LoraStyle
+
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle")
+PICKLE_REASON = (
+    "pickle formats (.ckpt, .bin, .pt, .pth) can run arbitrary code when loaded; "
+    "convert the weights to .safetensors and register that file instead"
+)
+_MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+
+
+def model_root() -> Path:
+    return Path(settings.MODEL_ROOT).resolve()
+
+
+def resolve_model_path(raw: str | Path, *, field: str = "path") -> Path:
+    """The absolute path for a registered path, which must stay inside MODEL_ROOT (symlinks resolved)."""
+    root = model_root()
+    candidate = Path(raw)
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    resolved = candidate.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ValidationError({field: f"'{raw}' is outside MODEL_ROOT ({root}); copy the weights under it."})
+    if not resolved.exists():
+        raise ValidationError({field: f"'{raw}' does not exist under MODEL_ROOT ({root})."})
+    return resolved
+
+
+def relative_to_root(path: Path) -> str:
+    return str(path.relative_to(model_root()))
+
+
+def read_safetensors_header(path: Path, *, field: str = "path") -> dict:
+    """The parsed JSON header of a .safetensors file (names, dtypes, shapes) without loading tensors."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ValidationError({field: f"'{path.name}' refused: {PICKLE_REASON}."})
+    if path.suffix.lower() != ".safetensors":
+        raise ValidationError({field: f"'{path.name}' is not a .safetensors file."})
+    try:
+        with path.open("rb") as fh:
+            raw_len = fh.read(8)
+            if len(raw_len) != 8:
+                raise ValueError("file is shorter than a safetensors header")
+            (length,) = struct.unpack("<Q", raw_len)
+            if length <= 0 or length > _MAX_HEADER_BYTES:
+                raise ValueError(f"header length {length} is not plausible")
+            header = json.loads(fh.read(length).decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError({field: f"'{path.name}' has no readable safetensors header: {exc}."}) from exc
+    return header
+
+
+def _tensor_shapes(header: dict) -> dict[str, list[int]]:
+    return {k: v.get("shape", []) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+def _base_cross_attention_dim(path: Path, *, field: str = "path") -> int:
+    """Check a diffusers folder or single file and return its UNet's text-conditioning width."""
+    if path.is_dir():
+        pickles = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+        if pickles:
+            raise ValidationError({field: f"refused: the folder holds {', '.join(pickles[:5])}; {PICKLE_REASON}."})
+        if not (path / "model_index.json").is_file():
+            raise ValidationError({field: "a diffusers folder needs model_index.json at its top."})
+        for component in ("unet", "vae", "text_encoder"):
+            files = list((path / component).glob("*.safetensors"))
+            if not files:
+                raise ValidationError({field: f"'{component}/' has no .safetensors weights."})
+            for file in files:
+                read_safetensors_header(file, field=field)
+        try:
+            config = json.loads((path / "unet" / "config.json").read_text())
+            return int(config["cross_attention_dim"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValidationError({field: f"unet/config.json is unreadable: {exc}."}) from exc
+    shapes = _tensor_shapes(read_safetensors_header(path, field=field))
+    for key, shape in shapes.items():
+        # Original-layout checkpoints: the cross-attention key projection maps text width -> channels.
+        if key.endswith("attn2.to_k.weight") and len(shape) == 2:
+            return int(shape[1])
+    raise ValidationError({field: f"'{path.name}' does not look like a Stable Diffusion checkpoint (no UNet cross-attention)."})
+
+
+def lora_cross_attention_dim(header: dict, *, field: str = "path") -> int:
+    """The text width a LoRA's cross-attention adapters expect (0 when it adapts no cross-attention key)."""
+    shapes = _tensor_shapes(header)
+    if not shapes:
+        raise ValidationError({field: "the LoRA file holds no tensors."})
+    if not any("lora" in k.lower() for k in shapes):
+        raise ValidationError({field: "the file holds no LoRA weights (no 'lora' tensors)."})
+    for key, shape in shapes.items():
+        lowered = key.lower()
+        is_down = "lora_a" in lowered or "lora_down" in lowered or "lora.down" in lowered
+        if "attn2" in lowered and ("to_k" in lowered or "to_v" in lowered) and is_down and len(shape) == 2:
+            return int(shape[1])
+    return 0
+
+
+def check_base_model(*, path: str | Path, family: str) -> tuple[Path, int]:
+    resolved = resolve_model_path(path)
+    dim = _base_cross_attention_dim(resolved)
+    expected = FAMILY_CROSS_ATTENTION_DIM.get(family)
+    if expected is not None and dim != expected:
+        raise ValidationError(
+            {"family": f"a {family} model conditions on {expected}-wide text, but this one on {dim}; pick its real family."}
+        )
+    return resolved, dim
+
+
+def check_lora(*, path: str | Path, base_model: BaseModel) -> tuple[Path, int]:
+    resolved = resolve_model_path(path)
+    if resolved.is_dir():
+        raise ValidationError({"path": "a LoRA is one .safetensors file, not a folder."})
+    dim = lora_cross_attention_dim(read_safetensors_header(resolved))
+    if dim and base_model.cross_attention_dim and dim != base_model.cross_attention_dim:
+        raise ValidationError(
+            {"path": f"this LoRA was made for {dim}-wide text conditioning, but {base_model.name} "
+                     f"({base_model.family}) uses {base_model.cross_attention_dim}: it does not fit that family."}
+        )
+    return resolved, dim
+
+
+@transaction.atomic
+def base_model_register(
+    *, name: str, path: str | Path, family: str = Family.SD15, instance: BaseModel | None = None, **fields
+) -> BaseModel:
+    """Check the weights and save (or update) a base model; raises ValidationError with the reason."""
+    resolved, dim = check_base_model(path=path, family=family)
+    model = instance or BaseModel()
+    model.name, model.family, model.path, model.cross_attention_dim = name, family, relative_to_root(resolved), dim
+    for key, value in fields.items():
+        setattr(model, key, value)
+    model.full_clean()
+    model.save()
+    return model
+
+
+@transaction.atomic
+def lora_register(
+    *, name: str, path: str | Path, base_model: BaseModel, instance: LoraStyle | None = None,
+    implied_tags: dict | None = None, **fields,
+) -> LoraStyle:
+    """Check the LoRA file against its base model and save (or update) the style."""
+    resolved, dim = check_lora(path=path, base_model=base_model)
+    style = instance or LoraStyle()
+    style.name, style.base_model, style.path, style.cross_attention_dim = name, base_model, relative_to_root(resolved), dim
+    style.implied_tags = validate_tags(implied_tags or {}, field="implied_tags")
+    for key, value in fields.items():
+        setattr(style, key, value)
+    style.full_clean()
+    style.save()
+    return style
+
+
+def lora_fits(style: LoraStyle, base_model: BaseModel) -> bool:
+    """A LoRA can be mixed into a job on this base model: same family and same text width."""
+    same_shape = not style.cross_attention_dim or style.cross_attention_dim == base_model.cross_attention_dim
+    return style.base_model.family == base_model.family and same_shape

@@ -1,0 +1,386 @@
+"""Generation jobs: create, start, run (worker side), cancel, accept.
+
+Other areas call `start_job(...)`; the admin and the demo use the same functions.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from PIL import Image
+
+from creative.models import CreativeKit, ImageMaterial
+
+from .engine import (
+    GenerationError,
+    ImageRequest,
+    JobCancelled,
+    LoraSpec,
+    ModelSpec,
+    get_backend,
+    normalize_mix,
+    run_requests,
+)
+from .engine.procedural import PROCEDURAL_STYLES
+from .models import BaseModel, GenerationJob, LoraStyle
+from .registry import lora_fits, resolve_model_path
+
+logger = logging.getLogger(__name__)
+Job = GenerationJob
+MIN_SIDE, MAX_SIDE = 16, 2048
+ASPECT_TOLERANCE = 0.1  # a size may differ from the placement's aspect by this share (rounding to 8 px)
+
+
+def size_for_placement(placement, *, long_side: int = 512) -> tuple[int, int]:
+    """The largest multiple-of-8 size with the placement's aspect whose long side is long_side."""
+    pw, ph = max(1, placement.width), max(1, placement.height)
+    if pw >= ph:
+        w, h = long_side, long_side * ph / pw
+    else:
+        w, h = long_side * pw / ph, long_side
+    return max(8, int(round(w / 8)) * 8), max(8, int(round(h / 8)) * 8)
+
+
+def _check_size(*, width: int, height: int, placement) -> None:
+    errors = {}
+    for name, value in (("width", width), ("height", height)):
+        if value % 8 or not MIN_SIDE <= value <= MAX_SIDE:
+            errors[name] = f"{value} must be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE}."
+    if not errors and placement is not None and placement.width and placement.height:
+        want, got = placement.width / placement.height, width / height
+        if abs(got - want) / want > ASPECT_TOLERANCE:
+            sw, sh = size_for_placement(placement, long_side=max(width, height))
+            errors["width"] = (f"{width}×{height} does not match the placement's aspect "
+                               f"{placement.width}×{placement.height}; try {sw}×{sh}.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _clean_mixes(*, mixes, backend: str, base_model: BaseModel | None) -> list[dict[str, float]]:
+    """Validate [{style: weight}, …] against the styles the chosen backend can apply."""
+    if mixes is None:
+        return [{}]
+    if not isinstance(mixes, list):
+        raise ValidationError({"mixes": "a list of {style: weight} objects."})
+    cleaned: list[dict[str, float]] = []
+    problems: list[str] = []
+    for i, mix in enumerate(mixes):
+        if not isinstance(mix, dict):
+            problems.append(f"mix {i + 1} is not an object of style: weight.")
+            continue
+        item: dict[str, float] = {}
+        for name, weight in mix.items():
+            try:
+                weight = float(weight)
+            except (TypeError, ValueError):
+                problems.append(f"mix {i + 1}: weight of '{name}' is not a number.")
+                continue
+            if not -2.0 <= weight <= 2.0:
+                problems.append(f"mix {i + 1}: weight of '{name}' must be within -2..2.")
+            if backend == GenerationJob.Backend.PROCEDURAL:
+                if name not in PROCEDURAL_STYLES:
+                    problems.append(f"'{name}' is not a procedural style ({', '.join(sorted(PROCEDURAL_STYLES))}).")
+            else:
+                style = LoraStyle.objects.select_related("base_model").filter(name=name).first()
+                if style is None:
+                    problems.append(f"LoRA style '{name}' is not registered.")
+                elif base_model is not None and not lora_fits(style, base_model):
+                    problems.append(f"LoRA style '{name}' ({style.base_model.family}) does not fit "
+                                    f"{base_model.name} ({base_model.family}).")
+            item[str(name)] = weight
+        cleaned.append(item)
+    if problems:
+        raise ValidationError({"mixes": problems})
+    return cleaned or [{}]
+
+
+@transaction.atomic
+def job_create(
+    *, kit: CreativeKit, mixes: list[dict[str, float]] | None = None, images_per_mix: int = 1,
+    base_model: BaseModel | None = None, backend: str | None = None, prompt_template: str | None = None,
+    negative_prompt: str = "", width: int | None = None, height: int | None = None, seed: int | None = None,
+    steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
+    init_image: bytes | None = None, strength: float = 0.5,
+) -> GenerationJob:
+    """A queued job, validated; nothing runs until job_start. Without a base model (and none registered)
+    the procedural backend is used."""
+    if backend is None:
+        if base_model is None:
+            base_model = BaseModel.objects.filter(is_active=True).order_by("-created_at").first()
+        backend = GenerationJob.Backend.DIFFUSERS if base_model is not None else GenerationJob.Backend.PROCEDURAL
+    if backend not in GenerationJob.Backend.values:
+        raise ValidationError({"backend": f"unknown backend '{backend}'."})
+    if backend == GenerationJob.Backend.DIFFUSERS and base_model is None:
+        raise ValidationError({"base_model": "the diffusers backend needs a registered base model."})
+    if backend == GenerationJob.Backend.PROCEDURAL:
+        base_model = None
+    if images_per_mix < 1 or images_per_mix > 64:
+        raise ValidationError({"images_per_mix": "between 1 and 64."})
+    if not 0.0 < strength <= 1.0:
+        raise ValidationError({"strength": "between 0 and 1 (0.4–0.6 restyles while keeping the picture)."})
+    long_side = max(base_model.default_width, base_model.default_height) if base_model else 512
+    default_w, default_h = size_for_placement(kit.placement, long_side=long_side)
+    width, height = width or default_w, height or default_h
+    _check_size(width=width, height=height, placement=kit.placement)
+    job = GenerationJob(
+        kit=kit, backend=backend, base_model=base_model,
+        mixes=_clean_mixes(mixes=mixes, backend=backend, base_model=base_model),
+        images_per_mix=images_per_mix, negative_prompt=negative_prompt, width=width, height=height,
+        seed=seed if seed is not None else secrets.randbits(31),
+        steps=steps or (base_model.default_steps if base_model else 8),
+        guidance=guidance if guidance is not None else (base_model.default_guidance if base_model else 7.0),
+        scheduler=scheduler or (base_model.default_scheduler if base_model else "default"),
+        strength=strength,
+    )
+    if prompt_template:
+        job.prompt_template = prompt_template
+    if init_image is not None:
+        try:
+            Image.open(io.BytesIO(init_image)).verify()
+        except Exception as exc:
+            raise ValidationError({"init_image": f"not a readable image: {exc}"}) from exc
+        job.init_image.save("init.png", ContentFile(init_image), save=False)
+    job.full_clean(exclude=["init_image"])
+    job.save()
+    return job
+
+
+def job_start(*, job: GenerationJob) -> GenerationJob:
+    """Queue the job on the gpu queue once the surrounding transaction commits."""
+    from .tasks import generation_job_run
+
+    transaction.on_commit(lambda: generation_job_run.delay(job.id))
+    return job
+
+
+def start_job(*, kit: CreativeKit, **options) -> GenerationJob:
+    """The generation area's facade: create a job for a kit and queue it."""
+    with transaction.atomic():
+        job = job_create(kit=kit, **options)
+        job_start(job=job)
+    job.refresh_from_db()
+    return job
+
+
+def job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """A queued job never starts; a running one stops at its next denoising step. Images made so far stay."""
+    GenerationJob.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_accept(*, job: GenerationJob, keep: Iterable[int] | None = None) -> int:
+    """Keep the chosen images (ids, default all) in the kit, delete the rest; returns how many were kept."""
+    images = list(job.images.all())
+    keep_ids = {img.id for img in images} if keep is None else set(keep)
+    removed = [img for img in images if img.id not in keep_ids]
+    for img in removed:
+        img.file.delete(save=False)
+        img.delete()
+    job.accepted_at = timezone.now()
+    job.save(update_fields=["accepted_at"])
+    return len(images) - len(removed)
+
+
+# -- worker side ---------------------------------------------------------------------------------------------
+
+
+def _model_spec(base_model: BaseModel | None) -> ModelSpec | None:
+    if base_model is None:
+        return None
+    path = resolve_model_path(base_model.path)  # re-checked: MODEL_ROOT may have changed since registration
+    return ModelSpec(name=base_model.name, family=base_model.family, path=str(path), dtype=base_model.dtype)
+
+
+def _lora_specs(job: GenerationJob) -> dict[str, LoraSpec]:
+    if job.backend != Job.Backend.DIFFUSERS:
+        return {}
+    names = {name for mix in job.mixes for name in mix}
+    specs = {}
+    for style in LoraStyle.objects.filter(name__in=names):
+        specs[style.name] = LoraSpec(name=style.name, path=str(resolve_model_path(style.path)),
+                                     trigger_words=style.trigger_words)
+    return specs
+
+
+def _trigger(job: GenerationJob, mix: dict[str, float], loras: dict[str, LoraSpec]) -> str:
+    words = []
+    for name, weight in mix.items():
+        if weight <= 0:
+            continue
+        if job.backend == Job.Backend.PROCEDURAL:
+            words.append(PROCEDURAL_STYLES.get(name, {}).get("trigger", name))
+        elif name in loras and loras[name].trigger_words:
+            words.append(loras[name].trigger_words)
+    return ", ".join(words)
+
+
+def job_requests(job: GenerationJob, *, loras: dict[str, LoraSpec], init: Image.Image | None = None
+                 ) -> list[ImageRequest]:
+    """One request per (mix, repeat); image i gets seed + i, so any image can be made again alone."""
+    requests = []
+    for m, mix in enumerate(job.mixes or [{}]):
+        prompt = job.prompt_template.format_map(_Defaulting(offer=job.kit.offer_name, trigger=_trigger(job, mix, loras)))
+        prompt = ", ".join(part.strip() for part in prompt.split(",") if part.strip())
+        for r in range(job.images_per_mix):
+            index = m * job.images_per_mix + r
+            requests.append(ImageRequest(
+                index=index, prompt=prompt, negative_prompt=job.negative_prompt, mix=normalize_mix(mix),
+                width=job.width, height=job.height, seed=job.seed + index, steps=job.steps, guidance=job.guidance,
+                scheduler=job.scheduler, init_image=init, strength=job.strength,
+            ))
+    return requests
+
+
+class _Defaulting(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class _Progress:
+    """Writes progress and step timings from the step callback; raises JobCancelled when asked to stop."""
+
+    def __init__(self, job: GenerationJob, *, total_steps: int, done_steps: int):
+        self.job_id = job.pk
+        self.total = max(1, total_steps)
+        self.done = done_steps
+        self.timings: list[float] = list(job.step_timings or [])
+        self.last = time.perf_counter()
+
+    def step(self) -> None:
+        now = time.perf_counter()
+        self.timings.append(round(now - self.last, 4))
+        self.last = now
+        self.done += 1
+        updated = GenerationJob.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(
+            progress=round(min(99.9, 100.0 * self.done / self.total), 2), step_timings=self.timings)
+        if not updated:  # no longer running: the operator cancelled it
+            raise JobCancelled()
+
+    def restart_clock(self) -> None:
+        self.last = time.perf_counter()
+
+
+def _claim(job_id: int) -> GenerationJob | None:
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().select_related("kit", "base_model").filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return None  # deleted, or a redelivered task for a job already done: nothing to do
+        job.status = Job.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.error = ""
+        job.save(update_fields=["status", "started_at", "error"])
+    return job
+
+
+def job_run(*, job_id: int) -> GenerationJob | None:
+    """Run a job to the end (the gpu worker calls this). Safe to call again: images already saved are skipped.
+
+    Failures are recorded on the job, never raised, so the worker goes on to its next job.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return GenerationJob.objects.filter(pk=job_id).first()
+    try:
+        backend = get_backend(job.backend)
+        loras = _lora_specs(job)
+        missing = {n for mix in job.mixes for n in mix} - set(loras) if job.backend == Job.Backend.DIFFUSERS else set()
+        if missing:
+            raise GenerationError(f"LoRA style(s) {', '.join(sorted(missing))} are no longer registered.")
+        model = _model_spec(job.base_model)
+        init = None
+        if job.init_image:
+            with job.init_image.open("rb") as fh:
+                init = Image.open(io.BytesIO(fh.read())).convert("RGB")
+        requests = job_requests(job, loras=loras, init=init)
+        done_indices = set(job.images.values_list("job_index", flat=True))
+        todo = [r for r in requests if r.index not in done_indices]
+        total = sum(backend.steps_for(r) for r in requests)
+        progress = _Progress(job, total_steps=total, done_steps=total - sum(backend.steps_for(r) for r in todo))
+        described = backend.describe(model=model)
+
+        def on_image(request: ImageRequest, image: Image.Image, batch_size: int) -> None:
+            _save_image(job, request, image, described=described, batch_size=batch_size, loras=loras)
+            progress.restart_clock()
+
+        run_requests(backend=backend, requests=todo, model=model, loras=loras, on_step=progress.step,
+                     on_image=on_image)
+    except JobCancelled:
+        logger.info("generation job %s cancelled", job_id)
+    except Exception as exc:  # a failed job must not take the worker down with it
+        logger.exception("generation job %s failed", job_id)
+        message = str(exc) if isinstance(exc, GenerationError | ValidationError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ValidationError):
+            message = "; ".join(exc.messages)
+        GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.FAILED, error=message[:4000], finished_at=timezone.now())
+    else:
+        GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED, progress=100.0, finished_at=timezone.now())
+    return GenerationJob.objects.get(pk=job_id)
+
+
+def provenance_for(job: GenerationJob, request: ImageRequest, *, described: dict, batch_size: int,
+                   loras: dict[str, LoraSpec]) -> dict:
+    base = job.base_model
+    return {
+        **described,
+        "job": job.pk,
+        "index": request.index,
+        "base_model": ({"name": base.name, "family": base.family, "path": base.path} if base else None),
+        "mix": dict(request.mix),
+        "loras": {n: Path(loras[n].path).name for n, _ in request.mix if n in loras},
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "seed": request.seed,
+        "steps": request.steps,
+        "guidance": request.guidance,
+        "scheduler": request.scheduler,
+        "width": request.width,
+        "height": request.height,
+        "img2img": request.init_image is not None,
+        "strength": request.strength if request.init_image is not None else None,
+        "init_image": job.init_image.name if job.init_image else None,
+        "batch_size": batch_size,
+    }
+
+
+def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *, described: dict,
+                batch_size: int, loras: dict[str, LoraSpec]) -> ImageMaterial | None:
+    """One ImageMaterial per (job, index); a retried task finds it and moves on."""
+    from .tagging import image_autotag
+
+    if ImageMaterial.objects.filter(generation_job=job, job_index=request.index).exists():
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    material = ImageMaterial(
+        kit=job.kit, source=ImageMaterial.Source.GENERATED, generation_job=job, job_index=request.index,
+        provenance=provenance_for(job, request, described=described, batch_size=batch_size, loras=loras),
+    )
+    material.file.save(f"gen-{job.pk}-{request.index}.png", ContentFile(buffer.getvalue()), save=False)
+    material.width, material.height = image.size
+    try:
+        with transaction.atomic():
+            material.save()
+    except IntegrityError:
+        material.file.delete(save=False)
+        if ImageMaterial.objects.filter(generation_job=job, job_index=request.index).exists():
+            return None  # another delivery of the same task saved it first
+        raise
+    try:
+        image_autotag(material)
+    except Exception:  # tags can be added later; the image itself is what the job owes
+        logger.exception("auto-tagging image %s failed", material.pk)
+    return material

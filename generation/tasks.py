@@ -1,0 +1,21 @@
+"""Celery tasks of the generation area: thin wrappers over generation.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from kaleido.queues import GPU_QUEUE
+
+
+@shared_task(
+    queue=GPU_QUEUE, acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def generation_job_run(job_id: int) -> str:
+    """Run one generation job. acks_late: a worker killed mid-job leaves the message for the next worker,
+    which skips images already saved (one per job + index)."""
+    from .services import job_run
+
+    job = job_run(job_id=job_id)
+    return job.status if job is not None else "missing"
