@@ -1,1 +1,17 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import dashboard_apis as apis
+from .dashboard_views import PAGES, DashboardView
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", DashboardView.as_view(page="experiments"), name="home"),
+    *[path(f"{page}/", DashboardView.as_view(page=page), name=page) for page in PAGES],
+    path("api/meta", apis.MetaApi.as_view(), name="api-meta"),
+    path("api/experiments/<slug:slug>/daily", apis.ExperimentDailyApi.as_view(), name="api-experiment-daily"),
+    path("api/variants", apis.VariantGalleryApi.as_view(), name="api-variants"),
+    path("api/models", apis.ModelListApi.as_view(), name="api-models"),
+    path("api/models/rollback", apis.ModelRollbackApi.as_view(), name="api-model-rollback"),
+    path("api/models/<str:version>/activate", apis.ModelActivateApi.as_view(), name="api-model-activate"),
+]

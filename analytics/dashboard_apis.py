@@ -1,0 +1,150 @@
+"""Read endpoints the dashboard needs beyond the public report APIs, and the staff-only model actions.
+
+Reads accept a staff session or an `analytics:read` key, like the report APIs. Activating or rolling
+back a ranker needs a staff user with ranking's change permission.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.authentication import ApiKeyPrincipal
+from access.permissions import scope_required
+from creative.models import Placement, VariantStatus
+from ranking.models import Experiment, ModelVersion
+from ranking.services import model_activate, model_rollback
+
+from . import dashboard_selectors as selectors
+from .dashboard_views import can_manage_models
+
+AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
+
+
+class CanManageModels(BasePermission):
+    message = "Activating or rolling back a model needs a staff user allowed to change model versions."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if user is None or isinstance(user, ApiKeyPrincipal) or not getattr(user, "is_authenticated", False):
+            return False
+        return can_manage_models(user)
+
+
+class MetaApi(APIView):
+    """Placements, experiments, tag groups and segment features for the dashboard's pickers."""
+
+    permission_classes = [AnalyticsRead]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(selectors.dashboard_meta())
+
+
+class ExperimentDailyApi(APIView):
+    """Daily impressions, clicks and CTR per bucket of one experiment."""
+
+    permission_classes = [AnalyticsRead]
+
+    class OutputSerializer(serializers.Serializer):
+        day = serializers.DateField()
+        bucket = serializers.CharField()
+        impressions = serializers.IntegerField()
+        clicks = serializers.IntegerField()
+        ctr = serializers.FloatField(allow_null=True)
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
+    def get(self, request, slug: str):
+        experiment = get_object_or_404(Experiment, slug=slug)
+        return Response({"experiment": slug, "days": selectors.experiment_daily(experiment=experiment)})
+
+
+class VariantGalleryApi(APIView):
+    """A placement's variants with thumbnails, tags, status and observed CTR; filterable."""
+
+    permission_classes = [AnalyticsRead]
+
+    class FilterSerializer(serializers.Serializer):
+        placement = serializers.SlugField()
+        status = serializers.ChoiceField(choices=VariantStatus.choices, required=False, allow_blank=True)
+        tag = serializers.RegexField(r"^[\w-]+=[\w-]+$", required=False, allow_blank=True,
+                                     error_messages={"invalid": "Use group=value, e.g. button_color=red."})
+        q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: dict})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        placement = Placement.objects.filter(slug=data["placement"]).first()
+        if placement is None:
+            raise NotFound(f"Unknown placement '{data['placement']}'.")
+        variants = selectors.variant_gallery(placement=placement, status=data.get("status", ""),
+                                             tag=data.get("tag", ""), query=data.get("q", ""))
+        return Response({"placement": placement.slug, "variants": variants,
+                         "status_counts": selectors.variant_counts_by_status(placement=placement)})
+
+
+class ModelListApi(APIView):
+    """Registry versions (optionally of one placement) with holdout metrics and a live calibration curve."""
+
+    permission_classes = [AnalyticsRead]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        slug = request.query_params.get("placement", "")
+        placement = None
+        if slug:
+            placement = Placement.objects.filter(slug=slug).first()
+            if placement is None:
+                raise NotFound(f"Unknown placement '{slug}'.")
+        versions = selectors.model_versions(placement=placement)
+        for row in versions:
+            row["live_calibration"] = selectors.live_calibration(version=row["version"])
+        can_manage = CanManageModels().has_permission(request, self)
+        return Response({"placement": slug or None, "versions": versions, "can_manage": can_manage})
+
+
+class ModelActivateApi(APIView):
+    """Make a registry version the one that serves its scope (staff with change permission)."""
+
+    permission_classes = [CanManageModels]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, version: str):
+        try:
+            mv = model_activate(version=version)
+        except ModelVersion.DoesNotExist as exc:
+            raise NotFound(f"No model version '{version}'.") from exc
+        return Response({"version": mv.version, "is_active": mv.is_active}, status=status.HTTP_200_OK)
+
+
+class ModelRollbackApi(APIView):
+    """Re-activate the version that served before the current one (staff with change permission)."""
+
+    permission_classes = [CanManageModels]
+
+    class InputSerializer(serializers.Serializer):
+        placement = serializers.SlugField(required=False, allow_blank=True,
+                                          help_text="Empty rolls back the general model.")
+
+    @extend_schema(request=InputSerializer, responses={200: dict})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        slug = payload.validated_data.get("placement") or ""
+        placement = None
+        if slug:
+            placement = Placement.objects.filter(slug=slug).first()
+            if placement is None:
+                raise ValidationError({"placement": [f"Unknown placement '{slug}'."]})
+        try:
+            mv = model_rollback(placement=placement)
+        except ModelVersion.DoesNotExist as exc:
+            raise ValidationError({"placement": [str(exc) or "No earlier version to roll back to."]}) from exc
+        return Response({"version": mv.version, "is_active": mv.is_active})

@@ -1,0 +1,191 @@
+"""Read-only views of data for the analysts' dashboard that the report APIs do not give.
+
+Counts come from analytics' daily rollups (refreshed first, so they include the latest events);
+model actions go through ranking's services. Nothing here writes domain data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db.models import Sum
+
+from creative.models import Placement, StyleVariant, TagGroup
+from ranking.models import Decision, Experiment, ModelVersion
+
+from .models import DailyRollup, Event, EventType
+from .rollups import refresh_rollups
+
+# Decisions sampled for a live calibration curve; enough for stable deciles, cheap to read.
+CALIBRATION_SAMPLE = 20_000
+CALIBRATION_BINS = 10
+
+
+def _ctr(clicks: int, impressions: int) -> float | None:
+    return clicks / impressions if impressions else None
+
+
+def dashboard_meta() -> dict[str, Any]:
+    """Everything the dashboard's pickers need: placements, experiments, tag groups, segment features."""
+    placements = [
+        {"slug": p.slug, "name": p.name, "surface": p.surface, "width": p.width, "height": p.height,
+         "default_mode": p.default_mode}
+        for p in Placement.objects.order_by("slug")
+    ]
+    experiments = [
+        {"slug": e.slug, "placement": e.placement.slug, "status": e.status, "buckets": e.buckets,
+         "started_at": e.started_at, "stopped_at": e.stopped_at}
+        for e in Experiment.objects.select_related("placement").order_by("-started_at")
+    ]
+    tag_groups = [
+        {"name": g.name, "layer": g.layer, "values": [v.value for v in g.values.all()]}
+        for g in TagGroup.objects.prefetch_related("values").order_by("layer", "name")
+    ]
+    # Feature names as BFFs send them, from a recent sample of decisions.
+    features: set[str] = set()
+    for row in Decision.objects.order_by("-created_at").values_list("features", flat=True)[:500]:
+        if isinstance(row, dict):
+            features.update(str(k) for k in row)
+    return {"placements": placements, "experiments": experiments, "tag_groups": tag_groups,
+            "segment_features": sorted(features)}
+
+
+def experiment_daily(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Impressions, clicks and CTR per day and bucket of one experiment, oldest day first."""
+    refresh_rollups(placement_id=experiment.placement_id)
+    rows = (DailyRollup.objects.filter(placement_id=experiment.placement_id, experiment_id=experiment.pk)
+            .exclude(bucket="")
+            .values("day", "bucket")
+            .annotate(impressions=Sum("impressions"), clicks=Sum("clicks"))
+            .order_by("day", "bucket"))
+    return [{"day": r["day"].isoformat(), "bucket": r["bucket"], "impressions": r["impressions"],
+             "clicks": r["clicks"], "ctr": _ctr(r["clicks"], r["impressions"])} for r in rows]
+
+
+@dataclass
+class GalleryVariant:
+    id: int  # noqa: A003 - the wire name
+    variant_key: str
+    status: str
+    pinned: bool
+    blocked: bool
+    is_control: bool
+    tags: dict[str, list[str]]
+    headline: str
+    subline: str
+    cta: str
+    language: str
+    image_url: str
+    impressions: int = 0
+    clicks: int = 0
+    ctr: float | None = None
+    render: dict[str, Any] = field(default_factory=dict)
+
+
+def variant_gallery(*, placement: Placement, status: str = "", tag: str = "", query: str = "") -> list[dict[str, Any]]:
+    """A placement's variants with their tags and observed CTR (all buckets), best CTR first.
+
+    `tag` filters on "group=value"; `query` matches the key or the copy (case-insensitive).
+    """
+    refresh_rollups(placement_id=placement.pk)
+    counts = {
+        r["variant_id"]: (r["impressions"], r["clicks"])
+        for r in DailyRollup.objects.filter(placement=placement).values("variant_id")
+        .annotate(impressions=Sum("impressions"), clicks=Sum("clicks"))
+    }
+    variants = StyleVariant.objects.filter(placement=placement).select_related("copy").order_by("id")
+    if status:
+        variants = variants.filter(status=status)
+    group, _, value = tag.partition("=")
+    needle = query.strip().lower()
+    result = []
+    for v in variants:
+        if tag and value not in (v.tags or {}).get(group, []):
+            continue
+        spec = v.render_spec or {}
+        headline = spec.get("headline") or (v.copy.headline if v.copy else "")
+        if needle and needle not in f"{v.variant_key} {headline} {spec.get('subline', '')}".lower():
+            continue
+        impressions, clicks = counts.get(v.pk, (0, 0))
+        result.append(GalleryVariant(
+            id=v.pk, variant_key=v.variant_key, status=v.status, pinned=v.pinned, blocked=v.blocked,
+            is_control=v.pk == placement.control_variant_id, tags=v.tags or {}, headline=headline,
+            subline=spec.get("subline") or (v.copy.subline if v.copy else ""),
+            cta=spec.get("cta") or (v.copy.cta if v.copy else ""),
+            language=spec.get("language") or (v.copy.language if v.copy else ""),
+            image_url=v.image_url, impressions=impressions, clicks=clicks, ctr=_ctr(clicks, impressions),
+            render=spec,
+        ))
+    # Best observed CTR first; variants without impressions last, in creation order.
+    result.sort(key=lambda g: (g.ctr is None, -(g.ctr or 0.0)))
+    return [asdict(g) for g in result]
+
+
+def model_versions(*, placement: Placement | None = None) -> list[dict[str, Any]]:
+    """Registry rows, newest first; for a placement, its dedicated models and the general ones."""
+    qs = ModelVersion.objects.select_related("placement").order_by("-created_at", "-id")
+    if placement is not None:
+        qs = qs.filter(placement=placement) | qs.filter(scope=ModelVersion.Scope.GENERAL)
+    return [
+        {"version": mv.version, "placement": mv.placement.slug if mv.placement_id else None, "scope": mv.scope,
+         "algo": mv.algo, "rows": mv.rows, "positive_rate": mv.positive_rate, "auc": mv.auc, "logloss": mv.logloss,
+         "calibration_error": mv.calibration_error, "train_seconds": mv.train_seconds, "is_active": mv.is_active,
+         "activated_at": mv.activated_at, "created_at": mv.created_at, "data_from": mv.data_from,
+         "data_to": mv.data_to, "holdout_calibration": (mv.params or {}).get("calibration")}
+        for mv in qs
+    ]
+
+
+def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+    """Predicted vs observed CTR of a model's served items, in equal-count bins of predicted score.
+
+    Uses what the model actually served (decision scores joined with impressions and clicks), so
+    it shows calibration on live traffic rather than on the training holdout.
+    """
+    decisions = list(Decision.objects.filter(model_version=version, bucket="model")
+                     .order_by("-created_at").values_list("decision_id", "items")[:CALIBRATION_SAMPLE])
+    if not decisions:
+        return []
+    scores: dict[tuple[str, int], float] = {}
+    for decision_id, items in decisions:
+        for item in items or []:
+            score = item.get("score")
+            if isinstance(score, int | float):
+                scores[(str(decision_id), int(item["variant_id"]))] = float(score)
+    ids = [d for d, _ in decisions]
+    seen: set[tuple[str, int]] = set()
+    clicked: set[tuple[str, int]] = set()
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start:chunk_start + 500]
+        for decision_id, variant_id, kind in Event.objects.filter(
+                decision_id__in=chunk, type__in=[EventType.IMPRESSION, EventType.CLICK]
+        ).values_list("decision_id", "variant_id", "type"):
+            key = (str(decision_id), int(variant_id))
+            (seen if kind == EventType.IMPRESSION else clicked).add(key)
+    points = sorted((scores[k], k in clicked) for k in seen if k in scores)
+    if not points:
+        return []
+    per_bin = max(1, len(points) // bins)
+    curve = []
+    for start in range(0, len(points), per_bin):
+        chunk = points[start:start + per_bin]
+        if len(chunk) < per_bin // 2 and curve:
+            # Fold a small remainder into the last bin instead of plotting a noisy point.
+            prev = curve.pop()
+            total = prev["count"] + len(chunk)
+            predicted = (prev["predicted"] * prev["count"] + sum(p for p, _ in chunk)) / total
+            observed = (prev["observed"] * prev["count"] + sum(c for _, c in chunk)) / total
+            curve.append({"predicted": predicted, "observed": observed, "count": total})
+            continue
+        curve.append({"predicted": sum(p for p, _ in chunk) / len(chunk),
+                      "observed": sum(c for _, c in chunk) / len(chunk), "count": len(chunk)})
+    return curve
+
+
+def variant_counts_by_status(*, placement: Placement) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for status in StyleVariant.objects.filter(placement=placement).values_list("status", flat=True):
+        counts[status] += 1
+    return dict(counts)

@@ -1,0 +1,189 @@
+import { type Attribution, deriveFindings, type Explanation, type Finding } from "../api";
+import { FONT, PALETTE, drawChart } from "../charts";
+import { clear, h, hasHan } from "../dom";
+import { fmtInt, fmtNum, fmtPct, fmtRatio } from "../format";
+import { t } from "../i18n";
+import type { PageContext } from "../main";
+import { card, chartBox, empty, failure, loading, segmented, select } from "../ui";
+
+const PREFERRED_SEGMENTS = ["age", "gender", "income_band", "device"];
+const PREFERRED_TAGS = ["button_color", "appeal", "visual_style", "layout"];
+
+export async function renderAttribution(ctx: PageContext): Promise<void> {
+  const { root } = ctx;
+  root.append(h("h1", { class: "page__title" }, t("attr.title")));
+  const body = h("div", { class: "stack" }, loading());
+  root.append(body);
+  let meta;
+  try {
+    meta = await ctx.meta();
+  } catch (error) {
+    clear(body);
+    body.append(failure(error, () => ctx.setParams({})));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(body);
+  if (meta.placements.length === 0) {
+    body.append(empty(t("attr.empty")));
+    return;
+  }
+  const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]!.slug;
+  const features = meta.segment_features.length ? meta.segment_features : PREFERRED_SEGMENTS;
+  const segment = ctx.params.get("segment") ?? PREFERRED_SEGMENTS.find((f) => features.includes(f)) ?? features[0]!;
+  const groups = meta.tag_groups.map((g) => g.name);
+  const tagGroup = ctx.params.get("tag_group") ?? PREFERRED_TAGS.find((g) => groups.includes(g)) ?? groups[0] ?? "";
+  const metric = ctx.params.get("metric") === "preference" ? "preference" : "ctr";
+
+  body.append(h("div", { class: "toolbar" },
+    select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v }), "placement"),
+    select(t("attr.segment"), features.map((f) => ({ value: f, label: f })), segment, (v) => ctx.setParams({ segment: v }), "segment"),
+    select(t("attr.tagGroup"), groups.map((g) => ({ value: g, label: g })), tagGroup, (v) => ctx.setParams({ tag_group: v }), "tag_group"),
+    segmented(t("attr.metric"), [{ value: "ctr", label: t("attr.metricCtr") }, { value: "preference", label: t("attr.metricPref") }], metric,
+      (v) => ctx.setParams({ metric: v === "ctr" ? null : v }), "metric")));
+
+  const top = h("div", { class: "grid2 grid2--wide-left" });
+  const heatCard = h("div", {}, loading());
+  const findingsCard = h("div", {}, loading());
+  top.append(card(t("attr.heatmap", { segment, tag: tagGroup }), heatCard, { "data-testid": "heatmap-card" }), card(t("attr.findings"), findingsCard, { "data-testid": "findings-card" }));
+  const explainBox = h("div", {}, loading());
+  body.append(top, card(t("attr.importances"), explainBox, { "data-testid": "importances-card" }));
+
+  const attribution = ctx.api.attribution(placement, segment, tagGroup).then(
+    (data) => {
+      if (!ctx.current()) return;
+      clear(heatCard);
+      clear(findingsCard);
+      showHeatmap(heatCard, data, metric);
+      showFindings(findingsCard, data.findings ?? deriveFindings(data.cells), segment, tagGroup);
+    },
+    (error) => {
+      if (!ctx.current()) return;
+      clear(heatCard);
+      clear(findingsCard);
+      heatCard.append(failure(error, () => ctx.setParams({})));
+    },
+  );
+  await Promise.all([attribution, showExplanation(ctx, placement, explainBox)]);
+}
+
+function showHeatmap(el: HTMLElement, data: Attribution, metric: "ctr" | "preference"): void {
+  const cells = data.cells.filter((c) => c.impressions > 0);
+  if (cells.length === 0) {
+    el.append(empty(t("attr.empty")));
+    return;
+  }
+  const segments = [...new Set(cells.map((c) => c.segment))];
+  const tags = [...new Set(cells.map((c) => c.tag))];
+  const value = (c: (typeof cells)[number]) => (metric === "ctr" ? c.ctr : c.normalized_preference);
+  const values = cells.map(value).filter((v): v is number => v !== null);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const format = metric === "ctr" ? (v: number) => fmtPct(v) : fmtRatio;
+  const box = chartBox("chart-heatmap", Math.max(260, 44 * segments.length + 110));
+  el.append(box, heatTable(data, segments, tags, metric));
+  drawChart(box, {
+    grid: { left: 96, right: 16, top: 8, bottom: 76 },
+    tooltip: {
+      formatter: (p: { data: [number, number, number | null, number, number] }) => {
+        const [x, y, v, imps, clicks] = p.data;
+        return `${segments[y]} × ${tags[x]}<br>${format(v ?? 0)}<br>${t("common.impressions")}: ${fmtInt(imps)} · ${t("common.clicks")}: ${fmtInt(clicks)}`;
+      },
+    },
+    xAxis: { type: "category", data: tags, splitArea: { show: true }, axisLabel: { interval: 0, rotate: tags.length > 5 ? 30 : 0 } },
+    yAxis: { type: "category", data: segments, splitArea: { show: true } },
+    visualMap: {
+      min: metric === "preference" ? Math.min(lo, 1 - (hi - 1)) : lo,
+      max: metric === "preference" ? Math.max(hi, 1 + (1 - lo)) : hi,
+      calculable: false,
+      orient: "horizontal",
+      left: "center",
+      bottom: 0,
+      itemHeight: 120,
+      formatter: (v: number) => format(v),
+      inRange: { color: metric === "preference" ? ["#b91c1c", "#f9fafb", "#1d4ed8"] : ["#eff6ff", "#1d4ed8"] },
+    },
+    series: [{
+      type: "heatmap",
+      name: metric,
+      data: cells.map((c) => [tags.indexOf(c.tag), segments.indexOf(c.segment), value(c), c.impressions, c.clicks]),
+      label: { show: tags.length * segments.length <= 80, fontFamily: FONT, formatter: (p: { data: [number, number, number | null] }) => (p.data[2] === null ? "" : format(p.data[2])) },
+      emphasis: { itemStyle: { borderColor: "#111827", borderWidth: 1 } },
+    }],
+  }, `${data.segment} × ${data.tag_group}`);
+}
+
+/** The same numbers as a table, for screen readers and for copying. */
+function heatTable(data: Attribution, segments: string[], tags: string[], metric: "ctr" | "preference"): HTMLElement {
+  const cell = new Map(data.cells.map((c) => [`${c.segment}|${c.tag}`, c]));
+  return h("details", { class: "details" },
+    h("summary", {}, `${segments.length} × ${tags.length}`),
+    h("div", { class: "table-wrap" },
+      h("table", { class: "table table--compact", "data-testid": "heatmap-table", "data-metric": metric },
+        h("thead", {}, h("tr", {}, h("th", {}, ""), ...tags.map((tag) => h("th", { scope: "col" }, tag)))),
+        h("tbody", {}, ...segments.map((s) =>
+          h("tr", {}, h("th", { scope: "row" }, s), ...tags.map((tag) => {
+            const c = cell.get(`${s}|${tag}`);
+            const v = c ? (metric === "ctr" ? c.ctr : c.normalized_preference) : null;
+            return h("td", { class: "num", "data-segment": s, "data-tag": tag }, v === null ? "—" : metric === "ctr" ? fmtPct(v) : fmtRatio(v));
+          })))))));
+}
+
+function showFindings(el: HTMLElement, findings: Finding[], segment: string, tagGroup: string): void {
+  if (findings.length === 0) {
+    el.append(empty(t("attr.findingsEmpty")));
+    return;
+  }
+  el.append(h("ol", { class: "findings", "data-testid": "findings" },
+    ...findings.map((f) => {
+      const seg = `${segment} = ${f.segment}`;
+      const tag = `${tagGroup} = ${f.tag}`;
+      const sentence = f.text ?? t(f.ratio >= 1 ? "attr.finding" : "attr.findingAvoid", { segment: seg, tag, ratio: fmtRatio(f.ratio) });
+      return h("li", { class: `finding ${f.ratio >= 1 ? "finding--up" : "finding--down"}`, lang: hasHan(sentence) ? "zh" : null },
+        h("span", { class: "finding__text" }, sentence),
+        h("span", { class: "finding__detail muted" }, t("attr.findingDetail", { ctr: fmtPct(f.ctr), impressions: fmtInt(f.impressions) })));
+    })));
+}
+
+async function showExplanation(ctx: PageContext, placement: string, el: HTMLElement, attempt = 0): Promise<void> {
+  let explanation: Explanation;
+  try {
+    explanation = await ctx.api.explain(placement);
+  } catch (error) {
+    if (!ctx.current()) return;
+    clear(el);
+    el.append(failure(error));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(el);
+  if (explanation.status === "pending") {
+    el.append(loading(t("attr.importancesPending")));
+    if (attempt < 40) {
+      await new Promise((r) => setTimeout(r, 3000));
+      if (ctx.current()) await showExplanation(ctx, placement, el, attempt + 1);
+    }
+    return;
+  }
+  if (explanation.terms.length === 0) {
+    el.append(empty(t("attr.importancesEmpty")));
+    return;
+  }
+  const terms = explanation.terms.slice(0, 20).reverse();
+  const box = chartBox("chart-importances", Math.max(220, 26 * terms.length + 40));
+  el.append(box);
+  drawChart(box, {
+    grid: { left: 8, right: 48, top: 8, bottom: 24, containLabel: true },
+    tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v: number) => fmtNum(v) },
+    xAxis: { type: "value" },
+    yAxis: { type: "category", data: terms.map((x) => x.name), axisLabel: { width: 200, overflow: "truncate" } },
+    series: [{
+      type: "bar",
+      data: terms.map((x) => ({ value: x.importance, itemStyle: { color: x.kind === "pair" ? PALETTE[1] : PALETTE[0] } })),
+      label: { show: true, position: "right", formatter: (p: { value: number }) => fmtNum(p.value) },
+    }],
+  }, t("attr.importances"));
+  el.append(h("p", { class: "legend-inline muted" },
+    h("span", { class: "dot", style: `background:${PALETTE[0]}` }), t("attr.main"), " ",
+    h("span", { class: "dot", style: `background:${PALETTE[1]}` }), t("attr.pair")));
+}

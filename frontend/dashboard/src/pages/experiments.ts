@@ -1,0 +1,159 @@
+import type { BucketRow, DailyRow, ExperimentReport } from "../api";
+import { BUCKET_COLORS, PALETTE, drawChart, errorBarSeries } from "../charts";
+import { clear, h } from "../dom";
+import { fmtDay, fmtInt, fmtLift, fmtP, fmtPct, fmtRange, isNum } from "../format";
+import { bucketLabel, t } from "../i18n";
+import type { PageContext } from "../main";
+import { card, chartBox, empty, failure, loading, select } from "../ui";
+
+export async function renderExperiments(ctx: PageContext): Promise<void> {
+  const { root } = ctx;
+  root.append(h("h1", { class: "page__title" }, t("exp.title")));
+  const body = h("div", { class: "stack" }, loading());
+  root.append(body);
+  let meta;
+  try {
+    meta = await ctx.meta();
+  } catch (error) {
+    clear(body);
+    body.append(failure(error, () => ctx.setParams({})));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(body);
+  if (meta.experiments.length === 0) {
+    body.append(empty(t("exp.empty")));
+    return;
+  }
+  const running = meta.experiments.find((e) => e.status === "running");
+  const slug = ctx.params.get("experiment") ?? running?.slug ?? meta.experiments[0]!.slug;
+  const experiment = meta.experiments.find((e) => e.slug === slug) ?? meta.experiments[0]!;
+  const split = Object.entries(experiment.buckets ?? {}).map(([b, s]) => `${bucketLabel(b)} ${fmtPct(s, 0)}`).join(" · ");
+  body.append(h("div", { class: "toolbar" },
+    select(t("exp.pick"), meta.experiments.map((e) => ({ value: e.slug, label: `${e.slug} (${e.placement}, ${t(e.status === "running" ? "exp.running" : "exp.stopped")})` })),
+      experiment.slug, (v) => ctx.setParams({ experiment: v }), "experiment"),
+    h("p", { class: "muted toolbar__note" }, `${t("exp.split")}: ${split}`)));
+
+  const content = h("div", { class: "stack" }, loading());
+  body.append(content);
+  let report: ExperimentReport;
+  let daily: DailyRow[];
+  try {
+    [report, daily] = await Promise.all([ctx.api.experimentReport(experiment.slug), ctx.api.experimentDaily(experiment.slug).catch(() => [])]);
+  } catch (error) {
+    if (!ctx.current()) return;
+    clear(content);
+    content.append(failure(error, () => ctx.setParams({})));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(content);
+  if (report.daily && report.daily.length) daily = report.daily;
+
+  content.append(srmBanner(report));
+  const total = report.buckets.reduce((sum, b) => sum + (b.impressions ?? 0), 0);
+  if (report.buckets.length === 0 || total === 0) {
+    content.append(empty(t("exp.noTraffic")));
+    return;
+  }
+  content.append(kpis(report.buckets));
+  content.append(card(t("exp.bucket"), bucketTable(report.buckets), { "data-testid": "bucket-table-card" }));
+
+  const grid = h("div", { class: "grid2" });
+  const ctrChart = chartBox("chart-ctr");
+  const dailyChart = chartBox("chart-daily");
+  grid.append(card(t("exp.chartCtr"), ctrChart), card(t("exp.chartDaily"), daily.length ? dailyChart : empty(t("exp.dailyEmpty"))));
+  content.append(grid);
+  drawCtrChart(ctrChart, report.buckets);
+  if (daily.length) drawDailyChart(dailyChart, daily);
+}
+
+function srmBanner(report: ExperimentReport): HTMLElement {
+  if (!isNum(report.srm_p_value)) return h("span", { hidden: true });
+  if (report.srm_warning) {
+    return h("div", { class: "banner banner--warn", role: "alert", "data-testid": "srm-warning" }, t("exp.srmWarning", { p: fmtP(report.srm_p_value) }));
+  }
+  return h("p", { class: "banner banner--ok", "data-testid": "srm-ok" }, t("exp.srmOk", { p: fmtP(report.srm_p_value) }));
+}
+
+function kpis(buckets: BucketRow[]): HTMLElement {
+  return h("div", { class: "kpis" },
+    ...buckets.map((b) =>
+      h("div", { class: "kpi", "data-bucket": b.bucket, style: `--accent:${BUCKET_COLORS[b.bucket] ?? "#374151"}` },
+        h("div", { class: "kpi__label" }, bucketLabel(b.bucket)),
+        h("div", { class: "kpi__value", "data-field": "ctr" }, fmtPct(b.ctr)),
+        h("div", { class: "kpi__sub" }, `${fmtInt(b.clicks)} / ${fmtInt(b.impressions)}`),
+        b.bucket !== "control" && isNum(b.lift)
+          ? h("div", { class: `kpi__lift ${b.lift >= 0 ? "up" : "down"}`, "data-field": "lift" }, `${fmtLift(b.lift)} ${t("exp.lift")}`)
+          : null)));
+}
+
+function bucketTable(buckets: BucketRow[]): HTMLElement {
+  const headers = [t("exp.bucket"), t("common.users"), t("common.impressions"), t("common.clicks"), t("common.ctr"), t("exp.ctrCi"), t("exp.lift"), t("exp.liftCi"), t("exp.pValue")];
+  const pct = (x: number) => fmtPct(x);
+  const lift = (x: number) => fmtLift(x);
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "table", "data-testid": "bucket-table" },
+      h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {},
+        ...buckets.map((b) =>
+          h("tr", { "data-bucket": b.bucket },
+            h("th", { scope: "row" }, h("span", { class: "dot", style: `background:${BUCKET_COLORS[b.bucket] ?? "#374151"}` }), bucketLabel(b.bucket)),
+            h("td", { class: "num", "data-field": "users" }, fmtInt(b.users)),
+            h("td", { class: "num", "data-field": "impressions" }, fmtInt(b.impressions)),
+            h("td", { class: "num", "data-field": "clicks" }, fmtInt(b.clicks)),
+            h("td", { class: "num", "data-field": "ctr" }, fmtPct(b.ctr)),
+            h("td", { class: "num", "data-field": "ctr_ci" }, fmtRange(b.ctr_ci, pct)),
+            h("td", { class: "num", "data-field": "lift" }, b.bucket === "control" ? "—" : fmtLift(b.lift)),
+            h("td", { class: "num", "data-field": "lift_ci" }, b.bucket === "control" ? "—" : fmtRange(b.lift_ci, lift)),
+            h("td", { class: "num", "data-field": "p_value" }, b.bucket === "control" ? "—" : fmtP(b.p_value)))))));
+}
+
+function drawCtrChart(el: HTMLElement, buckets: BucketRow[]): void {
+  const names = buckets.map((b) => bucketLabel(b.bucket));
+  const maxHigh = Math.max(...buckets.map((b) => b.ctr_ci?.[1] ?? b.ctr ?? 0));
+  drawChart(el, {
+    grid: { left: 56, right: 16, top: 16, bottom: 32 },
+    tooltip: {
+      trigger: "axis",
+      axisPointer: { type: "shadow" },
+      formatter: (items: { dataIndex: number }[]) => {
+        const b = buckets[items[0]?.dataIndex ?? 0]!;
+        return `${bucketLabel(b.bucket)}<br>${t("common.ctr")}: ${fmtPct(b.ctr)}<br>${t("exp.ctrCi")}: ${fmtRange(b.ctr_ci, (x) => fmtPct(x))}`;
+      },
+    },
+    xAxis: { type: "category", data: names },
+    yAxis: { type: "value", min: 0, max: maxHigh > 0 ? undefined : 0.01, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    series: [
+      {
+        type: "bar",
+        name: t("common.ctr"),
+        barMaxWidth: 72,
+        data: buckets.map((b) => ({ value: b.ctr ?? 0, itemStyle: { color: BUCKET_COLORS[b.bucket] ?? PALETTE[0] } })),
+        label: { show: true, position: "insideTop", color: "#fff", formatter: (p: { value: number }) => fmtPct(p.value) },
+      },
+      errorBarSeries(t("exp.ctrCi"), buckets.map((b) => b.ctr_ci)),
+    ],
+  }, t("exp.chartCtr"));
+}
+
+function drawDailyChart(el: HTMLElement, daily: DailyRow[]): void {
+  const days = [...new Set(daily.map((d) => d.day))].sort();
+  const buckets = [...new Set(daily.map((d) => d.bucket))].sort((a, b) => ["control", "random", "model"].indexOf(a) - ["control", "random", "model"].indexOf(b));
+  const lookup = new Map(daily.map((d) => [`${d.day}|${d.bucket}`, d]));
+  drawChart(el, {
+    grid: { left: 56, right: 16, top: 36, bottom: 32 },
+    legend: { top: 0 },
+    tooltip: { trigger: "axis", valueFormatter: (v: number) => fmtPct(v) },
+    xAxis: { type: "category", data: days.map(fmtDay), boundaryGap: false },
+    yAxis: { type: "value", min: 0, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    series: buckets.map((bucket) => ({
+      type: "line",
+      name: bucketLabel(bucket),
+      showSymbol: days.length < 40,
+      connectNulls: true,
+      itemStyle: { color: BUCKET_COLORS[bucket] },
+      data: days.map((day) => lookup.get(`${day}|${bucket}`)?.ctr ?? null),
+    })),
+  }, t("exp.chartDaily"));
+}

@@ -1,0 +1,166 @@
+import type { ModelList, ModelRow } from "../api";
+import { PALETTE, drawChart } from "../charts";
+import { clear, h } from "../dom";
+import { fmtDate, fmtInt, fmtNum, fmtPct } from "../format";
+import { t } from "../i18n";
+import type { PageContext } from "../main";
+import { card, chartBox, empty, failure, loading, select } from "../ui";
+
+export async function renderModels(ctx: PageContext): Promise<void> {
+  const { root } = ctx;
+  root.append(h("h1", { class: "page__title" }, t("mod.title")));
+  const body = h("div", { class: "stack" }, loading());
+  root.append(body);
+  let meta;
+  try {
+    meta = await ctx.meta();
+  } catch (error) {
+    clear(body);
+    body.append(failure(error, () => ctx.setParams({})));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(body);
+  const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]?.slug ?? "";
+  body.append(h("div", { class: "toolbar" },
+    select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v, version: null }), "placement")));
+  const content = h("div", { class: "stack" }, loading());
+  body.append(content);
+
+  let list: ModelList;
+  try {
+    list = await ctx.api.models(placement);
+  } catch (error) {
+    if (!ctx.current()) return;
+    clear(content);
+    content.append(failure(error, () => ctx.setParams({})));
+    return;
+  }
+  if (!ctx.current()) return;
+  clear(content);
+  if (list.versions.length === 0) {
+    content.append(empty(t("mod.empty")));
+    return;
+  }
+  const notice = h("div", { "aria-live": "polite" });
+  content.append(notice);
+  if (!list.can_manage) content.append(h("p", { class: "banner banner--info", "data-testid": "read-only" }, t("mod.readOnly")));
+  else {
+    content.append(h("div", { class: "toolbar" }, h("button", {
+      type: "button",
+      class: "btn",
+      "data-testid": "rollback",
+      onclick: async () => {
+        if (!window.confirm(t("mod.confirmRollback"))) return;
+        await act(ctx, notice, () => ctx.api.rollback(placement));
+      },
+    }, t("mod.rollback"))));
+  }
+  content.append(card(t("mod.title"), table(ctx, list, notice), { "data-testid": "models-card" }));
+
+  const selected = list.versions.find((v) => v.version === ctx.params.get("version")) ?? list.versions.find((v) => v.is_active) ?? list.versions[0]!;
+  const grid = h("div", { class: "grid2" });
+  const aucBox = chartBox("chart-auc", 280);
+  const calBox = chartBox("chart-calibration", 280);
+  const calibration = calibrationSeries(selected);
+  grid.append(
+    card(t("mod.aucChart"), aucBox),
+    card(t("mod.calibration", { version: selected.version }), calibration.length ? calBox : empty(t("mod.calibrationEmpty")), { "data-testid": "calibration-card" }),
+  );
+  content.append(grid);
+  drawAuc(aucBox, list.versions);
+  if (calibration.length) drawCalibration(calBox, calibration);
+}
+
+async function act(ctx: PageContext, notice: HTMLElement, action: () => Promise<{ body: { version: string } }>): Promise<void> {
+  clear(notice);
+  try {
+    const result = await action();
+    ctx.setParams({ version: null, done: result.body.version });
+  } catch (error) {
+    notice.append(failure(error));
+  }
+}
+
+function table(ctx: PageContext, list: ModelList, notice: HTMLElement): HTMLElement {
+  const done = ctx.params.get("done");
+  const headers = [t("mod.version"), t("mod.scope"), t("mod.algo"), t("mod.rows"), t("mod.auc"), t("mod.logloss"), t("mod.ece"), t("mod.created"), ""];
+  const wrap = h("div", { class: "table-wrap" },
+    h("table", { class: "table", "data-testid": "models-table" },
+      h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, ...list.versions.map((v) =>
+        h("tr", { "data-version": v.version, class: v.is_active ? "row--active" : "" },
+          h("th", { scope: "row" },
+            h("a", { href: `?${new URLSearchParams({ placement: ctx.params.get("placement") ?? "", version: v.version })}`, onclick: (e: Event) => { e.preventDefault(); ctx.setParams({ version: v.version, done: null }); } }, `v${v.version}`),
+            v.is_active ? h("span", { class: "badge badge--live", "data-testid": "active-badge" }, t("mod.active")) : null),
+          h("td", {}, `${t(v.scope === "general" ? "mod.general" : "mod.dedicated")}${v.placement ? ` · ${v.placement}` : ""}`),
+          h("td", {}, v.algo),
+          h("td", { class: "num", "data-field": "rows" }, fmtInt(v.rows)),
+          h("td", { class: "num", "data-field": "auc" }, fmtNum(v.auc)),
+          h("td", { class: "num", "data-field": "logloss" }, fmtNum(v.logloss, 4)),
+          h("td", { class: "num", "data-field": "calibration_error" }, fmtNum(v.calibration_error, 4)),
+          h("td", {}, fmtDate(v.created_at)),
+          h("td", {}, list.can_manage && !v.is_active
+            ? h("button", {
+                type: "button",
+                class: "btn btn--small",
+                "data-testid": "activate",
+                onclick: async () => {
+                  if (!window.confirm(t("mod.confirmActivate", { version: v.version }))) return;
+                  await act(ctx, notice, () => ctx.api.activate(v.version));
+                },
+              }, t("mod.activate"))
+            : ""))))));
+  if (done) notice.append(h("p", { class: "banner banner--ok", role: "status", "data-testid": "model-done" }, t("mod.done", { version: done })));
+  return wrap;
+}
+
+interface CurvePoint {
+  predicted: number;
+  observed: number;
+}
+
+function calibrationSeries(row: ModelRow): { name: string; points: CurvePoint[] }[] {
+  const series: { name: string; points: CurvePoint[] }[] = [];
+  if (row.live_calibration?.length) series.push({ name: t("mod.calibrationLive"), points: row.live_calibration });
+  const holdout = row.holdout_calibration;
+  if (Array.isArray(holdout) && holdout.length) {
+    const points = holdout
+      .map((p) => (Array.isArray(p) ? { predicted: Number(p[0]), observed: Number(p[1]) } : { predicted: Number((p as CurvePoint).predicted), observed: Number((p as CurvePoint).observed) }))
+      .filter((p) => Number.isFinite(p.predicted) && Number.isFinite(p.observed));
+    if (points.length) series.push({ name: t("mod.calibrationHoldout"), points });
+  }
+  return series;
+}
+
+function drawAuc(el: HTMLElement, versions: ModelRow[]): void {
+  const ordered = [...versions].reverse();
+  drawChart(el, {
+    grid: { left: 48, right: 16, top: 16, bottom: 32 },
+    tooltip: { trigger: "axis", valueFormatter: (v: number) => fmtNum(v) },
+    xAxis: { type: "category", data: ordered.map((v) => `v${v.version}`) },
+    yAxis: { type: "value", min: (r: { min: number }) => Math.max(0, Math.floor((r.min - 0.02) * 100) / 100), max: 1 },
+    series: [{
+      type: "line",
+      name: t("mod.auc"),
+      data: ordered.map((v) => ({ value: v.auc, symbolSize: v.is_active ? 12 : 6 })),
+      itemStyle: { color: PALETTE[0] },
+      markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#9ca3af" }, data: [{ yAxis: 0.5 }], label: { formatter: "0.5" } },
+    }],
+  }, t("mod.aucChart"));
+}
+
+function drawCalibration(el: HTMLElement, series: { name: string; points: CurvePoint[] }[]): void {
+  const max = Math.max(0.01, ...series.flatMap((s) => s.points.flatMap((p) => [p.predicted, p.observed]))) * 1.1;
+  drawChart(el, {
+    grid: { left: 56, right: 16, top: 36, bottom: 48 },
+    legend: { top: 0 },
+    tooltip: { trigger: "item", formatter: (p: { seriesName: string; data: [number, number] }) => `${p.seriesName}<br>${t("mod.predicted")}: ${fmtPct(p.data[0])}<br>${t("mod.observed")}: ${fmtPct(p.data[1])}` },
+    xAxis: { type: "value", name: t("mod.predicted"), nameLocation: "middle", nameGap: 28, min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    yAxis: { type: "value", name: t("mod.observed"), min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    series: [
+      { type: "line", name: t("mod.calibrationIdeal"), data: [[0, 0], [max, max]], showSymbol: false, lineStyle: { type: "dashed", color: "#9ca3af" }, itemStyle: { color: "#9ca3af" } },
+      ...series.map((s, i) => ({ type: "line", name: s.name, data: s.points.map((p) => [p.predicted, p.observed]), itemStyle: { color: PALETTE[i] }, symbolSize: 7 })),
+    ],
+  }, t("mod.calibration", { version: "" }));
+}

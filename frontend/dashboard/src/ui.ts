@@ -1,0 +1,51 @@
+import { h } from "./dom";
+import { t } from "./i18n";
+
+let idSeq = 0;
+
+export function loading(label = t("common.loading")): HTMLElement {
+  return h("div", { class: "state state--loading", role: "status", "aria-live": "polite", "data-state": "loading" },
+    h("span", { class: "spinner", "aria-hidden": "true" }), label);
+}
+
+export function empty(message: string): HTMLElement {
+  return h("div", { class: "state state--empty", role: "status", "data-state": "empty" }, message);
+}
+
+export function failure(error: unknown, retry?: () => void): HTMLElement {
+  const message = error instanceof Error ? error.message : String(error);
+  return h("div", { class: "state state--error", role: "alert", "data-state": "error" },
+    h("span", {}, t("common.error", { message })),
+    retry ? h("button", { type: "button", class: "btn", onclick: () => retry() }, t("common.retry")) : null);
+}
+
+export interface Option {
+  value: string;
+  label: string;
+}
+
+export function select(label: string, options: Option[], value: string, onChange: (value: string) => void, name = ""): HTMLElement {
+  const id = `f${++idSeq}`;
+  const el = h("select", { id, name: name || id, onchange: (e: Event) => onChange((e.target as HTMLSelectElement).value) },
+    ...options.map((o) => h("option", { value: o.value, selected: o.value === value }, o.label)));
+  return h("label", { class: "field", for: id }, h("span", { class: "field__label" }, label), el);
+}
+
+export function segmented(label: string, options: Option[], value: string, onChange: (value: string) => void, name: string): HTMLElement {
+  return h("fieldset", { class: "segmented", "data-name": name },
+    h("legend", { class: "field__label" }, label),
+    ...options.map((o) => {
+      const id = `s${++idSeq}`;
+      return h("span", { class: "segmented__item" },
+        h("input", { type: "radio", id, name, value: o.value, checked: o.value === value, onchange: () => onChange(o.value) }),
+        h("label", { for: id }, o.label));
+    }));
+}
+
+export function card(title: string, body: Node, attrs: Record<string, string> = {}): HTMLElement {
+  return h("section", { class: "card", ...attrs }, h("h2", { class: "card__title" }, title), body);
+}
+
+export function chartBox(testid: string, height = 320): HTMLElement {
+  return h("div", { class: "chart", "data-testid": testid, style: `height:${height}px` });
+}
