@@ -16,6 +16,7 @@ them to a running server at a base URL. Events go in batches of up to 1000 to PO
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
@@ -56,14 +57,14 @@ class Preference:
 
 
 PLANTED_PREFERENCES: tuple[Preference, ...] = (
-    Preference("age", "lt", 30, "button_color", "blue", 1.2, "age < 30"),
+    Preference("age", "lt", 30, "button_color", "blue", 1.5, "age < 30"),
     Preference("age", "lt", 30, "layout", "grid", -0.4, "age < 30"),
-    Preference("age", "ge", 50, "layout", "grid", 1.2, "age >= 50"),
+    Preference("age", "ge", 50, "layout", "grid", 1.5, "age >= 50"),
     Preference("age", "ge", 50, "font_scale", "large", 0.5, "age >= 50"),
-    Preference("income_band", "eq", "low", "appeal", "plain", 1.0, "income_band = low"),
+    Preference("income_band", "eq", "low", "appeal", "plain", 1.2, "income_band = low"),
     Preference("income_band", "eq", "low", "language", "zh", 0.4, "income_band = low"),
-    Preference("has_credit_card", "eq", True, "button_color", "gold", 0.8, "has_credit_card = true"),
-    Preference("investment_count", "ge", 5, "layout", "list", 0.8, "investment_count >= 5"),
+    Preference("has_credit_card", "eq", True, "button_color", "gold", 1.0, "has_credit_card = true"),
+    Preference("investment_count", "ge", 5, "layout", "list", 1.0, "investment_count >= 5"),
 )
 # Tag groups whose values change nothing for anyone.
 NEUTRAL_TAG_GROUPS: tuple[str, ...] = ("visual_style", "dominant_color", "text_position")
@@ -107,6 +108,7 @@ def make_users(n: int, *, seed: int = 0, prefix: str = "sim") -> list[SimUser]:
     ]
 
 
+@functools.lru_cache(maxsize=65536)
 def variant_noise(variant_id: int) -> float:
     """A fixed per-variant effect, the same in every run."""
     return float(np.random.default_rng(variant_id * 7919 + 17).normal(0.0, VARIANT_NOISE_SD))

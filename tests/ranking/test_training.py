@@ -1,0 +1,183 @@
+"""An analyst trains a ranker on logged random-bucket traffic, activates it, and rolls it back."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from creative.models import ServingMode
+from ranking import registry, services
+from ranking.models import Decision, ModelVersion
+from ranking.simulator import PLANTED_PREFERENCES
+from tests.factories import StyleVariantFactory
+
+from .factories import catalogue, log_random_traffic
+
+pytestmark = pytest.mark.django_db
+
+YOUNG = {"age": 24, "gender": "f", "income_band": "mid", "holdings": 10.0, "investment_count": 1,
+         "has_credit_card": False}
+OLD = {"age": 61, "gender": "m", "income_band": "high", "holdings": 80.0, "investment_count": 2,
+       "has_credit_card": False}
+
+
+@pytest.fixture
+def logged():
+    placement, variants = catalogue(default_mode=ServingMode.MODEL)
+    log_random_traffic(placement, variants, users=5000, seed=1)
+    return placement, variants
+
+
+@pytest.fixture
+def small_logged():
+    placement, variants = catalogue(default_mode=ServingMode.MODEL)
+    log_random_traffic(placement, variants, users=800, seed=4)
+    return placement, variants
+
+
+def _by_key(variants, key):
+    return next(v for v in variants if v.variant_key == key)
+
+
+def test_lightgbm_learns_the_planted_preferences_and_is_registered(logged):
+    placement, variants = logged
+
+    result = services.train_model(placement=placement, activate=True)
+
+    assert result.rows == 5000 and result.activated
+    assert result.auc > 0.6
+    mv = ModelVersion.objects.get(version=result.model_version)
+    assert mv.is_active and mv.placement == placement and mv.scope == "dedicated"
+    assert 0.03 < mv.positive_rate < 0.3 and mv.logloss > 0 and mv.calibration_error is not None
+    assert mv.data_from <= mv.data_to
+    artefact = Path(settings.MODEL_ROOT) / mv.artefact
+    assert artefact.read_text().startswith("tree")  # LightGBM's text format, not a pickle
+    assert "button_color=blue" in mv.feature_spec["tags"]
+    assert {"name": "age", "kind": "num"} in mv.feature_spec["user"]
+    assert services.active_model_version(placement) == result.model_version
+
+    blue, red = _by_key(variants, "blue-single-benefit-photo"), _by_key(variants, "red-single-benefit-photo")
+    young = services.score_variants(model_version=result.model_version, user_features=YOUNG, variants=[blue, red])
+    assert young[0] > young[1] * 1.3  # under-30s prefer the blue button
+    grid, single = _by_key(variants, "red-grid-benefit-photo"), red
+    old = services.score_variants(model_version=result.model_version, user_features=OLD, variants=[grid, single])
+    assert old[0] > old[1] * 1.3  # over-50s prefer the grid
+
+
+def test_logistic_regression_baseline_with_crosses_is_stored_as_json(logged):
+    placement, variants = logged
+
+    result = services.train_model(placement=placement, algo="logreg")
+
+    assert result.auc > 0.6 and not result.activated
+    mv = ModelVersion.objects.get(version=result.model_version)
+    coef = json.loads((Path(settings.MODEL_ROOT) / mv.artefact).read_text())
+    assert set(coef) >= {"intercept", "w_user", "w_tags", "w_cross"}
+    blue, red = _by_key(variants, "blue-single-benefit-photo"), _by_key(variants, "red-single-benefit-photo")
+    young = services.score_variants(model_version=result.model_version, user_features=YOUNG, variants=[blue, red])
+    assert young[0] > young[1]
+
+
+def test_train_ranker_prints_the_contract_json_last_and_serving_uses_the_model(logged, rank):
+    placement, _ = logged
+    out = StringIO()
+
+    call_command("train_ranker", "--placement", placement.slug, "--activate", stdout=out)
+
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert set(summary) == {"model_version", "auc", "logloss", "rows"} and summary["rows"] == 5000
+    body = rank(placement.slug, user_id="young-1", features=YOUNG, k=2)
+    assert body["bucket"] == "model" and body["model_version"] == summary["model_version"]
+    assert all(0 < it["score"] < 1 and 0 < it["propensity"] <= 1 for it in body["items"])
+
+
+def test_a_brand_new_variant_is_scored_from_its_tags(logged):
+    placement, _ = logged
+    version = services.train_model(placement=placement, activate=True).model_version
+    new_blue = StyleVariantFactory(placement=placement, variant_key="fresh-blue",
+                                   tags={"button_color": ["blue"], "layout": ["single"], "appeal": ["benefit"]})
+    new_red = StyleVariantFactory(placement=placement, variant_key="fresh-red",
+                                  tags={"button_color": ["red"], "layout": ["single"], "appeal": ["benefit"]})
+
+    young = services.score_variants(model_version=version, user_features=YOUNG, variants=[new_blue, new_red])
+    old = services.score_variants(model_version=version, user_features=OLD, variants=[new_blue, new_red])
+
+    assert young[0] > young[1] * 1.3
+    assert abs(old[0] - old[1]) < abs(young[0] - young[1])  # the blue preference belongs to the young
+
+
+def test_rollback_restores_the_earlier_models_scores(logged, rank):
+    placement, variants = logged
+    first = services.train_model(placement=placement, activate=True).model_version
+    before = services.score_variants(model_version=first, user_features=YOUNG, variants=variants)
+    second = services.train_model(placement=placement, algo="logreg", activate=True).model_version
+    assert rank(placement.slug, features=YOUNG)["model_version"] == second
+
+    call_command("activate_model", "--rollback", "--placement", placement.slug, stdout=StringIO())
+
+    assert services.active_model_version(placement) == first
+    body = rank(placement.slug, features=YOUNG, k=3)
+    assert body["model_version"] == first
+    by_id = {v.id: s for v, s in zip(variants, before, strict=True)}
+    assert [it["score"] for it in body["items"]] == pytest.approx([by_id[it["variant_id"]] for it in body["items"]])
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated"])
+def test_rank_answers_with_the_control_design_when_the_artefact_is_missing_or_corrupt(small_logged, rank, damage):
+    placement, _ = small_logged
+    version = services.train_model(placement=placement, activate=True).model_version
+    artefact = Path(settings.MODEL_ROOT) / ModelVersion.objects.get(version=version).artefact
+    if damage == "missing":
+        artefact.unlink()
+    elif damage == "corrupt":
+        artefact.write_text("tree\nthis is not a model\n")
+    else:
+        artefact.write_bytes(artefact.read_bytes()[:200])
+    registry.reset_caches()  # a freshly started web process
+
+    for i in range(5):
+        body = rank(placement.slug, user_id=f"u{i}", features=YOUNG)
+        assert body["bucket"] == "control"
+        assert body["items"][0]["variant_id"] == placement.control_variant_id
+        assert body["model_version"].startswith("fallback:artefact_")
+    assert Decision.objects.filter(fallback_reason__startswith="artefact_").count() == 5
+
+
+def test_feature_contributions_explain_a_prediction(logged):
+    placement, variants = logged
+    version = services.train_model(placement=placement).model_version
+    blue = _by_key(variants, "blue-single-benefit-photo")
+
+    [contrib] = services.feature_contributions(model_version=version, rows=[{"features": YOUNG, "variant": blue}])
+
+    p = services.score_variants(model_version=version, user_features=YOUNG, variants=[blue])[0]
+    assert sum(contrib.values()) == pytest.approx(np.log(p / (1 - p)), abs=1e-6)
+    assert contrib["tag:button_color=blue"] > 0
+
+
+def test_general_model_serves_a_placement_without_its_own(logged, rank):
+    placement, variants = logged
+    other, _ = catalogue(slug="wealth-tab-card", default_mode=ServingMode.MODEL)
+
+    result = services.train_model(general=True, activate=True)
+
+    assert result.scope == "general" and result.placement is None
+    assert services.active_model_version(other) == result.model_version
+    assert rank(other.slug, features=OLD)["model_version"] == result.model_version
+
+
+def test_training_without_enough_data_says_so(db):
+    placement, _ = catalogue()
+    with pytest.raises(services.TrainingError):
+        services.train_model(placement=placement)
+
+
+def test_planted_preferences_are_documented_for_analysts():
+    groups = {p.group for p in PLANTED_PREFERENCES}
+    assert {"button_color", "layout", "appeal"} <= groups
