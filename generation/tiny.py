@@ -44,7 +44,8 @@ def tiny_tokenizer(save_dir: Path | None = None):
     return tokenizer
 
 
-def tiny_pipeline(*, seed: int = 0, sample_size: int = 32, channels: tuple[int, int] = (32, 64)):
+def tiny_pipeline(*, seed: int = 0, sample_size: int = 32, channels: tuple[int, int] = (32, 64),
+                  cross_attention_dim: int = 32):
     """A StableDiffusionPipeline with random weights small enough to run in a test on one CPU core."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -59,7 +60,7 @@ def tiny_pipeline(*, seed: int = 0, sample_size: int = 32, channels: tuple[int, 
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=cross_attention_dim,
         attention_head_dim=8,
         norm_num_groups=8,
     )
@@ -76,13 +77,13 @@ def tiny_pipeline(*, seed: int = 0, sample_size: int = 32, channels: tuple[int, 
     tokenizer = tiny_tokenizer()
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
-            bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+            bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=cross_attention_dim, intermediate_size=37,
             num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=77,
         )
     )
     scheduler = DDIMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-        set_alpha_to_one=False,
+        set_alpha_to_one=False, steps_offset=1,
     )
     return StableDiffusionPipeline(
         unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,

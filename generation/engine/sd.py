@@ -76,13 +76,13 @@ class DiffusersBackend(Backend):
         dtype = pick_dtype(model.dtype, self.device)
         try:
             if path.is_dir():
-                pipe = cls.from_pretrained(str(path), torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+                pipe = cls.from_pretrained(str(path), dtype=dtype, use_safetensors=True, local_files_only=True)
             else:
                 # A single original-layout file; component configs come from a sibling "<stem>_config" folder
                 # when one exists, so nothing is fetched from the hub.
                 config_dir = path.with_name(f"{path.stem}_config")
                 extra = {"config": str(config_dir)} if config_dir.is_dir() else {}
-                pipe = cls.from_single_file(str(path), torch_dtype=dtype, local_files_only=True, **extra)
+                pipe = cls.from_single_file(str(path), dtype=dtype, local_files_only=True, **extra)
         except Exception as exc:
             raise GenerationError(f"base model '{model.name}' could not be loaded from {path}: {exc}") from exc
         if getattr(pipe, "safety_checker", None) is not None:

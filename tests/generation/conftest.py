@@ -1,0 +1,70 @@
+"""Generation fixtures: one tiny SD pipeline and LoRAs built per session, copied under each test's MODEL_ROOT."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A tiny random pipeline saved as a diffusers folder, a LoRA for it, and one for a different text width."""
+    from generation.tiny import save_tiny_lora, save_tiny_pipeline, tiny_pipeline
+
+    root = tmp_path_factory.mktemp("tiny-weights")
+    save_tiny_pipeline(root / "tiny-sd")
+    save_tiny_lora(root / "loras" / "sparkle.safetensors", seed=1)
+    save_tiny_lora(root / "loras" / "wide.safetensors", pipeline=tiny_pipeline(cross_attention_dim=16), seed=2)
+    return root
+
+
+@pytest.fixture
+def model_root(settings, tiny_weights):
+    """MODEL_ROOT of this test, holding copies of the tiny weights (paths must stay inside it)."""
+    from generation.engine import reset_backends
+
+    for item in tiny_weights.iterdir():
+        shutil.copytree(item, settings.MODEL_ROOT / item.name)
+    reset_backends()
+    yield settings.MODEL_ROOT
+    reset_backends()
+
+
+@pytest.fixture
+def tiny_model(db, model_root):
+    from generation.registry import base_model_register
+
+    return base_model_register(name="tiny-sd", path="tiny-sd", family="other", default_steps=2,
+                               default_guidance=1.0, default_width=32, default_height=32)
+
+
+@pytest.fixture
+def sparkle(tiny_model):
+    from generation.registry import lora_register
+
+    return lora_register(name="sparkle", path="loras/sparkle.safetensors", base_model=tiny_model,
+                         trigger_words="sparkle style", implied_tags={"visual_style": ["3d"]}, default_weight=1.0)
+
+
+@pytest.fixture
+def square_kit(db):
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    return CreativeKitFactory(placement=PlacementFactory(slug="square-card", width=300, height=300),
+                              offer_name="Gold Savings Plan")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The MiniLM encoder, loaded once for the whole session."""
+    from generation.tagging import encoder as load
+
+    return load()
