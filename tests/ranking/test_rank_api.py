@@ -134,3 +134,17 @@ def test_k_larger_than_the_catalogue_returns_every_live_variant_once(rank):
     items = rank(placement.slug, k=10)["items"]
 
     assert {it["variant_id"] for it in items} == ids and len(items) == 3
+
+
+def test_random_bucket_logs_the_exact_per_position_probability(rank):
+    placement, variants = catalogue(default_mode=ServingMode.RANDOM)
+    n = len(variants)
+    first_positions = {}
+
+    for i in range(360):
+        items = rank(placement.slug, user_id=f"r{i}", k=3)["items"]
+        assert [it["propensity"] for it in items] == pytest.approx([1 / n] * 3)
+        assert len({it["variant_id"] for it in items}) == 3
+        first_positions[items[0]["variant_id"]] = first_positions.get(items[0]["variant_id"], 0) + 1
+
+    assert len(first_positions) > n * 0.8  # every variant gets its turn at the top
