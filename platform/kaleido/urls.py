@@ -15,3 +15,6 @@ urlpatterns = [
     # Rendered variants and images; behind a real deployment a CDN or nginx serves these.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+handler404 = "kaleido.api_errors.not_found"
+handler500 = "kaleido.api_errors.server_error"
