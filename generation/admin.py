@@ -42,7 +42,7 @@ class BaseModelAdmin(admin.ModelAdmin):
     readonly_fields = ["cross_attention_dim", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        fields = {k: form.cleaned_data[k] for k in form.Meta.fields if k not in ("name", "path", "family")}
+        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("name", "path", "family")}
         base_model_register(name=obj.name, path=obj.path, family=obj.family, instance=obj, **fields)
 
 
@@ -112,10 +112,13 @@ class GenerationJobForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("width", "height", "seed", "steps", "guidance"):
+            if name not in self.fields:  # read-only once the job exists
+                continue
             self.fields[name].required = False
             self.fields[name].help_text = (self.fields[name].help_text + " Empty: from the model or placement.").strip()
-        self.fields["mixes"].help_text = ('A list of {style: weight} mixes, e.g. [{"flat": 1.0}, {"clay": 0.8}]. '
-                                          "Procedural styles: flat, clay, photo, illustration, neon, gold.")
+        if "mixes" in self.fields:
+            self.fields["mixes"].help_text = ('A list of {style: weight} mixes, e.g. [{"flat": 1.0}, {"clay": 0.8}]. '
+                                              "Procedural styles: flat, clay, photo, illustration, neon, gold.")
 
 
 @admin.register(GenerationJob)
@@ -162,19 +165,22 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         # An operator's edit of an image's tags marks those groups manual so auto-tagging keeps them.
+        edited: list[tuple[ImageMaterial, set[str]]] = []
         for inline_form in formset.forms:
             if inline_form.instance.pk and "tags" in inline_form.changed_data:
-                before = ImageMaterial.objects.get(pk=inline_form.instance.pk).tags or {}
+                before = inline_form.initial.get("tags") or {}
                 after = inline_form.cleaned_data.get("tags") or {}
-                for group in set(before) | set(after):
-                    if before.get(group) != after.get(group):
-                        try:
-                            tags_set_manual(inline_form.instance, group=group, values=after.get(group) or [])
-                        except ValidationError as exc:
-                            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-        for obj in formset.deleted_objects:
-            obj.file.delete(save=False)
-            obj.delete()
+                groups = {g for g in set(before) | set(after) if before.get(g) != after.get(g)}
+                edited.append((inline_form.instance, groups))
+        super().save_formset(request, form, formset, change)
+        for image, groups in edited:
+            if not ImageMaterial.objects.filter(pk=image.pk).exists():
+                continue
+            try:
+                for group in sorted(groups):
+                    tags_set_manual(image, group=group, values=(image.tags or {}).get(group) or [])
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
 
     @admin.action(description="Start (queue) selected jobs")
     def start_jobs(self, request, queryset):

@@ -69,9 +69,9 @@ def test_image_to_image_keeps_the_picture_at_low_strength(tiny_model):
 
 
 def test_the_cache_evicts_the_least_recently_used_pipeline_over_budget():
-    from generation.engine.cache import PipelineCache
-
     import torch
+
+    from generation.engine.cache import PipelineCache
 
     class Pipe:  # 100 float32 weights = 400 bytes
         def __init__(self):

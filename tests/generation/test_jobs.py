@@ -1,0 +1,159 @@
+"""An operator starts generation jobs from a kit and gets tagged images with full provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+from PIL import Image
+
+from creative.models import ImageMaterial
+from generation import services
+from generation.engine.procedural import ProceduralBackend
+from generation.models import GenerationJob
+
+S = GenerationJob.Status
+
+
+def _pixels(material: ImageMaterial) -> np.ndarray:
+    with material.file.open("rb") as fh:
+        return np.asarray(Image.open(fh).convert("RGB"))
+
+
+def test_a_diffusers_job_runs_end_to_end_through_celery(sparkle, square_kit, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.start_job(kit=square_kit, mixes=[{}, {"sparkle": 1.0}], images_per_mix=2, seed=11,
+                                 width=32, height=32)
+    job.refresh_from_db()
+    assert job.backend == "diffusers" and job.base_model.name == "tiny-sd"
+    assert job.status == S.SUCCEEDED, job.error
+    assert job.progress == 100.0
+    assert len(job.step_timings) == 4  # two batches (one per mix) of two steps
+    images = list(job.images.order_by("job_index"))
+    assert [i.job_index for i in images] == [0, 1, 2, 3]
+    assert all(i.source == "generated" and i.kit == square_kit and (i.width, i.height) == (32, 32) for i in images)
+    made = images[3].provenance
+    assert made["backend"] == "diffusers" and made["base_model"]["name"] == "tiny-sd"
+    assert made["mix"] == {"sparkle": 1.0} and made["loras"] == {"sparkle": "sparkle.safetensors"}
+    assert made["seed"] == 14 and made["steps"] == 2 and made["width"] == 32 and "sparkle style" in made["prompt"]
+    # Tagged on arrival: pixels plus what the LoRA implies.
+    assert images[3].tags["visual_style"] == ["3d"]
+    assert images[3].tag_sources["brightness"]["source"] == "auto"
+    assert "visual_style" not in images[0].tags  # the base model alone implies nothing
+
+
+def test_an_image_is_reproduced_bit_for_bit_from_its_provenance(tiny_model, square_kit):
+    first = services.job_run(job_id=services.job_create(kit=square_kit, seed=5, width=32, height=32).pk)
+    again = services.job_run(job_id=services.job_create(kit=square_kit, seed=5, width=32, height=32).pk)
+    assert np.array_equal(_pixels(first.images.get()), _pixels(again.images.get()))
+
+
+def test_a_retried_task_does_not_duplicate_images(square_kit):
+    job = services.job_create(kit=square_kit, backend="procedural", mixes=[{"flat": 1}, {"gold": 1}],
+                              images_per_mix=2, width=64, height=64, steps=3)
+    services.job_run(job_id=job.pk)
+    # The broker redelivers the message (acks_late after a lost worker): nothing new is made.
+    services.job_run(job_id=job.pk)
+    assert job.images.count() == 4
+    # A worker died half-way: the job is still "running" with two images; the retry makes only the rest.
+    job.images.filter(job_index__gte=2).delete()
+    GenerationJob.objects.filter(pk=job.pk).update(status=S.RUNNING)
+    kept = set(job.images.values_list("id", flat=True))
+    services.job_run(job_id=job.pk)
+    assert job.images.count() == 4 and kept <= set(job.images.values_list("id", flat=True))
+    assert sorted(job.images.values_list("job_index", flat=True)) == [0, 1, 2, 3]
+
+
+def test_a_broken_lora_fails_its_job_clearly_and_the_next_job_succeeds(sparkle, model_root, square_kit):
+    (model_root / "loras" / "sparkle.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    bad = services.job_run(job_id=services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}], width=32,
+                                                      height=32).pk)
+    assert bad.status == S.FAILED
+    assert "LoRA style 'sparkle' could not be loaded" in bad.error
+    assert bad.images.count() == 0
+    good = services.job_run(job_id=services.job_create(kit=square_kit, width=32, height=32).pk)
+    assert good.status == S.SUCCEEDED and good.images.count() == 1
+
+
+def test_cancel_is_honoured_between_steps(square_kit, monkeypatch):
+    job = services.job_create(kit=square_kit, backend="procedural", mixes=[{"flat": 1}], images_per_mix=3,
+                              width=64, height=64, steps=4)
+    real_render = ProceduralBackend.render
+
+    def render_then_operator_cancels(self, request, *, on_step):
+        image = real_render(self, request, on_step=on_step)
+        if request.index == 0:  # the operator presses cancel while image 1 is being made
+            services.job_cancel(job=job)
+        return image
+
+    monkeypatch.setattr(ProceduralBackend, "render", render_then_operator_cancels)
+    done = services.job_run(job_id=job.pk)
+    assert done.status == S.CANCELLED
+    assert done.images.count() == 1  # the finished image stays; nothing after the cancel
+    assert 0 < done.progress < 100
+
+
+def test_a_cancelled_queued_job_never_runs(square_kit):
+    job = services.job_create(kit=square_kit, backend="procedural", width=64, height=64)
+    services.job_cancel(job=job)
+    assert services.job_run(job_id=job.pk).status == S.CANCELLED
+    assert job.images.count() == 0
+
+
+def test_accepting_keeps_the_chosen_images_in_the_kit(square_kit):
+    job = services.job_run(job_id=services.job_create(kit=square_kit, backend="procedural", mixes=[{"clay": 1}],
+                                                      images_per_mix=3, width=64, height=64, steps=2).pk)
+    chosen = list(job.images.order_by("job_index").values_list("id", flat=True))[:2]
+    assert services.job_accept(job=job, keep=chosen) == 2
+    assert set(square_kit.images.values_list("id", flat=True)) == set(chosen)
+    job.refresh_from_db()
+    assert job.accepted_at is not None
+
+
+def test_without_a_base_model_the_procedural_backend_is_used_and_labelled(square_kit):
+    job = services.job_create(kit=square_kit, mixes=[{"neon": 1.0}])
+    assert job.backend == "procedural" and job.base_model is None
+    assert (job.width, job.height) == (512, 512)  # the placement's aspect
+    done = services.job_run(job_id=job.pk)
+    made = done.images.get().provenance
+    assert made["backend"] == "procedural" and "not a diffusion model" in made["note"]
+
+
+def test_image_to_image_restyles_an_init_picture(square_kit):
+    from tests.factories import png_bytes
+
+    job = services.job_create(kit=square_kit, backend="procedural", mixes=[{"flat": 1}], width=64, height=64,
+                              init_image=png_bytes(color=(0, 200, 0), size=(64, 64)), strength=0.3)
+    done = services.job_run(job_id=job.pk)
+    image = done.images.get()
+    assert image.provenance["img2img"] is True and image.provenance["strength"] == 0.3
+    assert _pixels(image)[..., 1].mean() > 120  # still mostly the green picture
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"width": 100, "height": 100}, "width"),  # not a multiple of 8
+        ({"width": 512, "height": 128}, "width"),  # wrong aspect for a square placement
+        ({"backend": "procedural", "mixes": [{"watercolour": 1}]}, "mixes"),
+        ({"backend": "diffusers"}, "base_model"),
+        ({"backend": "procedural", "images_per_mix": 0}, "images_per_mix"),
+    ],
+)
+def test_bad_job_settings_are_refused_with_the_field(square_kit, options, field):
+    with pytest.raises(ValidationError) as err:
+        services.job_create(kit=square_kit, **options)
+    assert field in err.value.message_dict
+
+
+def test_a_lora_that_is_not_registered_is_refused(tiny_model, square_kit):
+    with pytest.raises(ValidationError, match="not registered"):
+        services.job_create(kit=square_kit, mixes=[{"nope": 1.0}], width=32, height=32)
+
+
+def test_size_for_placement_keeps_the_aspect_in_multiples_of_8():
+    from types import SimpleNamespace
+
+    assert services.size_for_placement(SimpleNamespace(width=750, height=300)) == (512, 208)
+    assert services.size_for_placement(SimpleNamespace(width=343, height=160)) == (512, 240)
+    assert services.size_for_placement(SimpleNamespace(width=300, height=600), long_side=256) == (128, 256)
