@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 from creative.models import Placement
 from ranking.models import Decision
 
-from .models import Event, EventType, RollupDirty
+from .models import EventType, RollupDirty
 from .segments import segment_key
 
 MAX_EVENTS_PER_REQUEST = 1000
@@ -177,13 +177,17 @@ def _insert_events(rows: list[_Row], received_at: datetime) -> None:
                  [r.segment_key for r in rows]],
             )
         return
-    Event.objects.bulk_create(
-        [Event(event_id=r.event_id, type=r.type, decision_id=r.decision_id, variant_id=r.variant_id,
-               user_id=r.user_id, placement_id=r.placement_id, position=r.position, ts=r.ts,
-               received_at=received_at, bucket=r.bucket, experiment_id=r.experiment_id,
-               propensity=r.propensity, segment_key=r.segment_key) for r in rows],
-        batch_size=500,
-    )
+    adapt = connection.ops.adapt_datetimefield_value
+    received = adapt(received_at)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO analytics_event (event_id, type, decision_id, variant_id, user_id, placement_id, "
+            "position, ts, received_at, bucket, experiment_id, propensity, segment_key) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(r.event_id, r.type, r.decision_id.hex if r.decision_id else None, r.variant_id, r.user_id,
+              r.placement_id, r.position, adapt(r.ts), received, r.bucket, r.experiment_id, r.propensity,
+              r.segment_key) for r in rows],
+        )
 
 
 def _mark_dirty(rows: list[_Row]) -> None:

@@ -85,3 +85,74 @@ def log_traffic(*, placement, experiment=None, users: dict[str, int], ctr: dict[
     Decision.objects.bulk_create(decisions, batch_size=1000)
     for start in range(0, len(events), 1000):
         record_events(events[start:start + 1000])
+
+
+SIM_TAG_GROUPS = {
+    "button_color": ["red", "blue", "gold", "green"],
+    "layout": ["single", "grid", "list"],
+    "font_scale": ["large", "regular"],
+    "appeal": ["plain", "benefit", "social_proof"],
+    "language": ["en", "zh"],
+    "visual_style": ["photo", "flat", "3d"],
+    "dominant_color": ["red", "blue", "gold"],
+    "text_position": ["left", "right", "bottom"],
+}
+
+
+def simulated_catalogue(placement):
+    """Live variants: the full factorial of SIM_TAG_GROUPS (3,888 variants), as crossing independent
+    materials gives, so no tag group is correlated with another and marginal CTRs are not confounded."""
+    import itertools
+
+    from creative.models import StyleVariant, VariantStatus
+
+    groups = list(SIM_TAG_GROUPS)
+    variants = [
+        StyleVariant(placement=placement, variant_key=f"sim-{i}", status=VariantStatus.LIVE,
+                     tags={g: [value] for g, value in zip(groups, combo, strict=True)})
+        for i, combo in enumerate(itertools.product(*(SIM_TAG_GROUPS[g] for g in groups)))
+    ]
+    StyleVariant.objects.bulk_create(variants, batch_size=1000)
+    return list(StyleVariant.objects.filter(placement=placement).order_by("id"))
+
+
+def log_simulated_random_bucket(*, placement, variants, users: int, seed: int = 0, when=None,
+                                bucket: str = "random", policy=None) -> dict:
+    """Random-bucket traffic whose clicks follow the ranking simulator's ground truth.
+
+    Writes decisions and events as live traffic would (without the HTTP round trip, for speed).
+    `policy(user, variants) -> (index, propensity)` replaces the uniform choice for other buckets.
+    Returns {"impressions", "clicks", "expected_ctr"}.
+    """
+    import numpy as np
+
+    from analytics.ingestion import record_events
+    from ranking.simulator import click_probability, make_users
+
+    rng = np.random.default_rng(seed)
+    when = when or timezone.now()
+    decisions, events, expected = [], [], 0.0
+    clicks = 0
+    for user in make_users(users, seed=seed, prefix=f"p{placement.id}"):
+        if policy is None:
+            index, propensity = int(rng.integers(len(variants))), 1 / len(variants)
+        else:
+            index, propensity = policy(user, variants)
+        variant = variants[index]
+        decision = Decision(placement=placement, user_id=user.user_id, features=user.features,
+                            context=user.context, bucket=bucket, assigned_bucket=bucket, created_at=when,
+                            candidates=len(variants),
+                            items=[{"variant_id": variant.id, "rank": 1, "score": None, "propensity": propensity}])
+        decisions.append(decision)
+        p = click_probability(user, variant.tags, position=1, variant_id=variant.id)
+        expected += p
+        base = dict(placement=placement.slug, variant_id=variant.id, user_id=user.user_id,
+                    decision_id=decision.decision_id, ts=when)
+        events.append(event(**base))
+        if rng.random() < p:
+            clicks += 1
+            events.append(event(type="click", **base))
+    Decision.objects.bulk_create(decisions, batch_size=2000)
+    for start in range(0, len(events), 1000):
+        record_events(events[start:start + 1000])
+    return {"impressions": users, "clicks": clicks, "expected_ctr": expected / users}

@@ -1,0 +1,247 @@
+"""Which segments prefer which tags: segment × tag grids, normalized preference, findings in plain words.
+
+Computed on random-bucket impressions by default: there every live variant is equally likely for
+every user, so a CTR difference between tags within a segment is the users' preference, not the
+serving policy's. Other buckets are re-weighted by 1 / propensity (inverse-propensity weighting).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from creative.models import Placement, StyleVariant
+
+from . import stats
+from .segments import AGE_EDGES, band_for, band_order, is_numeric, segment_phrase
+
+MAX_ROWS = 2_000_000
+FDR = 0.05
+# A finding must also matter: at least a 10% difference from the segment's CTR.
+MIN_EFFECT = 0.10
+_IPW_CLIP = 100.0
+
+
+def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ...] = ("random",),
+                     days: int | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """One row per logged impression: user features, variant, bucket, propensity, clicked (0/1)."""
+    since = timezone.now() - timedelta(days=days) if days else None
+    ops = connection.ops
+    where = "e.placement_id = %s AND e.type = 'impression'"
+    params: list[Any] = [placement.id]
+    if since is not None:
+        where += " AND e.ts >= %s"
+        params.append(ops.adapt_datetimefield_value(since))
+    if buckets:
+        where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
+        params += list(buckets)
+    sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features "  # noqa: S608
+           "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
+           f"WHERE {where} ORDER BY e.ts DESC LIMIT %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+        time_filter = " AND ts >= %s" if since is not None else ""
+        click_sql = f"SELECT DISTINCT decision_id, variant_id FROM analytics_event WHERE placement_id = %s AND type = 'click'{time_filter}"  # noqa: S608, E501
+        cursor.execute(click_sql, params[:2] if since is not None else params[:1])
+        clicked = {(str(d), v) for d, v in cursor.fetchall()}
+    columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    if frame.empty:
+        return frame.assign(clicked=pd.Series(dtype=int))
+    frame["decision_id"] = frame["decision_id"].map(str)
+    frame["clicked"] = [int((d, v) in clicked) for d, v in zip(frame["decision_id"], frame["variant_id"], strict=True)]
+    frame["features"] = frame["features"].map(lambda f: json.loads(f) if isinstance(f, str) else (f or {}))
+    return frame
+
+
+def variant_tags(placement: Placement, variant_ids) -> dict[int, dict[str, list[str]]]:
+    return dict(StyleVariant.objects.filter(placement=placement, id__in=[int(v) for v in set(variant_ids)])
+                .values_list("id", "tags"))
+
+
+def numeric_edges(name: str, values: pd.Series) -> list[float]:
+    """Readable band edges: the usual age bands, else quintile edges rounded to two significant digits."""
+    if name.lower() == "age":
+        return AGE_EDGES
+    qs = np.nanquantile(values.astype(float), [0.2, 0.4, 0.6, 0.8])
+    edges = []
+    for q in qs:
+        if q <= 0:
+            rounded = 0.0
+        else:
+            digits = -int(math.floor(math.log10(abs(q)))) + 1
+            rounded = round(float(q), digits)
+        if values.dropna().astype(float).apply(float.is_integer).all():
+            rounded = float(math.ceil(q))
+        if not edges or rounded > edges[-1]:
+            edges.append(rounded)
+    return edges or [float(values.median())]
+
+
+def segment_column(frame: pd.DataFrame, feature: str) -> pd.Series:
+    """Each impression's segment value for `feature` (numbers binned into readable bands)."""
+    raw = frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None)
+    numeric = raw.map(is_numeric)
+    if numeric.any() and numeric[raw.notna()].all():
+        edges = numeric_edges(feature, raw[numeric])
+        return raw.map(lambda v: band_for(float(v), edges) if is_numeric(v) else None)
+    return raw.map(lambda v: None if v is None else ("true" if v is True else "false" if v is False else str(v)))
+
+
+def _weights(frame: pd.DataFrame) -> np.ndarray:
+    if set(frame["bucket"].unique()) <= {"random"}:
+        return np.ones(len(frame))
+    propensity = frame["propensity"].astype(float).to_numpy()
+    with np.errstate(divide="ignore"):
+        w = np.where(propensity > 0, 1.0 / propensity, np.nan)
+    return np.minimum(w, _IPW_CLIP)
+
+
+class _Columns:
+    """Segment and tag columns of one impression frame, computed once and reused across grids."""
+
+    def __init__(self, frame: pd.DataFrame, tags: dict[int, dict]):
+        self.frame, self.tags = frame, tags
+        self.y = frame["clicked"].astype(float).to_numpy()
+        self.w = _weights(frame)
+        self._segments: dict[str, pd.Series] = {}
+        self._groups: dict[str, pd.Series] = {}
+
+    def segment(self, feature: str) -> pd.Series:
+        if feature not in self._segments:
+            self._segments[feature] = segment_column(self.frame, feature)
+        return self._segments[feature]
+
+    def group(self, group: str) -> pd.Series:
+        if group not in self._groups:
+            by_variant = {v: (t or {}).get(group) or [] for v, t in self.tags.items()}
+            self._groups[group] = self.frame["variant_id"].map(lambda v: by_variant.get(int(v), []))
+        return self._groups[group]
+
+
+def _cells(columns: _Columns, feature: str, group: str, min_support: int) -> list[dict]:
+    work = pd.DataFrame({"segment": columns.segment(feature), "tag": columns.group(group), "y": columns.y,
+                         "w": columns.w}).dropna(subset=["segment", "w"])
+    if work.empty:
+        return []
+    work["wy"], work["ww"] = work["w"] * work["y"], work["w"] ** 2
+    seg_totals = work.groupby("segment")[["w", "wy", "ww"]].sum()
+    seg_counts = work.groupby("segment").size()
+    exploded = work.explode("tag").dropna(subset=["tag"])
+    grouped = exploded.groupby(["segment", "tag"])
+    cell_totals = grouped[["w", "wy", "ww"]].sum()
+    cell_counts = grouped.size()
+    cell_clicks = grouped["y"].sum()
+    out = []
+    for (segment, tag), row in cell_totals.iterrows():
+        total = seg_totals.loc[segment]
+        n1, c1, s1 = row["w"], row["wy"], row["ww"]
+        n2, c2, s2 = total["w"] - n1, total["wy"] - c1, total["ww"] - s1
+        e1 = n1 * n1 / s1 if s1 > 0 else 0.0  # Kish effective sample sizes (= counts when unweighted)
+        e2 = n2 * n2 / s2 if s2 > 0 else 0.0
+        p1 = c1 / n1 if n1 > 0 else math.nan
+        p2 = c2 / n2 if n2 > 0 else math.nan
+        pseg = total["wy"] / total["w"] if total["w"] > 0 else math.nan
+        ratio = p1 / pseg if pseg and pseg > 0 else math.nan
+        ratio_ci = [None, None]
+        p_value = math.nan
+        if e1 > 1 and e2 > 1 and 0 < p1 < 1 and 0 < p2 < 1:
+            w1 = n1 / (n1 + n2)
+            g1, g2 = 1 / p1 - w1 / pseg, -(1 - w1) / pseg
+            se = math.sqrt(g1 * g1 * p1 * (1 - p1) / e1 + g2 * g2 * p2 * (1 - p2) / e2)
+            ratio_ci = [math.exp(math.log(ratio) - stats.Z95 * se), math.exp(math.log(ratio) + stats.Z95 * se)]
+            pooled = (p1 * e1 + p2 * e2) / (e1 + e2)
+            z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / e1 + 1 / e2))
+            p_value = float(2 * stats.sps.norm.sf(abs(z)))
+        low, high = stats.wilson_interval(c1, n1) if e1 == n1 else stats.normal_ci(p1, p1 * (1 - p1) / max(e1, 1))
+        out.append({
+            "segment_feature": feature, "segment_value": segment, "tag_group": group, "tag_value": tag,
+            "impressions": int(cell_counts.loc[(segment, tag)]), "clicks": int(cell_clicks.loc[(segment, tag)]),
+            "weighted_impressions": float(n1), "ctr": _f(p1), "ctr_ci": [_f(low), _f(high)],
+            "segment_impressions": int(seg_counts.loc[segment]), "segment_ctr": _f(pseg),
+            "normalized_preference": _f(ratio), "normalized_preference_ci": [_f(ratio_ci[0]), _f(ratio_ci[1])],
+            "p_value": _f(p_value), "supported": bool(cell_counts.loc[(segment, tag)] >= min_support),
+        })
+    out.sort(key=lambda c: (band_order(c["segment_value"]), c["segment_value"], c["tag_value"]))
+    return out
+
+
+def _f(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _adjust_and_find(cells: list[dict]) -> list[dict]:
+    """BH across the supported cells of one grid (one family: a feature × a tag group); cells that are
+    significant and differ by at least MIN_EFFECT become findings, strongest first."""
+    tested = [c for c in cells if c["supported"] and c["p_value"] is not None]
+    q = stats.benjamini_hochberg([c["p_value"] for c in tested])
+    for cell in cells:
+        cell["q_value"] = None
+    for cell, q_value in zip(tested, q, strict=True):
+        cell["q_value"] = _f(q_value)
+    findings = [c for c in tested if c["q_value"] is not None and c["q_value"] < FDR
+                and c["normalized_preference"] and c["normalized_preference_ci"][0] is not None
+                and abs(c["normalized_preference"] - 1) >= MIN_EFFECT]
+    findings.sort(key=lambda c: (-abs(math.log(c["normalized_preference"])), c["q_value"]))
+    return [_finding(c) for c in findings]
+
+
+def _finding(cell: dict) -> dict:
+    ratio = cell["normalized_preference"]
+    low, high = cell["normalized_preference_ci"]
+    verb = "prefer" if ratio > 1 else "avoid"
+    who = segment_phrase(cell["segment_feature"], cell["segment_value"])
+    text = (f"{who} {verb} {cell['tag_group']} = {cell['tag_value']}: {ratio:.2f}× [{low:.2f}, {high:.2f}], "
+            f"{cell['impressions']:,} impressions")
+    return {"text": text, "segment_feature": cell["segment_feature"], "segment_value": cell["segment_value"],
+            "tag_group": cell["tag_group"], "tag_value": cell["tag_value"], "direction": verb,
+            "normalized_preference": ratio, "normalized_preference_ci": [low, high],
+            "impressions": cell["impressions"], "q_value": cell["q_value"]}
+
+
+def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buckets: list[str] | None = None,
+                     min_support: int | None = None, days: int | None = None,
+                     frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The grid of one user feature × one tag group, with findings (BH within this grid)."""
+    buckets = buckets or ["random"]
+    min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
+    frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
+    tags = variant_tags(placement, frame["variant_id"]) if len(frame) else {}
+    cells = _cells(_Columns(frame, tags), segment, tag_group, min_support) if len(frame) else []
+    findings = _adjust_and_find(cells)
+    return {"placement": placement.slug, "segment": segment, "tag_group": tag_group, "buckets": buckets,
+            "weighting": "none" if set(buckets) <= {"random"} else "inverse_propensity",
+            "impressions": int(len(frame)), "min_support": min_support, "cells": cells, "findings": findings}
+
+
+def top_findings(*, placement: Placement, features: list[str] | None = None, tag_groups: list[str] | None = None,
+                 buckets: list[str] | None = None, min_support: int | None = None, days: int | None = None,
+                 frame: pd.DataFrame | None = None) -> list[dict]:
+    """Findings over every user feature × tag group (BH within each grid), strongest first."""
+    buckets = buckets or ["random"]
+    min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
+    frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
+    if frame.empty:
+        return []
+    tags = variant_tags(placement, frame["variant_id"])
+    features = features or sorted({k for f in frame["features"] for k in f})
+    tag_groups = tag_groups or sorted({g for t in tags.values() for g in (t or {})})
+    columns = _Columns(frame, tags)
+    findings: list[dict] = []
+    for feature in features:
+        for group in tag_groups:
+            findings += _adjust_and_find(_cells(columns, feature, group, min_support))
+    findings.sort(key=lambda f: (-abs(math.log(f["normalized_preference"])), f["q_value"]))
+    return findings
