@@ -49,6 +49,13 @@ def validate_tags(tags: Mapping[str, Iterable[str] | str] | None, *, field: str 
     """Normalised tags, or a ValidationError naming every unknown group or value."""
     from .models import TagGroup
 
+    # Tags often arrive as JSON typed by a person (admin forms): refuse other shapes with a message.
+    if tags is not None and not isinstance(tags, Mapping):
+        raise ValidationError({field: ["must map each tag group to a value or a list of values"]})
+    for group, values in (tags or {}).items():
+        if not isinstance(values, str) and not (
+                isinstance(values, list | tuple | set) and all(isinstance(v, str) for v in values)):
+            raise ValidationError({field: [f"'{group}': give a value or a list of values (strings)"]})
     normalized = normalize_tags(tags)
     if not normalized:
         return normalized

@@ -53,7 +53,10 @@ def _row_problems(line: int, row: dict[str, str], base_dir: Path, seen: set[str]
     image_path = None
     image = row.get("image", "")
     if image and not image.startswith(("http://", "https://")):
-        image_path = (base_dir / image).resolve()
+        try:
+            image_path = (base_dir / image).resolve()
+        except (ValueError, OSError):  # e.g. a NUL byte in the cell: no such file can exist
+            image_path = base_dir / "\ufffd"
         if not image_path.is_file():
             problems.append(f"line {line}, column image: file '{image}' not found")
         else:
