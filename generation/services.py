@@ -154,12 +154,39 @@ def job_create(
     return job
 
 
-def job_start(*, job: GenerationJob) -> GenerationJob:
-    """Queue the job on the gpu queue once the surrounding transaction commits."""
+# Marks a queued job whose message never reached the broker; `jobs_resend_unsent` sends it again.
+UNSENT = "Waiting for the task broker (unreachable when the job was queued); it is sent again automatically."
+
+
+def _send(job_id: int) -> bool:
+    """Publish the job's task; if the broker is down, mark the job so it is sent once the broker is back."""
+    from kombu.exceptions import OperationalError as BrokerError
+
     from .tasks import generation_job_run
 
-    transaction.on_commit(lambda: generation_job_run.delay(job.id))
+    try:
+        generation_job_run.delay(job_id)
+    except BrokerError:
+        logger.warning("broker unreachable: generation job %s kept queued, to be sent again", job_id)
+        GenerationJob.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(error=UNSENT)
+        return False
+    return True
+
+
+def job_start(*, job: GenerationJob) -> GenerationJob:
+    """Queue the job on the gpu queue once the surrounding transaction commits."""
+    transaction.on_commit(lambda: _send(job.id))
     return job
+
+
+def jobs_resend_unsent() -> int:
+    """Send the jobs queued while the broker was down (beat runs this); each is sent once."""
+    sent = 0
+    for job_id in GenerationJob.objects.filter(status=Job.Status.QUEUED, error=UNSENT).values_list("pk", flat=True):
+        # Clearing the mark first makes concurrent sweeps send each job once.
+        if GenerationJob.objects.filter(pk=job_id, status=Job.Status.QUEUED, error=UNSENT).update(error=""):
+            sent += _send(job_id)
+    return sent
 
 
 def start_job(*, kit: CreativeKit, **options) -> GenerationJob:

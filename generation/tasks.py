@@ -19,3 +19,11 @@ def generation_job_run(job_id: int) -> str:
 
     job = job_run(job_id=job_id)
     return job.status if job is not None else "missing"
+
+
+@shared_task(queue=GPU_QUEUE, acks_late=True)
+def generation_resend_unsent() -> int:
+    """Beat: jobs queued while the broker was unreachable are sent once it is back."""
+    from .services import jobs_resend_unsent
+
+    return jobs_resend_unsent()

@@ -49,14 +49,26 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("version", "placement", "scope", "algo", "is_active", "rows", "auc", "logloss",
-                    "calibration_error", "created_at", "activated_at")
+    list_display = ("version", "placement", "scope", "algo", "is_active", "artefact_status", "rows", "auc",
+                    "logloss", "calibration_error", "created_at", "activated_at")
     list_filter = ("is_active", "scope", "algo", "placement")
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate", "roll_back"]
 
     def has_add_permission(self, request):
         return False  # versions come from training
+
+    @admin.display(description="Artefact")
+    def artefact_status(self, obj):
+        """Loads the artefact as serving would, so a missing or corrupt file shows here, not only in logs."""
+        from .registry import ModelUnavailable, load_from_row
+
+        try:
+            load_from_row(obj)
+        except ModelUnavailable as exc:
+            where = "rank serves the control design; roll back" if obj.is_active else "cannot serve"
+            return f"ERROR {exc.reason}: {exc} ({where})"
+        return "ok"
 
     @admin.action(description="Activate the selected version")
     def activate(self, request, queryset):
@@ -65,6 +77,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         mv = services.model_activate(version=queryset.get().version)
         self.message_user(request, f"v{mv.version} is now active.")
+        status = self.artefact_status(mv)
+        if status != "ok":
+            self.message_user(request, f"v{mv.version}: {status}", level=messages.ERROR)
 
     @admin.action(description="Roll back to the version active before")
     def roll_back(self, request, queryset):

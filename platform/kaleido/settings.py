@@ -209,3 +209,7 @@ CELERY_BEAT_SCHEDULE["ranking-retrain-due"] = {
     "task": "ranking.tasks.retrain_due_placements",
     "schedule": env_float("KALEIDO_RETRAIN_INTERVAL_S", 3600.0),
 }
+
+# --- hardening ---
+CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.generation_resend_unsent",
+                                                    "schedule": env_float("KALEIDO_RESEND_UNSENT_EVERY_S", 30.0)}
