@@ -1,7 +1,7 @@
 """Read endpoints the dashboard needs beyond the public report APIs, and the staff-only model actions.
 
-Reads accept a staff session or an `analytics:read` key, like the report APIs. Activating or rolling
-back a ranker needs a staff user with ranking's change permission.
+Reads accept a session with a reporting role or an `analytics:read` key, like the report APIs.
+Activating or rolling back a ranker needs a staff user with the operators or admins role.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
 
 
 class CanManageModels(BasePermission):
-    message = "Activating or rolling back a model needs a staff user allowed to change model versions."
+    message = "Only operators and admins may activate or roll back a model."
 
     def has_permission(self, request, view) -> bool:
         user = request.user

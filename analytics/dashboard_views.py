@@ -18,6 +18,8 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 
+from access.roles import can_operate, can_read_reports
+
 PAGES = ("experiments", "attribution", "variants", "models")
 MANIFEST_NAME = "dashboard/manifest.json"
 ENTRY = "src/main.ts"
@@ -46,8 +48,8 @@ def dashboard_assets() -> dict[str, list[str] | str]:
 
 
 def can_manage_models(user) -> bool:
-    """Activating or rolling back a ranker changes what users see: staff with the change permission only."""
-    return bool(user.is_active and user.is_staff and user.has_perm("ranking.change_modelversion"))
+    """Activating or rolling back a ranker changes what users see: operators and admins only."""
+    return bool(getattr(user, "is_staff", False) and can_operate(user))
 
 
 def _is_staff(user) -> bool:
@@ -59,6 +61,9 @@ class DashboardView(View):
     page = "experiments"
 
     def get(self, request, **kwargs):
+        if not can_read_reports(request.user):
+            # Staff without a role: the report APIs would refuse every call, so say why up front.
+            return render(request, "dashboard/no_role.html", status=403)
         config = {
             "page": self.page,
             "pages": list(PAGES),

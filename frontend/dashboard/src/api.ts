@@ -149,12 +149,16 @@ export interface AttributionCell {
   clicks: number;
   ctr: number | null;
   normalized_preference: number | null;
+  /** False when the cell has fewer impressions than the API's min_support. */
+  supported: boolean;
 }
 
 export interface Finding {
   segment: string;
   tag: string;
   ratio: number;
+  ratio_ci: [number, number] | null;
+  q_value: number | null;
   ctr: number | null;
   impressions: number;
   text?: string;
@@ -165,6 +169,8 @@ export interface Attribution {
   tag_group: string;
   cells: AttributionCell[];
   findings: Finding[] | null;
+  min_support: number | null;
+  weighting: string | null;
 }
 
 export interface Term {
@@ -246,17 +252,20 @@ function interval(x: unknown): [number, number] | null {
 }
 
 function bucketRow(name: string, o: Record<string, unknown>): BucketRow {
+  // The report gives lift_vs_control as {relative, relative_ci, absolute, absolute_ci, p_value};
+  // a bare number with lift_ci beside it is accepted too.
   const liftRaw = o.lift_vs_control ?? o.lift;
   let lift: number | null = null;
   let liftCi: [number, number] | null = interval(o.lift_ci ?? o.lift_vs_control_ci);
+  let pRaw: unknown = o.p_value;
   if (liftRaw && typeof liftRaw === "object" && !Array.isArray(liftRaw)) {
     const l = liftRaw as Record<string, unknown>;
-    lift = num(l.value ?? l.estimate ?? l.lift ?? l.relative);
-    liftCi = liftCi ?? interval(l.ci ?? l) ;
+    lift = num(l.relative ?? l.value ?? l.estimate);
+    liftCi = liftCi ?? interval(l.relative_ci ?? l.ci);
+    pRaw = pRaw ?? l.p_value;
   } else {
     lift = num(liftRaw);
   }
-  const pRaw = o.p_value ?? (liftRaw && typeof liftRaw === "object" ? (liftRaw as Record<string, unknown>).p_value : undefined);
   return {
     bucket: String(o.bucket ?? o.name ?? name),
     users: num(o.users),
@@ -267,7 +276,7 @@ function bucketRow(name: string, o: Record<string, unknown>): BucketRow {
     lift,
     lift_ci: liftCi,
     p_value: num(pRaw),
-    share: num(o.share ?? o.expected_share ?? o.allocation),
+    share: num(o.share),
   };
 }
 
@@ -282,8 +291,7 @@ export function normalizeReport(raw: Record<string, unknown>): ExperimentReport 
     buckets = Object.entries(rawBuckets as Record<string, unknown>).map(([name, b]) => bucketRow(name, (b ?? {}) as Record<string, unknown>));
   }
   buckets.sort((a, b) => rank(a.bucket) - rank(b.bucket));
-  const srmRaw = raw.srm as Record<string, unknown> | undefined;
-  const srm = num(raw.srm_p_value ?? srmRaw?.p_value);
+  const srm = num(raw.srm_p_value);
   const daily = Array.isArray(raw.daily) ? (raw.daily as DailyRow[]) : null;
   const experiment = raw.experiment;
   return {
@@ -291,7 +299,7 @@ export function normalizeReport(raw: Record<string, unknown>): ExperimentReport 
     placement: typeof raw.placement === "string" ? raw.placement : null,
     buckets,
     srm_p_value: srm,
-    srm_warning: typeof raw.srm_warning === "boolean" ? raw.srm_warning : typeof srmRaw?.warning === "boolean" ? (srmRaw.warning as boolean) : srm !== null && srm < 0.001,
+    srm_warning: typeof raw.srm_flag === "boolean" ? raw.srm_flag : srm !== null && srm < (num(raw.srm_threshold) ?? 0.001),
     daily,
     raw,
   };
@@ -312,30 +320,43 @@ export function normalizeAttribution(raw: Record<string, unknown>): Attribution 
       clicks: num(o.clicks) ?? 0,
       ctr: num(o.ctr),
       normalized_preference: num(o.normalized_preference ?? o.preference),
+      supported: o.supported !== false,
     };
   });
   let findings: Finding[] | null = null;
   if (Array.isArray(raw.findings)) {
     findings = raw.findings.map((f) => {
       const o = (f ?? {}) as Record<string, unknown>;
+      const segment = String(o.segment_value ?? o.segment ?? "");
+      const tag = String(o.tag_value ?? o.tag ?? "");
+      const cell = cells.find((c) => c.segment === segment && c.tag === tag);
       return {
-        segment: String(o.segment_value ?? o.segment ?? ""),
-        tag: String(o.tag_value ?? o.tag ?? ""),
-        ratio: num(o.normalized_preference ?? o.ratio ?? o.preference) ?? 1,
-        ctr: num(o.ctr),
-        impressions: num(o.impressions) ?? 0,
-        text: typeof o.text === "string" ? o.text : typeof o.sentence === "string" ? o.sentence : undefined,
+        segment,
+        tag,
+        ratio: num(o.normalized_preference ?? o.ratio) ?? 1,
+        ratio_ci: interval(o.normalized_preference_ci),
+        q_value: num(o.q_value),
+        ctr: num(o.ctr) ?? cell?.ctr ?? null,
+        impressions: num(o.impressions) ?? cell?.impressions ?? 0,
+        text: typeof o.text === "string" ? o.text : undefined,
       };
     });
   }
-  return { segment: String(raw.segment ?? ""), tag_group: String(raw.tag_group ?? ""), cells, findings };
+  return {
+    segment: String(raw.segment ?? ""),
+    tag_group: String(raw.tag_group ?? ""),
+    cells,
+    findings,
+    min_support: num(raw.min_support),
+    weighting: typeof raw.weighting === "string" ? raw.weighting : null,
+  };
 }
 
 /** Findings from the cells when the API gives none: the strongest reliable deviations from 1×. */
 export function deriveFindings(cells: AttributionCell[], limit = 8, minImpressions = 100): Finding[] {
   return cells
-    .filter((c) => c.normalized_preference !== null && c.impressions >= minImpressions)
-    .map((c) => ({ segment: c.segment, tag: c.tag, ratio: c.normalized_preference as number, ctr: c.ctr, impressions: c.impressions }))
+    .filter((c) => c.normalized_preference !== null && c.supported && c.impressions >= minImpressions)
+    .map((c) => ({ segment: c.segment, tag: c.tag, ratio: c.normalized_preference as number, ratio_ci: null, q_value: null, ctr: c.ctr, impressions: c.impressions }))
     .filter((f) => Math.abs(f.ratio - 1) >= 0.05)
     .sort((a, b) => Math.abs(Math.log(b.ratio)) * Math.sqrt(b.impressions) - Math.abs(Math.log(a.ratio)) * Math.sqrt(a.impressions))
     .slice(0, limit);

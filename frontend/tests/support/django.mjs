@@ -83,11 +83,13 @@ export class DjangoServer {
     return out.trim().split("\n").pop().trim();
   }
 
-  async createStaffUser(username, password, { superuser = true } = {}) {
+  /** A staff user in the given role groups (access.roles: analysts, operators, admins). */
+  async createStaffUser(username, password, { superuser = false, roles = [] } = {}) {
     await this.shellJson(
-      `import json; from django.contrib.auth import get_user_model; U = get_user_model(); ` +
-        `u = U.objects.create_user(${JSON.stringify(username)}, password=${JSON.stringify(password)}, ` +
-        `is_staff=True, is_superuser=${superuser ? "True" : "False"}); print(json.dumps(u.pk))`,
+      `import json; from django.contrib.auth import get_user_model; from django.contrib.auth.models import Group; ` +
+        `U = get_user_model(); u = U.objects.create_user(${JSON.stringify(username)}, password=${JSON.stringify(password)}, ` +
+        `is_staff=True, is_superuser=${superuser ? "True" : "False"}); ` +
+        `u.groups.set([Group.objects.get_or_create(name=n)[0] for n in ${JSON.stringify(roles)}]); print(json.dumps(u.pk))`,
     );
   }
 

@@ -1,8 +1,8 @@
 import { type Attribution, deriveFindings, type Explanation, type Finding } from "../api";
 import { FONT, PALETTE, drawChart } from "../charts";
 import { clear, h, hasHan } from "../dom";
-import { fmtInt, fmtNum, fmtPct, fmtRatio } from "../format";
-import { t } from "../i18n";
+import { fmtInt, fmtNum, fmtP, fmtPct, fmtRatio } from "../format";
+import { lang, t } from "../i18n";
 import type { PageContext } from "../main";
 import { card, chartBox, empty, failure, loading, segmented, select } from "../ui";
 
@@ -81,18 +81,22 @@ function showHeatmap(el: HTMLElement, data: Attribution, metric: "ctr" | "prefer
   const hi = Math.max(...values);
   const format = metric === "ctr" ? (v: number) => fmtPct(v) : fmtRatio;
   const box = chartBox("chart-heatmap", Math.max(260, 44 * segments.length + 110));
-  el.append(box, heatTable(data, segments, tags, metric));
+  const faded = cells.some((c) => !c.supported);
+  el.append(box);
+  if (faded && data.min_support) el.append(h("p", { class: "muted small" }, t("attr.lowSupport", { n: fmtInt(data.min_support) })));
+  el.append(heatTable(data, segments, tags, metric));
   drawChart(box, {
     grid: { left: 96, right: 16, top: 8, bottom: 76 },
     tooltip: {
-      formatter: (p: { data: [number, number, number | null, number, number] }) => {
-        const [x, y, v, imps, clicks] = p.data;
+      formatter: (p: { value: [number, number, number | null, number, number] }) => {
+        const [x, y, v, imps, clicks] = p.value;
         return `${segments[y]} × ${tags[x]}<br>${format(v ?? 0)}<br>${t("common.impressions")}: ${fmtInt(imps)} · ${t("common.clicks")}: ${fmtInt(clicks)}`;
       },
     },
     xAxis: { type: "category", data: tags, splitArea: { show: true }, axisLabel: { interval: 0, rotate: tags.length > 5 ? 30 : 0 } },
     yAxis: { type: "category", data: segments, splitArea: { show: true } },
     visualMap: {
+      dimension: 2,
       min: metric === "preference" ? Math.min(lo, 1 - (hi - 1)) : lo,
       max: metric === "preference" ? Math.max(hi, 1 + (1 - lo)) : hi,
       calculable: false,
@@ -106,8 +110,9 @@ function showHeatmap(el: HTMLElement, data: Attribution, metric: "ctr" | "prefer
     series: [{
       type: "heatmap",
       name: metric,
-      data: cells.map((c) => [tags.indexOf(c.tag), segments.indexOf(c.segment), value(c), c.impressions, c.clicks]),
-      label: { show: tags.length * segments.length <= 80, fontFamily: FONT, formatter: (p: { data: [number, number, number | null] }) => (p.data[2] === null ? "" : format(p.data[2])) },
+      // Cells below the minimum support are drawn faded: their numbers are too noisy to read.
+      data: cells.map((c) => ({ value: [tags.indexOf(c.tag), segments.indexOf(c.segment), value(c), c.impressions, c.clicks], itemStyle: { opacity: c.supported ? 1 : 0.4 }, label: { opacity: 1 } })),
+      label: { show: tags.length * segments.length <= 80, fontFamily: FONT, color: "#111827", textBorderWidth: 2, textBorderColor: "rgba(255,255,255,.85)", formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? "" : format(p.value[2])) },
       emphasis: { itemStyle: { borderColor: "#111827", borderWidth: 1 } },
     }],
   }, `${data.segment} × ${data.tag_group}`);
@@ -138,10 +143,15 @@ function showFindings(el: HTMLElement, findings: Finding[], segment: string, tag
     ...findings.map((f) => {
       const seg = `${segment} = ${f.segment}`;
       const tag = `${tagGroup} = ${f.tag}`;
-      const sentence = f.text ?? t(f.ratio >= 1 ? "attr.finding" : "attr.findingAvoid", { segment: seg, tag, ratio: fmtRatio(f.ratio) });
-      return h("li", { class: `finding ${f.ratio >= 1 ? "finding--up" : "finding--down"}`, lang: hasHan(sentence) ? "zh" : null },
+      // The API words findings in English; Chinese readers get the same facts in Chinese.
+      const serverText = lang() === "en" && f.text ? f.text : undefined;
+      const sentence = serverText ?? t(f.ratio >= 1 ? "attr.finding" : "attr.findingAvoid", { segment: seg, tag, ratio: fmtRatio(f.ratio) });
+      const detail = [t("attr.findingDetail", { ctr: fmtPct(f.ctr), impressions: fmtInt(f.impressions) })];
+      if (f.ratio_ci && !serverText) detail.push(`95%: ${fmtRatio(f.ratio_ci[0])} – ${fmtRatio(f.ratio_ci[1])}`);
+      if (f.q_value !== null && !serverText) detail.push(`q = ${fmtP(f.q_value)}`);
+      return h("li", { class: `finding ${f.ratio >= 1 ? "finding--up" : "finding--down"}`, lang: hasHan(sentence) ? "zh" : null, "data-segment": f.segment, "data-tag": f.tag },
         h("span", { class: "finding__text" }, sentence),
-        h("span", { class: "finding__detail muted" }, t("attr.findingDetail", { ctr: fmtPct(f.ctr), impressions: fmtInt(f.impressions) })));
+        h("span", { class: "finding__detail muted" }, detail.join(" · ")));
     })));
 }
 

@@ -123,14 +123,15 @@ function drawCtrChart(el: HTMLElement, buckets: BucketRow[]): void {
       },
     },
     xAxis: { type: "category", data: names },
-    yAxis: { type: "value", min: 0, max: maxHigh > 0 ? undefined : 0.01, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    // Room for the top of the highest interval, so no error bar is clipped.
+    yAxis: { type: "value", min: 0, max: niceMax(maxHigh), axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
     series: [
       {
         type: "bar",
         name: t("common.ctr"),
         barMaxWidth: 72,
         data: buckets.map((b) => ({ value: b.ctr ?? 0, itemStyle: { color: BUCKET_COLORS[b.bucket] ?? PALETTE[0] } })),
-        label: { show: true, position: "insideTop", color: "#fff", formatter: (p: { value: number }) => fmtPct(p.value) },
+        label: { show: true, position: "insideBottom", distance: 8, color: "#fff", fontWeight: "bold", formatter: (p: { value: number }) => fmtPct(p.value) },
       },
       errorBarSeries(t("exp.ctrCi"), buckets.map((b) => b.ctr_ci)),
     ],
@@ -156,4 +157,14 @@ function drawDailyChart(el: HTMLElement, daily: DailyRow[]): void {
       data: days.map((day) => lookup.get(`${day}|${bucket}`)?.ctr ?? null),
     })),
   }, t("exp.chartDaily"));
+}
+
+/** A round axis maximum just above `x` (1-2-2.5-5 steps). */
+export function niceMax(x: number): number {
+  if (!(x > 0)) return 0.01;
+  const magnitude = 10 ** Math.floor(Math.log10(x));
+  for (const step of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) {
+    if (step * magnitude >= x * 1.05) return step * magnitude;
+  }
+  return 10 * magnitude;
 }

@@ -5,6 +5,7 @@ import { fmtDate, fmtInt, fmtNum, fmtPct } from "../format";
 import { t } from "../i18n";
 import type { PageContext } from "../main";
 import { card, chartBox, empty, failure, loading, select } from "../ui";
+import { niceMax } from "./experiments";
 
 export async function renderModels(ctx: PageContext): Promise<void> {
   const { root } = ctx;
@@ -139,19 +140,19 @@ function drawAuc(el: HTMLElement, versions: ModelRow[]): void {
     grid: { left: 48, right: 16, top: 16, bottom: 32 },
     tooltip: { trigger: "axis", valueFormatter: (v: number) => fmtNum(v) },
     xAxis: { type: "category", data: ordered.map((v) => `v${v.version}`) },
-    yAxis: { type: "value", min: (r: { min: number }) => Math.max(0, Math.floor((r.min - 0.02) * 100) / 100), max: 1 },
+    yAxis: { type: "value", min: (r: { min: number }) => Math.min(0.5, Math.floor((r.min - 0.02) * 20) / 20), max: (r: { max: number }) => Math.min(1, Math.ceil((r.max + 0.02) * 20) / 20) },
     series: [{
       type: "line",
       name: t("mod.auc"),
       data: ordered.map((v) => ({ value: v.auc, symbolSize: v.is_active ? 12 : 6 })),
       itemStyle: { color: PALETTE[0] },
-      markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#9ca3af" }, data: [{ yAxis: 0.5 }], label: { formatter: "0.5" } },
+      markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#9ca3af" }, data: [{ yAxis: 0.5 }], label: { position: "insideStartTop", formatter: "0.5" } },
     }],
   }, t("mod.aucChart"));
 }
 
 function drawCalibration(el: HTMLElement, series: { name: string; points: CurvePoint[] }[]): void {
-  const max = Math.max(0.01, ...series.flatMap((s) => s.points.flatMap((p) => [p.predicted, p.observed]))) * 1.1;
+  const max = niceMax(Math.max(0.01, ...series.flatMap((s) => s.points.flatMap((p) => [p.predicted, p.observed]))));
   drawChart(el, {
     grid: { left: 56, right: 16, top: 36, bottom: 48 },
     legend: { top: 0 },
