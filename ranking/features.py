@@ -104,20 +104,19 @@ def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]
     """(rows × user features) float matrix: category codes or numbers, NaN where missing or unseen."""
     user = spec["user"]
     out = np.full((len(feature_rows), len(user)), np.nan, dtype=np.float64)
-    lookups = [{v: i for i, v in enumerate(f["values"])} if f["kind"] == "cat" else None for f in user]
-    for r, row in enumerate(feature_rows):
-        for c, f in enumerate(user):
-            value = row.get(f["name"])
-            if value is None:
-                continue
-            lookup = lookups[c]
-            if lookup is None:
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    out[r, c] = float(value)
-            else:
-                code = lookup.get(_cat_value(value))
-                if code is not None:
-                    out[r, c] = code
+    nan = math.nan
+    for c, f in enumerate(user):
+        name = f["name"]
+        values = [row.get(name) for row in feature_rows]
+        if f["kind"] == "cat":
+            lookup = {v: float(i) for i, v in enumerate(f["values"])}
+            flags = {True: lookup.get("true", nan), False: lookup.get("false", nan)}
+            # type() checks, not isinstance: True must not count as the number 1, nor 1 as True.
+            column = [lookup.get(v, nan) if type(v) is str else flags[v] if type(v) is bool else nan
+                      for v in values]
+        else:
+            column = [float(v) if type(v) is int or type(v) is float else nan for v in values]
+        out[:, c] = column
     return out
 
 

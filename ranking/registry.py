@@ -139,10 +139,24 @@ def reset_caches() -> None:
     with _lock:
         _loaded.clear()
         _failed.clear()
+    _active_memo[:] = [0.0, None]
     cache.delete(ACTIVE_KEY)
 
 
+_active_memo: list = [0.0, None]  # [re-check after (monotonic), table]
+
+
 def _active_table() -> dict[str, Any]:
+    """Active versions, from process memory for KALEIDO_RANK_LOCAL_CHECK_S, then from the shared cache."""
+    now = time.monotonic()
+    if _active_memo[1] is not None and _active_memo[0] > now:
+        return _active_memo[1]
+    table = _shared_active_table()
+    _active_memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table]
+    return table
+
+
+def _shared_active_table() -> dict[str, Any]:
     try:
         table = cache.get(ACTIVE_KEY)
     except Exception:  # a cache outage must not stop serving
@@ -240,5 +254,11 @@ def deactivate_all(*, placement=None) -> None:
 
 def _forget_active_table() -> None:
     # Now for this process, and again after commit so no process keeps a table read before the commit.
+    _active_memo[:] = [0.0, None]
     cache.delete(ACTIVE_KEY)
-    transaction.on_commit(lambda: cache.delete(ACTIVE_KEY))
+    transaction.on_commit(_forget_after_commit)
+
+
+def _forget_after_commit() -> None:
+    _active_memo[:] = [0.0, None]
+    cache.delete(ACTIVE_KEY)

@@ -38,6 +38,7 @@ from .models import Decision, Experiment
 log = logging.getLogger(__name__)
 
 THOMPSON_DRAWS = 32
+_DECISIONS_DB = "decisions"
 
 
 class UnknownPlacement(Exception):
@@ -104,6 +105,7 @@ class Catalogue:
 # --- catalogue cache ----------------------------------------------------------------------------------------
 
 _catalogues: dict[str, Catalogue] = {}
+_tokens: dict[int, tuple[float, str]] = {}  # placement id -> (re-check after, token)
 _local = threading.local()
 
 
@@ -115,7 +117,9 @@ def invalidate_catalogue(placement_id: int | None = None) -> None:
     """Make every process reload the catalogue on its next request (all placements if None)."""
     if placement_id is None:
         _catalogues.clear()
+        _tokens.clear()
         return
+    _tokens.pop(placement_id, None)
     try:
         cache.delete(_token_key(placement_id))
     except Exception:  # noqa: S110 - worst case the TTL reloads it
@@ -123,6 +127,17 @@ def invalidate_catalogue(placement_id: int | None = None) -> None:
 
 
 def _current_token(placement_id: int) -> str:
+    """The shared token, re-read from the cache at most every KALEIDO_RANK_LOCAL_CHECK_S seconds."""
+    now = time.monotonic()
+    memo = _tokens.get(placement_id)
+    if memo is not None and memo[0] > now:
+        return memo[1]
+    token = _shared_token(placement_id)
+    _tokens[placement_id] = (now + settings.KALEIDO_RANK_LOCAL_CHECK_S, token)
+    return token
+
+
+def _shared_token(placement_id: int) -> str:
     key = _token_key(placement_id)
     try:
         token = cache.get(key)
@@ -177,6 +192,19 @@ def get_catalogue(slug: str) -> Catalogue | None:
     else:
         _catalogues[slug] = cat
     return cat
+
+
+def write_decision(decision: Decision) -> None:
+    """INSERT the decision (one round trip, autocommit) before answering.
+
+    Written before the answer so an impression can never arrive before its decision, and never
+    buffered in process memory where a crash would lose it. On PostgreSQL it goes through the
+    `decisions` connection (settings: synchronous_commit off): the commit does not wait for the WAL
+    flush, so the row survives any crash of the web process and is lost only if the database server
+    itself crashes within a fraction of a second. Waiting for the flush costs more than the rest of
+    the request (bench/RESULTS.md); KALEIDO_DECISION_ASYNC_COMMIT=0 restores it.
+    """
+    decision.save(force_insert=True, using=_DECISIONS_DB if _DECISIONS_DB in settings.DATABASES else "default")
 
 
 # --- ranking --------------------------------------------------------------------------------------------------
@@ -276,13 +304,14 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
                                 score=None if scores is None else float(scores[i]), propensity=float(p),
                                 tags=v["tags"], image_url=v["image_url"], render=v["render"]))
-    decision = Decision.objects.create(
+    decision = Decision(
         placement_id=cat.placement_id, user_id=user_id, features=features, context=context, bucket=served,
         experiment_id=experiment_id, model_version=model_version, created_at=timezone.now(),
         items=[{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity}
                for it in items],
         assigned_bucket=assigned, fallback_reason=reason, candidates=len(cat.pool) or len(cat.variants),
     )
+    write_decision(decision)
     return RankResult(decision_id=str(decision.decision_id), placement=cat.slug, bucket=served,
                       experiment=experiment_slug, model_version=model_version, items=items,
                       assigned_bucket=assigned, fallback_reason=reason)

@@ -1,0 +1,332 @@
+"""Benchmark of POST /api/v1/rank under gunicorn on PostgreSQL, next to a bare DRF endpoint.
+
+    .venv/bin/python bench/rank.py [--seconds 8] [--workers 2] [--train-rows 1000000]
+
+Creates (and drops first) the database `kaleido_rank_bench` on 127.0.0.1:5432, seeds one placement
+with 200 live variants and a LightGBM model over 30 user features, starts gunicorn on a free loopback
+port, and measures p50/p99 latency and requests/s at concurrency 1 and 16 for /rank (model bucket:
+every request scores all 200 variants and writes its decision) and for the bare endpoint. Also times
+the decision INSERT alone and LightGBM training on synthetic impressions. Writes the `## ranking`
+section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_NAME = "kaleido_rank_bench"
+PG = "postgres://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/4"
+N_VARIANTS = 200
+N_FEATURES = 30
+
+ENV = {
+    "DATABASE_URL": f"{PG}/{DB_NAME}", "REDIS_URL": REDIS, "CELERY_BROKER_URL": "", "DEBUG": "0",
+    "SECRET_KEY": "bench-only-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_SETTINGS_MODULE": "rank_settings", "KALEIDO_VAR_DIR": "/tmp/kaleido-rank-bench",
+    "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0", "SECURE_HSTS_SECONDS": "0",
+    "OMP_NUM_THREADS": "1", "LOG_LEVEL": "ERROR",
+}
+
+
+def setup_django() -> None:
+    os.environ.update(ENV)
+    for p in (ROOT / "bench", ROOT, ROOT / "platform"):
+        sys.path.insert(0, str(p))
+    import django
+
+    django.setup()
+
+
+def user_features(rng: random.Random) -> tuple[dict, dict]:
+    """7 simulator features + 23 synthetic ones (numbers, categories, flags) = 30 features."""
+    from ranking.simulator import make_users
+
+    u = make_users(1, seed=rng.randrange(10**9))[0]
+    feats = dict(u.features)
+    for i in range(N_FEATURES - 7):
+        kind = i % 3
+        feats[f"f{i}"] = rng.random() * 100 if kind == 0 else (f"c{rng.randrange(8)}" if kind == 1 else rng.random() < 0.5)
+    return feats, dict(u.context)
+
+
+def seed(train_rows: int) -> tuple[str, str]:
+    """Fresh database: 200 live variants, 20k logged impressions, an active model. Returns (key, slug)."""
+    subprocess.run(["psql", "-q", PG + "/postgres", "-c", f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
+    subprocess.run(["psql", "-q", PG + "/postgres", "-c", f"CREATE DATABASE {DB_NAME}"], check=True)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from access.services import api_key_create
+    from analytics.ingestion import record_events
+    from creative.models import Placement, ServingMode, StyleVariant
+    from creative.taxonomy import DEFAULT_TAXONOMY
+    from ranking import services, simulator
+    from ranking.models import Decision
+
+    rng = random.Random(5)
+    placement = Placement.objects.create(slug="bench-banner", name="Bench banner", width=750, height=300,
+                                         default_mode=ServingMode.MODEL)
+    groups = [(g, values) for _, g, _, _, values in DEFAULT_TAXONOMY]
+    variants = StyleVariant.objects.bulk_create([
+        StyleVariant(placement=placement, variant_key=f"v{i}", status="live",
+                     tags={g: [rng.choice(values)] for g, values in groups},
+                     render_spec={"layout": "single_image_text", "headline": f"Headline {i}", "cta": "Go"})
+        for i in range(N_VARIANTS)
+    ])
+    placement.control_variant = variants[0]
+    placement.save()
+    decisions, events = [], []
+    start = datetime.now(UTC) - timedelta(hours=3)
+    for i in range(train_rows):
+        feats, ctx = user_features(rng)
+        v = variants[rng.randrange(N_VARIANTS)]
+        did = uuid.uuid4()
+        ts = start + timedelta(milliseconds=i * 100)
+        decisions.append(Decision(decision_id=did, placement=placement, user_id=f"b{i}", features=feats, context=ctx,
+                                  bucket="random", assigned_bucket="random", candidates=N_VARIANTS, created_at=ts,
+                                  items=[{"variant_id": v.id, "rank": 1, "propensity": 1 / N_VARIANTS}]))
+        base = {"decision_id": str(did), "variant_id": v.id, "user_id": f"b{i}", "placement": placement.slug,
+                "position": 1, "ts": ts.isoformat()}
+        events.append({"event_id": uuid.uuid4().hex, "type": "impression", **base})
+        user = simulator.SimUser(f"b{i}", feats, ctx, 0.0)
+        if rng.random() < simulator.click_probability(user, v.tags):
+            events.append({"event_id": uuid.uuid4().hex, "type": "click", **base})
+    Decision.objects.bulk_create(decisions, batch_size=1000)
+    for i in range(0, len(events), 1000):
+        record_events(events[i:i + 1000])
+    result = services.train_model(placement=placement, activate=True)
+    print(f"seeded: {N_VARIANTS} variants, model v{result.model_version} on {result.rows} rows (AUC {result.auc:.3f})")
+    return api_key_create(name="bench", scopes=["rank", "events"]).secret, placement.slug
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, **ENV, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT), str(ROOT / "platform")])}
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "kaleido.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+         "--backlog", "256", "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def _client(args) -> list[float]:
+    port, path, headers, bodies, seconds, threads = args
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def loop(tid: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, i = [], tid
+        while time.perf_counter() < stop_at:
+            body = bodies[i % len(bodies)]
+            i += threads
+            t = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t)
+            if response.status != 200:
+                raise RuntimeError(f"{path}: HTTP {response.status}")
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    ts = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return latencies
+
+
+def load(port: int, path: str, headers: dict, bodies: list[bytes], concurrency: int, seconds: float) -> dict:
+    procs = min(concurrency, 4)
+    per = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
+    started = time.perf_counter()
+    if procs == 1:
+        lat = _client((port, path, headers, bodies, seconds, per[0]))
+    else:
+        with mp.get_context("fork").Pool(procs) as pool:
+            lat = [x for part in pool.map(_client, [(port, path, headers, bodies, seconds, n) for n in per]) for x in part]
+    elapsed = time.perf_counter() - started
+    lat.sort()
+    return {"requests": len(lat), "rps": len(lat) / elapsed, "p50_ms": lat[len(lat) // 2] * 1000,
+            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000}
+
+
+def time_decision_writes(n: int = 2000) -> dict:
+    from django.db import transaction
+    from django.utils import timezone
+
+    from creative.models import Placement
+    from ranking.models import Decision
+
+    placement = Placement.objects.get(slug="bench-banner")
+    feats = user_features(random.Random(1))[0]
+    items = [{"variant_id": 1, "rank": 1, "score": 0.05, "propensity": 0.9}]
+
+    def make():
+        return Decision(placement=placement, user_id="w", features=feats, context={}, bucket="model",
+                        items=items, created_at=timezone.now())
+
+    from ranking.serving import write_decision
+
+    t = time.perf_counter()
+    for _ in range(n):
+        make().save(force_insert=True)
+    single = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    for _ in range(n):
+        write_decision(make())
+    async_commit = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    with transaction.atomic():
+        Decision.objects.bulk_create([make() for _ in range(n)], batch_size=500)
+    bulk = (time.perf_counter() - t) / n
+    return {"single_insert_ms": single * 1000, "async_commit_ms": async_commit * 1000, "bulk_insert_ms": bulk * 1000}
+
+
+def time_training(rows: int) -> dict:
+    """Encode and fit LightGBM on `rows` synthetic impressions (30 user features × 200 tagged variants)."""
+    import numpy as np
+
+    from ranking import features as F
+    from ranking import training
+    from ranking.simulator import SimUser, click_probability
+
+    rng = random.Random(9)
+    nprng = np.random.default_rng(9)
+    pool = [user_features(rng) for _ in range(5000)]
+    from creative.models import StyleVariant
+
+    variants = list(StyleVariant.objects.filter(placement__slug="bench-banner").values_list("id", "tags"))
+    t0 = time.perf_counter()
+    pick_u = nprng.integers(len(pool), size=rows)
+    pick_v = nprng.integers(len(variants), size=rows)
+    feature_rows = [F.row_features(*pool[i]) for i in pick_u]
+    spec = F.build_spec(feature_rows=feature_rows[:50_000], variant_tags=[t for _, t in variants])
+    users = F.user_codes(spec, feature_rows)
+    tag_rows = F.tag_matrix(spec, [t for _, t in variants])
+    ctr = np.array([[click_probability(SimUser("x", *pool[u], 0.0), t) for _, t in variants] for u in range(len(pool))])
+    y = (nprng.random(rows) < ctr[pick_u, pick_v]).astype(float)
+    x = F.lgb_matrix(spec, users=users, tags=tag_rows[pick_v], variant_codes_=None, positions=np.ones(rows))
+    encode = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    booster, params = training.fit_lightgbm(x=x, y=y, w=np.ones(rows), spec=spec, threads=2)
+    fit = time.perf_counter() - t1
+    _, _, ho = training.split_indices(rows)
+    metrics = training.holdout_metrics(y[ho], booster.predict(x[ho], num_iteration=params["best_iteration"]))
+    return {"rows": rows, "encode_s": encode, "fit_s": fit, "iterations": params["best_iteration"],
+            "auc": metrics["auc"], "columns": x.shape[1]}
+
+
+def write_results(text: str) -> None:
+    path = ROOT / "bench" / "RESULTS.md"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    start = current.find("\n## ranking")
+    if start == -1:
+        current = current.rstrip("\n") + "\n\n" + text
+    else:
+        nxt = current.find("\n## ", start + 1)
+        current = current[:start + 1] + text + (current[nxt + 1:] if nxt != -1 else "")
+    path.write_text(current.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0, help="per scenario")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed-rows", type=int, default=20_000)
+    parser.add_argument("--train-rows", type=int, default=1_000_000)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    setup_django()
+    secret, slug = seed(args.seed_rows)
+    rng = random.Random(3)
+    rank_bodies = []
+    for i in range(500):
+        feats, ctx = user_features(rng)
+        rank_bodies.append(json.dumps({"placement": slug, "user": {"id": f"load-{i}", "features": feats},
+                                       "k": 3, "context": ctx}).encode())
+    bare_bodies = [b"{}"]
+    headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {secret}"}
+    port = free_port()
+    proc = start_gunicorn(port, args.workers)
+    rows = []
+    try:
+        load(port, "/api/v1/rank", headers, rank_bodies, 1, 2.0)  # warm: load the model in every worker
+        load(port, "/api/v1/rank", headers, rank_bodies, 4, 2.0)
+        for concurrency in (1, 16):
+            for name, path, bodies in (("bare DRF", "/bench/bare", bare_bodies), ("rank", "/api/v1/rank", rank_bodies)):
+                r = load(port, path, headers, bodies, concurrency, args.seconds)
+                rows.append((name, concurrency, r))
+                print(f"{name:9s} c={concurrency:2d}  {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                      f"p99 {r['p99_ms']:6.2f} ms  ({r['requests']} requests)")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    writes = time_decision_writes()
+    print(f"decision INSERT: {writes['single_insert_ms']:.3f} ms waiting for the WAL flush, "
+          f"{writes['async_commit_ms']:.3f} ms with synchronous_commit off, {writes['bulk_insert_ms']:.3f} ms in bulk")
+    train = time_training(args.train_rows)
+    print(f"training on {train['rows']:,} impressions: encode {train['encode_s']:.1f}s, fit {train['fit_s']:.1f}s "
+          f"({train['iterations']} trees, AUC {train['auc']:.3f})")
+    if args.no_write:
+        return
+    by = {(n, c): r for n, c, r in rows}
+    lines = [
+        "## ranking", "",
+        f"`.venv/bin/python bench/rank.py` — {datetime.now(UTC):%Y-%m-%d}, gunicorn {args.workers} sync workers, "
+        f"PostgreSQL + Redis cache on loopback, {N_VARIANTS} live variants, {N_FEATURES} user features, k=3, model "
+        f"bucket (every request scores all variants and INSERTs its decision), {args.seconds:g}s per row; "
+        f"{os.cpu_count()} CPU cores shared with the load generator.", "",
+        "| endpoint | concurrency | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|",
+    ]
+    for name, c, r in rows:
+        lines.append(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+    lines += [
+        "", f"rank throughput vs bare: {by[('rank', 1)]['rps'] / by[('bare DRF', 1)]['rps']:.0%} at c=1, "
+        f"{by[('rank', 16)]['rps'] / by[('bare DRF', 16)]['rps']:.0%} at c=16.", "",
+        f"Decision write (2,000 in a row): one INSERT waiting for the WAL flush {writes['single_insert_ms']:.2f} ms; "
+        f"with synchronous_commit off for that transaction (what serving does) {writes['async_commit_ms']:.2f} ms; "
+        f"bulk (a buffer would get this, and lose decisions with the process) {writes['bulk_insert_ms']:.3f} ms/row.", "",
+        f"Training on {train['rows']:,} synthetic impressions ({train['columns']} columns): encoding "
+        f"{train['encode_s']:.1f} s, LightGBM fit {train['fit_s']:.1f} s on 2 threads "
+        f"({train['iterations']} trees after early stopping, holdout AUC {train['auc']:.3f}).", "",
+    ]
+    write_results("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
