@@ -301,7 +301,8 @@ class _Progress:
 
 def _claim(job_id: int) -> GenerationJob | None:
     with transaction.atomic():
-        job = GenerationJob.objects.select_for_update().select_related("kit", "base_model").filter(pk=job_id).first()
+        job = GenerationJob.objects.select_for_update(of=("self",)).select_related("kit", "base_model").filter(
+            pk=job_id).first()
         if job is None or job.is_finished:
             return None  # deleted, or a redelivered task for a job already done: nothing to do
         job.status = Job.Status.RUNNING
