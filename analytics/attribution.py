@@ -43,7 +43,8 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
     if buckets:
         where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
         params += list(buckets)
-    sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features "  # noqa: S608
+    sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features, "  # noqa: S608
+           "d.context, d.model_version "
            "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
            f"WHERE {where} ORDER BY e.ts DESC LIMIT %s")
     with connection.cursor() as cursor:
@@ -53,13 +54,15 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
         click_sql = f"SELECT DISTINCT decision_id, variant_id FROM analytics_event WHERE placement_id = %s AND type = 'click'{time_filter}"  # noqa: S608, E501
         cursor.execute(click_sql, params[:2] if since is not None else params[:1])
         clicked = {(str(d), v) for d, v in cursor.fetchall()}
-    columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features"]
+    columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features", "context",
+               "model_version"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     if frame.empty:
         return frame.assign(clicked=pd.Series(dtype=int))
     frame["decision_id"] = frame["decision_id"].map(str)
     frame["clicked"] = [int((d, v) in clicked) for d, v in zip(frame["decision_id"], frame["variant_id"], strict=True)]
-    frame["features"] = frame["features"].map(lambda f: json.loads(f) if isinstance(f, str) else (f or {}))
+    for column in ("features", "context"):
+        frame[column] = frame[column].map(lambda f: json.loads(f) if isinstance(f, str) else (f or {}))
     return frame
 
 

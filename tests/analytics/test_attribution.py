@@ -78,3 +78,22 @@ def test_each_logged_impression_is_joined_with_its_decision_and_click(simulated_
     frame = impression_frame(placement=simulated_placement, buckets=["random"])
     assert len(frame) == 40_000
     assert frame["clicked"].sum() > 0
+
+
+@pytest.mark.slow
+def test_the_explainable_model_ranks_a_planted_segment_by_tag_pair_in_its_top_three(
+        api_client_with, simulated_placement, django_capture_on_commit_callbacks):
+    client = api_client_with("analytics:read")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.get("/api/v1/placements/sim-banner/explain")  # starts the job (eager here)
+    body = client.get("/api/v1/placements/sim-banner/explain").json()
+
+    assert first.status_code in (200, 202)
+    assert body["status"] == "ready", body.get("error")
+    top_pairs = [p["name"] for p in body["pairs"][:3]]
+    planted = {f"{p.feature} & tag:{p.group}" for p in PLANTED_PREFERENCES}
+    assert planted & set(top_pairs), top_pairs
+    assert all(name in planted for name in top_pairs), top_pairs
+    assert {t["type"] for t in body["terms"]} == {"main", "pair"}
+    assert body["pairs"][0]["shape"]["scores"]

@@ -1,0 +1,175 @@
+"""Explanations of a placement's clicks: an explainable boosting machine (EBM) over user features and
+variant tags with user-feature × tag pairs, plus the active LightGBM model's per-prediction
+contributions averaged by segment. Trained by a Celery job on the cpu queue, cached per placement."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from creative.models import Placement
+
+from .attribution import impression_frame, segment_column, variant_tags
+from .models import PlacementExplanation
+
+log = logging.getLogger(__name__)
+
+EBM_MAX_ROWS = int(os.environ.get("KALEIDO_EBM_MAX_ROWS", "1000000"))
+CONTRIBUTION_ROWS = 3000
+TOP_PAIRS = 5
+TOP_MAINS = 12
+
+
+def ebm_design(frame: pd.DataFrame, tags: dict[int, dict]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Columns for the EBM: one per user feature (as logged) and one per tag group (values joined by +)."""
+    features = pd.DataFrame.from_records(list(frame["features"])).reset_index(drop=True)
+    user_cols = []
+    design = pd.DataFrame(index=features.index)
+    for name in sorted(features.columns):
+        column = features[name]
+        if column.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
+            design[name] = column.astype(float)
+        else:
+            design[name] = column.map(lambda v: "unknown" if v is None else str(v).lower())
+        user_cols.append(name)
+    groups = sorted({g for t in tags.values() for g in (t or {})})
+    tag_cols = []
+    variant_ids = frame["variant_id"].astype(int).to_numpy()
+    for group in groups:
+        by_variant = {v: "+".join(sorted((t or {}).get(group) or [])) or "none" for v, t in tags.items()}
+        design[f"tag:{group}"] = [by_variant.get(v, "none") for v in variant_ids]
+        tag_cols.append(f"tag:{group}")
+    return design, user_cols, tag_cols
+
+
+def fit_ebm(design: pd.DataFrame, y: np.ndarray, user_cols: list[str], tag_cols: list[str], *,
+            n_jobs: int = 1, random_state: int = 0):
+    """EBM with pairwise interactions restricted to user feature × tag (the pairs analysts read)."""
+    from interpret.glassbox import ExplainableBoostingClassifier
+
+    names = list(design.columns)
+    exclude = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+               if (a in user_cols) == (b in user_cols)]  # user×user and tag×tag pairs
+    types = ["continuous" if design[c].dtype.kind == "f" else "nominal" for c in names]
+    ebm = ExplainableBoostingClassifier(feature_names=names, feature_types=types, interactions=10,
+                                        exclude=exclude, outer_bags=4, n_jobs=n_jobs,
+                                        random_state=random_state, max_rounds=3000)
+    ebm.fit(design, y)
+    return ebm
+
+
+def _jsonable(values) -> list:
+    out = []
+    for v in np.asarray(values, dtype=object).tolist():
+        if isinstance(v, list):
+            out.append(_jsonable(v))
+        elif isinstance(v, float | np.floating):
+            out.append(float(v) if math.isfinite(v) else None)
+        else:
+            out.append(v if isinstance(v, int | str) or v is None else str(v))
+    return out
+
+
+def summarise_ebm(ebm) -> dict[str, Any]:
+    importances = ebm.term_importances()
+    explanation = ebm.explain_global()
+    terms = []
+    for i, name in enumerate(ebm.term_names_):
+        features = [ebm.feature_names_in_[j] for j in ebm.term_features_[i]]
+        terms.append({"name": name, "type": "pair" if len(features) == 2 else "main", "features": features,
+                      "importance": float(importances[i]), "index": i})
+    terms.sort(key=lambda t: -t["importance"])
+    mains, pairs = [], []
+    for term in terms:
+        data = explanation.data(term["index"]) or {}
+        if term["type"] == "main" and len(mains) < TOP_MAINS:
+            mains.append({**term, "shape": {"names": _jsonable(data.get("names", [])),
+                                            "scores": _jsonable(data.get("scores", []))}})
+        elif term["type"] == "pair" and len(pairs) < TOP_PAIRS:
+            pairs.append({**term, "shape": {"left_names": _jsonable(data.get("left_names", [])),
+                                            "right_names": _jsonable(data.get("right_names", [])),
+                                            "scores": _jsonable(data.get("scores", []))}})
+    for term in terms + mains + pairs:
+        term.pop("index", None)
+    return {"terms": [{k: t[k] for k in ("name", "type", "features", "importance")} for t in terms],
+            "main_effects": mains, "pairs": pairs}
+
+
+def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: int = CONTRIBUTION_ROWS,
+                          seed: int = 0) -> dict[str, Any] | None:
+    """The active model's per-prediction contributions (LightGBM pred_contrib), averaged by segment."""
+    from ranking import services as ranking
+
+    version = ranking.active_model_version(placement)
+    if version is None or frame.empty:
+        return None
+    sample = frame.sample(n=min(rows, len(frame)), random_state=seed).reset_index(drop=True)
+    tags = variant_tags(placement, sample["variant_id"])
+    try:
+        contributions = ranking.feature_contributions(model_version=version, rows=[
+            {"features": f, "tags": tags.get(int(v)) or {}, "variant_id": int(v), "position": int(p or 1)}
+            for f, v, p in zip(sample["features"], sample["variant_id"], sample["position"], strict=True)])
+    except Exception as exc:  # a missing artefact or a model without contributions: report, do not fail
+        log.warning("contributions unavailable for %s: %s", version, exc)
+        return {"model_version": version, "error": str(exc)[:300]}
+    table = pd.DataFrame(contributions).fillna(0.0)
+    by_segment: dict[str, dict[str, list[dict]]] = {}
+    features = sorted({k for f in sample["features"] for k in f})
+    for feature in features:
+        seg = segment_column(sample, feature)
+        by_value: dict[str, list[dict]] = {}
+        for value in sorted(seg.dropna().unique()):
+            mean = table[(seg == value).to_numpy()].mean()
+            mean = mean.drop(labels=["bias"], errors="ignore")
+            top = mean.reindex(mean.abs().sort_values(ascending=False).index)[:5]
+            by_value[value] = [{"term": k, "mean_contribution": float(v)} for k, v in top.items()]
+        by_segment[feature] = by_value
+    return {"model_version": version, "rows": int(len(sample)), "scale": "log-odds", "by_segment": by_segment}
+
+
+def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("random",), n_jobs: int = 1,
+                        max_rows: int = EBM_MAX_ROWS) -> PlacementExplanation:
+    """Train the EBM on the placement's random-bucket impressions and cache the summary."""
+    placement = Placement.objects.get(pk=placement_id)
+    explanation, _ = PlacementExplanation.objects.get_or_create(placement=placement)
+    started = time.monotonic()
+    try:
+        frame = impression_frame(placement=placement, buckets=list(buckets), limit=max_rows)
+        if len(frame) < 200 or frame["clicked"].nunique() < 2:
+            raise ValueError(f"needs at least 200 random-bucket impressions with clicks (has {len(frame)})")
+        tags = variant_tags(placement, frame["variant_id"])
+        design, user_cols, tag_cols = ebm_design(frame, tags)
+        ebm = fit_ebm(design, frame["clicked"].to_numpy(), user_cols, tag_cols, n_jobs=n_jobs)
+        result = summarise_ebm(ebm)
+        result["contributions"] = segment_contributions(placement=placement, frame=frame)
+        result["train_seconds"] = round(time.monotonic() - started, 1)
+        explanation.status, explanation.result, explanation.error = PlacementExplanation.Status.READY, result, ""
+        explanation.rows = len(frame)
+    except ValueError as exc:
+        explanation.status, explanation.error = PlacementExplanation.Status.FAILED, str(exc)
+    explanation.computed_at = timezone.now()
+    explanation.save()
+    return explanation
+
+
+def explanation_for(*, placement: Placement, refresh: bool = False) -> dict[str, Any]:
+    """The cached explanation; starts a job when there is none yet or a refresh is asked for."""
+    from .tasks import explain_placement_task
+
+    explanation, created = PlacementExplanation.objects.get_or_create(placement=placement)
+    if created or refresh:
+        PlacementExplanation.objects.filter(pk=explanation.pk).update(status=PlacementExplanation.Status.PENDING)
+        transaction.on_commit(lambda: explain_placement_task.delay(placement.id))
+        explanation.refresh_from_db()
+    return {"placement": placement.slug, "status": explanation.status, "rows": explanation.rows,
+            "computed_at": explanation.computed_at.isoformat() if explanation.computed_at else None,
+            "error": explanation.error or None, **(explanation.result or {})}
+
