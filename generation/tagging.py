@@ -191,7 +191,7 @@ APPEAL_KEYWORDS: dict[str, list[str]] = {
         r"\bexplain", r"\bin (plain|simple) (words|english|terms)\b", r"\bstep[- ]by[- ]step\b", r"\bbeginners?\b",
         r"\bguide\b", r"\bin \d+ minutes?\b", r"\bmade simple\b", r"\bthe basics\b", r"\bwhy\b.*\?",
         "看懂", "读懂", "搞懂", "了解一下", "什么是", "小白", "入门", "教你", "科普", "一分钟", "三分钟", "简单说",
-        "讲解", "攻略", "知识", "为什么", "怎么", "如何", "图解",
+        "讲解", "攻略", "知识", "为什么.*[？?]", "怎么", "如何", "图解",
     ],
 }
 
@@ -199,7 +199,7 @@ BENEFIT_TYPE_KEYWORDS: dict[str, list[str]] = {
     "red_packet": [r"\bred packets?\b", "红包"],
     "lottery": [r"\blottery\b", r"\bprize draw\b", r"\bwin\b", r"\bspin\b", "抽奖", "抽", "中奖", "大奖"],
     "discount": [r"\bdiscount", r"\b\d+% off\b", r"\bcoupon", r"\bvoucher", "折", "优惠", "立减", "券"],
-    "cashback": [r"\bcash ?back\b", "返现", "返利", "现金"],
+    "cashback": [r"\bcash ?back\b", "返现", "返利"],
     "interest_rate": [r"\d+(\.\d+)?\s?%", r"\binterest\b", r"\brate\b", r"\bapy\b", "年化", "加息", "利率", "收益"],
     "free_trial": [r"\bfree trial\b", r"\btry (it )?free\b", r"\bfirst month free\b", "免费试用", "体验", "试用"],
 }
