@@ -1,0 +1,35 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from creative.models import Placement
+
+
+class Command(BaseCommand):
+    help = "Print a placement's attribution findings (all features × tag groups), or one grid as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("placement")
+        parser.add_argument("--segment", help="One user feature: print its grid against --tag-group as JSON.")
+        parser.add_argument("--tag-group")
+        parser.add_argument("--buckets", default="random", help="Comma-separated; other than random uses IPW.")
+        parser.add_argument("--min-support", type=int, default=None)
+
+    def handle(self, *args, placement, segment=None, tag_group=None, buckets="random", min_support=None, **opts):
+        from analytics.attribution import attribution_grid, top_findings
+
+        found = Placement.objects.filter(slug=placement).first()
+        if found is None:
+            raise CommandError(f"Unknown placement '{placement}'.")
+        chosen = [b.strip() for b in buckets.split(",") if b.strip()]
+        if segment or tag_group:
+            if not (segment and tag_group):
+                raise CommandError("--segment and --tag-group go together.")
+            grid = attribution_grid(placement=found, segment=segment, tag_group=tag_group, buckets=chosen,
+                                    min_support=min_support)
+            self.stdout.write(json.dumps(grid, indent=2, ensure_ascii=False))
+            return
+        findings = top_findings(placement=found, buckets=chosen, min_support=min_support)
+        self.stdout.write(f"{len(findings)} finding(s) for {placement}:")
+        for finding in findings:
+            self.stdout.write(f"  • {finding['text']} (q = {finding['q_value']:.2g})")

@@ -1,0 +1,28 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from creative.models import Placement
+
+
+class Command(BaseCommand):
+    help = "Estimate a candidate model's CTR from logged decisions (IPS, SNIPS, doubly robust) as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("placement")
+        parser.add_argument("--model-version", required=True)
+        parser.add_argument("--buckets", default="random")
+        parser.add_argument("--days", type=int, default=None)
+
+    def handle(self, *args, placement, model_version, buckets="random", days=None, **options):
+        from analytics.ope import OpeError, off_policy_estimate
+
+        found = Placement.objects.filter(slug=placement).first()
+        if found is None:
+            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            result = off_policy_estimate(placement=found, model_version=model_version, days=days,
+                                         buckets=[b.strip() for b in buckets.split(",") if b.strip()])
+        except OpeError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(json.dumps(result, indent=2))
