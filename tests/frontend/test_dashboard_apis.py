@@ -13,7 +13,8 @@ from tests.factories import PlacementFactory, StyleVariantFactory
 from tests.frontend.factories import serve_and_report, staff_user
 from tests.ranking.factories import catalogue, log_random_traffic
 
-pytestmark = pytest.mark.django_db
+# "__all__": ranking may log decisions on their own connection (an alias mirroring default).
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture
