@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -38,7 +39,6 @@ from .models import Decision, Experiment
 log = logging.getLogger(__name__)
 
 THOMPSON_DRAWS = 32
-_DECISIONS_DB = "decisions"
 
 
 class UnknownPlacement(Exception):
@@ -195,16 +195,23 @@ def get_catalogue(slug: str) -> Catalogue | None:
 
 
 def write_decision(decision: Decision) -> None:
-    """INSERT the decision (one round trip, autocommit) before answering.
+    """INSERT the decision before answering, in its own short transaction.
 
     Written before the answer so an impression can never arrive before its decision, and never
-    buffered in process memory where a crash would lose it. On PostgreSQL it goes through the
-    `decisions` connection (settings: synchronous_commit off): the commit does not wait for the WAL
+    buffered in process memory where a crash would lose it. On PostgreSQL that transaction commits
+    with synchronous_commit off (KALEIDO_DECISION_ASYNC_COMMIT): the commit does not wait for the WAL
     flush, so the row survives any crash of the web process and is lost only if the database server
-    itself crashes within a fraction of a second. Waiting for the flush costs more than the rest of
-    the request (bench/RESULTS.md); KALEIDO_DECISION_ASYNC_COMMIT=0 restores it.
+    itself crashes within a fraction of a second; waiting for the flush costs more than the rest of
+    the request (bench/RESULTS.md). Inside a caller's transaction the caller's durability is kept.
     """
-    decision.save(force_insert=True, using=_DECISIONS_DB if _DECISIONS_DB in settings.DATABASES else "default")
+    if (settings.KALEIDO_DECISION_ASYNC_COMMIT and connection.vendor == "postgresql"
+            and not connection.in_atomic_block):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            decision.save(force_insert=True)
+    else:
+        decision.save(force_insert=True)
 
 
 # --- ranking --------------------------------------------------------------------------------------------------

@@ -198,6 +198,8 @@ LOGGING = {
 # --- ranking ---
 KALEIDO_RANK_CATALOGUE_TTL = env_float("KALEIDO_RANK_CATALOGUE_TTL", 30.0)  # s a process keeps live variants
 KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active-model table is cached
+KALEIDO_RANK_LOCAL_CHECK_S = env_float("KALEIDO_RANK_LOCAL_CHECK_S", 1.0)  # s between shared-cache checks
+KALEIDO_DECISION_ASYNC_COMMIT = env_bool("KALEIDO_DECISION_ASYNC_COMMIT", True)  # PostgreSQL only
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
 KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
