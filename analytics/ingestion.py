@@ -9,6 +9,7 @@ same transaction. Each accepted (placement, day) is marked dirty for the rollup 
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -93,10 +94,15 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
     if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= 1000:
         raise _Invalid("position: an integer from 1 to 1000")
     ts_raw = raw.get("ts")
-    try:
-        ts = parse_datetime(ts_raw) if isinstance(ts_raw, str) else None
-    except ValueError:
-        ts = None
+    ts = None
+    if isinstance(ts_raw, str):
+        try:
+            ts = datetime.fromisoformat(ts_raw)  # fast path; accepts "Z" since Python 3.11
+        except ValueError:
+            try:
+                ts = parse_datetime(ts_raw)
+            except ValueError:
+                ts = None
     if ts is None or ts.tzinfo is None:
         raise _Invalid("ts: required, an ISO-8601 time with a zone, e.g. 2026-11-21T10:00:00Z")
     if ts < oldest:
@@ -117,9 +123,17 @@ def _enrich(rows: list[_Row]) -> None:
         return
     names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
     decisions = {}
-    for decision_id, bucket, assigned, experiment_id, features, items in Decision.objects.filter(
-        decision_id__in=ids
-    ).values_list("decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items"):
+    if connection.vendor == "postgresql":
+        with _server_cursor() as cursor:
+            cursor.execute("SELECT decision_id, bucket, assigned_bucket, experiment_id, features, items "
+                           "FROM ranking_decision WHERE decision_id = ANY(%s)", [list(ids)])
+            found = cursor.fetchall()
+    else:
+        found = Decision.objects.filter(decision_id__in=ids).values_list(
+            "decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
+    for decision_id, bucket, assigned, experiment_id, features, items in found:
+        if isinstance(features, str):  # Django's connection hands jsonb back as text
+            features, items = json.loads(features), json.loads(items)
         propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
                         if isinstance(item, dict)}
         # The assigned arm, not the served one: a model-bucket user served control on fallback stays
@@ -134,18 +148,31 @@ def _enrich(rows: list[_Row]) -> None:
         row.propensity = float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None
 
 
+def _server_cursor():
+    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction).
+
+    Django's cursors bind parameters client-side, quoting every array element in Python; sending the
+    arrays as parameters is several times faster for a 1000-event batch.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def _claim_keys(rows: list[_Row]) -> set[str]:
     """Insert each event_id into the key ledger; return the ids that were new."""
     if not rows:
         return set()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with _server_cursor() as cursor:
             cursor.execute(
                 "INSERT INTO analytics_eventkey (event_id, ts) "
                 "SELECT * FROM unnest(%s::varchar[], %s::timestamptz[]) ON CONFLICT DO NOTHING RETURNING event_id",
                 [[r.event_id for r in rows], [r.ts for r in rows]],
             )
             return {row[0] for row in cursor.fetchall()}
+    with connection.cursor() as cursor:
         claimed: set[str] = set()
         adapt = connection.ops.adapt_datetimefield_value
         for start in range(0, len(rows), 400):
@@ -163,7 +190,7 @@ def _claim_keys(rows: list[_Row]) -> set[str]:
 
 def _insert_events(rows: list[_Row], received_at: datetime) -> None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with _server_cursor() as cursor:
             cursor.execute(
                 "INSERT INTO analytics_event (event_id, type, decision_id, variant_id, user_id, placement_id, "
                 "position, ts, received_at, bucket, experiment_id, propensity, segment_key) "
