@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -181,3 +182,36 @@ def test_training_without_enough_data_says_so(db):
 def test_planted_preferences_are_documented_for_analysts():
     groups = {p.group for p in PLANTED_PREFERENCES}
     assert {"button_color", "layout", "appeal"} <= groups
+
+
+def test_beat_retrains_placements_once_enough_new_impressions_arrived(small_logged, settings,
+                                                                      django_capture_on_commit_callbacks):
+    from ranking.tasks import retrain_due_placements
+
+    placement, variants = small_logged
+    settings.KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = 500
+    settings.KALEIDO_RETRAIN_MIN_AUC = 0.0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retrain_due_placements() == [placement.id]
+
+    first = ModelVersion.objects.get(placement=placement)
+    assert first.is_active and first.rows == 800
+    assert retrain_due_placements() == []  # nothing new since that model's data
+    log_random_traffic(placement, variants, users=600, seed=9, start=datetime.now(UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retrain_due_placements() == [placement.id]
+    assert ModelVersion.objects.filter(placement=placement).count() == 2
+
+
+def test_thompson_sampling_placements_serve_scored_slates_with_valid_propensities(small_logged, rank):
+    placement, _ = small_logged
+    placement.exploration_policy = "thompson"
+    placement.save()
+    services.train_model(placement=placement, activate=True)
+
+    for i in range(20):
+        body = rank(placement.slug, user_id=f"t{i}", features=YOUNG, k=3)
+        assert body["bucket"] == "model"
+        assert all(0 < it["propensity"] <= 1 and it["score"] is not None for it in body["items"])
+        assert len({it["variant_id"] for it in body["items"]}) == 3
