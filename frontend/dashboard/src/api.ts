@@ -374,15 +374,17 @@ export function normalizeExplanation(raw: Record<string, unknown> | null, status
       const name = Array.isArray(o.features) ? (o.features as string[]).join(" × ") : String(o.term ?? o.name ?? o.feature ?? "");
       const importance = num(o.importance ?? o.score ?? o.value);
       if (!name || importance === null) continue;
-      const k = kind ?? (o.kind === "pair" || o.type === "pair" || o.type === "interaction" || name.includes(" & ") || name.includes(" × ") ? "pair" : "main");
+      const k = kind ?? (o.type === "pair" || name.includes(" × ") ? "pair" : "main");
       terms.push({ name, importance, kind: k });
     }
   };
-  push(body.terms);
-  push(body.importances);
-  push(body.main_effects, "main");
-  push(body.pairs, "pair");
-  push(body.interactions, "pair");
+  // `terms` lists main effects and pairs together; older answers split them.
+  if (Array.isArray(body.terms)) {
+    push(body.terms);
+  } else {
+    push(body.main_effects, "main");
+    push(body.pairs, "pair");
+  }
   terms.sort((a, b) => b.importance - a.importance);
   return { status: terms.length ? "ready" : "empty", terms };
 }

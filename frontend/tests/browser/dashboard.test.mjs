@@ -136,7 +136,14 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
     const first = grid.cells.find((c) => c.normalized_preference !== null);
     const prefText = await page.$eval(`[data-testid=heatmap-table] td[data-segment="${first.segment_value}"][data-tag="${first.tag_value}"]`, (el) => el.textContent.trim());
     assert.equal(prefText, `${first.normalized_preference.toFixed(2)}×`);
-    assert.ok((await assertChartsDrew(page, 1)).includes("chart-heatmap"));
+    // EBM importances: fitted on first request (eagerly here), then drawn with the API's top term first.
+    await page.waitForSelector("[data-testid=chart-importances][data-chart-ready=true]", { timeout: 90_000 });
+    const explain = (await getJson(page, "/api/v1/placements/home-banner/explain")).body;
+    assert.equal(explain.status, "ready");
+    const topTerm = [...explain.terms].sort((a, b) => b.importance - a.importance)[0];
+    const labels = await page.$$eval("[data-testid=chart-importances] svg text", (els) => els.map((el) => el.textContent));
+    assert.ok(labels.includes(en.num3.format(topTerm.importance)), `the top importance ${topTerm.importance} is labelled`);
+    assert.deepEqual((await assertChartsDrew(page, 2)).sort(), ["chart-heatmap", "chart-importances"]);
     await page.screenshot({ path: path.join(ARTIFACTS, "attribution-laptop-en.png"), fullPage: true });
 
     // Variant gallery: each tile's numbers equal the gallery API; a tag filter narrows the list.

@@ -20,6 +20,7 @@ for (const name of ["experiments", "attribution", "variants", "models"]) {
   await page.waitForSelector("main[data-ready=true]", { timeout: 20000 });
   await page.waitForTimeout(300);
   await page.screenshot({ path: `${out}/${name}-${lang}.png`, fullPage: true });
+  await page.screenshot({ path: `${out}/${name}-${lang}-top.png` });
   console.log(name, "ok");
 }
 await close();

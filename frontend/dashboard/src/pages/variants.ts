@@ -67,8 +67,23 @@ export async function renderVariants(ctx: PageContext): Promise<void> {
     list.append(empty(t("var.empty")));
     return;
   }
-  list.append(h("ul", { class: "gallery", "data-testid": "gallery" }, ...variants.map(tile)));
+  // Hundreds of variants are common (10 copies × 10 images × 2 layouts): draw a page at a time.
+  const grid = h("ul", { class: "gallery", "data-testid": "gallery" });
+  list.append(grid);
+  let shown = 0;
+  const more = h("button", { type: "button", class: "btn btn--ghost more", "data-testid": "show-more" });
+  const showMore = () => {
+    grid.append(...variants.slice(shown, shown + PAGE_SIZE).map(tile));
+    shown = Math.min(variants.length, shown + PAGE_SIZE);
+    more.textContent = t("var.more", { n: fmtInt(variants.length - shown) });
+    more.hidden = shown >= variants.length;
+  };
+  more.addEventListener("click", showMore);
+  showMore();
+  list.append(more);
 }
+
+const PAGE_SIZE = 48;
 
 function sorted(variants: GalleryVariant[], sort: string): GalleryVariant[] {
   const copy = [...variants];
