@@ -13,6 +13,7 @@ demo: setup
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py demo
 	@echo "Serving on http://$(HOST):$(PORT)/admin/ (Ctrl-C stops)"
+	@echo "Dashboard on the demo data: http://$(HOST):$(PORT)/dashboard/"
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 demo-data: setup
