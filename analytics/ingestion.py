@@ -222,6 +222,35 @@ def _mark_dirty(rows: list[_Row]) -> None:
     RollupDirty.objects.bulk_create([RollupDirty(placement_id=p, day=d) for p, d in sorted(touched)])
 
 
+_STAGE_COLUMNS = ("event_id, type, decision_id, variant_id, user_id, placement_id, position, ts, bucket, "
+                  "experiment_id, propensity, segment_key")
+
+
+def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
+    """COPY the batch into a per-connection staging table, then claim keys and insert the claimed
+    events in one statement. COPY moves rows in C; binding 13 arrays of 1000 values costs more."""
+    with _server_cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_stage (event_id varchar(64), type varchar(12), "
+            "decision_id uuid, variant_id bigint, user_id varchar(128), placement_id bigint, position smallint, "
+            "ts timestamptz, bucket varchar(10), experiment_id bigint, propensity float8, "
+            "segment_key varchar(255)) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY analytics_ingest_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r.event_id, r.type, r.decision_id, r.variant_id, r.user_id, r.placement_id,
+                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key))
+        cursor.execute(
+            # Column names come from the constant above, never from input.
+            "WITH claimed AS (INSERT INTO analytics_eventkey (event_id, ts) SELECT event_id, ts "  # noqa: S608
+            "FROM analytics_ingest_stage ON CONFLICT DO NOTHING RETURNING event_id) "
+            f"INSERT INTO analytics_event ({_STAGE_COLUMNS}, received_at) "
+            f"SELECT {', '.join('s.' + c.strip() for c in _STAGE_COLUMNS.split(','))}, %s "
+            "FROM analytics_ingest_stage s JOIN claimed USING (event_id) RETURNING event_id",
+            [received_at])
+        claimed = {row[0] for row in cursor.fetchall()}
+    return [r for r in rows if r.event_id in claimed]
+
+
 def record_events(raw_events: list[Any], *, now: datetime | None = None) -> IngestResult:
     """Store every valid event exactly once; report duplicates and name each rejected one by index."""
     now = now or timezone.now()
@@ -246,10 +275,14 @@ def record_events(raw_events: list[Any], *, now: datetime | None = None) -> Inge
     rows = list(valid.values())
     _enrich(rows)
     with transaction.atomic():
-        claimed = _claim_keys(rows)
-        new_rows = [r for r in rows if r.event_id in claimed]
+        if connection.vendor == "postgresql":
+            new_rows = _store_postgres(rows, now)
+        else:
+            claimed = _claim_keys(rows)
+            new_rows = [r for r in rows if r.event_id in claimed]
+            if new_rows:
+                _insert_events(new_rows, now)
         if new_rows:
-            _insert_events(new_rows, now)
             _mark_dirty(new_rows)
     result.accepted += len(new_rows)
     result.duplicates += len(rows) - len(new_rows)

@@ -1,6 +1,6 @@
 """Benchmark of POST /api/v1/events under gunicorn on PostgreSQL, next to a raw COPY of the same rows.
 
-    .venv/bin/python bench/ingest.py [--events 100000] [--batch 500] [--clients 4] [--workers 3]
+    .venv/bin/python bench/ingest.py [--events 100000] [--batch 500] [--clients 6] [--workers 4]
                                      [--rollup-events 1000000] [--write-results]
 
 Creates (and drops first) the database `kaleido_an_bench` on 127.0.0.1:5432, migrates it (so the
@@ -185,8 +185,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rollup-events", type=int, default=1_000_000)
     parser.add_argument("--write-results", action="store_true", help="Replace the ## analytics section.")
     args = parser.parse_args()
