@@ -133,7 +133,7 @@ class CreativeKitAdmin(admin.ModelAdmin):
     list_display = ("name", "placement", "offer_name", "materials", "variant_count", "preview_link")
     list_filter = ("placement",)
     inlines = [CopyInline, ImageInline, LayoutInline, ExclusionInline]
-    actions = ["generate_combinations", "render_variants"]
+    actions = ["generate_combinations", "render_variants", "autotag_materials"]
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save()
@@ -159,6 +159,13 @@ class CreativeKitAdmin(admin.ModelAdmin):
             result = kit_combine(kit=kit)
             self.message_user(request, f"{kit}: {result.created} new variants, {result.existing} already there, "
                                        f"{result.excluded} excluded by rules, {result.capped} over the cap.")
+
+    @admin.action(description="Auto-tag copy and images (manual tags are kept)")
+    def autotag_materials(self, request, queryset):
+        from generation.tagging import kit_autotag
+
+        tagged = sum(kit_autotag(kit) for kit in queryset)
+        self.message_user(request, f"Auto-tagged {tagged} materials; groups set by hand were left as they were.")
 
     @admin.action(description="Render variants that have no image yet")
     def render_variants(self, request, queryset):

@@ -98,3 +98,16 @@ def test_copy_export_action_returns_csv(staff_client, kit):
 def test_admin_requires_login(client):
     response = client.get(reverse("admin:creative_stylevariant_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_autotag_action_tags_new_copy_but_keeps_manual_groups(staff_client, kit):
+    copy = kit.copies.get(language="zh")
+    copy.tags = {"appeal": ["authority"]}
+    copy.tag_sources = {"appeal": {"source": "manual", "confidence": 1.0}}
+    copy.save()
+    staff_client.post(reverse("admin:creative_creativekit_changelist"),
+                      {"action": "autotag_materials", "_selected_action": [kit.pk]})
+    copy.refresh_from_db()
+    assert copy.tags["appeal"] == ["authority"]  # an operator's choice survives
+    assert copy.tags["language"] == ["zh"]  # the rest was tagged automatically
+    assert copy.tag_sources["language"]["source"] == "auto"
