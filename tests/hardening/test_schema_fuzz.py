@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.middleware.csrf import _get_new_csrf_string
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -27,6 +29,17 @@ MAX_EXAMPLES = 12
 # Read once at collection; /api/schema/ needs no database. (Eager, not a lazy fixture schema: the lazy
 # loader relies on pytest internals that newer pytest versions removed.)
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Cases go through the WSGI app, whose request signals would close the test's database connection
+    (and its transaction) after each call; Django's own test client unhooks them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
