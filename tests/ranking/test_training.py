@@ -185,8 +185,13 @@ def test_planted_preferences_are_documented_for_analysts():
 
 
 def test_beat_retrains_placements_once_enough_new_impressions_arrived(small_logged, settings,
-                                                                      django_capture_on_commit_callbacks):
+                                                                      django_capture_on_commit_callbacks, monkeypatch):
+    from kaleido.celery import app
     from ranking.tasks import retrain_due_placements
+
+    # The embedded runtime: tasks run in-process (other tests may have pointed the app at a broker).
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    monkeypatch.setattr(app.conf, "task_eager_propagates", True)
 
     placement, variants = small_logged
     settings.KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = 500
