@@ -190,8 +190,8 @@ def test_beat_retrains_placements_once_enough_new_impressions_arrived(small_logg
     from ranking.tasks import retrain_due_placements
 
     # The embedded runtime: tasks run in-process (other tests may have pointed the app at a broker).
-    monkeypatch.setattr(app.conf, "task_always_eager", True)
-    monkeypatch.setattr(app.conf, "task_eager_propagates", True)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
 
     placement, variants = small_logged
     settings.KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = 500
