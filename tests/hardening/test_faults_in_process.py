@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from analytics.models import Event
@@ -49,8 +50,9 @@ def celery_broker(url: str):
     saved = app.conf.broker_url, app.conf.task_always_eager
 
     def reset_pools():
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Closed pools stay registered in kombu per broker URL: clear the registry too, or the next
+        # publish to the same URL (in another test) would get a closed pool.
+        kombu_pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
