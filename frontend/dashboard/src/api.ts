@@ -59,7 +59,8 @@ export class Api {
   }
 
   async experimentReport(slug: string): Promise<ExperimentReport> {
-    const r = await this.report<Record<string, unknown>>(`experiments/${encodeURIComponent(slug)}/report`);
+    // Per-segment lifts are not shown here; skipping them keeps the report quick.
+    const r = await this.report<Record<string, unknown>>(`experiments/${encodeURIComponent(slug)}/report`, { segments: "false" });
     return normalizeReport(r.body);
   }
 
