@@ -112,7 +112,8 @@ function showHeatmap(el: HTMLElement, data: Attribution, metric: "ctr" | "prefer
       name: metric,
       // Cells below the minimum support are drawn faded: their numbers are too noisy to read.
       data: cells.map((c) => ({ value: [tags.indexOf(c.tag), segments.indexOf(c.segment), value(c), c.impressions, c.clicks], itemStyle: { opacity: c.supported ? 1 : 0.4 }, label: { opacity: 1 } })),
-      label: { show: tags.length * segments.length <= 80, fontFamily: FONT, color: "#111827", textBorderWidth: 2, textBorderColor: "rgba(255,255,255,.85)", formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? "" : format(p.value[2])) },
+      // Numbers in the cells only when they fit (a phone shows them in the tooltip and the table).
+      label: { show: tags.length * segments.length <= 80 && box.clientWidth / Math.max(1, tags.length) >= 72, fontFamily: FONT, color: "#111827", textBorderWidth: 2, textBorderColor: "rgba(255,255,255,.85)", formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? "" : format(p.value[2])) },
       emphasis: { itemStyle: { borderColor: "#111827", borderWidth: 1 } },
     }],
   }, `${data.segment} × ${data.tag_group}`);
@@ -182,11 +183,12 @@ async function showExplanation(ctx: PageContext, placement: string, el: HTMLElem
   const terms = explanation.terms.slice(0, 20).reverse();
   const box = chartBox("chart-importances", Math.max(220, 26 * terms.length + 40));
   el.append(box);
+  const narrow = box.clientWidth < 560;
   drawChart(box, {
     grid: { left: 8, right: 48, top: 8, bottom: 24, containLabel: true },
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v: number) => fmtNum(v) },
-    xAxis: { type: "value" },
-    yAxis: { type: "category", data: terms.map((x) => x.name), axisLabel: { width: 200, overflow: "truncate" } },
+    xAxis: { type: "value", splitNumber: narrow ? 2 : 5 },
+    yAxis: { type: "category", data: terms.map((x) => x.name), axisLabel: { width: narrow ? Math.round(box.clientWidth * 0.45) : 220, overflow: "truncate" } },
     series: [{
       type: "bar",
       data: terms.map((x) => ({ value: x.importance, itemStyle: { color: x.kind === "pair" ? PALETTE[1] : PALETTE[0] } })),
