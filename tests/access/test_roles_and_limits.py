@@ -55,3 +55,10 @@ def test_key_over_its_rate_limit_gets_429_with_retry_after(api_key_factory):
     other = api_key_factory(scopes=["events"], name="other bff")
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {other.secret}")
     assert client.post(reverse("events"), {"events": [{}]}, format="json").status_code == 202
+
+
+def test_operators_get_permissions_of_every_app_after_migrate():
+    # the test database was built by migrate: roles were synced after the last app's permissions existed
+    operators = Group.objects.get(name="operators")
+    for codename in ["change_stylevariant", "add_generationjob", "change_experiment"]:
+        assert operators.permissions.filter(codename=codename).exists(), codename
