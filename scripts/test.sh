@@ -11,8 +11,10 @@ ruff check .
 echo "==> pytest on PostgreSQL"
 DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDIS_URL_FOR_TESTS=redis://127.0.0.1:6379/15 \
   pytest -p no:cacheprovider "$@"
-echo "==> pytest on SQLite"
-DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider -m "not postgres" "$@"
+echo "==> pytest on SQLite (slow tests ran above, once, on PostgreSQL; KALEIDO_SQLITE_SLOW=1 runs them here too)"
+sqlite_marks="not postgres and not slow"
+[ "${KALEIDO_SQLITE_SLOW:-0}" = "1" ] && sqlite_marks="not postgres"
+DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider -m "$sqlite_marks" "$@"
 if [ -f frontend/package.json ]; then
   echo "==> frontend tests"
   (cd frontend && npm test --silent)
