@@ -1,0 +1,36 @@
+"""The demo's analytics step prints the experiment report and the attribution findings."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from analytics import demo
+from creative.demo_context import DemoContext
+from tests.analytics.factories import ExperimentFactory, log_traffic
+from tests.factories import PlacementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_step_prints_the_report_and_findings_for_each_experiment():
+    placement = PlacementFactory(slug="home-banner")
+    experiment = ExperimentFactory(slug="home-banner-ab", placement=placement,
+                                   buckets={"control": 0.34, "random": 0.33, "model": 0.33})
+    log_traffic(placement=placement, experiment=experiment, users={"control": 60, "random": 60, "model": 60},
+                ctr={"control": 0.05, "random": 0.05, "model": 0.1})
+    out = io.StringIO()
+
+    demo.run(DemoContext(stdout=out, extras={"experiments": {"home-banner": "home-banner-ab"}}))
+
+    text = out.getvalue()
+    assert "Experiment home-banner-ab on home-banner" in text
+    assert "SRM p =" in text
+    assert "attribution finding(s)" in text
+
+
+def test_without_experiments_the_step_says_so():
+    out = io.StringIO()
+    demo.run(DemoContext(stdout=out))
+    assert "no experiment ran" in out.getvalue()
