@@ -273,3 +273,17 @@ class OwnPostgres:
         if out.returncode:
             raise RuntimeError(out.stderr[-2000:])
         return f"{self.url}/{name}"
+
+
+@contextmanager
+def redis_db_lock():
+    """The tests that start workers or empty Redis db 7 take turns, even across pytest-xdist workers:
+    two of them at once would flush or consume each other's queued tasks."""
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / "kaleido-hard-redis7.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -27,6 +27,7 @@ from ranking import services as ranking
 from ranking.models import Decision, ModelVersion
 from tests.factories import CreativeKitFactory
 
+from . import stack
 from .factories import key_with, served_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -92,6 +93,13 @@ def _rank(client, slug: str, user: str):
     return response.json()
 
 
+@pytest.fixture
+def _redis_db_to_ourselves():
+    with stack.redis_db_lock():
+        yield
+
+
+@pytest.mark.usefixtures("_redis_db_to_ourselves")
 def test_redis_down_rank_answers_events_are_stored_and_jobs_are_sent_when_it_is_back(
         model_world, settings, django_capture_on_commit_callbacks):
     if not _redis_up():

@@ -53,6 +53,13 @@ def _count(db: str, sql: str) -> int:
     return int(stack.psql(sql, url=db) or 0)
 
 
+@pytest.fixture
+def _redis_db_to_ourselves():
+    with stack.redis_db_lock():
+        yield
+
+
+@pytest.mark.usefixtures("_redis_db_to_ourselves")
 def test_demo_loop_runs_through_web_workers_and_beat():
     missing = stack.services_missing()
     if missing:
