@@ -59,8 +59,13 @@ def validate_tags(tags: Mapping[str, Iterable[str] | str] | None, *, field: str 
     normalized = normalize_tags(tags)
     if not normalized:
         return normalized
-    groups = {g.name: g for g in TagGroup.objects.prefetch_related("values").filter(name__in=normalized)}
     problems: list[str] = []
+    for group, values in list(normalized.items()):
+        # Names are slugs; control characters (a NUL byte breaks PostgreSQL text) never reach the database.
+        if any(not _printable(text) for text in [group, *values]):
+            problems.append(f"'{group[:40]!r}': tag names and values must not contain control characters")
+            del normalized[group]
+    groups = {g.name: g for g in TagGroup.objects.prefetch_related("values").filter(name__in=normalized)}
     for group, values in normalized.items():
         tag_group = groups.get(group)
         if tag_group is None:
@@ -75,6 +80,10 @@ def validate_tags(tags: Mapping[str, Iterable[str] | str] | None, *, field: str 
     if problems:
         raise ValidationError({field: problems})
     return normalized
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
 
 
 def merge_tags(*parts: Mapping[str, list[str]] | None, overrides: Mapping[str, list[str]] | None = None) -> Tags:

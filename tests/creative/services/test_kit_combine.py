@@ -68,3 +68,14 @@ def test_global_exclusion_rule_applies_to_every_kit():
     kit = _kit()
     ExclusionRule.objects.create(kit=None, tag_a="dominant_color=blue", tag_b="button_color=blue")
     assert kit_combine(kit=kit).excluded == 3
+
+
+def test_tags_with_control_characters_are_refused_before_reaching_the_database():
+    from django.core.exceptions import ValidationError
+
+    from creative.taxonomy import validate_tags
+
+    with pytest.raises(ValidationError, match="control characters"):
+        validate_tags({"appeal\x00": ["benefit"]})
+    with pytest.raises(ValidationError, match="control characters"):
+        validate_tags({"appeal": ["bene\x00fit"]})
