@@ -160,6 +160,18 @@ def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("rando
     return explanation
 
 
+def _enqueue_explanation(task, placement_id: int) -> None:
+    """Send the EBM job; with the broker down, say so on the explanation instead of failing the request."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    try:
+        task.delay(placement_id)
+    except BrokerError:
+        PlacementExplanation.objects.filter(placement_id=placement_id).update(
+            status=PlacementExplanation.Status.FAILED,
+            error="The job queue is unavailable; ask again with refresh=1 once it is back.")
+
+
 def explanation_for(*, placement: Placement, refresh: bool = False) -> dict[str, Any]:
     """The cached explanation; starts a job when there is none yet or a refresh is asked for."""
     from .tasks import explain_placement_task
@@ -167,7 +179,7 @@ def explanation_for(*, placement: Placement, refresh: bool = False) -> dict[str,
     explanation, created = PlacementExplanation.objects.get_or_create(placement=placement)
     if created or refresh:
         PlacementExplanation.objects.filter(pk=explanation.pk).update(status=PlacementExplanation.Status.PENDING)
-        transaction.on_commit(lambda: explain_placement_task.delay(placement.id))
+        transaction.on_commit(lambda: _enqueue_explanation(explain_placement_task, placement.id))
         explanation.refresh_from_db()
     return {"placement": placement.slug, "status": explanation.status, "rows": explanation.rows,
             "computed_at": explanation.computed_at.isoformat() if explanation.computed_at else None,
