@@ -78,6 +78,8 @@ TEMPLATES = [
     },
 ]
 
+if not env_str("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default's SQLite file lives here
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kaleido.sqlite3'}"),
