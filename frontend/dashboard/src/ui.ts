@@ -1,5 +1,7 @@
-import { h } from "./dom";
+import type { Meta } from "./api";
+import { clear, h } from "./dom";
 import { t } from "./i18n";
+import type { PageContext } from "./main";
 
 let idSeq = 0;
 
@@ -48,4 +50,23 @@ export function card(title: string, body: Node, attrs: Record<string, string> = 
 
 export function chartBox(testid: string, height = 320): HTMLElement {
   return h("div", { class: "chart", "data-testid": testid, style: `height:${height}px` });
+}
+
+/** Every page starts the same way: its title, a loading state, then the shared metadata.
+ *  Returns null when the metadata failed (a retry is shown) or the user has moved on. */
+export async function openPage(ctx: PageContext, title: string): Promise<{ body: HTMLElement; meta: Meta } | null> {
+  ctx.root.append(h("h1", { class: "page__title" }, title));
+  const body = h("div", { class: "stack" }, loading());
+  ctx.root.append(body);
+  let meta: Meta;
+  try {
+    meta = await ctx.meta();
+  } catch (error) {
+    clear(body);
+    body.append(failure(error, () => ctx.setParams({})));
+    return null;
+  }
+  if (!ctx.current()) return null;
+  clear(body);
+  return { body, meta };
 }

@@ -4,26 +4,15 @@ import { clear, h, hasHan } from "../dom";
 import { fmtInt, fmtNum, fmtP, fmtPct, fmtRatio } from "../format";
 import { lang, t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, segmented, select } from "../ui";
+import { card, chartBox, empty, failure, loading, openPage, segmented, select } from "../ui";
 
 const PREFERRED_SEGMENTS = ["age", "gender", "income_band", "device"];
 const PREFERRED_TAGS = ["button_color", "appeal", "visual_style", "layout"];
 
 export async function renderAttribution(ctx: PageContext): Promise<void> {
-  const { root } = ctx;
-  root.append(h("h1", { class: "page__title" }, t("attr.title")));
-  const body = h("div", { class: "stack" }, loading());
-  root.append(body);
-  let meta;
-  try {
-    meta = await ctx.meta();
-  } catch (error) {
-    clear(body);
-    body.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(body);
+  const page = await openPage(ctx, t("attr.title"));
+  if (!page) return;
+  const { body, meta } = page;
   if (meta.placements.length === 0) {
     body.append(empty(t("attr.empty")));
     return;

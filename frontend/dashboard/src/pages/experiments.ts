@@ -4,23 +4,12 @@ import { clear, h } from "../dom";
 import { fmtDay, fmtInt, fmtLift, fmtP, fmtPct, fmtRange, isNum } from "../format";
 import { bucketLabel, t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, select } from "../ui";
+import { card, chartBox, empty, failure, loading, openPage, select } from "../ui";
 
 export async function renderExperiments(ctx: PageContext): Promise<void> {
-  const { root } = ctx;
-  root.append(h("h1", { class: "page__title" }, t("exp.title")));
-  const body = h("div", { class: "stack" }, loading());
-  root.append(body);
-  let meta;
-  try {
-    meta = await ctx.meta();
-  } catch (error) {
-    clear(body);
-    body.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(body);
+  const page = await openPage(ctx, t("exp.title"));
+  if (!page) return;
+  const { body, meta } = page;
   if (meta.experiments.length === 0) {
     body.append(empty(t("exp.empty")));
     return;

@@ -4,24 +4,13 @@ import { clear, h } from "../dom";
 import { fmtDate, fmtInt, fmtNum, fmtPct } from "../format";
 import { t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, select } from "../ui";
+import { card, chartBox, empty, failure, loading, openPage, select } from "../ui";
 import { niceMax } from "./experiments";
 
 export async function renderModels(ctx: PageContext): Promise<void> {
-  const { root } = ctx;
-  root.append(h("h1", { class: "page__title" }, t("mod.title")));
-  const body = h("div", { class: "stack" }, loading());
-  root.append(body);
-  let meta;
-  try {
-    meta = await ctx.meta();
-  } catch (error) {
-    clear(body);
-    body.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(body);
+  const page = await openPage(ctx, t("mod.title"));
+  if (!page) return;
+  const { body, meta } = page;
   const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]?.slug ?? "";
   body.append(h("div", { class: "toolbar" },
     select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v, version: null }), "placement")));

@@ -3,25 +3,14 @@ import { clear, h, hasHan } from "../dom";
 import { fmtInt, fmtPct } from "../format";
 import { statusLabel, t } from "../i18n";
 import type { PageContext } from "../main";
-import { empty, failure, loading, select } from "../ui";
+import { empty, failure, loading, openPage, select } from "../ui";
 
 const STATUSES = ["live", "approved", "draft", "paused", "retired"];
 
 export async function renderVariants(ctx: PageContext): Promise<void> {
-  const { root } = ctx;
-  root.append(h("h1", { class: "page__title" }, t("var.title")));
-  const body = h("div", { class: "stack" }, loading());
-  root.append(body);
-  let meta;
-  try {
-    meta = await ctx.meta();
-  } catch (error) {
-    clear(body);
-    body.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(body);
+  const page = await openPage(ctx, t("var.title"));
+  if (!page) return;
+  const { body, meta } = page;
   if (meta.placements.length === 0) {
     body.append(empty(t("var.empty")));
     return;
