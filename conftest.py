@@ -15,20 +15,23 @@ def _isolated_storage(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with empty caches: the shared one and rank's in-process catalogue.
+    """Each test starts with empty caches: the shared one, rank's in-process catalogue and API keys.
 
     Test databases roll back without delete signals, so a catalogue cached by slug in one test
     would otherwise point at a placement id that no longer exists in the next.
     """
     from django.core.cache import cache
 
+    from access.services import forget_all_cached_keys
     from ranking.serving import invalidate_catalogue
 
     cache.clear()
     invalidate_catalogue()
+    forget_all_cached_keys()
     yield
     cache.clear()
     invalidate_catalogue()
+    forget_all_cached_keys()
 
 
 @pytest.fixture

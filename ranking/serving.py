@@ -4,7 +4,8 @@ Hot-path reads come from process memory: the placement's catalogue (live variant
 running experiment, which variants are still new) is cached per process and reloaded when a cheap token
 in Django's cache changes (any save of a variant, placement or experiment drops it) or after
 KALEIDO_RANK_CATALOGUE_TTL seconds; the active model comes from `registry`. Per request that leaves the
-API-key lookup, two cache reads and one INSERT of the decision.
+API-key lookup (process memory too, re-read every few seconds), one cache round trip for the rate
+limit and one INSERT statement for the decision.
 
 The decision is written synchronously (one INSERT in autocommit) before answering: a client may send
 its impression the moment it has the decision id, and a decision buffered in memory would be lost with
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -195,23 +196,45 @@ def get_catalogue(slug: str) -> Catalogue | None:
 
 
 def write_decision(decision: Decision) -> None:
-    """INSERT the decision before answering, in its own short transaction.
+    """INSERT the decision before answering: one statement, one round trip.
 
-    Written before the answer so an impression can never arrive before its decision, and never
-    buffered in process memory where a crash would lose it. On PostgreSQL that transaction commits
-    with synchronous_commit off (KALEIDO_DECISION_ASYNC_COMMIT): the commit does not wait for the WAL
-    flush, so the row survives any crash of the web process and is lost only if the database server
-    itself crashes within a fraction of a second; waiting for the flush costs more than the rest of
-    the request (bench/RESULTS.md). Inside a caller's transaction the caller's durability is kept.
+    Written before the answer so an impression can never arrive before its decision (ingestion copies
+    the decision's bucket onto the event), and never buffered in process memory where a crash would
+    lose it. On PostgreSQL the statement commits with synchronous_commit off
+    (KALEIDO_DECISION_ASYNC_COMMIT): the commit does not wait for the WAL flush, so the row survives
+    any crash of the web process and is lost only if the database server itself crashes within a
+    fraction of a second. The setting rides in the same statement (a CTE calling set_config with
+    is_local) so autocommit makes it one round trip instead of BEGIN / SET LOCAL / INSERT / COMMIT;
+    bench/RESULTS.md measures both. Inside a caller's transaction the caller's durability is kept.
     """
     if (settings.KALEIDO_DECISION_ASYNC_COMMIT and connection.vendor == "postgresql"
             and not connection.in_atomic_block):
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            decision.save(force_insert=True)
+        sql, params = _async_insert_sql(decision)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
     else:
         decision.save(force_insert=True)
+
+
+_insert_sql: str | None = None
+
+
+def _async_insert_sql(decision: Decision) -> tuple[str, list[Any]]:
+    global _insert_sql
+    fields = [f for f in Decision._meta.local_concrete_fields]
+    if _insert_sql is None:
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        # Explicit casts: the values sit in a SELECT list, where an untyped literal would be text.
+        values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+        # Only model metadata goes into the text; every value is a bound parameter.
+        table = qn(Decision._meta.db_table)
+        _insert_sql = (
+            "WITH durability AS (SELECT set_config('synchronous_commit', 'off', true)) "  # noqa: S608
+            f"INSERT INTO {table} ({columns}) SELECT {values} FROM durability"
+        )
+    params = [f.get_db_prep_save(f.pre_save(decision, add=True), connection) for f in fields]
+    return _insert_sql, params
 
 
 # --- ranking --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ them to a running server at a base URL. Events go in batches of up to 1000 to PO
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import uuid
@@ -109,9 +110,11 @@ def make_users(n: int, *, seed: int = 0, prefix: str = "sim") -> list[SimUser]:
 
 
 @functools.lru_cache(maxsize=65536)
-def variant_noise(variant_id: int) -> float:
-    """A fixed per-variant effect, the same in every run."""
-    return float(np.random.default_rng(variant_id * 7919 + 17).normal(0.0, VARIANT_NOISE_SD))
+def variant_noise(variant_key: str) -> float:
+    """A fixed per-variant effect, the same in every run and every database (keyed by the variant's key,
+    not its row id)."""
+    seed = int.from_bytes(hashlib.sha256(variant_key.encode()).digest()[:8], "big")
+    return float(np.random.default_rng(seed).normal(0.0, VARIANT_NOISE_SD))
 
 
 def planted_effect(profile: Mapping[str, Any], tags: Mapping[str, list[str]]) -> float:
@@ -119,11 +122,11 @@ def planted_effect(profile: Mapping[str, Any], tags: Mapping[str, list[str]]) ->
 
 
 def click_probability(user: SimUser, tags: Mapping[str, list[str]], *, position: int = 1,
-                      variant_id: int | None = None) -> float:
+                      variant_key: str | None = None) -> float:
     """The ground truth: how likely this user clicks this variant at this position."""
     logit = BASE_LOGIT + user.noise + planted_effect(user.profile, tags)
-    if variant_id is not None:
-        logit += variant_noise(variant_id)
+    if variant_key is not None:
+        logit += variant_noise(variant_key)
     factor = POSITION_FACTOR[min(position, len(POSITION_FACTOR)) - 1]
     return factor / (1.0 + math.exp(-logit))
 
@@ -241,7 +244,7 @@ def simulate(*, transport, placement: str, users: list[SimUser], k: int = 1, see
         version = body.get("model_version") or ""
         report.model_versions[version] = report.model_versions.get(version, 0) + 1
         for item in body["items"]:
-            p = click_probability(user, item["tags"], position=item["rank"], variant_id=item["variant_id"])
+            p = click_probability(user, item["tags"], position=item["rank"], variant_key=item["variant_key"])
             stats.impressions += 1
             stats.expected_clicks += p
             base = {"decision_id": body["decision_id"], "variant_id": item["variant_id"], "user_id": user.user_id,

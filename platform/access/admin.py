@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .models import APIKey
-from .services import api_key_create, api_key_revoke
+from .services import api_key_create, api_key_revoke, forget_cached_key
 
 
 @admin.register(APIKey)
@@ -14,8 +14,10 @@ class APIKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            forget_cached_key(obj.hashed_key)  # new scopes, expiry or limit apply at once
             return
-        issued = api_key_create(name=obj.name, scopes=list(obj.scopes or []), expires_at=obj.expires_at)
+        issued = api_key_create(name=obj.name, scopes=list(obj.scopes or []), expires_at=obj.expires_at,
+                                rate_limit_per_minute=obj.rate_limit_per_minute)
         obj.pk = issued.api_key.pk
         obj.prefix, obj.hashed_key = issued.api_key.prefix, issued.api_key.hashed_key
         messages.warning(request, f"New key (copy it now, it is shown only once): {issued.secret}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -26,7 +28,8 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None = None) -> IssuedKey:
+def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None = None,
+                   rate_limit_per_minute: int | None = None) -> IssuedKey:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValidationError({"scopes": f"Unknown scope(s): {', '.join(unknown)}. Valid: {', '.join(SCOPES)}."})
@@ -41,6 +44,7 @@ def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None 
         hashed_key=hash_secret(secret),
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     return IssuedKey(api_key=api_key, secret=secret)
 
@@ -48,17 +52,68 @@ def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None 
 def api_key_revoke(*, api_key: APIKey) -> APIKey:
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at"])
-    cache.delete(_cache_key(api_key.hashed_key))
+    forget_cached_key(api_key.hashed_key)
     return api_key
+
+
+def forget_cached_key(hashed: str) -> None:
+    """Drop a key from the shared cache and this process; other processes re-read within
+    API_KEY_LOCAL_CACHE_S seconds."""
+    _local_keys.pop(hashed, None)
+    try:
+        cache.delete(_cache_key(hashed))
+    except Exception:  # noqa: S110 - the shared copy expires on its own within 30 s
+        pass
 
 
 def _cache_key(hashed: str) -> str:
     return f"apikey:{hashed}"
 
 
+def forget_all_cached_keys() -> None:
+    """Empty this process's copy of every key (what a freshly started process has)."""
+    _local_keys.clear()
+
+
+# hashed secret -> (re-read after, key): most rank calls then need no round trip to authenticate.
+_local_keys: dict[str, tuple[float, APIKey]] = {}
+_LOCAL_KEYS_MAX = 1024
+
+
 def api_key_authenticate(secret: str) -> APIKey | None:
-    """The active key for this secret, or None. Cached briefly so rank calls skip the query."""
+    """The active key for this secret, or None.
+
+    Read from this process's memory for API_KEY_LOCAL_CACHE_S seconds, then from the shared cache
+    (30 s), then from the database. Expiry is checked on every call; a revocation reaches this process
+    at once and every other process within API_KEY_LOCAL_CACHE_S seconds.
+    """
     hashed = hash_secret(secret)
+    now_mono = time.monotonic()
+    memo = _local_keys.get(hashed)
+    if memo is not None and memo[0] > now_mono:
+        api_key = memo[1]
+    else:
+        api_key = _shared_lookup(hashed)
+        if api_key is None:
+            return None
+        if len(_local_keys) >= _LOCAL_KEYS_MAX:
+            _local_keys.clear()
+        _local_keys[hashed] = (now_mono + settings.API_KEY_LOCAL_CACHE_S, api_key)
+    if not api_key.is_active:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
+        # Written at most once a minute per key and process so the hot path stays read-only.
+        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+        try:
+            cache.set(_cache_key(hashed), api_key, timeout=30)
+        except Exception:  # noqa: S110
+            pass
+    return api_key
+
+
+def _shared_lookup(hashed: str) -> APIKey | None:
     key = _cache_key(hashed)
     try:
         api_key = cache.get(key)
@@ -71,16 +126,5 @@ def api_key_authenticate(secret: str) -> APIKey | None:
         try:
             cache.set(key, api_key, timeout=30)
         except Exception:  # noqa: S110 - the cache is an optimisation only
-            pass
-    if not api_key.is_active:
-        return None
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
-        # Written at most once a minute per key so the hot path stays read-only.
-        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-        try:
-            cache.set(key, api_key, timeout=30)
-        except Exception:  # noqa: S110
             pass
     return api_key

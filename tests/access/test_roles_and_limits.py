@@ -62,3 +62,34 @@ def test_operators_get_permissions_of_every_app_after_migrate():
     operators = Group.objects.get(name="operators")
     for codename in ["change_stylevariant", "add_generationjob", "change_experiment"]:
         assert operators.permissions.filter(codename=codename).exists(), codename
+
+
+@pytest.mark.redis
+def test_the_limit_is_shared_through_redis_and_counted_in_one_round_trip(api_key_factory, settings):
+    import uuid
+
+    import redis
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/14", socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": uuid.uuid4().hex}}
+    from django.core.cache import cache
+
+    from access.throttling import count_request
+
+    issued = api_key_factory(scopes=["events"])
+    issued.api_key.rate_limit_per_minute = 2
+    issued.api_key.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {issued.secret}")
+    codes = [client.post(reverse("events"), {"events": [{}]}, format="json").status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+
+    # The counter lives in Redis with an expiry, where every web process sees it.
+    window_key = f"probe:{uuid.uuid4().hex}"
+    assert [count_request(window_key) for _ in range(3)] == [1, 2, 3]
+    raw = cache._cache.get_client(window_key)
+    assert 0 < raw.ttl(cache.make_and_validate_key(window_key)) <= 65

@@ -144,7 +144,7 @@ def log_simulated_random_bucket(*, placement, variants, users: int, seed: int = 
                             candidates=len(variants),
                             items=[{"variant_id": variant.id, "rank": 1, "score": None, "propensity": propensity}])
         decisions.append(decision)
-        p = click_probability(user, variant.tags, position=1, variant_id=variant.id)
+        p = click_probability(user, variant.tags, position=1, variant_key=variant.variant_key)
         expected += p
         base = dict(placement=placement.slug, variant_id=variant.id, user_id=user.user_id,
                     decision_id=decision.decision_id, ts=when)

@@ -106,7 +106,7 @@ def test_demo_loop_runs_through_web_workers_and_beat():
                     continue
                 item = answer["items"][0]
                 kinds = ["impression"]
-                if rng.random() < simulator.click_probability(user, item["tags"], variant_id=item["variant_id"]):
+                if rng.random() < simulator.click_probability(user, item["tags"], variant_key=item["variant_key"]):
                     kinds.append("click")
                 events = [{"event_id": f"{answer['decision_id']}-{kind}", "type": kind,
                            "decision_id": answer["decision_id"], "variant_id": item["variant_id"],

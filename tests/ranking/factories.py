@@ -61,7 +61,7 @@ def log_random_traffic(placement: Placement, variants: list[StyleVariant], *, us
         base = {"decision_id": str(decision_id), "variant_id": variant.id, "user_id": user.user_id,
                 "placement": placement.slug, "position": 1, "ts": created.isoformat()}
         events.append({"event_id": uuid.uuid4().hex, "type": "impression", **base})
-        if rng.random() < simulator.click_probability(user, variant.tags, variant_id=variant.id):
+        if rng.random() < simulator.click_probability(user, variant.tags, variant_key=variant.variant_key):
             events.append({"event_id": uuid.uuid4().hex, "type": "click", **base})
             clicks += 1
     Decision.objects.bulk_create(decisions, batch_size=500)

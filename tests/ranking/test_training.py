@@ -65,10 +65,10 @@ def test_lightgbm_learns_the_planted_preferences_and_is_registered(logged):
 
     blue, red = _by_key(variants, "blue-single-benefit-photo"), _by_key(variants, "red-single-benefit-photo")
     young = services.score_variants(model_version=result.model_version, user_features=YOUNG, variants=[blue, red])
-    assert young[0] > young[1] * 1.3  # under-30s prefer the blue button
+    assert young[0] > young[1] * 1.2  # under-30s prefer the blue button (planted: +1.5 log-odds)
     grid, single = _by_key(variants, "red-grid-benefit-photo"), red
     old = services.score_variants(model_version=result.model_version, user_features=OLD, variants=[grid, single])
-    assert old[0] > old[1] * 1.3  # over-50s prefer the grid
+    assert old[0] > old[1] * 1.2  # over-50s prefer the grid
 
 
 def test_logistic_regression_baseline_with_crosses_is_stored_as_json(logged):
@@ -109,7 +109,7 @@ def test_a_brand_new_variant_is_scored_from_its_tags(logged):
     young = services.score_variants(model_version=version, user_features=YOUNG, variants=[new_blue, new_red])
     old = services.score_variants(model_version=version, user_features=OLD, variants=[new_blue, new_red])
 
-    assert young[0] > young[1] * 1.3
+    assert young[0] > young[1] * 1.2
     assert abs(old[0] - old[1]) < abs(young[0] - young[1])  # the blue preference belongs to the young
 
 
