@@ -10,10 +10,12 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 from django.db.models import Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
 from ranking.models import Decision, Experiment, ModelVersion
+from ranking.services import calibration_curve
 
 from .models import DailyRollup, Event, EventType
 from .rollups import refresh_rollups
@@ -164,24 +166,8 @@ def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict
         ).values_list("decision_id", "variant_id", "type"):
             key = (str(decision_id), int(variant_id))
             (seen if kind == EventType.IMPRESSION else clicked).add(key)
-    points = sorted((scores[k], k in clicked) for k in seen if k in scores)
-    if not points:
-        return []
-    per_bin = max(1, len(points) // bins)
-    curve = []
-    for start in range(0, len(points), per_bin):
-        chunk = points[start:start + per_bin]
-        if len(chunk) < per_bin // 2 and curve:
-            # Fold a small remainder into the last bin instead of plotting a noisy point.
-            prev = curve.pop()
-            total = prev["count"] + len(chunk)
-            predicted = (prev["predicted"] * prev["count"] + sum(p for p, _ in chunk)) / total
-            observed = (prev["observed"] * prev["count"] + sum(c for _, c in chunk)) / total
-            curve.append({"predicted": predicted, "observed": observed, "count": total})
-            continue
-        curve.append({"predicted": sum(p for p, _ in chunk) / len(chunk),
-                      "observed": sum(c for _, c in chunk) / len(chunk), "count": len(chunk)})
-    return curve
+    keys = [k for k in seen if k in scores]
+    return calibration_curve(np.array([scores[k] for k in keys]), np.array([k in clicked for k in keys]), bins)
 
 
 def variant_counts_by_status(*, placement: Placement) -> dict[str, int]:

@@ -20,7 +20,6 @@ from . import stats
 from .attribution import impression_frame
 
 MAX_ROWS = 200_000
-SCORE_CHUNK = 250_000
 BOOTSTRAP = 500
 
 
@@ -33,39 +32,6 @@ class OpeError(ValueError):
 def _flat_features(features: dict, context: dict) -> dict:
     """The flat feature map the ranker trains on: user features plus context keys prefixed `ctx.`."""
     return {**(features or {}), **{f"ctx.{k}": v for k, v in (context or {}).items()}}
-
-
-def _scores(model_version: str, rows: list[dict], variants: list[StyleVariant]) -> np.ndarray:
-    """Predicted click probability of every (logged context, candidate variant): shape (n, V).
-
-    Encodes each context once and each variant once, then predicts the n × V cross product in
-    chunks; scoring through `score_variants` pair by pair would encode every pair again.
-    """
-    from ranking import features as F
-    from ranking import registry
-
-    model = registry.get_model(model_version)
-    n, v = len(rows), len(variants)
-    users = F.user_codes(model.spec, rows)
-    tags = F.tag_matrix(model.spec, [variant.tags for variant in variants])
-    codes = F.variant_codes(model.spec, [variant.id for variant in variants])
-    out = np.empty((n, v))
-    per_chunk = max(1, SCORE_CHUNK // v)
-    for start in range(0, n, per_chunk):
-        block = users[start:start + per_chunk]
-        m = len(block)
-        out[start:start + m] = np.asarray(model.predict(
-            users=np.repeat(block, v, axis=0), tags=np.tile(tags, (m, 1)), vcodes=np.tile(codes, m),
-            positions=np.ones(m * v)), dtype=float).reshape(m, v)
-    return out
-
-
-def _scores_via_facade(model_version: str, rows: list[dict], variants: list[StyleVariant]) -> np.ndarray:
-    """The same through the ranking facade, one context at a time (used to check the fast path)."""
-    from ranking import services as ranking
-
-    return np.array([ranking.score_variants(model_version=model_version, user_features=row, variants=variants,
-                                            positions=1) for row in rows], dtype=float)
 
 
 def _bootstrap(values: dict[str, np.ndarray], estimators, n_boot: int, seed: int) -> dict[str, list[float]]:
@@ -104,7 +70,7 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
                        field="buckets")
     rows = [_flat_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
     try:
-        q = _scores(model_version, rows, variants)
+        q = ranking.score_matrix(model_version=model_version, user_features=rows, variants=variants)
     except Exception as exc:  # a missing or corrupt artefact is the caller's problem to fix, not a 500
         raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
     n_variants = len(variants)

@@ -18,7 +18,7 @@ from . import registry, serving, training
 from .buckets import parse_buckets
 from .models import Experiment, ModelVersion
 from .serving import NoLiveVariant, RankResult, UnknownPlacement  # noqa: F401 - part of the facade
-from .training import TrainingError, TrainResult  # noqa: F401 - part of the facade
+from .training import TrainingError, TrainResult, calibration_curve  # noqa: F401 - part of the facade
 
 
 def rank_variants(*, placement: Placement | str, user_id: str, features: Mapping[str, Any] | None = None,
@@ -92,6 +92,35 @@ def score_variants(*, model_version: str, user_features: list[dict] | dict, vari
     model = registry.get_model(model_version)
     users, tags, codes, pos = _rows_for(model, user_features, variants, positions)
     return model.predict(users=users, tags=tags, vcodes=codes, positions=pos)
+
+
+SCORE_CHUNK = 250_000  # rows per predict call: bounds memory for large evaluations
+
+
+def score_matrix(*, model_version: str, user_features: Sequence[Mapping[str, Any]],
+                 variants: Sequence[StyleVariant]) -> np.ndarray:
+    """Click probability at position 1 of every (user, variant) pair: shape (len(user_features), len(variants)).
+
+    For off-policy evaluation and other batch work: each feature map and each variant is encoded once
+    and the cross product is predicted in chunks, instead of encoding every pair again as a loop over
+    `score_variants` would. Raises registry.ModelUnavailable if the artefact is missing or corrupt.
+    """
+    model = registry.get_model(model_version)
+    n, v = len(user_features), len(variants)
+    out = np.empty((n, v))
+    if not n or not v:
+        return out
+    users = F.user_codes(model.spec, [dict(u) for u in user_features])
+    tags = F.tag_matrix(model.spec, [variant.tags for variant in variants])
+    codes = F.variant_codes(model.spec, [variant.id for variant in variants])
+    per_chunk = max(1, SCORE_CHUNK // v)
+    for start in range(0, n, per_chunk):
+        block = users[start:start + per_chunk]
+        m = len(block)
+        out[start:start + m] = np.asarray(model.predict(
+            users=np.repeat(block, v, axis=0), tags=np.tile(tags, (m, 1)),
+            vcodes=np.tile(codes, m), positions=np.ones(m * v)), dtype=float).reshape(m, v)
+    return out
 
 
 def feature_contributions(*, model_version: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:

@@ -108,6 +108,30 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(total)
 
 
+def calibration_curve(predicted: np.ndarray, observed: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Mean predicted vs observed click rate in equal-count bins of predicted score.
+
+    Equal counts, not equal widths: click rates sit in a narrow band near zero, where fixed-width
+    bins would put nearly every row in the first bin. A remainder smaller than half a bin is folded
+    into the last bin instead of being plotted as a noisy point.
+    """
+    predicted, observed = np.asarray(predicted, dtype=float), np.asarray(observed, dtype=float)
+    if not len(predicted):
+        return []
+    order = np.argsort(predicted, kind="stable")
+    predicted, observed = predicted[order], observed[order]
+    per_bin = max(1, len(predicted) // bins)
+    starts = list(range(0, len(predicted), per_bin))
+    if len(starts) > 1 and len(predicted) - starts[-1] < per_bin / 2:
+        starts.pop()
+    curve = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(predicted)
+        curve.append({"predicted": float(predicted[start:end].mean()), "observed": float(observed[start:end].mean()),
+                      "count": int(end - start)})
+    return curve
+
+
 def holdout_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -241,6 +265,8 @@ def train(*, placement=None, algo: str = "lightgbm", general: bool = False, use_
     _, _, ho = split_indices(len(y))
     p = probe.predict(users=users[ho], tags=tags[ho], vcodes=vcodes[ho], positions=data.positions[ho])
     metrics = holdout_metrics(y[ho], p)
+    # The holdout's calibration curve, for the registry page's calibration plot.
+    params = {**params, "calibration": calibration_curve(p, y[ho])}
     with transaction.atomic():
         mv = ModelVersion.objects.create(
             version=f"tmp-{time.time_ns()}", placement=None if general else placement,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from analytics.ope import _online_ctr
@@ -62,9 +63,7 @@ def test_an_unknown_model_version_is_a_400(api_client_with):
     assert "model_version" in response.json()["errors"]
 
 
-def test_the_batched_scores_equal_the_ranking_facade(settings):
-    from analytics.ope import _scores, _scores_via_facade
-
+def test_the_batched_score_matrix_equals_scoring_one_user_at_a_time(settings):
     placement = PlacementFactory(slug="ope-small")
     variants = _catalogue(placement)
     log_simulated_random_bucket(placement=placement, variants=variants, users=2000, seed=4)
@@ -72,8 +71,9 @@ def test_the_batched_scores_equal_the_ranking_facade(settings):
     rows = [{"age": 25, "gender": "f", "income_band": "low", "has_credit_card": True, "ctx.device": "ios"},
             {"age": 61, "investment_count": 7}]
 
-    fast = _scores(candidate.model_version, rows, variants)
-    slow = _scores_via_facade(candidate.model_version, rows, variants)
+    fast = ranking.score_matrix(model_version=candidate.model_version, user_features=rows, variants=variants)
+    slow = np.array([ranking.score_variants(model_version=candidate.model_version, user_features=row,
+                                            variants=variants, positions=1) for row in rows])
 
     assert fast.shape == (2, len(variants))
     assert abs(fast - slow).max() < 1e-9

@@ -57,6 +57,10 @@ def test_lightgbm_learns_the_planted_preferences_and_is_registered(logged):
     assert mv.is_active and mv.placement == placement and mv.scope == "dedicated"
     assert 0.03 < mv.positive_rate < 0.3 and mv.logloss > 0 and mv.calibration_error is not None
     assert mv.data_from <= mv.data_to
+    curve = mv.params["calibration"]  # the holdout's calibration curve, for the registry page
+    assert len(curve) == 10 and sum(b["count"] for b in curve) == 750  # the last 15% of 5,000 rows
+    assert [b["predicted"] for b in curve] == sorted(b["predicted"] for b in curve)
+    assert all(0 <= b["observed"] <= 1 for b in curve)
     artefact = Path(settings.MODEL_ROOT) / mv.artefact
     assert artefact.read_text().startswith("tree")  # LightGBM's text format, not a pickle
     assert "button_color=blue" in mv.feature_spec["tags"]
@@ -220,3 +224,16 @@ def test_thompson_sampling_placements_serve_scored_slates_with_valid_propensitie
         assert body["bucket"] == "model"
         assert all(0 < it["propensity"] <= 1 and it["score"] is not None for it in body["items"])
         assert len({it["variant_id"] for it in body["items"]}) == 3
+
+
+def test_calibration_curve_uses_equal_count_bins_and_folds_a_small_remainder():
+    from ranking.training import calibration_curve
+
+    predicted = np.linspace(0.01, 0.2, 103)
+    observed = (predicted > 0.1).astype(float)
+
+    curve = calibration_curve(predicted, observed, bins=10)
+
+    assert [b["count"] for b in curve] == [10] * 9 + [13]
+    assert curve[0]["observed"] == 0.0 and curve[-1]["observed"] == 1.0
+    assert calibration_curve(np.array([]), np.array([])) == []
