@@ -11,11 +11,14 @@ models stay in this process keyed by version.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,8 @@ def load_from_row(mv: ModelVersion) -> LoadedModel:
 _lock = threading.Lock()
 _loaded: dict[str, LoadedModel] = {}
 _failed: dict[str, tuple[float, ModelUnavailable]] = {}
+_loading: dict[str, Future] = {}
+_executor: ThreadPoolExecutor | None = None
 
 
 def reset_caches() -> None:
@@ -139,8 +144,10 @@ def reset_caches() -> None:
     with _lock:
         _loaded.clear()
         _failed.clear()
+        _loading.clear()
     _active_memo[:] = [0.0, None]
-    cache.delete(ACTIVE_KEY)
+    with contextlib.suppress(Exception):  # the shared copy expires on its own
+        cache.delete(ACTIVE_KEY)
 
 
 _active_memo: list = [0.0, None]  # [re-check after (monotonic), table]
@@ -182,8 +189,14 @@ def active_version_for(placement_id: int) -> str | None:
     return table["dedicated"].get(placement_id) or table["general"]
 
 
-def get_model(version: str) -> LoadedModel:
-    """The loaded model, from process memory after the first call. Raises ModelUnavailable."""
+def get_model(version: str, *, wait_s: float | None = None) -> LoadedModel:
+    """The loaded model, from process memory after the first call. Raises ModelUnavailable.
+
+    Reading and parsing an artefact runs on a loader thread. With `wait_s` the caller waits at most
+    that long and gets ModelUnavailable("model_loading") if the artefact is still loading (serving
+    answers with the control design meanwhile, and a later call finds the model ready); without it
+    the caller waits for the load to finish.
+    """
     model = _loaded.get(version)
     if model is not None:
         return model
@@ -194,20 +207,52 @@ def get_model(version: str) -> LoadedModel:
         model = _loaded.get(version)
         if model is not None:
             return model
-        mv = ModelVersion.objects.filter(version=version).first()
-        try:
+        pending = _loading.get(version)
+        if pending is None:
+            # The row is read here, on the caller's connection (and inside its transaction); the
+            # loader thread touches only the file.
+            mv = ModelVersion.objects.filter(version=version).first()
             if mv is None:
-                raise ModelUnavailable("no_model", f"model version {version} does not exist")
-            model = load_from_row(mv)
-        except ModelUnavailable as exc:
-            log.warning("ranking model v%s unavailable: %s", version, exc)
-            _failed[version] = (time.monotonic(), exc)
-            raise
+                exc = ModelUnavailable("no_model", f"model version {version} does not exist")
+                _failed[version] = (time.monotonic(), exc)
+                raise exc
+            pending = _loading[version] = _loader().submit(_load_and_keep, mv)
+    try:
+        return pending.result(timeout=wait_s)
+    except FuturesTimeout as exc:
+        raise ModelUnavailable("model_loading", f"model v{version} is still loading") from exc
+
+
+def _loader() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:  # created on first use, so each forked web worker gets its own thread
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaleido-model-loader")
+    return _executor
+
+
+def _load_and_keep(mv: ModelVersion) -> LoadedModel:
+    try:
+        model = load_from_row(mv)
+    except ModelUnavailable as exc:
+        log.warning("ranking model v%s unavailable: %s", mv.version, exc)
+        with _lock:
+            _failed[mv.version] = (time.monotonic(), exc)
+            _loading.pop(mv.version, None)
+        raise
+    except Exception as exc:  # anything else reading the file: unusable for now, retried later
+        log.exception("loading ranking model v%s failed", mv.version)
+        wrapped = ModelUnavailable("artefact_corrupt", str(exc))
+        with _lock:
+            _failed[mv.version] = (time.monotonic(), wrapped)
+            _loading.pop(mv.version, None)
+        raise wrapped from exc
+    with _lock:
         if len(_loaded) >= 8:  # keep memory bounded: active models plus a few candidates
             _loaded.pop(next(iter(_loaded)))
-        _loaded[version] = model
-        _failed.pop(version, None)
-        return model
+        _loaded[mv.version] = model
+        _failed.pop(mv.version, None)
+        _loading.pop(mv.version, None)
+    return model
 
 
 # --- activation and rollback ------------------------------------------------------------------------------
@@ -254,11 +299,11 @@ def deactivate_all(*, placement=None) -> None:
 
 def _forget_active_table() -> None:
     # Now for this process, and again after commit so no process keeps a table read before the commit.
-    _active_memo[:] = [0.0, None]
-    cache.delete(ACTIVE_KEY)
+    _forget_after_commit()
     transaction.on_commit(_forget_after_commit)
 
 
 def _forget_after_commit() -> None:
     _active_memo[:] = [0.0, None]
-    cache.delete(ACTIVE_KEY)
+    with contextlib.suppress(Exception):  # with the cache down, other processes re-read within its TTL
+        cache.delete(ACTIVE_KEY)

@@ -306,7 +306,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         try:
             if version is None:
                 raise registry.ModelUnavailable("no_model")
-            model = registry.get_model(version)
+            model = registry.get_model(version, wait_s=settings.KALEIDO_RANK_MODEL_WAIT_S)
             scores = score_user(model, cat, F.row_features(features, context))
             if not np.all(np.isfinite(scores)):
                 raise registry.ModelUnavailable("scoring_error", "non-finite scores")

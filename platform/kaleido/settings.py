@@ -98,7 +98,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: a slow or hung Redis must cost a rank call milliseconds, not a hang; every
+    # cache use on the serving path falls back (to the database or to process memory) on an error.
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 0.2),
+                    "socket_connect_timeout": env_float("REDIS_SOCKET_TIMEOUT", 0.2)},
+    }}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kaleido"}}
 
@@ -202,6 +208,8 @@ LOGGING = {
 KALEIDO_RANK_CATALOGUE_TTL = env_float("KALEIDO_RANK_CATALOGUE_TTL", 30.0)  # s a process keeps live variants
 KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active-model table is cached
 KALEIDO_RANK_LOCAL_CHECK_S = env_float("KALEIDO_RANK_LOCAL_CHECK_S", 1.0)  # s between shared-cache checks
+# s a rank call waits for a model still loading before serving the control design instead
+KALEIDO_RANK_MODEL_WAIT_S = env_float("KALEIDO_RANK_MODEL_WAIT_S", 0.2)
 KALEIDO_DECISION_ASYNC_COMMIT = env_bool("KALEIDO_DECISION_ASYNC_COMMIT", True)  # PostgreSQL only
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
