@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from .authentication import ApiKeyPrincipal
@@ -58,8 +59,12 @@ def count_request(key: str) -> int:
 
 
 def _redis_client(key: str):
-    """The raw redis-py client behind Django's RedisCache, or None for other backends."""
-    inner = getattr(cache, "_cache", None)
-    if type(cache).__name__ != "RedisCache" or inner is None:
+    """The raw redis-py client behind Django's RedisCache (kept on the backend, which Django holds per
+    thread, because building one costs more than the INCR), or None for other backends."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
         return None
-    return inner.get_client(key, write=True)
+    client = getattr(backend, "_kaleido_raw_client", None)
+    if client is None:
+        client = backend._kaleido_raw_client = backend._cache.get_client(key, write=True)
+    return client

@@ -78,7 +78,7 @@ def test_the_limit_is_shared_through_redis_and_counted_in_one_round_trip(api_key
                                    "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": uuid.uuid4().hex}}
     from django.core.cache import cache
 
-    from access.throttling import count_request
+    from access.throttling import _redis_client, count_request
 
     issued = api_key_factory(scopes=["events"])
     issued.api_key.rate_limit_per_minute = 2
@@ -90,6 +90,7 @@ def test_the_limit_is_shared_through_redis_and_counted_in_one_round_trip(api_key
 
     # The counter lives in Redis with an expiry, where every web process sees it.
     window_key = f"probe:{uuid.uuid4().hex}"
+    assert _redis_client(window_key) is not None  # the pipelined path, not add + incr
     assert [count_request(window_key) for _ in range(3)] == [1, 2, 3]
     raw = cache._cache.get_client(window_key)
     assert 0 < raw.ttl(cache.make_and_validate_key(window_key)) <= 65
