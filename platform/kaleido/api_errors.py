@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from django.db import InterfaceError, OperationalError
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+log = logging.getLogger(__name__)
+
+
+DATABASE_RETRY_AFTER_S = 2
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable or restarting: nothing was stored, so the client may retry the
+        # same call (events are idempotent; the SDK's rank returns its fallback). A 503 says so; a 500
+        # would read as a bug in the request.
+        log.warning("database unavailable during %s: %s", context.get("request") and context["request"].path, exc)
+        return Response({"detail": "The database is unavailable; retry shortly."},
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
