@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from ranking.models import ModelVersion
 from ranking.services import experiment_start, train_model
+from ranking.training import split_indices
 from tests.factories import PlacementFactory, StyleVariantFactory
 from tests.frontend.factories import serve_and_report, staff_user
 from tests.ranking.factories import catalogue, log_random_traffic
@@ -134,6 +135,28 @@ def test_the_registry_lists_versions_with_their_metrics(analyst, two_models):
     stored = ModelVersion.objects.get(version=second)
     assert body["versions"][0]["auc"] == pytest.approx(stored.auc)
     assert body["can_manage"] is False
+
+
+def test_the_registry_gives_each_version_its_holdout_calibration_curve(analyst, two_models):
+    placement, first, _ = two_models
+    older = ModelVersion.objects.get(version=first)
+    older.params = {k: v for k, v in older.params.items() if k != "calibration"}  # as versions trained before it
+    older.save(update_fields=["params"])
+
+    versions = analyst.get("/dashboard/api/models", {"placement": placement.slug}).json()["versions"]
+
+    newest, oldest = versions
+    stored = ModelVersion.objects.get(version=newest["version"])
+    curve = newest["holdout_calibration"]
+    assert curve == stored.params["calibration"]
+    assert len(curve) >= 5
+    _, _, holdout = split_indices(stored.rows)
+    assert sum(p["count"] for p in curve) == holdout.stop - holdout.start, "every holdout row is in one bin"
+    clicks = sum(p["observed"] * p["count"] for p in curve)
+    assert clicks == pytest.approx(round(clicks)), "each bin's observed rate is its clicks over its rows"
+    assert [p["predicted"] for p in curve] == sorted(p["predicted"] for p in curve)
+    assert all(0 <= p["predicted"] <= 1 and 0 <= p["observed"] <= 1 for p in curve)
+    assert oldest["holdout_calibration"] is None, "no curve stored: none given, rather than an empty plot"
 
 
 def test_an_analyst_cannot_activate_or_roll_back(analyst, two_models):

@@ -86,8 +86,9 @@ export class Api {
     return this.own<Gallery>("variants", params as Record<string, string>).then((r) => r.body);
   }
 
-  models(placement: string) {
-    return this.own<ModelList>("models", { placement }).then((r) => r.body);
+  async models(placement: string): Promise<ModelList> {
+    const r = await this.own<Record<string, unknown>>("models", { placement });
+    return normalizeModels(r.body);
   }
 
   activate(version: string) {
@@ -227,7 +228,9 @@ export interface ModelRow {
   is_active: boolean;
   activated_at: string | null;
   created_at: string;
-  holdout_calibration: unknown;
+  /** The registry's curve on the training holdout (`params["calibration"]`); empty when not stored. */
+  holdout_calibration: CalibrationPoint[];
+  /** The curve on the traffic the version served. */
   live_calibration: CalibrationPoint[];
 }
 
@@ -351,6 +354,34 @@ export function normalizeAttribution(raw: Record<string, unknown>): Attribution 
     min_support: num(raw.min_support),
     weighting: typeof raw.weighting === "string" ? raw.weighting : null,
   };
+}
+
+/** Calibration bins as {predicted, observed, count?}; [predicted, observed] pairs are accepted too. */
+export function normalizeCurve(raw: unknown): CalibrationPoint[] {
+  if (!Array.isArray(raw)) return [];
+  const points: CalibrationPoint[] = [];
+  for (const p of raw) {
+    const o = (Array.isArray(p) ? { predicted: p[0], observed: p[1] } : (p ?? {})) as Record<string, unknown>;
+    const predicted = num(o.predicted);
+    const observed = num(o.observed);
+    if (predicted === null || observed === null) continue;
+    const count = num(o.count);
+    points.push(count === null ? { predicted, observed } : { predicted, observed, count });
+  }
+  return points;
+}
+
+export function normalizeModels(raw: Record<string, unknown>): ModelList {
+  const versions = (Array.isArray(raw.versions) ? raw.versions : []).map((v) => {
+    const o = (v ?? {}) as Record<string, unknown>;
+    return {
+      ...(o as unknown as ModelRow),
+      version: String(o.version ?? ""),
+      holdout_calibration: normalizeCurve(o.holdout_calibration),
+      live_calibration: normalizeCurve(o.live_calibration),
+    };
+  });
+  return { versions, can_manage: raw.can_manage === true };
 }
 
 /** Findings from the cells when the API gives none: the strongest reliable deviations from 1×. */

@@ -45,6 +45,13 @@ export function drawChart(el: HTMLElement, option: ChartOption, label: string): 
   chart.setOption({ textStyle: { fontFamily: FONT }, animation: false, ...option }, true);
   live.add(chart);
   observer?.observe(el);
+  // What each series given an `id` holds, for tests and tools: data-series-points='{"holdout":10}'.
+  const points: Record<string, number> = {};
+  for (const s of (chart.getOption().series ?? []) as { id?: unknown; data?: unknown }[]) {
+    if (typeof s.id === "string" && !s.id.includes("\0") && Array.isArray(s.data)) points[s.id] = s.data.length;
+  }
+  if (Object.keys(points).length) el.dataset.seriesPoints = JSON.stringify(points);
+  else delete el.dataset.seriesPoints;
   el.dataset.chartReady = "true";
   return chart;
 }

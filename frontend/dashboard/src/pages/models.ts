@@ -1,7 +1,7 @@
-import type { ModelList, ModelRow } from "../api";
+import type { CalibrationPoint, ModelList, ModelRow } from "../api";
 import { PALETTE, drawChart } from "../charts";
 import { clear, h } from "../dom";
-import { fmtDate, fmtInt, fmtNum, fmtPct } from "../format";
+import { fmtDate, fmtInt, fmtNum, fmtPct, isNum } from "../format";
 import { t } from "../i18n";
 import type { PageContext } from "../main";
 import { card, chartBox, empty, failure, loading, openPage, select } from "../ui";
@@ -55,7 +55,7 @@ export async function renderModels(ctx: PageContext): Promise<void> {
   const calibration = calibrationSeries(selected);
   grid.append(
     card(t("mod.aucChart"), aucBox),
-    card(t("mod.calibration", { version: selected.version }), calibration.length ? calBox : empty(t("mod.calibrationEmpty")), { "data-testid": "calibration-card" }),
+    card(t("mod.calibration", { version: selected.version }), calibration.length ? calBox : empty(t("mod.calibrationEmpty")), { "data-testid": "calibration-card", "data-version": selected.version }),
   );
   content.append(grid);
   drawAuc(aucBox, list.versions);
@@ -105,21 +105,17 @@ function table(ctx: PageContext, list: ModelList, notice: HTMLElement): HTMLElem
   return wrap;
 }
 
-interface CurvePoint {
-  predicted: number;
-  observed: number;
+interface CurveSeries {
+  id: "live" | "holdout";
+  name: string;
+  points: CalibrationPoint[];
 }
 
-function calibrationSeries(row: ModelRow): { name: string; points: CurvePoint[] }[] {
-  const series: { name: string; points: CurvePoint[] }[] = [];
-  if (row.live_calibration?.length) series.push({ name: t("mod.calibrationLive"), points: row.live_calibration });
-  const holdout = row.holdout_calibration;
-  if (Array.isArray(holdout) && holdout.length) {
-    const points = holdout
-      .map((p) => (Array.isArray(p) ? { predicted: Number(p[0]), observed: Number(p[1]) } : { predicted: Number((p as CurvePoint).predicted), observed: Number((p as CurvePoint).observed) }))
-      .filter((p) => Number.isFinite(p.predicted) && Number.isFinite(p.observed));
-    if (points.length) series.push({ name: t("mod.calibrationHoldout"), points });
-  }
+/** The served-traffic curve and the registry's holdout curve, whichever the version has. */
+function calibrationSeries(row: ModelRow): CurveSeries[] {
+  const series: CurveSeries[] = [];
+  if (row.live_calibration.length) series.push({ id: "live", name: t("mod.calibrationLive"), points: row.live_calibration });
+  if (row.holdout_calibration.length) series.push({ id: "holdout", name: t("mod.calibrationHoldout"), points: row.holdout_calibration });
   return series;
 }
 
@@ -140,17 +136,32 @@ function drawAuc(el: HTMLElement, versions: ModelRow[]): void {
   }, t("mod.aucChart"));
 }
 
-function drawCalibration(el: HTMLElement, series: { name: string; points: CurvePoint[] }[]): void {
+function drawCalibration(el: HTMLElement, series: CurveSeries[]): void {
   const max = niceMax(Math.max(0.01, ...series.flatMap((s) => s.points.flatMap((p) => [p.predicted, p.observed]))));
   drawChart(el, {
-    grid: { left: 56, right: 16, top: 36, bottom: 48 },
+    grid: { left: 62, right: 16, top: 36, bottom: 48 },
     legend: { top: 0 },
-    tooltip: { trigger: "item", formatter: (p: { seriesName: string; data: [number, number] }) => `${p.seriesName}<br>${t("mod.predicted")}: ${fmtPct(p.data[0])}<br>${t("mod.observed")}: ${fmtPct(p.data[1])}` },
-    xAxis: { type: "value", name: t("mod.predicted"), nameLocation: "middle", nameGap: 28, min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
-    yAxis: { type: "value", name: t("mod.observed"), min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
+    tooltip: {
+      trigger: "item",
+      formatter: (p: { seriesName: string; data: number[] }) =>
+        `${p.seriesName}<br>${t("mod.predicted")}: ${fmtPct(p.data[0])}<br>${t("mod.observed")}: ${fmtPct(p.data[1])}` +
+        (isNum(p.data[2]) ? `<br>${t("common.impressions")}: ${fmtInt(p.data[2])}` : ""),
+    },
+    xAxis: { type: "value", name: t("mod.predicted"), nameLocation: "middle", nameGap: 28, min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1), hideOverlap: true } },
+    // The y-axis name runs along the axis: above it, it would collide with the legend on a phone.
+    yAxis: { type: "value", name: t("mod.observed"), nameLocation: "middle", nameRotate: 90, nameGap: 44, min: 0, max, axisLabel: { formatter: (v: number) => fmtPct(v, 1) } },
     series: [
-      { type: "line", name: t("mod.calibrationIdeal"), data: [[0, 0], [max, max]], showSymbol: false, lineStyle: { type: "dashed", color: "#9ca3af" }, itemStyle: { color: "#9ca3af" } },
-      ...series.map((s, i) => ({ type: "line", name: s.name, data: s.points.map((p) => [p.predicted, p.observed]), itemStyle: { color: PALETTE[i] }, symbolSize: 7 })),
+      { id: "ideal", type: "line", name: t("mod.calibrationIdeal"), data: [[0, 0], [max, max]], showSymbol: false, lineStyle: { type: "dashed", color: "#9ca3af" }, itemStyle: { color: "#9ca3af" } },
+      ...series.map((s) => ({
+        id: s.id,
+        type: "line",
+        name: s.name,
+        data: s.points.map((p) => (p.count === undefined ? [p.predicted, p.observed] : [p.predicted, p.observed, p.count])),
+        itemStyle: { color: s.id === "live" ? PALETTE[0] : PALETTE[1] },
+        lineStyle: s.id === "holdout" ? { type: "dotted", width: 2 } : { width: 2 },
+        symbol: s.id === "holdout" ? "diamond" : "circle",
+        symbolSize: 7,
+      })),
     ],
   }, t("mod.calibration", { version: "" }));
 }
