@@ -1,8 +1,8 @@
 /**
  * The analysts' dashboard in a real browser (Debian's Chromium via playwright-core) against the
- * real Django server on a small seeded data set: an analyst logs in, opens every page on a laptop
- * and on a phone, in English and Chinese, and sees charts drawn and the same numbers the API gives.
- * Screenshots go to test-artifacts/dashboard/.
+ * real Django server on the demo's data (`manage.py demo --users N` on a fresh SQLite file): people
+ * log in, open every page on a laptop and on a phone, in English and Chinese, and see charts drawn
+ * and the same numbers the APIs give. Screenshots go to test-artifacts/dashboard/.
  */
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -15,6 +15,13 @@ import { DjangoServer, repoRoot } from "../support/django.mjs";
 const ARTIFACTS = path.join(repoRoot, "test-artifacts", "dashboard");
 const PASSWORD = "a-long-test-password-42";
 const PAGES = ["experiments", "attribution", "variants", "models"];
+// Simulated users per demo phase. At least 500: the demo trains a model only on ≥ 500 impressions.
+const DEMO_USERS = process.env.KALEIDO_BROWSER_DEMO_USERS ?? "600";
+// What `manage.py demo` creates (creative/demo.py, ranking/demo.py).
+const BANNER = "wealth-home-banner";
+const CARD = "wealth-tab-card";
+const DEMO_EXPERIMENTS = [`${BANNER}-ab`, `${CARD}-ab`];
+const GALLERY_PAGE = 48;
 
 const en = {
   int: new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }),
@@ -62,16 +69,40 @@ async function cellText(page, selector) {
   return (await page.textContent(selector))?.trim();
 }
 
-describe("analyst dashboard", { timeout: 240_000 }, () => {
+/** The version the calibration card shows, and the point counts its chart holds per series. */
+async function calibrationShown(page) {
+  await page.waitForSelector("[data-testid=chart-calibration][data-chart-ready=true]");
+  return page.$eval("[data-testid=calibration-card]", (card) => ({
+    version: card.dataset.version,
+    points: JSON.parse(card.querySelector("[data-testid=chart-calibration]").dataset.seriesPoints ?? "{}"),
+    legend: [...card.querySelectorAll("svg text")].map((el) => el.textContent),
+  }));
+}
+
+/** The calibration chart holds the registry's holdout curve (and the served-traffic curve) of `row`. */
+function assertCalibration(shown, row, holdoutLabel) {
+  assert.equal(shown.version, row.version, "the calibration card shows the selected version");
+  assert.ok(row.holdout_calibration?.length > 0, `v${row.version} has a holdout curve in the registry`);
+  assert.equal(shown.points.holdout, row.holdout_calibration.length, "one holdout point per registry bin");
+  assert.equal(shown.points.live ?? 0, row.live_calibration.length, "one served-traffic point per live bin");
+  assert.ok(shown.legend.includes(holdoutLabel), `the legend names the ${holdoutLabel} curve`);
+}
+
+describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
   const server = new DjangoServer("browser");
   let browser;
+  let demoOutput = "";
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await server.migrate();
-    server.env.SEED_DIR = server.dir;
-    server.env.SEED_USERS = process.env.KALEIDO_BROWSER_SEED_USERS ?? "600";
-    await server.manage(["shell", "-c", "exec(open('frontend/tests/support/seed_dashboard.py', encoding='utf-8').read())"]);
+    demoOutput = await server.manage(["demo", "--users", DEMO_USERS], { timeoutMs: 360_000 });
+    for (const slug of DEMO_EXPERIMENTS) {
+      assert.ok(demoOutput.includes(`experiment ${slug} `), `the demo started ${slug} (KALEIDO_BROWSER_DEMO_USERS=${DEMO_USERS}):\n${demoOutput}`);
+    }
+    // The demo trains one model per placement; an operator trains a second, inactive banner model so
+    // there is a version to activate and one to roll back to.
+    await server.manage(["train_ranker", "--placement", BANNER, "--algo", "logreg"]);
     await server.createStaffUser("lead", PASSWORD, { roles: ["operators"] });
     await server.createStaffUser("analyst", PASSWORD, { roles: ["analysts"] });
     await server.start();
@@ -83,12 +114,19 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
     await server.stop();
   });
 
-  it("sends a visitor who is not logged in to the admin login", async () => {
+  it("sends a visitor who is not logged in to the admin login, and lets the demo's admin in", async () => {
     const page = await browser.context.newPage();
+    await browser.context.clearCookies();
     await page.goto(`${server.url}/dashboard/`);
     const url = new URL(page.url());
     assert.equal(url.pathname, "/admin/login/");
     assert.equal(url.searchParams.get("next"), "/dashboard/");
+    // The login the demo prints at the end.
+    const [, username, password] = demoOutput.match(/user '([^']+)', password '([^']+)'/) ?? [];
+    assert.ok(username && password, `the demo printed a login:\n${demoOutput.slice(-2000)}`);
+    await logIn(page, server.url, username, password);
+    await page.waitForSelector("main[data-ready=true]", { timeout: 30_000 });
+    assert.match(new URL(page.url()).pathname, /^\/dashboard\//);
     await page.close();
   });
 
@@ -101,28 +139,39 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
     await browser.context.clearCookies();
     await logIn(page, server.url, "lead", PASSWORD);
 
-    // Experiments: the bucket table equals the report, the CTR and daily charts drew.
-    await openPage(page, server.url, "experiments");
-    const report = (await getJson(page, "/api/v1/experiments/home-ab/report")).body;
-    for (const [bucket, row] of Object.entries(report.buckets)) {
-      const base = `[data-testid=bucket-table] tr[data-bucket=${bucket}]`;
-      assert.equal(await cellText(page, `${base} [data-field=users]`), en.int.format(row.users), `${bucket} users`);
-      assert.equal(await cellText(page, `${base} [data-field=impressions]`), en.int.format(row.impressions), `${bucket} impressions`);
-      assert.equal(await cellText(page, `${base} [data-field=clicks]`), en.int.format(row.clicks), `${bucket} clicks`);
-      assert.equal(await cellText(page, `${base} [data-field=ctr]`), en.pct.format(row.ctr), `${bucket} ctr`);
-      if (row.lift_vs_control) {
-        assert.equal(await cellText(page, `${base} [data-field=lift]`), en.lift.format(row.lift_vs_control.relative), `${bucket} lift`);
+    // The demo's placements and experiments are what the pickers offer.
+    const meta = (await getJson(page, "/dashboard/api/meta")).body;
+    assert.deepEqual(meta.placements.map((p) => p.slug), [BANNER, CARD]);
+    assert.deepEqual(meta.experiments.map((e) => e.slug).sort(), DEMO_EXPERIMENTS);
+
+    // Experiments: for each of the demo's A/B tests the bucket table equals the report, the CTR and
+    // daily charts drew.
+    for (const slug of DEMO_EXPERIMENTS) {
+      await openPage(page, server.url, "experiments", `?experiment=${slug}`);
+      assert.equal(await page.$eval("select[name=experiment]", (el) => el.value), slug);
+      const report = (await getJson(page, `/api/v1/experiments/${slug}/report`)).body;
+      assert.deepEqual(Object.keys(report.buckets).sort(), ["control", "model", "random"], `${slug} buckets`);
+      for (const [bucket, row] of Object.entries(report.buckets)) {
+        const base = `[data-testid=bucket-table] tr[data-bucket=${bucket}]`;
+        assert.equal(await cellText(page, `${base} [data-field=users]`), en.int.format(row.users), `${slug} ${bucket} users`);
+        assert.equal(await cellText(page, `${base} [data-field=impressions]`), en.int.format(row.impressions), `${slug} ${bucket} impressions`);
+        assert.equal(await cellText(page, `${base} [data-field=clicks]`), en.int.format(row.clicks), `${slug} ${bucket} clicks`);
+        assert.equal(await cellText(page, `${base} [data-field=ctr]`), en.pct.format(row.ctr), `${slug} ${bucket} ctr`);
+        if (row.lift_vs_control) {
+          assert.equal(await cellText(page, `${base} [data-field=lift]`), en.lift.format(row.lift_vs_control.relative), `${slug} ${bucket} lift`);
+        }
       }
+      assert.ok(report.buckets.model.impressions > 0 && report.buckets.control.impressions > 0, `${slug} served every bucket`);
+      const srmShown = await page.$(report.srm_flag ? "[data-testid=srm-warning]" : "[data-testid=srm-ok]");
+      assert.ok(srmShown, `${slug}: the SRM verdict matches the report`);
+      assert.deepEqual(await assertChartsDrew(page, 2), ["chart-ctr", "chart-daily"]);
+      await page.screenshot({ path: path.join(ARTIFACTS, `experiments-${slug}-laptop-en.png`), fullPage: true });
     }
-    assert.ok(report.buckets.model.impressions > 0 && report.buckets.control.impressions > 0);
-    const srmShown = await page.$(report.srm_flag ? "[data-testid=srm-warning]" : "[data-testid=srm-ok]");
-    assert.ok(srmShown, "the SRM verdict matches the report");
-    assert.deepEqual(await assertChartsDrew(page, 2), ["chart-ctr", "chart-daily"]);
-    await page.screenshot({ path: path.join(ARTIFACTS, "experiments-laptop-en.png"), fullPage: true });
 
     // Attribution: heatmap cells equal the grid API; the metric switch shows normalized preference.
-    await openPage(page, server.url, "attribution", "?placement=home-banner&segment=income_band&tag_group=appeal");
-    const grid = (await getJson(page, "/api/v1/placements/home-banner/attribution?segment=income_band&tag_group=appeal")).body;
+    const gridQuery = `?placement=${BANNER}&segment=gender&tag_group=button_color`;
+    await openPage(page, server.url, "attribution", gridQuery);
+    const grid = (await getJson(page, `/api/v1/placements/${BANNER}/attribution?segment=gender&tag_group=button_color`)).body;
     assert.ok(grid.cells.length > 0, "the grid has cells");
     for (const cell of grid.cells) {
       const td = `[data-testid=heatmap-table] td[data-segment="${cell.segment_value}"][data-tag="${cell.tag_value}"]`;
@@ -138,7 +187,7 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
     assert.equal(prefText, `${first.normalized_preference.toFixed(2)}×`);
     // EBM importances: fitted on first request (eagerly here), then drawn with the API's top term first.
     await page.waitForSelector("[data-testid=chart-importances][data-chart-ready=true]", { timeout: 90_000 });
-    const explain = (await getJson(page, "/api/v1/placements/home-banner/explain")).body;
+    const explain = (await getJson(page, `/api/v1/placements/${BANNER}/explain`)).body;
     assert.equal(explain.status, "ready");
     const topTerm = [...explain.terms].sort((a, b) => b.importance - a.importance)[0];
     const labels = await page.$$eval("[data-testid=chart-importances] svg text", (els) => els.map((el) => el.textContent));
@@ -146,49 +195,85 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
     assert.deepEqual((await assertChartsDrew(page, 2)).sort(), ["chart-heatmap", "chart-importances"]);
     await page.screenshot({ path: path.join(ARTIFACTS, "attribution-laptop-en.png"), fullPage: true });
 
-    // Variant gallery: each tile's numbers equal the gallery API; a tag filter narrows the list.
-    await openPage(page, server.url, "variants", "?placement=home-banner");
-    const gallery = (await getJson(page, "/dashboard/api/variants?placement=home-banner")).body;
-    assert.equal(await page.$$eval("[data-testid=gallery] > li", (els) => els.length), gallery.variants.length);
-    for (const v of gallery.variants) {
-      const tile = `[data-testid=gallery] li[data-variant-id="${v.id}"]`;
-      assert.equal(await cellText(page, `${tile} [data-field=impressions]`), en.int.format(v.impressions));
-      assert.equal(await cellText(page, `${tile} [data-field=clicks]`), en.int.format(v.clicks));
-      assert.equal(await cellText(page, `${tile} [data-field=ctr]`), v.ctr === null ? "—" : en.pct.format(v.ctr));
-    }
-    const chinese = await page.$eval("[data-variant-key=gold-authority] .tile__headline", (el) => ({ text: el.textContent, lang: el.lang }));
-    assert.deepEqual(chinese, { text: "今天已有 12,000 人购买", lang: "zh" });
+    // Variant gallery: the demo's hundreds of rendered variants, a page at a time; each tile's
+    // numbers equal the gallery API's.
+    await openPage(page, server.url, "variants", `?placement=${BANNER}`);
+    const gallery = (await getJson(page, `/dashboard/api/variants?placement=${BANNER}`)).body;
+    assert.ok(gallery.variants.length > GALLERY_PAGE, `the demo composed ${gallery.variants.length} banner variants`);
+    assert.equal(await cellText(page, "[data-testid=variant-count]"), `${en.int.format(gallery.variants.length)} variants`);
+    const byId = new Map(gallery.variants.map((v) => [String(v.id), v]));
+    const assertTiles = async (expected) => {
+      const tiles = await page.$$eval("[data-testid=gallery] > li", (els) => els.map((el) => ({
+        id: el.dataset.variantId,
+        impressions: el.querySelector("[data-field=impressions]").textContent.trim(),
+        clicks: el.querySelector("[data-field=clicks]").textContent.trim(),
+        ctr: el.querySelector("[data-field=ctr]").textContent.trim(),
+      })));
+      assert.equal(tiles.length, expected);
+      for (const tile of tiles) {
+        const v = byId.get(tile.id);
+        assert.ok(v, `tile ${tile.id} is in the API's answer`);
+        assert.deepEqual(tile, { id: tile.id, impressions: en.int.format(v.impressions), clicks: en.int.format(v.clicks), ctr: v.ctr === null ? "—" : en.pct.format(v.ctr) });
+      }
+    };
+    await assertTiles(GALLERY_PAGE);
+    // The first tile's rendered PNG loads.
+    await page.waitForFunction(() => {
+      const img = document.querySelector("[data-testid=gallery] > li img");
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 30_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, "variants-laptop-en.png"), fullPage: true });
+    await page.click("[data-testid=show-more]");
+    await assertTiles(Math.min(2 * GALLERY_PAGE, gallery.variants.length));
+    // Chinese copy: search for one of the demo's Chinese headlines; its tiles carry lang="zh".
+    const zh = gallery.variants.find((v) => v.language === "zh");
+    assert.ok(zh, "the demo has Chinese copy on the banner");
+    await openPage(page, server.url, "variants", `?${new URLSearchParams({ placement: BANNER, q: zh.headline })}`);
+    const zhGallery = (await getJson(page, `/dashboard/api/variants?${new URLSearchParams({ placement: BANNER, q: zh.headline })}`)).body;
+    const headlines = await page.$$eval("[data-testid=gallery] > li .tile__headline", (els) => els.map((el) => ({ text: el.textContent, lang: el.lang })));
+    assert.equal(headlines.length, Math.min(GALLERY_PAGE, zhGallery.variants.length));
+    assert.deepEqual(new Set(headlines.map((x) => JSON.stringify(x))), new Set([JSON.stringify({ text: zh.headline, lang: "zh" })]));
+    // A tag filter narrows the list to what the API gives for the same filters.
     await page.selectOption("select[name=tag]", "button_color=blue");
     await page.waitForFunction(() => new URLSearchParams(location.search).get("tag") === "button_color=blue");
     await page.waitForSelector("main[data-ready=true] [data-testid=gallery]");
+    const blue = (await getJson(page, `/dashboard/api/variants?${new URLSearchParams({ placement: BANNER, q: zh.headline, tag: "button_color=blue" })}`)).body;
+    assert.ok(blue.variants.length > 0 && blue.variants.length < zhGallery.variants.length, "the tag filter narrows the list");
     const blueKeys = await page.$$eval("[data-testid=gallery] > li", (els) => els.map((el) => el.dataset.variantKey).sort());
-    assert.deepEqual(blueKeys, ["blue-proof", "blue-urgency"]);
+    assert.deepEqual(blueKeys, blue.variants.map((v) => v.variant_key).sort());
     await page.fill("#variant-search", "no such creative");
     await page.press("#variant-search", "Enter");
     await page.waitForSelector("main[data-ready=true] [data-state=empty]");
 
-    // Model registry: AUCs equal the registry's; the lead activates the older version, then rolls back.
-    await openPage(page, server.url, "models", "?placement=home-banner");
-    const models = (await getJson(page, "/dashboard/api/models?placement=home-banner")).body;
+    // Model registry: the demo's model and the operator's second one; AUCs equal the registry's; the
+    // calibration chart holds the registry's holdout curve of the version shown; the lead activates
+    // the other version, then rolls back.
+    await openPage(page, server.url, "models", `?placement=${BANNER}`);
+    const models = (await getJson(page, `/dashboard/api/models?placement=${BANNER}`)).body;
     assert.equal(models.versions.length, 2);
     for (const m of models.versions) {
       assert.equal(await cellText(page, `[data-testid=models-table] tr[data-version="${m.version}"] [data-field=auc]`), en.num3.format(m.auc));
     }
-    assert.ok((await assertChartsDrew(page, 1)).includes("chart-auc"));
+    assert.deepEqual((await assertChartsDrew(page, 2)).sort(), ["chart-auc", "chart-calibration"]);
+    const active = models.versions.find((m) => m.is_active);
+    assert.ok(active.live_calibration.length > 0, "the demo's model served the model bucket");
+    assertCalibration(await calibrationShown(page), active, "holdout");
     await page.screenshot({ path: path.join(ARTIFACTS, "models-laptop-en.png"), fullPage: true });
     const inactive = models.versions.find((m) => !m.is_active);
+    await page.click(`tr[data-version="${inactive.version}"] th a`);
+    await page.waitForFunction((v) => document.querySelector("[data-testid=calibration-card]")?.dataset.version === v, inactive.version);
+    assertCalibration(await calibrationShown(page), inactive, "holdout");
     page.once("dialog", (d) => d.accept());
     await page.click(`tr[data-version="${inactive.version}"] [data-testid=activate]`);
     await page.waitForSelector(`[data-testid=model-done]`);
     await page.waitForSelector(`tr[data-version="${inactive.version}"] [data-testid=active-badge]`);
-    const afterActivate = (await getJson(page, "/dashboard/api/models?placement=home-banner")).body;
+    const afterActivate = (await getJson(page, `/dashboard/api/models?placement=${BANNER}`)).body;
     assert.equal(afterActivate.versions.find((m) => m.is_active).version, inactive.version);
     page.once("dialog", (d) => d.accept());
     await page.click("[data-testid=rollback]");
     await page.waitForFunction((v) => new URLSearchParams(location.search).get("done") !== v, inactive.version);
-    const afterRollback = (await getJson(page, "/dashboard/api/models?placement=home-banner")).body;
-    assert.notEqual(afterRollback.versions.find((m) => m.is_active).version, inactive.version);
+    const afterRollback = (await getJson(page, `/dashboard/api/models?placement=${BANNER}`)).body;
+    assert.equal(afterRollback.versions.find((m) => m.is_active).version, active.version);
 
     assert.deepEqual(errors, [], "no script errors");
     await page.close();
@@ -222,12 +307,18 @@ describe("analyst dashboard", { timeout: 240_000 }, () => {
 
     // The experiments page in Chinese still shows the report's numbers, formatted the same way.
     await openPage(page, server.url, "experiments");
-    const report = (await getJson(page, "/api/v1/experiments/home-ab/report")).body;
+    const shownExperiment = await page.$eval("select[name=experiment]", (el) => el.value);
+    assert.ok(DEMO_EXPERIMENTS.includes(shownExperiment), `a demo experiment is shown (${shownExperiment})`);
+    const report = (await getJson(page, `/api/v1/experiments/${shownExperiment}/report`)).body;
     const zhPct = new Intl.NumberFormat("zh-CN", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
     assert.equal(await cellText(page, "tr[data-bucket=model] [data-field=ctr]"), zhPct.format(report.buckets.model.ctr));
     await assertChartsDrew(page, 2);
 
+    // The registry page in Chinese: the shown version's holdout curve is drawn, labelled in Chinese.
     await openPage(page, server.url, "models");
+    const placement = await page.$eval("select[name=placement]", (el) => el.value);
+    const models = (await getJson(page, `/dashboard/api/models?placement=${placement}`)).body;
+    assertCalibration(await calibrationShown(page), models.versions.find((m) => m.is_active), "留出集");
     assert.ok(await page.$("[data-testid=read-only]"), "the analyst is told the page is read only");
     assert.equal(await page.$("[data-testid=activate]"), null);
     assert.equal(await page.$("[data-testid=rollback]"), null);
