@@ -151,6 +151,10 @@ def record(result: dict, args) -> None:
     path = ROOT / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     r, e = result["rank"], result["events"]
+    headroom_text = "".join(
+        f"\nHeadroom, same server right after: {rate:.0f} requests/s offered, {x['achieved_rps']} achieved, p99 rank "
+        f"{x['rank']['p99_ms']} ms, p99 events {x['events']['p99_ms']} ms, "
+        f"{x['rank']['errors'] + x['events']['errors']} errors.\n" for rate, x in result["headroom"])
     section = f"""## load
 
 Mixed open-loop load, rank : events = 1 : 3 (each events request carries 3 events: 2 impressions and a
@@ -166,9 +170,10 @@ model 0.6) and an active LightGBM model.
 
 Achieved {result['achieved_rps']} requests/s; {result['late_sends']} sends left more than 10 ms after their
 slot. Goal: zero errors and p99 rank ≤ 50 ms at 200 requests/s: **{'met' if result['goal_met'] else 'not met'}**.
-Machine: {os.cpu_count()} CPU cores ({stdlib_platform.machine()}), shared with other test runs while measured;
-load generator and server on the same machine.
-Command: `.venv/bin/python bench/load.py --rate {args.rate:.0f} --duration {args.duration:.0f} --workers {args.workers} --threads {args.threads} --record`
+Machine: {os.cpu_count()} CPU cores ({stdlib_platform.machine()}), load generator and server on the same machine
+(1-minute load average {result['load_average'][0]:.1f} before the run, {result['load_average'][1]:.1f} after).
+{headroom_text}
+Command: `.venv/bin/python bench/load.py --rate {args.rate:.0f} --duration {args.duration:.0f} --workers {args.workers} --threads {args.threads}{' --headroom ' + args.headroom if args.headroom else ''} --record`
 """
     if re.search(r"(?m)^## load\n", text):
         text = re.sub(r"(?ms)^## load\n.*?(?=^## |\Z)", section + "\n", text)
@@ -185,6 +190,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help=">1 uses gunicorn's gthread worker class")
     parser.add_argument("--clients", type=int, default=24, help="client threads (connections) sending the load")
     parser.add_argument("--record", action="store_true", help="write the result to bench/RESULTS.md")
+    parser.add_argument("--headroom", default="", help="extra rates to try after the main run, e.g. 300,400")
     args = parser.parse_args()
     missing = stack.services_missing()
     if missing:
@@ -201,11 +207,23 @@ def main() -> int:
         stack.wait_http(f"http://127.0.0.1:{port}/api/schema/", proc=web)
         warm(port, seed, workers=args.workers)
         print(f"sending {args.rate:.0f} req/s for {args.duration:.0f} s …", flush=True)
+        load_before = os.getloadavg()[0]
         rec, elapsed = run_load(port, seed, rate=args.rate, duration=args.duration, clients=args.clients)
+        load_after = os.getloadavg()[0]
+        headroom = []
+        for rate in [float(r) for r in args.headroom.split(",") if r.strip()]:
+            print(f"headroom: {rate:.0f} req/s for {args.duration:.0f} s …", flush=True)
+            extra, extra_elapsed = run_load(port, seed, rate=rate, duration=args.duration, clients=args.clients)
+            headroom.append((rate, summary(extra, extra_elapsed)))
     result = summary(rec, elapsed)
+    result["load_average"] = (load_before, load_after)
+    result["headroom"] = headroom
     result["goal_met"] = (result["rank"]["errors"] == 0 and result["events"]["errors"] == 0
                           and (result["rank"]["p99_ms"] or 1e9) <= 50.0)
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "headroom"}, indent=2))
+    for rate, extra in headroom:
+        print(f"{rate:.0f} req/s: achieved {extra['achieved_rps']}, p99 rank {extra['rank']['p99_ms']} ms, "
+              f"p99 events {extra['events']['p99_ms']} ms, errors {extra['rank']['errors'] + extra['events']['errors']}")
     if args.record:
         record(result, args)
     return 0
