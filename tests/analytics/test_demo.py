@@ -34,3 +34,10 @@ def test_without_experiments_the_step_says_so():
     out = io.StringIO()
     demo.run(DemoContext(stdout=out))
     assert "no experiment ran" in out.getvalue()
+
+
+def test_demo_refuses_too_few_users_to_train_on(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--users must be at least 500"):
+        call_command("demo", "--users", "100")

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from creative.demo_context import DemoContext
 
@@ -7,10 +8,14 @@ class Command(BaseCommand):
     help = "Seed the demo catalogue and run the whole loop: generate, compose, simulate, train, test, report."
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=4000, help="Simulated users per simulation phase.")
+        parser.add_argument("--users", type=int, default=4000, help="Simulated users per simulation phase (at least KALEIDO_TRAIN_MIN_ROWS, 500 by default).")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args, users, base_url, **options):
+        if users < settings.KALEIDO_TRAIN_MIN_ROWS:
+            # Fewer users than training needs: the demo would skip the model and the A/B test.
+            raise CommandError(f"--users must be at least {settings.KALEIDO_TRAIN_MIN_ROWS} (KALEIDO_TRAIN_MIN_ROWS) "
+                               f"so the demo can train a model and run its A/B test; got {users}.")
         from analytics import demo as analytics_demo
         from creative import demo as creative_demo
         from generation import demo as generation_demo
