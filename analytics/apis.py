@@ -117,9 +117,11 @@ class OffPolicyApi(APIView):
         model_version = serializers.CharField(max_length=40)
         buckets = serializers.CharField(required=False, default="random")
         days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+        include_training = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(parameters=[OpenApiParameter("model_version", str, required=True),
-                               OpenApiParameter("buckets", str), OpenApiParameter("days", int)],
+                               OpenApiParameter("buckets", str), OpenApiParameter("days", int),
+                               OpenApiParameter("include_training", bool)],
                    responses={200: dict})
     def get(self, request, slug: str):
         from .ope import OpeError, off_policy_estimate
@@ -131,7 +133,7 @@ class OffPolicyApi(APIView):
         try:
             result = off_policy_estimate(placement=placement, model_version=data["model_version"],
                                          buckets=[b.strip() for b in data["buckets"].split(",") if b.strip()],
-                                         days=data.get("days"))
+                                         days=data.get("days"), include_training=data["include_training"])
         except OpeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
         return Response(result)

@@ -44,7 +44,7 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
         where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
         params += list(buckets)
     sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features, "  # noqa: S608
-           "d.context, d.model_version "
+           "d.context, d.model_version, d.created_at "
            "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
            f"WHERE {where} ORDER BY e.ts DESC LIMIT %s")
     with connection.cursor() as cursor:
@@ -55,11 +55,12 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
         cursor.execute(click_sql, params[:2] if since is not None else params[:1])
         clicked = {(str(d), v) for d, v in cursor.fetchall()}
     columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features", "context",
-               "model_version"]
+               "model_version", "decided_at"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     if frame.empty:
         return frame.assign(clicked=pd.Series(dtype=int))
     frame["decision_id"] = frame["decision_id"].map(str)
+    frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)  # SQLite hands back text
     frame["clicked"] = [int((d, v) in clicked) for d, v in zip(frame["decision_id"], frame["variant_id"], strict=True)]
     for column in ("features", "context"):
         frame[column] = frame[column].map(lambda f: json.loads(f) if isinstance(f, str) else (f or {}))

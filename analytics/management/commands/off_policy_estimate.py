@@ -13,8 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--model-version", required=True)
         parser.add_argument("--buckets", default="random")
         parser.add_argument("--days", type=int, default=None)
+        parser.add_argument("--include-training", action="store_true",
+                            help="Also use the decisions the model was trained on (optimistic).")
 
-    def handle(self, *args, placement, model_version, buckets="random", days=None, **options):
+    def handle(self, *args, placement, model_version, buckets="random", days=None, include_training=False,
+               **options):
         from analytics.ope import OpeError, off_policy_estimate
 
         found = Placement.objects.filter(slug=placement).first()
@@ -22,6 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown placement '{placement}'.")
         try:
             result = off_policy_estimate(placement=found, model_version=model_version, days=days,
+                                         include_training=include_training,
                                          buckets=[b.strip() for b in buckets.split(",") if b.strip()])
         except OpeError as exc:
             raise CommandError(str(exc)) from exc
