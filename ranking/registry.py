@@ -216,6 +216,10 @@ def get_model(version: str, *, wait_s: float | None = None) -> LoadedModel:
                 exc = ModelUnavailable("no_model", f"model version {version} does not exist")
                 _failed[version] = (time.monotonic(), exc)
                 raise exc
+            if mv.algo == ModelVersion.Algo.LIGHTGBM:
+                # Importing LightGBM (and scikit-learn under it) takes about a second, once per process:
+                # a cold start paid here, so the wait below only measures reading the artefact.
+                import lightgbm  # noqa: F401
             pending = _loading[version] = _loader().submit(_load_and_keep, mv)
     try:
         return pending.result(timeout=wait_s)
