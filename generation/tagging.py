@@ -269,8 +269,8 @@ def appeal_scores(texts: list[str]) -> list[AppealScores]:
     protos = _Encoder.prototypes()
     result = []
     for text, emb in zip(texts, embeddings, strict=True):
-        keyword = {a: min(1.0, 0.75 + 0.1 * (_hits(text, APPEAL_KEYWORDS[a]) - 1)) if _hits(text, APPEAL_KEYWORDS[a])
-                   else 0.0 for a in APPEALS}
+        hits = {a: _hits(text, APPEAL_KEYWORDS[a]) for a in APPEALS}
+        keyword = {a: min(1.0, 0.75 + 0.1 * (n - 1)) if n else 0.0 for a, n in hits.items()}
         lang = "zh" if _CJK.search(text) else "en"
         sims = {a: float((protos[(a, lang)] @ emb).max()) for a in APPEALS}
         # Zero-shot by margin: how much closer the text is to this appeal than to the average appeal.
@@ -280,8 +280,6 @@ def appeal_scores(texts: list[str]) -> list[AppealScores]:
         semantic = {a: float(np.clip((s - mean) / SEMANTIC_MARGIN, 0.0, 1.0)) for a, s in sims.items()}
         result.append(AppealScores(keyword=keyword, semantic=semantic, weight=SEMANTIC_WEIGHT_BY_LANGUAGE[lang]))
     return result
-
-
 
 
 def predict_appeals(texts: list[str]) -> list[tuple[list[str], float]]:
@@ -360,12 +358,17 @@ def tags_set_manual(material, *, group: str, values: list[str]) -> None:
     material.save(update_fields=["tags", "tag_sources"])
 
 
+def copies_autotag(copies: list[CopyVariant]) -> None:
+    """Tag copy variants (appeal, benefit_type, copy_length, language), encoded in one batch, and save them."""
+    predictions = predict_appeals([copy_text(c) for c in copies])
+    for copy, (appeals, confidence) in zip(copies, predictions, strict=True):
+        apply_auto_tags(copy, {"appeal": (appeals, confidence), **copy_rule_tags(copy, appeals)})
+        copy.save(update_fields=["tags", "tag_sources"])
+
+
 def copy_autotag(copy: CopyVariant) -> CopyVariant:
-    """Tag one copy variant (appeal, benefit_type, copy_length, language) and save it."""
-    (appeals, confidence), = predict_appeals([copy_text(copy)])
-    proposed: TagResult = {"appeal": (appeals, confidence), **copy_rule_tags(copy, appeals)}
-    apply_auto_tags(copy, proposed)
-    copy.save(update_fields=["tags", "tag_sources"])
+    """Tag one copy variant and save it."""
+    copies_autotag([copy])
     return copy
 
 
@@ -384,10 +387,7 @@ def kit_autotag(kit: CreativeKit) -> int:
     """Tag every copy and image of a kit; returns how many materials were tagged. Copies are encoded in one batch."""
     copies = list(kit.copies.all())
     if copies:
-        predictions = predict_appeals([copy_text(c) for c in copies])
-        for copy, (appeals, confidence) in zip(copies, predictions, strict=True):
-            apply_auto_tags(copy, {"appeal": (appeals, confidence), **copy_rule_tags(copy, appeals)})
-            copy.save(update_fields=["tags", "tag_sources"])
+        copies_autotag(copies)
     images = list(kit.images.all())
     for image in images:
         try:
