@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from creative.models import CreativeKit, ImageMaterial
+from creative.taxonomy import validate_tags
 
 from . import services
 from .models import BaseModel, GenerationJob, LoraStyle
-from .registry import base_model_register, lora_register
+from .registry import base_model_register, check_base_model, check_lora, lora_register
 from .tagging import kit_autotag, tags_set_manual
 
 
@@ -25,8 +26,6 @@ class BaseModelForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        from .registry import check_base_model
-
         try:  # the same checks as base_model_register: inside MODEL_ROOT, safetensors only
             check_base_model(path=data["path"], family=data["family"])
         except ValidationError as exc:
@@ -55,10 +54,6 @@ class LoraStyleForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        from creative.taxonomy import validate_tags
-
-        from .registry import check_lora
-
         try:
             check_lora(path=data["path"], base_model=data["base_model"])
             validate_tags(data.get("implied_tags") or {}, field="implied_tags")

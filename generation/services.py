@@ -348,9 +348,12 @@ def job_run(*, job_id: int) -> GenerationJob | None:
         logger.info("generation job %s cancelled", job_id)
     except Exception as exc:  # a failed job must not take the worker down with it
         logger.exception("generation job %s failed", job_id)
-        message = str(exc) if isinstance(exc, GenerationError | ValidationError) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, ValidationError):
             message = "; ".join(exc.messages)
+        elif isinstance(exc, GenerationError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
             status=Job.Status.FAILED, error=message[:4000], finished_at=timezone.now())
     else:
