@@ -1,9 +1,8 @@
 """Generation benchmark: seconds per image, LoRA switch vs full reload, engine overhead vs bare diffusers.
 
-    .venv/bin/python bench/generation.py [--size 64] [--steps 4] [--repeats 5] [--sd15]
+    .venv/bin/python bench/generation.py [--size 64] [--steps 4] [--repeats 5] [--threads 1]
 
-On CPU it uses a small randomly initialised pipeline (nothing downloaded). With --sd15 on a CUDA
-GPU it builds an SD-1.5-sized random UNet/VAE/text encoder and times 512×512 in fp16.
+It runs on CPU with a small randomly initialised pipeline (nothing downloaded).
 Prints a Markdown table to paste into bench/RESULTS.md.
 """
 
