@@ -25,8 +25,8 @@ from .models import (
 from .services.combination import kit_combine
 from .services.copy_io import copies_export, copies_import
 from .services.rendering import variants_render
-from .services.variants import variants_bulk
-from .taxonomy import validate_tags
+from .services.variants import variant_set_tag_overrides, variants_bulk
+from .taxonomy import manual_tag_sources, validate_tags
 from .uploads import clean_image_upload
 
 
@@ -188,12 +188,8 @@ class CreativeKitAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request, kit):
                 return HttpResponse(status=403)
-            ids = request.POST.getlist("variant")
             action = request.POST.get("action", "")
-            changed, errors = variants_bulk(variants=kit.variants.filter(pk__in=ids), action=action, by=request.user)
-            self.message_user(request, f"{action}: {changed} variant(s) changed.")
-            for error in errors[:10]:
-                self.message_user(request, error, level=messages.WARNING)
+            bulk_review(self, request, kit.variants.filter(pk__in=request.POST.getlist("variant")), action, action)
             return HttpResponseRedirect(request.get_full_path())
         context = {**self.admin_site.each_context(request), "kit": kit, "variants": variants,
                    "title": f"Preview: {kit}", "opts": self.model._meta, "status": status,
@@ -208,7 +204,7 @@ class MaterialAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "tags" in form.changed_data:
             # An operator's edit makes those groups manual: auto-tagging never overwrites them again.
-            obj.tag_sources.update({g: {"source": "manual", "confidence": 1.0} for g in obj.tags})
+            obj.tag_sources.update(manual_tag_sources(obj.tags))
             obj.save(update_fields=["tag_sources"])
         autotag(obj)
 
@@ -249,7 +245,7 @@ class CopyVariantAdmin(MaterialAdmin):
                 for message in exc.messages[:20]:
                     form.add_error("file", message)
             else:
-                for copy in form.cleaned_data["kit"].copies.order_by("-id")[: result.created]:
+                for copy in result.copies:
                     autotag(copy)
                 self.message_user(request, f"Imported {result.created} copies ({result.unchanged} already there).")
                 return HttpResponseRedirect(reverse("admin:creative_copyvariant_changelist"))
@@ -323,12 +319,17 @@ class AuditInline(admin.TabularInline):
         return False
 
 
+def bulk_review(modeladmin, request, variants, action: str, description: str) -> None:
+    """Apply a review action to variants and report what changed and the first refusals."""
+    changed, errors = variants_bulk(variants=variants, action=action, by=request.user)
+    modeladmin.message_user(request, f"{description}: {changed} variant(s) changed.")
+    for error in errors[:10]:
+        modeladmin.message_user(request, error, level=messages.WARNING)
+
+
 def _bulk_action(action: str, description: str):
     def run(modeladmin, request, queryset):
-        changed, errors = variants_bulk(variants=queryset, action=action, by=request.user)
-        modeladmin.message_user(request, f"{description}: {changed} variant(s) changed.")
-        for error in errors[:10]:
-            modeladmin.message_user(request, error, level=messages.WARNING)
+        bulk_review(modeladmin, request, queryset, action, description)
 
     run.__name__ = f"bulk_{action}"
     return admin.action(description=description)(run)
@@ -353,8 +354,6 @@ class StyleVariantAdmin(admin.ModelAdmin):
         return False  # variants come from kits (generate combinations) or import_variants
 
     def save_model(self, request, obj, form, change):
-        from .services.variants import variant_set_tag_overrides
-
         if "tag_overrides" in form.changed_data:
             variant_set_tag_overrides(variant=obj, overrides=form.cleaned_data["tag_overrides"] or {},
                                       by=request.user)

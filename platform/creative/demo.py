@@ -10,6 +10,7 @@ from .models import CopyVariant, CreativeKit, LayoutTemplate, Placement, Serving
 from .services.combination import kit_combine
 from .services.rendering import variant_render
 from .services.variants import variant_publish
+from .taxonomy import manual_tag_sources
 
 DEMO_ADMIN = ("admin", "kaleido-demo")
 
@@ -67,12 +68,12 @@ def seed_catalogue(ctx: DemoContext) -> None:
             for headline, subline, cta, language in COPIES:
                 CopyVariant.objects.create(kit=kit, headline=headline, subline=subline, cta=cta, language=language,
                                            tags={"language": [language]},
-                                           tag_sources={"language": {"source": "manual", "confidence": 1.0}})
+                                           tag_sources=manual_tag_sources(["language"]))
             for lname, kind, button, scale, position, background, tags in layouts:
                 LayoutTemplate.objects.create(
                     kit=kit, name=lname, kind=kind, button_color=button, font_scale=scale, text_position=position,
                     background_style=background, background_color="#F6F2E8", tags=tags,
-                    tag_sources={g: {"source": "manual", "confidence": 1.0} for g in tags},
+                    tag_sources=manual_tag_sources(tags),
                 )
         ctx.placements.append(placement)
         ctx.kits.append(kit)

@@ -101,6 +101,11 @@ def merge_tags(*parts: Mapping[str, list[str]] | None, overrides: Mapping[str, l
     return dict(sorted(result.items()))
 
 
+def manual_tag_sources(groups: Iterable[str]) -> dict[str, dict]:
+    """`tag_sources` entries marking groups as set by a person: auto-tagging never overwrites them."""
+    return {group: {"source": "manual", "confidence": 1.0} for group in groups}
+
+
 def seed_taxonomy(tag_group_model, tag_value_model) -> None:
     """Create the default taxonomy; existing groups and values are kept as they are."""
     for layer, name, multi, description, values in DEFAULT_TAXONOMY:

@@ -11,7 +11,7 @@ from django.db import transaction
 from openpyxl import Workbook, load_workbook
 
 from ..models import CopyVariant, CreativeKit
-from ..taxonomy import validate_tags
+from ..taxonomy import manual_tag_sources, validate_tags
 
 COPY_COLUMNS = ["headline", "subline", "cta", "language"]
 MAX_LENGTHS = {"headline": 120, "subline": 200, "cta": 40, "language": 10}
@@ -19,8 +19,12 @@ MAX_LENGTHS = {"headline": 120, "subline": 200, "cta": 40, "language": 10}
 
 @dataclass(frozen=True)
 class CopyImportResult:
-    created: int
+    copies: list[CopyVariant]  # the new ones, saved
     unchanged: int
+
+    @property
+    def created(self) -> int:
+        return len(self.copies)
 
 
 def read_table(data: bytes, filename: str) -> list[dict[str, str]]:
@@ -76,12 +80,11 @@ def copies_import(*, kit: CreativeKit, data: bytes, filename: str) -> CopyImport
             continue
         existing.add(key)
         prepared.append(CopyVariant(kit=kit, tags=tags,
-                                    tag_sources={g: {"source": "manual", "confidence": 1.0} for g in tags},
+                                    tag_sources=manual_tag_sources(tags),
                                     **values))
     if errors:
         raise ValidationError({"file": errors})
-    CopyVariant.objects.bulk_create(prepared)
-    return CopyImportResult(created=len(prepared), unchanged=unchanged)
+    return CopyImportResult(copies=CopyVariant.objects.bulk_create(prepared), unchanged=unchanged)
 
 
 def _tag_groups(copies) -> list[str]:
