@@ -154,14 +154,12 @@ def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Ma
     running = Experiment.objects.filter(placement=placement, status=Experiment.Status.RUNNING).first()
     if running is not None:
         raise ValidationError({"placement": f"'{placement.slug}' already runs experiment '{running.slug}'."})
-    try:
+    try:  # the save's signal drops the placement's serving catalogue (ranking.signals)
         with transaction.atomic():
             experiment = Experiment.objects.create(slug=slug, placement=placement, buckets=shares,
                                                    salt=secrets.token_hex(8))
     except IntegrityError as exc:  # a concurrent start on the same placement
         raise ValidationError({"placement": f"'{placement.slug}' already runs an experiment."}) from exc
-    transaction.on_commit(lambda: serving.invalidate_catalogue(placement.id))
-    serving.invalidate_catalogue(placement.id)
     return experiment
 
 
@@ -173,8 +171,5 @@ def experiment_stop(*, slug: str) -> Experiment:
     if experiment.status != Experiment.Status.STOPPED:
         experiment.status = Experiment.Status.STOPPED
         experiment.stopped_at = timezone.now()
-        experiment.save(update_fields=["status", "stopped_at"])
-    placement_id = experiment.placement_id
-    serving.invalidate_catalogue(placement_id)
-    transaction.on_commit(lambda: serving.invalidate_catalogue(placement_id))
+        experiment.save(update_fields=["status", "stopped_at"])  # its signal drops the catalogue
     return experiment

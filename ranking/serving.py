@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -79,7 +79,6 @@ class Catalogue:
     placement_id: int
     slug: str
     default_mode: str
-    control_id: int | None
     exploration_policy: str
     epsilon: float
     new_variant_impressions: int
@@ -87,6 +86,7 @@ class Catalogue:
     variants: list[dict[str, Any]]  # sorted by id
     pinned: list[int]  # indices into variants
     pool: np.ndarray  # indices of non-pinned variants
+    control_order: list[int]  # indices: what the control bucket (and every fallback) shows
     impressions: np.ndarray  # per variant
     token: str
     loaded_at: float
@@ -115,11 +115,21 @@ def _token_key(placement_id: int) -> str:
 
 
 def invalidate_catalogue(placement_id: int | None = None) -> None:
-    """Make every process reload the catalogue on its next request (all placements if None)."""
+    """Make every process reload the catalogue on its next request (all placements if None).
+
+    Inside a transaction the token is dropped now and again after the commit, so no process keeps,
+    under the new token, a catalogue it read before the commit.
+    """
     if placement_id is None:
         _catalogues.clear()
         _tokens.clear()
         return
+    _drop_token(placement_id)
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _drop_token(placement_id))
+
+
+def _drop_token(placement_id: int) -> None:
     _tokens.pop(placement_id, None)
     try:
         cache.delete(_token_key(placement_id))
@@ -171,15 +181,29 @@ def _load_catalogue(slug: str) -> Catalogue | None:
                   .values_list("id", "slug", "salt", "buckets").first())
     pinned = [i for i, v in enumerate(variants) if v["pinned"]]
     pool = np.array([i for i, v in enumerate(variants) if not v["pinned"]], dtype=int)
+    control = next((i for i, v in enumerate(variants) if v["id"] == placement.control_variant_id), None)
     noise = np.random.default_rng(placement.id).standard_normal((THOMPSON_DRAWS, max(len(variants), 1)))
     return Catalogue(
         placement_id=placement.id, slug=placement.slug, default_mode=placement.default_mode,
-        control_id=placement.control_variant_id, exploration_policy=placement.exploration_policy,
-        epsilon=placement.exploration_epsilon, new_variant_impressions=placement.new_variant_impressions,
+        exploration_policy=placement.exploration_policy, epsilon=placement.exploration_epsilon,
+        new_variant_impressions=placement.new_variant_impressions,
         experiment=experiment, variants=variants, pinned=pinned, pool=pool,
+        control_order=_control_order(len(variants), pinned, control),
         impressions=np.array([counts.get(v["id"], 0) for v in variants], dtype=float),
         token=token, loaded_at=time.monotonic(), noise=noise,
     )
+
+
+def _control_order(n: int, pinned: list[int], control: int | None) -> list[int]:
+    """Pinned first, then the control design, then the rest by id (indices into the n variants)."""
+    if control is None:
+        control = pinned[0] if pinned else 0  # documented fallback: pinned or first live
+    order = list(pinned)
+    if control not in order:
+        order.append(control)
+    placed = set(order)
+    order.extend(i for i in range(n) if i not in placed)
+    return order
 
 
 def get_catalogue(slug: str) -> Catalogue | None:
@@ -244,19 +268,6 @@ def _rng() -> np.random.Generator:
     if rng is None:
         rng = _local.rng = np.random.default_rng()
     return rng
-
-
-def _control_order(cat: Catalogue) -> list[int]:
-    """Pinned first, then the control design, then the rest by id."""
-    by_id = {v["id"]: i for i, v in enumerate(cat.variants)}
-    control = by_id.get(cat.control_id) if cat.control_id is not None else None
-    if control is None:
-        control = cat.pinned[0] if cat.pinned else 0  # documented fallback: pinned or first live
-    order = list(cat.pinned)
-    if control not in order:
-        order.append(control)
-    order.extend(i for i in range(len(cat.variants)) if i not in order)
-    return order
 
 
 def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[str, Any]) -> np.ndarray:
@@ -324,7 +335,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         shown = np.concatenate([shown, cat.pool[idx]])
         props = np.concatenate([props, np.full(len(idx), 1.0 / len(cat.pool))])
     if served == ServingMode.CONTROL:
-        shown, props = np.array(_control_order(cat)[:k], dtype=int), np.ones(k)
+        shown, props = np.array(cat.control_order[:k], dtype=int), np.ones(k)
         if reason:
             model_version = f"fallback:{reason}"[:40]
 
