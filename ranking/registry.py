@@ -294,13 +294,6 @@ def rollback(*, placement=None, to_version: str | None = None) -> ModelVersion:
     return activate(version=previous.version)
 
 
-def deactivate_all(*, placement=None) -> None:
-    qs = ModelVersion.objects.filter(is_active=True)
-    qs = qs.filter(placement=placement) if placement is not None else qs.filter(scope=ModelVersion.Scope.GENERAL)
-    qs.update(is_active=False)
-    _forget_active_table()
-
-
 def _forget_active_table() -> None:
     # Now for this process, and again after commit so no process keeps a table read before the commit.
     _forget_after_commit()
