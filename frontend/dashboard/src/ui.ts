@@ -52,21 +52,40 @@ export function chartBox(testid: string, height = 320): HTMLElement {
   return h("div", { class: "chart", "data-testid": testid, style: `height:${height}px` });
 }
 
+/** Await `request` for `box`, which shows a loading state until then. On failure the box shows the
+ *  error (with a retry unless `retry` is false). Null when it failed or the user has moved on. */
+export async function load<T>(ctx: PageContext, box: HTMLElement, request: Promise<T>, retry = true): Promise<T | null> {
+  let value: T;
+  try {
+    value = await request;
+  } catch (error) {
+    if (!ctx.current()) return null;
+    clear(box);
+    box.append(failure(error, retry ? () => ctx.setParams({}) : undefined));
+    return null;
+  }
+  if (!ctx.current()) return null;
+  clear(box);
+  return value;
+}
+
 /** Every page starts the same way: its title, a loading state, then the shared metadata.
  *  Returns null when the metadata failed (a retry is shown) or the user has moved on. */
 export async function openPage(ctx: PageContext, title: string): Promise<{ body: HTMLElement; meta: Meta } | null> {
   ctx.root.append(h("h1", { class: "page__title" }, title));
   const body = h("div", { class: "stack" }, loading());
   ctx.root.append(body);
-  let meta: Meta;
-  try {
-    meta = await ctx.meta();
-  } catch (error) {
-    clear(body);
-    body.append(failure(error, () => ctx.setParams({})));
-    return null;
-  }
-  if (!ctx.current()) return null;
-  clear(body);
-  return { body, meta };
+  const meta = await load(ctx, body, ctx.meta());
+  return meta && { body, meta };
+}
+
+/** The placement a page shows: the URL's, else the first experiment's, else the first placement. */
+export function currentPlacement(ctx: PageContext, meta: Meta): string {
+  return ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]?.slug ?? "";
+}
+
+/** The placement picker; choosing one also clears the `reset` parameters. */
+export function placementSelect(ctx: PageContext, meta: Meta, placement: string, reset: Record<string, null> = {}): HTMLElement {
+  return select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement,
+    (v) => ctx.setParams({ placement: v, ...reset }), "placement");
 }

@@ -1,10 +1,10 @@
-import { type Attribution, deriveFindings, type Explanation, type Finding } from "../api";
+import { type Attribution, deriveFindings, type Finding } from "../api";
 import { FONT, PALETTE, drawChart } from "../charts";
 import { clear, h, hasHan } from "../dom";
 import { fmtInt, fmtNum, fmtP, fmtPct, fmtRatio } from "../format";
 import { lang, t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, openPage, segmented, select } from "../ui";
+import { card, chartBox, currentPlacement, empty, load, loading, openPage, placementSelect, segmented, select } from "../ui";
 
 const PREFERRED_SEGMENTS = ["age", "gender", "income_band", "device"];
 const PREFERRED_TAGS = ["button_color", "appeal", "visual_style", "layout"];
@@ -17,7 +17,7 @@ export async function renderAttribution(ctx: PageContext): Promise<void> {
     body.append(empty(t("attr.empty")));
     return;
   }
-  const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]!.slug;
+  const placement = currentPlacement(ctx, meta);
   const features = meta.segment_features.length ? meta.segment_features : PREFERRED_SEGMENTS;
   const segment = ctx.params.get("segment") ?? PREFERRED_SEGMENTS.find((f) => features.includes(f)) ?? features[0]!;
   const groups = meta.tag_groups.map((g) => g.name);
@@ -25,7 +25,7 @@ export async function renderAttribution(ctx: PageContext): Promise<void> {
   const metric = ctx.params.get("metric") === "preference" ? "preference" : "ctr";
 
   body.append(h("div", { class: "toolbar" },
-    select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v }), "placement"),
+    placementSelect(ctx, meta, placement),
     select(t("attr.segment"), features.map((f) => ({ value: f, label: f })), segment, (v) => ctx.setParams({ segment: v }), "segment"),
     select(t("attr.tagGroup"), groups.map((g) => ({ value: g, label: g })), tagGroup, (v) => ctx.setParams({ tag_group: v }), "tag_group"),
     segmented(t("attr.metric"), [{ value: "ctr", label: t("attr.metricCtr") }, { value: "preference", label: t("attr.metricPref") }], metric,
@@ -38,21 +38,14 @@ export async function renderAttribution(ctx: PageContext): Promise<void> {
   const explainBox = h("div", {}, loading());
   body.append(top, card(t("attr.importances"), explainBox, { "data-testid": "importances-card" }));
 
-  const attribution = ctx.api.attribution(placement, segment, tagGroup).then(
-    (data) => {
-      if (!ctx.current()) return;
-      clear(heatCard);
-      clear(findingsCard);
-      showHeatmap(heatCard, data, metric);
-      showFindings(findingsCard, data.findings ?? deriveFindings(data.cells), segment, tagGroup);
-    },
-    (error) => {
-      if (!ctx.current()) return;
-      clear(heatCard);
-      clear(findingsCard);
-      heatCard.append(failure(error, () => ctx.setParams({})));
-    },
-  );
+  // A failure shows in the heatmap's card; the findings' card is then left empty.
+  const attribution = load(ctx, heatCard, ctx.api.attribution(placement, segment, tagGroup)).then((data) => {
+    if (!ctx.current()) return;
+    clear(findingsCard);
+    if (!data) return;
+    showHeatmap(heatCard, data, metric);
+    showFindings(findingsCard, data.findings ?? deriveFindings(data.cells), segment, tagGroup);
+  });
   await Promise.all([attribution, showExplanation(ctx, placement, explainBox)]);
 }
 
@@ -146,17 +139,8 @@ function showFindings(el: HTMLElement, findings: Finding[], segment: string, tag
 }
 
 async function showExplanation(ctx: PageContext, placement: string, el: HTMLElement, attempt = 0): Promise<void> {
-  let explanation: Explanation;
-  try {
-    explanation = await ctx.api.explain(placement);
-  } catch (error) {
-    if (!ctx.current()) return;
-    clear(el);
-    el.append(failure(error));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(el);
+  const explanation = await load(ctx, el, ctx.api.explain(placement), false);
+  if (!explanation) return;
   if (explanation.status === "pending") {
     el.append(loading(t("attr.importancesPending")));
     if (attempt < 40) {

@@ -1,10 +1,10 @@
 import type { BucketRow, DailyRow, ExperimentReport } from "../api";
 import { BUCKET_COLORS, PALETTE, drawChart, errorBarSeries } from "../charts";
-import { clear, h } from "../dom";
+import { h } from "../dom";
 import { fmtDay, fmtInt, fmtLift, fmtP, fmtPct, fmtRange, isNum } from "../format";
 import { bucketLabel, t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, openPage, select } from "../ui";
+import { card, chartBox, empty, load, loading, openPage, select } from "../ui";
 
 export async function renderExperiments(ctx: PageContext): Promise<void> {
   const page = await openPage(ctx, t("exp.title"));
@@ -25,19 +25,11 @@ export async function renderExperiments(ctx: PageContext): Promise<void> {
 
   const content = h("div", { class: "stack" }, loading());
   body.append(content);
-  let report: ExperimentReport;
-  let daily: DailyRow[];
-  try {
-    [report, daily] = await Promise.all([ctx.api.experimentReport(experiment.slug), ctx.api.experimentDaily(experiment.slug).catch(() => [])]);
-  } catch (error) {
-    if (!ctx.current()) return;
-    clear(content);
-    content.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(content);
-  if (report.daily && report.daily.length) daily = report.daily;
+  const loaded = await load(ctx, content,
+    Promise.all([ctx.api.experimentReport(experiment.slug), ctx.api.experimentDaily(experiment.slug).catch((): DailyRow[] => [])]));
+  if (!loaded) return;
+  const [report, fetched] = loaded;
+  const daily = report.daily && report.daily.length ? report.daily : fetched;
 
   content.append(srmBanner(report));
   const total = report.buckets.reduce((sum, b) => sum + (b.impressions ?? 0), 0);

@@ -4,30 +4,20 @@ import { clear, h } from "../dom";
 import { fmtDate, fmtInt, fmtNum, fmtPct, isNum } from "../format";
 import { t } from "../i18n";
 import type { PageContext } from "../main";
-import { card, chartBox, empty, failure, loading, openPage, select } from "../ui";
+import { card, chartBox, currentPlacement, empty, failure, load, loading, openPage, placementSelect } from "../ui";
 import { niceMax } from "./experiments";
 
 export async function renderModels(ctx: PageContext): Promise<void> {
   const page = await openPage(ctx, t("mod.title"));
   if (!page) return;
   const { body, meta } = page;
-  const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]?.slug ?? "";
-  body.append(h("div", { class: "toolbar" },
-    select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v, version: null }), "placement")));
+  const placement = currentPlacement(ctx, meta);
+  body.append(h("div", { class: "toolbar" }, placementSelect(ctx, meta, placement, { version: null })));
   const content = h("div", { class: "stack" }, loading());
   body.append(content);
 
-  let list: ModelList;
-  try {
-    list = await ctx.api.models(placement);
-  } catch (error) {
-    if (!ctx.current()) return;
-    clear(content);
-    content.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(content);
+  const list = await load(ctx, content, ctx.api.models(placement));
+  if (!list) return;
   if (list.versions.length === 0) {
     content.append(empty(t("mod.empty")));
     return;

@@ -1,9 +1,9 @@
-import type { Gallery, GalleryVariant } from "../api";
-import { clear, h, hasHan } from "../dom";
+import type { GalleryVariant } from "../api";
+import { h, hasHan } from "../dom";
 import { fmtInt, fmtPct } from "../format";
 import { statusLabel, t } from "../i18n";
 import type { PageContext } from "../main";
-import { empty, failure, loading, openPage, select } from "../ui";
+import { currentPlacement, empty, load, loading, openPage, placementSelect, select } from "../ui";
 
 const STATUSES = ["live", "approved", "draft", "paused", "retired"];
 
@@ -15,7 +15,7 @@ export async function renderVariants(ctx: PageContext): Promise<void> {
     body.append(empty(t("var.empty")));
     return;
   }
-  const placement = ctx.params.get("placement") ?? meta.experiments[0]?.placement ?? meta.placements[0]!.slug;
+  const placement = currentPlacement(ctx, meta);
   const status = ctx.params.get("status") ?? "";
   const tag = ctx.params.get("tag") ?? "";
   const q = ctx.params.get("q") ?? "";
@@ -30,7 +30,7 @@ export async function renderVariants(ctx: PageContext): Promise<void> {
       ctx.setParams({ q: (search as HTMLInputElement).value.trim() });
     },
   },
-    select(t("common.placement"), meta.placements.map((p) => ({ value: p.slug, label: `${p.name} (${p.slug})` })), placement, (v) => ctx.setParams({ placement: v, tag: null }), "placement"),
+    placementSelect(ctx, meta, placement, { tag: null }),
     select(t("common.status"), [{ value: "", label: t("common.all") }, ...STATUSES.map((s) => ({ value: s, label: statusLabel(s) }))], status, (v) => ctx.setParams({ status: v }), "status"),
     select(t("var.tag"), tagOptions, tag, (v) => ctx.setParams({ tag: v }), "tag"),
     select(t("var.sort"), [{ value: "ctr", label: t("var.sortCtr") }, { value: "impressions", label: t("var.sortImpressions") }, { value: "key", label: t("var.sortKey") }], sort, (v) => ctx.setParams({ sort: v === "ctr" ? null : v }), "sort"),
@@ -39,17 +39,8 @@ export async function renderVariants(ctx: PageContext): Promise<void> {
   const list = h("div", {}, loading());
   body.append(list);
 
-  let gallery: Gallery;
-  try {
-    gallery = await ctx.api.variants({ placement, status, tag, q });
-  } catch (error) {
-    if (!ctx.current()) return;
-    clear(list);
-    list.append(failure(error, () => ctx.setParams({})));
-    return;
-  }
-  if (!ctx.current()) return;
-  clear(list);
+  const gallery = await load(ctx, list, ctx.api.variants({ placement, status, tag, q }));
+  if (!gallery) return;
   const variants = sorted(gallery.variants, sort);
   list.append(h("p", { class: "muted", "data-testid": "variant-count" }, t("var.count", { n: fmtInt(variants.length) })));
   if (variants.length === 0) {
