@@ -26,6 +26,13 @@ from .dashboard_views import can_manage_models
 AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
 
 
+def _placement_or_404(slug: str) -> Placement:
+    placement = Placement.objects.filter(slug=slug).first()
+    if placement is None:
+        raise NotFound(f"Unknown placement '{slug}'.")
+    return placement
+
+
 class CanManageModels(BasePermission):
     message = "Only operators and admins may activate or roll back a model."
 
@@ -81,9 +88,7 @@ class VariantGalleryApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        placement = Placement.objects.filter(slug=data["placement"]).first()
-        if placement is None:
-            raise NotFound(f"Unknown placement '{data['placement']}'.")
+        placement = _placement_or_404(data["placement"])
         variants = selectors.variant_gallery(placement=placement, status=data.get("status", ""),
                                              tag=data.get("tag", ""), query=data.get("q", ""))
         return Response({"placement": placement.slug, "variants": variants,
@@ -98,14 +103,7 @@ class ModelListApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         slug = request.query_params.get("placement", "")
-        placement = None
-        if slug:
-            placement = Placement.objects.filter(slug=slug).first()
-            if placement is None:
-                raise NotFound(f"Unknown placement '{slug}'.")
-        versions = selectors.model_versions(placement=placement)
-        for row in versions:
-            row["live_calibration"] = selectors.live_calibration(version=row["version"])
+        versions = selectors.model_versions(placement=_placement_or_404(slug) if slug else None)
         can_manage = CanManageModels().has_permission(request, self)
         return Response({"placement": slug or None, "versions": versions, "can_manage": can_manage})
 

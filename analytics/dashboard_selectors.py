@@ -6,12 +6,11 @@ model actions go through ranking's services. Nothing here writes domain data.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
 from ranking.models import Decision, Experiment, ModelVersion
@@ -126,7 +125,8 @@ def variant_gallery(*, placement: Placement, status: str = "", tag: str = "", qu
 
 
 def model_versions(*, placement: Placement | None = None) -> list[dict[str, Any]]:
-    """Registry rows, newest first; for a placement, its dedicated models and the general ones."""
+    """Registry rows, newest first, each with its live calibration curve; for a placement, its
+    dedicated models and the general ones."""
     qs = ModelVersion.objects.select_related("placement").order_by("-created_at", "-id")
     if placement is not None:
         qs = qs.filter(placement=placement) | qs.filter(scope=ModelVersion.Scope.GENERAL)
@@ -135,7 +135,8 @@ def model_versions(*, placement: Placement | None = None) -> list[dict[str, Any]
          "algo": mv.algo, "rows": mv.rows, "positive_rate": mv.positive_rate, "auc": mv.auc, "logloss": mv.logloss,
          "calibration_error": mv.calibration_error, "train_seconds": mv.train_seconds, "is_active": mv.is_active,
          "activated_at": mv.activated_at, "created_at": mv.created_at, "data_from": mv.data_from,
-         "data_to": mv.data_to, "holdout_calibration": (mv.params or {}).get("calibration")}
+         "data_to": mv.data_to, "holdout_calibration": (mv.params or {}).get("calibration"),
+         "live_calibration": live_calibration(version=mv.version)}
         for mv in qs
     ]
 
@@ -171,7 +172,6 @@ def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict
 
 
 def variant_counts_by_status(*, placement: Placement) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for status in StyleVariant.objects.filter(placement=placement).values_list("status", flat=True):
-        counts[status] += 1
-    return dict(counts)
+    rows = (StyleVariant.objects.filter(placement=placement).order_by().values("status")
+            .annotate(n=Count("id")).values_list("status", "n"))
+    return dict(rows)
