@@ -6,6 +6,7 @@ import {
   type DeliveryFailure,
   type DeliveryReport,
   type FlushResult,
+  MAX_EVENTS_PER_REQUEST,
   toWireEvent,
 } from "./tracker.js";
 import type { RankRequest, RankResponse, RankResult, TrackEvent, TrackInput } from "./types.js";
@@ -169,12 +170,12 @@ export class KaleidoClient {
   beacon(): boolean {
     const events = this.tracker.drain();
     if (events.length === 0) return true;
+    const nav = (globalThis as { navigator?: Navigator }).navigator;
+    // sendBeacon cannot carry an Authorization header: only for a keyless same-origin proxy.
+    const canBeacon = !this.options.apiKey && !this.options.headers && typeof nav?.sendBeacon === "function";
     let allSent = true;
     for (const chunk of chunkBySize(events, BEACON_MAX_BYTES)) {
       const payload = JSON.stringify({ events: chunk });
-      const nav = (globalThis as { navigator?: Navigator }).navigator;
-      // sendBeacon cannot carry an Authorization header: only for a keyless same-origin proxy.
-      const canBeacon = !this.options.apiKey && !this.options.headers && typeof nav?.sendBeacon === "function";
       let sent = false;
       if (canBeacon) {
         try {
@@ -221,7 +222,7 @@ function chunkBySize(events: TrackEvent[], maxBytes: number): TrackEvent[][] {
   let size = 12;
   for (const event of events) {
     const eventSize = JSON.stringify(event).length + 1;
-    if (current.length > 0 && (size + eventSize > maxBytes || current.length >= 1000)) {
+    if (current.length > 0 && (size + eventSize > maxBytes || current.length >= MAX_EVENTS_PER_REQUEST)) {
       chunks.push(current);
       current = [];
       size = 12;
