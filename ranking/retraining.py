@@ -1,13 +1,20 @@
-"""Which placements have gathered enough new data to be worth retraining."""
+"""Periodic retraining: which placements have gathered enough new data, and retraining one of them."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from django.conf import settings
 from django.db.models import Max
 
 from analytics.models import Event, EventType
 from creative.models import Placement
 
+from . import services
 from .models import Decision, ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 def placements_due(*, min_new: int) -> list[int]:
@@ -25,3 +32,21 @@ def placements_due(*, min_new: int) -> list[int]:
         if new >= min_new:
             due.append(placement_id)
     return due
+
+
+def retrain_placement(placement_id: int, *, algo: str = "lightgbm", auto_activate: bool = True) -> dict[str, Any] | None:
+    """Train a new dedicated model; activate it when its holdout AUC ≥ KALEIDO_RETRAIN_MIN_AUC.
+
+    None when the placement is gone or there is not enough data yet; else the training summary.
+    """
+    placement = Placement.objects.filter(pk=placement_id).first()
+    if placement is None:
+        return None
+    try:
+        result = services.train_model(placement=placement, algo=algo)
+    except services.TrainingError as exc:
+        log.info("retraining %s skipped: %s", placement.slug, exc)
+        return None
+    if auto_activate and result.auc is not None and result.auc >= settings.KALEIDO_RETRAIN_MIN_AUC:
+        services.model_activate(version=result.model_version)
+    return result.summary()

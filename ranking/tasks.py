@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
 from kaleido.queues import CPU_QUEUE
 
-log = logging.getLogger(__name__)
-
 
 @shared_task(queue=CPU_QUEUE, acks_late=True)
 def train_placement_model(placement_id: int, algo: str = "lightgbm", auto_activate: bool = True) -> dict | None:
-    from creative.models import Placement
+    from .retraining import retrain_placement
 
-    from . import services
-
-    placement = Placement.objects.filter(pk=placement_id).first()
-    if placement is None:
-        return None
-    try:
-        result = services.train_model(placement=placement, algo=algo)
-    except services.TrainingError as exc:
-        log.info("retraining %s skipped: %s", placement.slug, exc)
-        return None
-    if auto_activate and result.auc is not None and result.auc >= settings.KALEIDO_RETRAIN_MIN_AUC:
-        services.model_activate(version=result.model_version)
-    return result.summary()
+    return retrain_placement(placement_id, algo=algo, auto_activate=auto_activate)
 
 
 @shared_task(queue=CPU_QUEUE, acks_late=True)
