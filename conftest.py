@@ -17,7 +17,8 @@ def _isolated_storage(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with empty caches: the shared one, rank's in-process catalogue and API keys.
+    """Each test starts with empty caches: the shared one, and rank's in-process catalogue, loaded models
+    and API keys (what a freshly started server process sees).
 
     Test databases roll back without delete signals, so a catalogue cached by slug in one test
     would otherwise point at a placement id that no longer exists in the next.
@@ -25,16 +26,20 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from access.services import forget_all_cached_keys
+    from ranking import registry
     from ranking.serving import invalidate_catalogue
 
+    def forget_in_process():
+        invalidate_catalogue()
+        registry.reset_caches()
+        forget_all_cached_keys()
+
     cache.clear()
-    invalidate_catalogue()
-    forget_all_cached_keys()
+    forget_in_process()
     yield
     with contextlib.suppress(Exception):  # a test may leave the cache pointing at a server it took down
         cache.clear()
-    invalidate_catalogue()
-    forget_all_cached_keys()
+    forget_in_process()
 
 
 @pytest.fixture

@@ -8,16 +8,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_serving_caches(settings):
-    """Each test starts like a freshly started server process."""
-    from ranking import registry, serving
-
+def _one_train_thread(settings):
+    """Training uses one thread (the root conftest empties the in-process caches)."""
     settings.KALEIDO_TRAIN_THREADS = 1
-    registry.reset_caches()
-    serving.invalidate_catalogue()
-    yield
-    registry.reset_caches()
-    serving.invalidate_catalogue()
 
 
 @pytest.fixture
