@@ -275,6 +275,11 @@ class OwnPostgres:
         return f"{self.url}/{name}"
 
 
+def flush_redis() -> None:
+    """Empty Redis db 7 (hold `redis_db_lock`: another test may be using it)."""
+    subprocess.run(["redis-cli", "-n", "7", "flushdb"], capture_output=True, timeout=10, check=True)
+
+
 @contextmanager
 def redis_db_lock():
     """The tests that start workers or empty Redis db 7 take turns, even across pytest-xdist workers:

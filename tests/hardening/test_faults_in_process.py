@@ -27,7 +27,6 @@ from ranking import services as ranking
 from ranking.models import Decision, ModelVersion
 from tests.factories import CreativeKitFactory
 
-from . import stack
 from .factories import key_with, served_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -91,12 +90,6 @@ def _rank(client, slug: str, user: str):
                            format="json")
     assert response.status_code == 200, response.content
     return response.json()
-
-
-@pytest.fixture
-def _redis_db_to_ourselves():
-    with stack.redis_db_lock():
-        yield
 
 
 @pytest.mark.usefixtures("_redis_db_to_ourselves")

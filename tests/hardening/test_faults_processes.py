@@ -4,7 +4,6 @@ killed in the middle of a generation job. Each prints what was sent and what was
 from __future__ import annotations
 
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -107,20 +106,13 @@ print(json.dumps({"job": job.pk, "total": job.total_images}))
 """
 
 
-@pytest.fixture
-def _redis_db_to_ourselves():
-    with stack.redis_db_lock():
-        yield
-
-
 @pytest.mark.usefixtures("_redis_db_to_ourselves")
 def test_worker_killed_mid_job_the_job_is_picked_up_again_with_no_duplicate_images():
     db = stack.fresh_database("kaleido_hard_worker")
     media = Path(tempfile.mkdtemp(prefix="kaleido-hard-media-"))
     # A short visibility timeout: an unacknowledged task of a dead worker is redelivered after 4 s.
     env = stack.app_env(db, MEDIA_ROOT=str(media), CELERY_VISIBILITY_TIMEOUT="4")
-    subprocess_flush = subprocess.run(["redis-cli", "-n", "7", "flushdb"], capture_output=True, timeout=10)
-    assert subprocess_flush.returncode == 0
+    stack.flush_redis()
 
     def images():
         return stack.psql(f"SELECT count(*), count(DISTINCT job_index) FROM creative_imagematerial "

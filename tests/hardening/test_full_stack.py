@@ -7,7 +7,6 @@ rollup refresh fills the daily rollups."""
 from __future__ import annotations
 
 import random
-import subprocess
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -53,12 +52,6 @@ def _count(db: str, sql: str) -> int:
     return int(stack.psql(sql, url=db) or 0)
 
 
-@pytest.fixture
-def _redis_db_to_ourselves():
-    with stack.redis_db_lock():
-        yield
-
-
 @pytest.mark.usefixtures("_redis_db_to_ourselves")
 def test_demo_loop_runs_through_web_workers_and_beat():
     missing = stack.services_missing()
@@ -70,7 +63,7 @@ def test_demo_loop_runs_through_web_workers_and_beat():
         db, MEDIA_ROOT=str(tmp / "media"), MODEL_ROOT=str(tmp / "models"), KALEIDO_TRAIN_MIN_ROWS="100",
         KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS="150", KALEIDO_RETRAIN_INTERVAL_S="3", KALEIDO_ROLLUP_EVERY_S="2",
         KALEIDO_RETRAIN_MIN_AUC="0", KALEIDO_TRAIN_THREADS="1")
-    assert subprocess.run(["redis-cli", "-n", "7", "flushdb"], capture_output=True, timeout=10).returncode == 0
+    stack.flush_redis()
     port = stack.free_port()
     base = f"http://127.0.0.1:{port}"
     worker = ["worker", "--pool", "solo", "--without-gossip", "--without-mingle", "-l", "WARNING"]
