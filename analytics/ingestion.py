@@ -134,18 +134,31 @@ def _enrich(rows: list[_Row]) -> None:
     for decision_id, bucket, assigned, experiment_id, features, items in found:
         if isinstance(features, str):  # Django's connection hands jsonb back as text
             features, items = json.loads(features), json.loads(items)
-        propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
-                        if isinstance(item, dict)}
-        # The assigned arm, not the served one: a model-bucket user served control on fallback stays
-        # in the model arm (intention to treat), so the split stays randomised.
-        decisions[decision_id] = (assigned or bucket, experiment_id, propensities, segment_key(features, names))
+        decisions[decision_id] = decision_enrichment(bucket, assigned, experiment_id, features, items, names)
     for row in rows:
         found = decisions.get(row.decision_id)
         if found is None:
             continue
         row.bucket, row.experiment_id, propensities, row.segment_key = found
-        propensity = propensities.get(row.variant_id)
-        row.propensity = float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None
+        row.propensity = logged_propensity(propensities, row.variant_id)
+
+
+def decision_enrichment(bucket: str, assigned_bucket: str, experiment_id: int | None, features: Any, items: Any,
+                        names: list[str]) -> tuple[str, int | None, dict, str]:
+    """What an event copies from its decision: (bucket, experiment_id, propensity by variant, segment_key).
+
+    The bucket is the assigned arm, not the served one: a model-bucket user served control on fallback
+    stays in the model arm (intention to treat), so the split stays randomised.
+    """
+    propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
+                    if isinstance(item, dict)}
+    return assigned_bucket or bucket, experiment_id, propensities, segment_key(features, names)
+
+
+def logged_propensity(propensities: dict, variant_id: int) -> float | None:
+    """The propensity the decision logged for the variant, when it is a positive number."""
+    propensity = propensities.get(variant_id)
+    return float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None
 
 
 def _server_cursor():
@@ -161,20 +174,10 @@ def _server_cursor():
 
 
 def _claim_keys(rows: list[_Row]) -> set[str]:
-    """Insert each event_id into the key ledger; return the ids that were new."""
-    if not rows:
-        return set()
-    if connection.vendor == "postgresql":
-        with _server_cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO analytics_eventkey (event_id, ts) "
-                "SELECT * FROM unnest(%s::varchar[], %s::timestamptz[]) ON CONFLICT DO NOTHING RETURNING event_id",
-                [[r.event_id for r in rows], [r.ts for r in rows]],
-            )
-            return {row[0] for row in cursor.fetchall()}
+    """Insert each event_id into the key ledger; return the ids that were new (other than PostgreSQL)."""
+    claimed: set[str] = set()
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        claimed: set[str] = set()
-        adapt = connection.ops.adapt_datetimefield_value
         for start in range(0, len(rows), 400):
             chunk = rows[start:start + 400]
             values = ", ".join(["(%s, %s)"] * len(chunk))
@@ -185,25 +188,11 @@ def _claim_keys(rows: list[_Row]) -> set[str]:
                 f"INSERT INTO analytics_eventkey (event_id, ts) VALUES {values} "  # noqa: S608 - placeholders only
                 "ON CONFLICT DO NOTHING RETURNING event_id", params)
             claimed.update(row[0] for row in cursor.fetchall())
-        return claimed
+    return claimed
 
 
 def _insert_events(rows: list[_Row], received_at: datetime) -> None:
-    if connection.vendor == "postgresql":
-        with _server_cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO analytics_event (event_id, type, decision_id, variant_id, user_id, placement_id, "
-                "position, ts, received_at, bucket, experiment_id, propensity, segment_key) "
-                "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::uuid[], %s::bigint[], %s::varchar[], "
-                "%s::bigint[], %s::smallint[], %s::timestamptz[], %s::timestamptz[], %s::varchar[], %s::bigint[], "
-                "%s::float8[], %s::varchar[])",
-                [[r.event_id for r in rows], [r.type for r in rows], [r.decision_id for r in rows],
-                 [r.variant_id for r in rows], [r.user_id for r in rows], [r.placement_id for r in rows],
-                 [r.position for r in rows], [r.ts for r in rows], [received_at] * len(rows),
-                 [r.bucket for r in rows], [r.experiment_id for r in rows], [r.propensity for r in rows],
-                 [r.segment_key for r in rows]],
-            )
-        return
+    """Insert the claimed events (other than PostgreSQL)."""
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     with connection.cursor() as cursor:
@@ -224,6 +213,7 @@ def _mark_dirty(rows: list[_Row]) -> None:
 
 _STAGE_COLUMNS = ("event_id, type, decision_id, variant_id, user_id, placement_id, position, ts, bucket, "
                   "experiment_id, propensity, segment_key")
+_STAGE_SELECT = ", ".join("s." + c.strip() for c in _STAGE_COLUMNS.split(","))
 
 
 def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
@@ -244,7 +234,7 @@ def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
             "WITH claimed AS (INSERT INTO analytics_eventkey (event_id, ts) SELECT event_id, ts "  # noqa: S608
             "FROM analytics_ingest_stage ON CONFLICT DO NOTHING RETURNING event_id) "
             f"INSERT INTO analytics_event ({_STAGE_COLUMNS}, received_at) "
-            f"SELECT {', '.join('s.' + c.strip() for c in _STAGE_COLUMNS.split(','))}, %s "
+            f"SELECT {_STAGE_SELECT}, %s "
             "FROM analytics_ingest_stage s JOIN claimed USING (event_id) RETURNING event_id",
             [received_at])
         claimed = {row[0] for row in cursor.fetchall()}

@@ -17,8 +17,8 @@ from django.utils import timezone
 from ranking.models import Decision
 
 from . import partitions
+from .ingestion import decision_enrichment, logged_propensity
 from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
-from .segments import segment_key
 
 _DAILY_SQL = """
 INSERT INTO analytics_dailyrollup (day, placement_id, variant_id, bucket, experiment_id, segment_key,
@@ -61,18 +61,20 @@ def _reenrich(placement_id: int, start: datetime, end: datetime) -> int:
     if not missing:
         return 0
     names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
-    decisions = {d.decision_id: d for d in Decision.objects.filter(decision_id__in={m[2] for m in missing})}
+    decisions = {decision_id: decision_enrichment(bucket, assigned, experiment_id, features, items, names)
+                 for decision_id, bucket, assigned, experiment_id, features, items
+                 in Decision.objects.filter(decision_id__in={m[2] for m in missing}).values_list(
+                     "decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
+                 if bucket}
     fixed = 0
     for event_pk, ts, decision_id, variant_id in missing:
-        decision = decisions.get(decision_id)
-        if decision is None or not decision.bucket:
+        found = decisions.get(decision_id)
+        if found is None:
             continue
-        propensity = next((item.get("propensity") for item in decision.items or []
-                           if isinstance(item, dict) and item.get("variant_id") == variant_id), None)
+        bucket, experiment_id, propensities, key = found
         Event.objects.filter(id=event_pk, ts=ts).update(
-            bucket=decision.assigned_bucket or decision.bucket, experiment_id=decision.experiment_id,
-            propensity=float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None,
-            segment_key=segment_key(decision.features, names))
+            bucket=bucket, experiment_id=experiment_id, propensity=logged_propensity(propensities, variant_id),
+            segment_key=key)
         fixed += 1
     return fixed
 

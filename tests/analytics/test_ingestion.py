@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, timedelta
 
 import pytest
@@ -80,6 +81,22 @@ def test_a_click_before_its_impression_is_kept_and_enriched_from_the_decision(pl
     assert (stored.bucket, stored.experiment_id, stored.propensity) == ("model", experiment.id, 0.8)
     assert stored.segment_key == "age=18–24|gender=m"
 
+
+def test_an_event_that_arrives_before_its_decision_is_enriched_by_the_rollup_refresh(placement):
+    experiment = ExperimentFactory(placement=placement)
+    decision_id = uuid.uuid4()
+    record_events([event(placement="home-banner", variant_id=9, user_id="u-8", decision_id=decision_id)])
+    assert Event.objects.get().bucket == ""
+
+    DecisionFactory(decision_id=decision_id, placement=placement, user_id="u-8", bucket="control",
+                    assigned_bucket="model", experiment=experiment, features={"age": 40, "gender": "f"},
+                    items=[{"variant_id": 9, "rank": 1, "propensity": 0.25}])
+    refresh_rollups()
+
+    stored = Event.objects.get()
+    assert (stored.bucket, stored.experiment_id, stored.propensity) == ("model", experiment.id, 0.25)
+    assert stored.segment_key == "age=35–44|gender=f"
+    assert DailyRollup.objects.get(placement=placement).bucket == "model"
 
 def test_events_from_outside_the_retention_window_or_far_future_are_rejected(placement):
     now = timezone.now()
