@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from access.permissions import scope_required
 from creative.models import Placement
+from ranking.buckets import BUCKETS
 from ranking.models import Experiment
 
 from .ingestion import MAX_EVENTS_PER_REQUEST, record_events
@@ -74,14 +75,14 @@ class AttributionApi(APIView):
                                OpenApiParameter("days", int)],
                    responses={200: dict})
     def get(self, request, slug: str):
-        from .attribution import attribution_grid
+        from .attribution import attribution_grid, split_buckets
 
         placement = get_object_or_404(Placement, slug=slug)
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        buckets = [b.strip() for b in data["buckets"].split(",") if b.strip()]
-        unknown = sorted(set(buckets) - {"control", "random", "model"})
+        buckets = split_buckets(data["buckets"])
+        unknown = sorted(set(buckets) - set(BUCKETS))
         if unknown:
             raise serializers.ValidationError({"buckets": [f"Unknown bucket(s): {', '.join(unknown)}."]})
         return Response(attribution_grid(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
@@ -124,6 +125,7 @@ class OffPolicyApi(APIView):
                                OpenApiParameter("include_training", bool)],
                    responses={200: dict})
     def get(self, request, slug: str):
+        from .attribution import split_buckets
         from .ope import OpeError, off_policy_estimate
 
         placement = get_object_or_404(Placement, slug=slug)
@@ -132,7 +134,7 @@ class OffPolicyApi(APIView):
         data = params.validated_data
         try:
             result = off_policy_estimate(placement=placement, model_version=data["model_version"],
-                                         buckets=[b.strip() for b in data["buckets"].split(",") if b.strip()],
+                                         buckets=split_buckets(data["buckets"]),
                                          days=data.get("days"), include_training=data["include_training"])
         except OpeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from exc

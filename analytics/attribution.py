@@ -30,6 +30,11 @@ MIN_EFFECT = 0.10
 _IPW_CLIP = 100.0
 
 
+def split_buckets(text: str) -> list[str]:
+    """The bucket names of a comma-separated list, as the APIs and commands take them."""
+    return [b.strip() for b in text.split(",") if b.strip()]
+
+
 def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ...] = ("random",),
                      days: int | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
     """One row per logged impression: user features, variant, bucket, propensity, clicked (0/1)."""

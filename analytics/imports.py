@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement, StyleVariant, VariantStatus
+from ranking.buckets import BUCKETS
 from ranking.models import Decision
 
 from . import partitions
@@ -22,7 +23,6 @@ from .ingestion import record_events
 
 REQUIRED = ("user_id", "variant_key", "clicked")
 OPTIONAL = ("converted", "bucket", "propensity", "position", "ts")
-BUCKETS = ("control", "random", "model")
 _NAMESPACE = uuid.UUID("5b0f0c4e-8d7a-4f0e-9a43-6c1f7a2d9e11")
 
 

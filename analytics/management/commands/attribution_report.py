@@ -16,12 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--min-support", type=int, default=None)
 
     def handle(self, *args, placement, segment=None, tag_group=None, buckets="random", min_support=None, **opts):
-        from analytics.attribution import attribution_grid, top_findings
+        from analytics.attribution import attribution_grid, split_buckets, top_findings
 
         found = Placement.objects.filter(slug=placement).first()
         if found is None:
             raise CommandError(f"Unknown placement '{placement}'.")
-        chosen = [b.strip() for b in buckets.split(",") if b.strip()]
+        chosen = split_buckets(buckets)
         if segment or tag_group:
             if not (segment and tag_group):
                 raise CommandError("--segment and --tag-group go together.")

@@ -18,6 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, placement, model_version, buckets="random", days=None, include_training=False,
                **options):
+        from analytics.attribution import split_buckets
         from analytics.ope import OpeError, off_policy_estimate
 
         found = Placement.objects.filter(slug=placement).first()
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         try:
             result = off_policy_estimate(placement=found, model_version=model_version, days=days,
                                          include_training=include_training,
-                                         buckets=[b.strip() for b in buckets.split(",") if b.strip()])
+                                         buckets=split_buckets(buckets))
         except OpeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(result, indent=2))
