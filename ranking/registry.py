@@ -237,19 +237,14 @@ def _loader() -> ThreadPoolExecutor:
 def _load_and_keep(mv: ModelVersion) -> LoadedModel:
     try:
         model = load_from_row(mv)
-    except ModelUnavailable as exc:
-        log.warning("ranking model v%s unavailable: %s", mv.version, exc)
+    except Exception as exc:  # unusable for now (anything reading the file counts), retried later
+        failure = exc if isinstance(exc, ModelUnavailable) else ModelUnavailable("artefact_corrupt", str(exc))
+        log.warning("ranking model v%s unavailable: %s", mv.version, exc,
+                    exc_info=not isinstance(exc, ModelUnavailable))  # a traceback for the unexpected
         with _lock:
-            _failed[mv.version] = (time.monotonic(), exc)
+            _failed[mv.version] = (time.monotonic(), failure)
             _loading.pop(mv.version, None)
-        raise
-    except Exception as exc:  # anything else reading the file: unusable for now, retried later
-        log.exception("loading ranking model v%s failed", mv.version)
-        wrapped = ModelUnavailable("artefact_corrupt", str(exc))
-        with _lock:
-            _failed[mv.version] = (time.monotonic(), wrapped)
-            _loading.pop(mv.version, None)
-        raise wrapped from exc
+        raise failure from exc
     with _lock:
         if len(_loaded) >= 8:  # keep memory bounded: active models plus a few candidates
             _loaded.pop(next(iter(_loaded)))

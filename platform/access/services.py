@@ -106,10 +106,7 @@ def api_key_authenticate(secret: str) -> APIKey | None:
         # Written at most once a minute per key and process so the hot path stays read-only.
         APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-        try:
-            cache.set(_cache_key(hashed), api_key, timeout=30)
-        except Exception:  # noqa: S110
-            pass
+        _share(hashed, api_key)
     return api_key
 
 
@@ -123,8 +120,12 @@ def _shared_lookup(hashed: str) -> APIKey | None:
         api_key = APIKey.objects.filter(hashed_key=hashed).first()
         if api_key is None:
             return None
-        try:
-            cache.set(key, api_key, timeout=30)
-        except Exception:  # noqa: S110 - the cache is an optimisation only
-            pass
+        _share(hashed, api_key)
     return api_key
+
+
+def _share(hashed: str, api_key: APIKey) -> None:
+    try:
+        cache.set(_cache_key(hashed), api_key, timeout=30)
+    except Exception:  # noqa: S110 - the cache is an optimisation only
+        pass
