@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from PIL import Image
 
 from creative.models import CopyVariant, CreativeKit, ImageMaterial
-from creative.taxonomy import validate_tags
+from creative.taxonomy import manual_tag_sources, validate_tags
 
 logger = logging.getLogger(__name__)
 
@@ -353,13 +353,15 @@ def tags_set_manual(material, *, group: str, values: list[str]) -> None:
         tags[group] = validate_tags({group: values})[group]
     else:
         tags.pop(group, None)
-    sources[group] = {"source": MANUAL, "confidence": 1.0}
+    sources.update(manual_tag_sources([group]))
     material.tags, material.tag_sources = tags, sources
     material.save(update_fields=["tags", "tag_sources"])
 
 
 def copies_autotag(copies: list[CopyVariant]) -> None:
     """Tag copy variants (appeal, benefit_type, copy_length, language), encoded in one batch, and save them."""
+    if not copies:
+        return
     predictions = predict_appeals([copy_text(c) for c in copies])
     for copy, (appeals, confidence) in zip(copies, predictions, strict=True):
         apply_auto_tags(copy, {"appeal": (appeals, confidence), **copy_rule_tags(copy, appeals)})

@@ -245,8 +245,9 @@ class CopyVariantAdmin(MaterialAdmin):
                 for message in exc.messages[:20]:
                     form.add_error("file", message)
             else:
-                for copy in result.copies:
-                    autotag(copy)
+                from generation.tagging import copies_autotag
+
+                copies_autotag(result.copies)  # one encoder batch for the whole file
                 self.message_user(request, f"Imported {result.created} copies ({result.unchanged} already there).")
                 return HttpResponseRedirect(reverse("admin:creative_copyvariant_changelist"))
         context = {**self.admin_site.each_context(request), "form": form, "title": "Import copy variants",
