@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +22,6 @@ from .models import PlacementExplanation
 
 log = logging.getLogger(__name__)
 
-EBM_MAX_ROWS = int(os.environ.get("KALEIDO_EBM_MAX_ROWS", "1000000"))
 CONTRIBUTION_ROWS = 3000
 TOP_PAIRS = 5
 TOP_MAINS = 12
@@ -136,8 +135,10 @@ def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: in
 
 
 def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("random",), n_jobs: int = 1,
-                        max_rows: int = EBM_MAX_ROWS) -> PlacementExplanation:
-    """Train the EBM on the placement's random-bucket impressions and cache the summary."""
+                        max_rows: int | None = None) -> PlacementExplanation:
+    """Train the EBM on the placement's random-bucket impressions (at most KALEIDO_EBM_MAX_ROWS) and cache the
+    summary."""
+    max_rows = settings.KALEIDO_EBM_MAX_ROWS if max_rows is None else max_rows
     placement = Placement.objects.get(pk=placement_id)
     explanation, _ = PlacementExplanation.objects.get_or_create(placement=placement)
     started = time.monotonic()

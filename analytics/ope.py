@@ -120,7 +120,8 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     return {
         "placement": placement.slug, "model_version": model_version, "logged_buckets": buckets,
         "rows": int(len(r)), "evaluated_on": evaluated_on, "rows_after_training": int(len(after)),
-        "training_window": [_iso(model.data_from), _iso(model.data_to)], "candidates": n_variants, "epsilon": epsilon, "logged_ctr": float(r.mean()),
+        "training_window": [_iso(model.data_from), _iso(model.data_to)],
+        "candidates": n_variants, "epsilon": epsilon, "logged_ctr": float(r.mean()),
         "estimates": {name: {"ctr": point[name], "ci": intervals[name], **diagnostics} for name in point},
         "direct_method_ctr": float(direct.mean()),
         "active_model": {"model_version": active, **online},
