@@ -26,6 +26,7 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from access.services import forget_all_cached_keys
+    from access.throttling import forget_local_leases
     from ranking import registry
     from ranking.serving import invalidate_catalogue
 
@@ -33,6 +34,7 @@ def _fresh_cache():
         invalidate_catalogue()
         registry.reset_caches()
         forget_all_cached_keys()
+        forget_local_leases()
 
     cache.clear()
     forget_in_process()

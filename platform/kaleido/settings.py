@@ -164,6 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.ApiKeyRateThrottle"],
 }
 API_KEY_RATE_LIMIT_PER_MINUTE = env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 60000)
+API_KEY_RATE_LEASE_MAX = env_int("API_KEY_RATE_LEASE_MAX", 100)  # most tokens a process leases per round trip
 API_KEY_LOCAL_CACHE_S = env_float("API_KEY_LOCAL_CACHE_S", 5.0)  # s a process trusts its copy of a key
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kaleido API",
