@@ -1,4 +1,4 @@
-"""Shared fixtures: media and model folders in a temp dir, API keys, logged-in users."""
+"""Shared fixtures: media, model, compiled-model and journal folders in a temp dir, API keys, logged-in users."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 def _isolated_storage(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MODEL_ROOT = tmp_path / "models"
+    settings.KALEIDO_COMPILED_MODEL_DIR = tmp_path / "compiled-models"
+    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "decision-journal"
     settings.MEDIA_ROOT.mkdir()
     settings.MODEL_ROOT.mkdir()
 

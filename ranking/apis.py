@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import json
 import math
+import re
+from typing import Any
 
+import orjson
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -39,10 +44,73 @@ def _validate_flat_map(value: dict, *, name: str) -> dict:
     return value
 
 
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+
+
+def canonical_rank_request(data: Any) -> dict[str, Any] | None:
+    """The validated rank request when the body is already in canonical form, else None.
+
+    The hot path: building DRF's nested serializer costs more than the rest of validation (its fields
+    are deep-copied per instance). A body that is not canonical (a number as the user id, k as a
+    string, whitespace to trim, anything invalid) goes through InputSerializer, which coerces it or
+    answers with its field messages, so both paths accept and reject exactly the same requests.
+    """
+    if type(data) is not dict:
+        return None
+    placement, user = data.get("placement"), data.get("user")
+    if type(placement) is not str or len(placement) > 80 or not _SLUG.fullmatch(placement) or type(user) is not dict:
+        return None
+    user_id = user.get("id")
+    if (type(user_id) is not str or not 0 < len(user_id) <= 128 or user_id != user_id.strip() or "\x00" in user_id
+            or not user_id.isprintable() and not _encodable(user_id)):
+        return None
+    k = data.get("k", 1)
+    features, context = user.get("features", {}), data.get("context", {})
+    if type(k) is not int or not 1 <= k <= 50 or type(features) is not dict or type(context) is not dict:
+        return None
+    try:
+        _validate_flat_map(features, name="features")
+        _validate_flat_map(context, name="context keys")
+    except serializers.ValidationError:
+        return None
+    return {"placement": placement, "user": {"id": user_id, "features": features}, "k": k, "context": context}
+
+
+def _encodable(value: str) -> bool:
+    """False for lone surrogates, which DRF's CharField refuses."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class FastJSONRenderer(BaseRenderer):
+    """JSON via orjson (UTF-8, compact): the rank answer is rendered on every call."""
+
+    media_type = "application/json"
+    format = "json"  # noqa: A003
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        if data is None:
+            return b""
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # what orjson cannot encode (an integer past 64 bits in a render spec) json can
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class RankApi(APIView):
     """Rank a placement's live variants for one user; logs a decision and returns its id."""
 
     permission_classes = [scope_required("rank")]
+    renderer_classes = [FastJSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # An API for services that answers JSON only: no negotiation on the hot path.
+        renderer = FastJSONRenderer()
+        return renderer, renderer.media_type
 
     class InputSerializer(serializers.Serializer):
         class UserSerializer(serializers.Serializer):
@@ -80,9 +148,11 @@ class RankApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = canonical_rank_request(request.data)
+        if data is None:
+            payload = self.InputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            data = payload.validated_data
         try:
             result = services.rank_variants(placement=data["placement"], user_id=data["user"]["id"],
                                             features=data["user"]["features"], k=data["k"],

@@ -120,6 +120,32 @@ def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]
     return out
 
 
+def user_encoders(spec: Mapping[str, Any]) -> list[tuple[str, dict | None, dict | None]]:
+    """Per user feature: (name, category lookup, boolean lookup), None lookups for numbers; see encode_user_row."""
+    nan = math.nan
+    encoders = []
+    for f in spec["user"]:
+        if f["kind"] == "cat":
+            lookup = {v: float(i) for i, v in enumerate(f["values"])}
+            encoders.append((f["name"], lookup, {True: lookup.get("true", nan), False: lookup.get("false", nan)}))
+        else:
+            encoders.append((f["name"], None, None))
+    return encoders
+
+
+def encode_user_row(encoders: Sequence[tuple[str, dict | None, dict | None]], row: Mapping[str, Any]) -> np.ndarray:
+    """The same encoding as user_codes for a single row (the serving path)."""
+    nan = math.nan
+    out = []
+    for name, lookup, flags in encoders:
+        v = row.get(name)
+        if lookup is not None:
+            out.append(lookup.get(v, nan) if type(v) is str else flags[v] if type(v) is bool else nan)
+        else:
+            out.append(float(v) if type(v) is int or type(v) is float else nan)
+    return np.array(out, dtype=np.float64)
+
+
 def tag_matrix(spec: Mapping[str, Any], tags_list: Sequence[Mapping[str, Iterable[str]] | None]) -> np.ndarray:
     index = {t: i for i, t in enumerate(spec["tags"])}
     out = np.zeros((len(tags_list), len(index)), dtype=np.float64)

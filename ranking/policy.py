@@ -16,6 +16,7 @@ variant v appears at position j is exact, with no Monte Carlo: that is the prope
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,6 +32,11 @@ class SlatePolicy:
     @property
     def n(self) -> int:
         return len(self.scores)
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """Candidates by descending score (greedy_order), computed once per policy."""
+        return greedy_order(self.scores)
 
     @property
     def weights(self) -> tuple[float, float, float]:
@@ -62,12 +68,12 @@ def sample(policy: SlatePolicy, m: int, rng: np.random.Generator) -> np.ndarray:
     if u < eps + eta:
         new_idx = np.flatnonzero(policy.new_mask)
         first = new_idx[rng.integers(len(new_idx))]
-        rest = greedy_order(policy.scores)
+        rest = policy.order
         return np.concatenate([[first], rest[rest != first][: m - 1]]).astype(int)
     if policy.heads is not None:
         head = policy.heads[rng.integers(len(policy.heads))]
         return greedy_order(head)[:m]
-    return greedy_order(policy.scores)[:m]
+    return policy.order[:m]
 
 
 def propensities(policy: SlatePolicy, slate: np.ndarray) -> np.ndarray:
@@ -76,8 +82,7 @@ def propensities(policy: SlatePolicy, slate: np.ndarray) -> np.ndarray:
     eps, eta, exploit = policy.weights
     out = np.full(len(slate), eps / n)
     if eta > 0:
-        order = greedy_order(policy.scores)
-        rank = _rank_of(order)
+        rank = _rank_of(policy.order)
         new_ranks = rank[policy.new_mask]
         n_new = len(new_ranks)
         for j, v in enumerate(slate):
@@ -99,7 +104,7 @@ def propensities(policy: SlatePolicy, slate: np.ndarray) -> np.ndarray:
             head_orders = np.argsort(-policy.heads, axis=1, kind="stable")[:, : len(slate)]
             hits = (head_orders == np.asarray(slate)[None, :]).mean(axis=0)
         else:
-            top = greedy_order(policy.scores)[: len(slate)]
+            top = policy.order[: len(slate)]
             hits = (top == np.asarray(slate)).astype(float)
         out += exploit * hits
     return out

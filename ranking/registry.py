@@ -54,14 +54,30 @@ class LoadedModel:
     booster: Any = None  # lightgbm.Booster
     coef: dict[str, Any] = field(default_factory=dict)  # logistic regression
     columns: list[str] = field(default_factory=list)
+    compiled: Any = None  # compiled.CompiledForest once the booster has been compiled (LightGBM only)
+    _user_encoders: list | None = None
+
+    def encode_user(self, feature_row: dict[str, Any]) -> np.ndarray:
+        """One user's row of F.user_codes, with the category lookups built once per model."""
+        encoders = self._user_encoders
+        if encoders is None:
+            encoders = self._user_encoders = F.user_encoders(self.spec)
+        return F.encode_user_row(encoders, feature_row)
 
     def predict(self, *, users: np.ndarray, tags: np.ndarray, vcodes: np.ndarray | None,
                 positions: np.ndarray) -> np.ndarray:
         """Click probabilities for aligned rows (users, tags, variant codes, positions)."""
         if self.algo == ModelVersion.Algo.LIGHTGBM:
             x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
-            return self.booster.predict(x, num_threads=1)
+            return self.predict_matrix(x)
         return 1.0 / (1.0 + np.exp(-self._logits(users, tags, positions)))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """LightGBM click probabilities for an encoded matrix (F.lgb_matrix): compiled when ready."""
+        compiled = self.compiled
+        if compiled is not None:
+            return compiled.predict(x)
+        return self.booster.predict(x, num_threads=1)
 
     def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray) -> np.ndarray:
         c = self.coef
@@ -137,6 +153,7 @@ _loaded: dict[str, LoadedModel] = {}
 _failed: dict[str, tuple[float, ModelUnavailable]] = {}
 _loading: dict[str, Future] = {}
 _executor: ThreadPoolExecutor | None = None
+_compile_executor: ThreadPoolExecutor | None = None
 
 
 def reset_caches() -> None:
@@ -234,6 +251,18 @@ def _loader() -> ThreadPoolExecutor:
     return _executor
 
 
+def _compiler() -> ThreadPoolExecutor:
+    global _compile_executor
+    if _compile_executor is None:
+        _compile_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaleido-model-compiler")
+    return _compile_executor
+
+
+def wait_for_compiles() -> None:
+    """Block until every compile queued so far has finished (tests, benchmarks)."""
+    _compiler().submit(lambda: None).result()
+
+
 def _load_and_keep(mv: ModelVersion) -> LoadedModel:
     try:
         model = load_from_row(mv)
@@ -251,7 +280,17 @@ def _load_and_keep(mv: ModelVersion) -> LoadedModel:
         _loaded[mv.version] = model
         _failed.pop(mv.version, None)
         _loading.pop(mv.version, None)
+    if model.booster is not None and settings.KALEIDO_RANK_COMPILE_MODELS:
+        # On its own thread, so a later load never waits behind a compile; the booster serves meanwhile.
+        _compiler().submit(_compile, model, mv.artefact_sha256)
     return model
+
+
+def _compile(model: LoadedModel, sha256: str) -> None:
+    from .compiled import compile_forest
+
+    model.compiled = compile_forest(model.booster.model_to_string().encode(), sha256=sha256, booster=model.booster,
+                                    categorical=F.categorical_indices(model.spec))
 
 
 # --- activation and rollback ------------------------------------------------------------------------------

@@ -4,12 +4,8 @@ Hot-path reads come from process memory: the placement's catalogue (live variant
 running experiment, which variants are still new) is cached per process and reloaded when a cheap token
 in Django's cache changes (any save of a variant, placement or experiment drops it) or after
 KALEIDO_RANK_CATALOGUE_TTL seconds; the active model comes from `registry`. Per request that leaves the
-API-key lookup (process memory too, re-read every few seconds), one cache round trip for the rate
-limit and one INSERT statement for the decision.
-
-The decision is written synchronously (one INSERT in autocommit) before answering: a client may send
-its impression the moment it has the decision id, and a decision buffered in memory would be lost with
-the process. bench/rank.py measures what it costs.
+API-key lookup (process memory too, re-read every few seconds), the rate limit (leased from the cache
+in batches) and the decision log (decision_log: one INSERT, or one append to this process's journal).
 """
 
 from __future__ import annotations
@@ -35,7 +31,8 @@ from . import features as F
 from . import policy as P
 from . import registry
 from .buckets import assign_bucket
-from .models import Decision, Experiment
+from .decision_log import log_decision
+from .models import Experiment
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +89,8 @@ class Catalogue:
     loaded_at: float
     noise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     _matrices: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _designs: dict[str, np.ndarray] = field(default_factory=dict)
+    _scratch: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
 
     def matrices(self, model: registry.LoadedModel) -> tuple[np.ndarray, np.ndarray]:
         """Tag multi-hot and variant codes of every variant for this model, computed once."""
@@ -101,6 +100,26 @@ class Catalogue:
             codes = F.variant_codes(model.spec, [v["id"] for v in self.variants])
             cached = self._matrices[model.version] = (tags, codes)
         return cached
+
+    def design(self, model: registry.LoadedModel, *, scratch: bool = False) -> np.ndarray:
+        """The LightGBM matrix of every variant at position 1 with the user columns left to fill, made once.
+
+        scratch=True: this thread's own copy, for the caller to write the user columns into (only those
+        change between calls, so the copy is made once per thread, not per request).
+        """
+        cached = self._designs.get(model.version)
+        if cached is None:
+            tags, codes = self.matrices(model)
+            users = np.zeros((len(self.variants), len(model.spec["user"])))
+            cached = self._designs[model.version] = F.lgb_matrix(
+                model.spec, users=users, tags=tags, variant_codes_=codes, positions=np.ones(len(self.variants)))
+        if not scratch:
+            return cached
+        key = (threading.get_ident(), model.version)
+        scratch = self._scratch.get(key)
+        if scratch is None:
+            scratch = self._scratch[key] = cached.copy()
+        return scratch
 
 
 # --- catalogue cache ----------------------------------------------------------------------------------------
@@ -219,48 +238,6 @@ def get_catalogue(slug: str) -> Catalogue | None:
     return cat
 
 
-def write_decision(decision: Decision) -> None:
-    """INSERT the decision before answering: one statement, one round trip.
-
-    Written before the answer so an impression can never arrive before its decision (ingestion copies
-    the decision's bucket onto the event), and never buffered in process memory where a crash would
-    lose it. On PostgreSQL the statement commits with synchronous_commit off
-    (KALEIDO_DECISION_ASYNC_COMMIT): the commit does not wait for the WAL flush, so the row survives
-    any crash of the web process and is lost only if the database server itself crashes within a
-    fraction of a second. The setting rides in the same statement (a CTE calling set_config with
-    is_local) so autocommit makes it one round trip instead of BEGIN / SET LOCAL / INSERT / COMMIT;
-    bench/RESULTS.md measures both. Inside a caller's transaction the caller's durability is kept.
-    """
-    if (settings.KALEIDO_DECISION_ASYNC_COMMIT and connection.vendor == "postgresql"
-            and not connection.in_atomic_block):
-        sql, params = _async_insert_sql(decision)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    else:
-        decision.save(force_insert=True)
-
-
-_insert_sql: str | None = None
-
-
-def _async_insert_sql(decision: Decision) -> tuple[str, list[Any]]:
-    global _insert_sql
-    fields = [f for f in Decision._meta.local_concrete_fields]
-    if _insert_sql is None:
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(f.column) for f in fields)
-        # Explicit casts: the values sit in a SELECT list, where an untyped literal would be text.
-        values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
-        # Only model metadata goes into the text; every value is a bound parameter.
-        table = qn(Decision._meta.db_table)
-        _insert_sql = (
-            "WITH durability AS (SELECT set_config('synchronous_commit', 'off', true)) "  # noqa: S608
-            f"INSERT INTO {table} ({columns}) SELECT {values} FROM durability"
-        )
-    params = [f.get_db_prep_save(f.pre_save(decision, add=True), connection) for f in fields]
-    return _insert_sql, params
-
-
 # --- ranking --------------------------------------------------------------------------------------------------
 
 def _rng() -> np.random.Generator:
@@ -272,6 +249,10 @@ def _rng() -> np.random.Generator:
 
 def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[str, Any]) -> np.ndarray:
     """Click probability of every catalogue variant for one user at position 1, vectorised."""
+    if model.booster is not None:
+        x = cat.design(model, scratch=True)
+        x[:, :len(model.spec["user"])] = model.encode_user(feature_row)
+        return model.predict_matrix(x)
     tags, codes = cat.matrices(model)
     users = np.repeat(F.user_codes(model.spec, [feature_row]), len(cat.variants), axis=0)
     return model.predict(users=users, tags=tags, vcodes=codes, positions=np.ones(len(cat.variants)))
@@ -345,14 +326,15 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
                                 score=None if scores is None else float(scores[i]), propensity=float(p),
                                 tags=v["tags"], image_url=v["image_url"], render=v["render"]))
-    decision = Decision(
-        placement_id=cat.placement_id, user_id=user_id, features=features, context=context, bucket=served,
-        experiment_id=experiment_id, model_version=model_version, created_at=timezone.now(),
-        items=[{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity}
-               for it in items],
-        assigned_bucket=assigned, fallback_reason=reason, candidates=len(cat.pool) or len(cat.variants),
-    )
-    write_decision(decision)
-    return RankResult(decision_id=str(decision.decision_id), placement=cat.slug, bucket=served,
+    decision_id = uuid.uuid4()
+    log_decision({
+        "decision_id": decision_id.hex, "placement_id": cat.placement_id, "user_id": user_id,
+        "features": features, "context": context, "bucket": served, "experiment_id": experiment_id,
+        "model_version": model_version, "created_at": timezone.now().isoformat(),
+        "items": [{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity}
+                  for it in items],
+        "assigned_bucket": assigned, "fallback_reason": reason, "candidates": len(cat.pool) or len(cat.variants),
+    })
+    return RankResult(decision_id=str(decision_id), placement=cat.slug, bucket=served,
                       experiment=experiment_slug, model_version=model_version, items=items,
                       assigned_bucket=assigned, fallback_reason=reason)

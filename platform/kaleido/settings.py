@@ -198,7 +198,17 @@ KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active
 KALEIDO_RANK_LOCAL_CHECK_S = env_float("KALEIDO_RANK_LOCAL_CHECK_S", 1.0)  # s between shared-cache checks
 # s a rank call waits for a model still loading before serving the control design instead
 KALEIDO_RANK_MODEL_WAIT_S = env_float("KALEIDO_RANK_MODEL_WAIT_S", 0.2)
+KALEIDO_RANK_COMPILE_MODELS = env_bool("KALEIDO_RANK_COMPILE_MODELS", True)  # LightGBM → machine code (lleaves)
+# host-specific compiled models, keyed by artefact, CPU and compiler versions
+KALEIDO_COMPILED_MODEL_DIR = Path(env_str("KALEIDO_COMPILED_MODEL_DIR", str(VAR_DIR / "compiled-models")))
 KALEIDO_DECISION_ASYNC_COMMIT = env_bool("KALEIDO_DECISION_ASYNC_COMMIT", True)  # PostgreSQL only
+# direct: one INSERT per rank call; journal: append to a local journal file, flushed in batches (ranking/decision_log.py)
+KALEIDO_DECISION_LOG = env_str("KALEIDO_DECISION_LOG", "direct")
+if KALEIDO_DECISION_LOG not in ("direct", "journal"):
+    raise ImproperlyConfigured(f"KALEIDO_DECISION_LOG must be 'direct' or 'journal', not {KALEIDO_DECISION_LOG!r}")
+KALEIDO_DECISION_JOURNAL_DIR = Path(env_str("KALEIDO_DECISION_JOURNAL_DIR", str(VAR_DIR / "decision-journal")))
+KALEIDO_DECISION_FLUSH_S = env_float("KALEIDO_DECISION_FLUSH_S", 0.2)  # s between journal flushes
+KALEIDO_DECISION_JOURNAL_SEGMENT_MB = env_int("KALEIDO_DECISION_JOURNAL_SEGMENT_MB", 16)  # rotate past this
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
 KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)

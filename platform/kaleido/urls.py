@@ -5,12 +5,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
+    # The serving hot paths (rank, then events) first: Django tries patterns in order on every request.
+    path("api/v1/", include("ranking.urls")),
+    path("api/v1/", include("analytics.urls")),
+    path("api/v1/", include("creative.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="api-docs"),
-    path("api/v1/", include("creative.urls")),
-    path("api/v1/", include("ranking.urls")),
-    path("api/v1/", include("analytics.urls")),
     path("dashboard/", include("analytics.dashboard_urls")),
     # Rendered variants and images; behind a real deployment a CDN or nginx serves these.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),

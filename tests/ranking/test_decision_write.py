@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from ranking.decision_log import write_decision
 from ranking.models import Decision
-from ranking.serving import write_decision
 from tests.factories import PlacementFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -1,0 +1,166 @@
+"""An operator runs rank with KALEIDO_DECISION_LOG=journal: calls answer without a database round trip,
+and every answered call's decision still reaches the table, even when the web process is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from ranking import decision_log
+from ranking.models import Decision
+from tests.factories import PlacementFactory
+
+from .factories import catalogue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def journal_mode(settings, tmp_path):
+    settings.KALEIDO_DECISION_LOG = "journal"
+    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
+    settings.KALEIDO_DECISION_FLUSH_S = 3600.0  # flushed only when a test says so, unless it lowers this
+    decision_log.close_journal()
+    yield settings.KALEIDO_DECISION_JOURNAL_DIR
+    decision_log.close_journal()
+
+
+def record(placement_id: int, **overrides) -> dict:
+    return {"decision_id": uuid.uuid4().hex, "placement_id": placement_id, "user_id": "u-1",
+            "features": {"age": 30}, "context": {"device": "ios"}, "bucket": "model", "experiment_id": None,
+            "model_version": "7", "created_at": timezone.now().isoformat(), "assigned_bucket": "model",
+            "fallback_reason": "", "candidates": 12,
+            "items": [{"variant_id": 1, "rank": 1, "score": 0.04, "propensity": 0.9}], **overrides}
+
+
+def test_a_journaled_call_answers_first_and_its_decision_lands_whole_on_the_next_flush(rank, journal_mode):
+    placement, _ = catalogue()
+
+    body = rank(placement.slug, user_id="u-9", features={"age": 41, "city": "上海"}, k=3, context={"device": "web"})
+
+    assert not Decision.objects.filter(decision_id=body["decision_id"]).exists()  # in the journal only
+    assert len(list(journal_mode.glob("*.jsonl"))) == 1
+    assert decision_log.flush_journal() == 1
+    stored = Decision.objects.get(decision_id=body["decision_id"])
+    assert (stored.placement_id, stored.user_id, stored.bucket, stored.assigned_bucket) == (
+        placement.id, "u-9", "control", "control")
+    assert stored.features == {"age": 41, "city": "上海"} and stored.context == {"device": "web"}
+    assert [(it["variant_id"], it["rank"], it["propensity"]) for it in stored.items] == [
+        (it["variant_id"], it["rank"], it["propensity"]) for it in body["items"]]
+    assert decision_log.flush_journal() == 0  # nothing is sent twice
+
+
+def test_the_flusher_thread_stores_decisions_without_being_asked(rank, journal_mode, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the flusher thread needs its own database connection")
+    settings.KALEIDO_DECISION_FLUSH_S = 0.05
+    placement, _ = catalogue()
+
+    ids = {rank(placement.slug, user_id=f"u-{i}")["decision_id"] for i in range(5)}
+
+    deadline = time.monotonic() + 20
+    while Decision.objects.filter(decision_id__in=ids).count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Decision.objects.filter(decision_id__in=ids).count() == 5
+
+
+def test_a_killed_web_process_loses_no_decision(journal_mode, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the killed process needs the test database over the network")
+    placement, _ = catalogue()
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kaleido.settings",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "REDIS_URL": "", "KALEIDO_DECISION_LOG": "journal", "KALEIDO_DECISION_JOURNAL_DIR": str(journal_mode),
+           "KALEIDO_DECISION_FLUSH_S": "3600"}
+    script = (
+        "import django, os, signal; django.setup()\n"
+        "from ranking import services\n"
+        f"ids = [services.rank_variants(placement='{placement.slug}', user_id=f'k-{{i}}').decision_id "
+        "for i in range(20)]\n"
+        "print(' '.join(ids), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    ids = run.stdout.split()
+    assert len(ids) == 20 and not Decision.objects.filter(decision_id__in=ids).exists()
+    assert decision_log.recover_orphans() == 20
+    assert Decision.objects.filter(decision_id__in=ids).count() == 20
+    assert list(journal_mode.glob("*.jsonl")) == []
+    assert decision_log.recover_orphans() == 0
+
+
+def test_recovery_skips_a_line_cut_short_and_stores_a_repeated_decision_once(journal_mode):
+    placement = PlacementFactory(slug="recover-banner")
+    first, second = record(placement.id), record(placement.id, user_id="u-2")
+    journal_mode.mkdir(parents=True)
+    lines = [json.dumps(first), json.dumps(second), json.dumps(first), json.dumps(record(placement.id))[:40]]
+    (journal_mode / "web-1-1-dead.jsonl").write_text("\n".join(lines))
+
+    decision_log.recover_orphans()
+
+    assert set(Decision.objects.values_list("user_id", flat=True)) == {"u-1", "u-2"}
+    assert Decision.objects.count() == 2
+    assert not (journal_mode / "web-1-1-dead.jsonl").exists()
+
+
+def test_a_deleted_experiment_empties_the_field_and_a_deleted_placement_drops_only_its_own_decisions(journal_mode):
+    placement = PlacementFactory(slug="kept-banner")
+    kept = record(placement.id, experiment_id=987654)
+    gone = record(placement.id + 1000)
+
+    decision_log._insert_lines([json.dumps(kept).encode(), json.dumps(gone).encode()])
+
+    stored = Decision.objects.get()
+    assert stored.decision_id.hex == kept["decision_id"] and stored.experiment_id is None
+
+
+def test_a_segment_whose_process_lives_is_left_to_it(journal_mode):
+    placement = PlacementFactory(slug="live-banner")
+    journal = decision_log.journal()
+    journal.append(record(placement.id))
+
+    assert decision_log.recover_orphans() == 0
+    assert len(list(journal_mode.glob("*.jsonl"))) == 1
+    assert decision_log.flush_journal() == 1 and Decision.objects.count() == 1
+
+
+def test_an_unwritable_journal_falls_back_to_writing_the_decision_directly(rank, journal_mode, settings):
+    not_a_folder = journal_mode.parent / "a-file"
+    not_a_folder.write_text("")
+    settings.KALEIDO_DECISION_JOURNAL_DIR = not_a_folder
+    placement, _ = catalogue()
+
+    body = rank(placement.slug)
+
+    assert Decision.objects.filter(decision_id=body["decision_id"]).exists()
+
+
+def test_a_full_segment_is_rotated_and_every_segment_is_flushed_then_removed(journal_mode):
+    placement = PlacementFactory(slug="rotate-banner")
+    journal = decision_log.journal()
+    journal.segment_bytes = 600  # a couple of records per segment
+
+    for i in range(7):
+        journal.append(record(placement.id, user_id=f"r-{i}"))
+
+    assert len(list(journal_mode.glob("*.jsonl"))) > 2
+    assert decision_log.flush_journal() == 7
+    assert Decision.objects.count() == 7
+    assert len(list(journal_mode.glob("*.jsonl"))) <= 1  # only the segment still being written
