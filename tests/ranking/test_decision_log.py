@@ -164,3 +164,18 @@ def test_a_full_segment_is_rotated_and_every_segment_is_flushed_then_removed(jou
     assert decision_log.flush_journal() == 7
     assert Decision.objects.count() == 7
     assert len(list(journal_mode.glob("*.jsonl"))) <= 1  # only the segment still being written
+
+
+def test_flush_decisions_stores_what_a_dead_process_left_and_reports_it(journal_mode):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    placement = PlacementFactory(slug="command-banner")
+    journal_mode.mkdir(parents=True)
+    (journal_mode / "web-9-1-gone.jsonl").write_text(json.dumps(record(placement.id)) + "\n")
+    out = StringIO()
+
+    call_command("flush_decisions", stdout=out)
+
+    assert out.getvalue().startswith("1 decisions stored") and Decision.objects.count() == 1
