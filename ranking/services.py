@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from creative.models import Placement, StyleVariant
 
+from . import decision_log, registry, serving, training
 from . import features as F
-from . import registry, serving, training
 from .buckets import parse_buckets
 from .models import Experiment, ModelVersion
 from .serving import NoLiveVariant, RankResult, UnknownPlacement  # noqa: F401 - part of the facade
@@ -35,6 +35,7 @@ def train_model(*, placement: Placement | None = None, algo: str = "lightgbm", a
 
     placement=None (or general=True) trains the general model on every placement's data.
     """
+    decision_log.flush_journal()  # decisions this process journaled are training rows too
     mv = training.train(placement=placement, algo=algo, general=general, use_variant_id=use_variant_id)
     if activate:
         mv = registry.activate(version=mv.version)

@@ -227,6 +227,11 @@ def simulate(*, transport, placement: str, users: list[SimUser], k: int = 1, see
 
     def flush() -> None:
         if pending:
+            # In process, this process also journals the decisions (KALEIDO_DECISION_LOG=journal): store them
+            # before their events, as the flush interval does for a real client. Over HTTP this is a no-op.
+            from .decision_log import flush_journal
+
+            flush_journal()
             status, body = transport.post("/api/v1/events", {"events": pending})
             if status != 202:
                 raise RankFailed(f"events: HTTP {status}: {body}")

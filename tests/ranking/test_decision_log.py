@@ -179,3 +179,18 @@ def test_flush_decisions_stores_what_a_dead_process_left_and_reports_it(journal_
     call_command("flush_decisions", stdout=out)
 
     assert out.getvalue().startswith("1 decisions stored") and Decision.objects.count() == 1
+
+
+def test_an_in_process_simulation_stores_each_decision_before_its_events(journal_mode):
+    from analytics.models import Event
+    from ranking import simulator
+
+    placement, _ = catalogue(default_mode="random")
+    users = simulator.make_users(60, seed=2)
+
+    report = simulator.simulate(transport=simulator.in_process_transport(), placement=placement.slug, users=users)
+
+    assert report.buckets["random"].users == 60
+    assert Decision.objects.filter(placement=placement).count() == 60
+    assert Event.objects.filter(placement=placement).exists()
+    assert not Event.objects.filter(placement=placement, bucket="").exists()  # every event found its decision
