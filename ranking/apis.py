@@ -62,7 +62,7 @@ def canonical_rank_request(data: Any) -> dict[str, Any] | None:
         return None
     user_id = user.get("id")
     if (type(user_id) is not str or not 0 < len(user_id) <= 128 or user_id != user_id.strip() or "\x00" in user_id
-            or not user_id.isprintable() and not _encodable(user_id)):
+            or not _encodable(user_id)):
         return None
     k = data.get("k", 1)
     features, context = user.get("features", {}), data.get("context", {})

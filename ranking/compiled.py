@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import uuid
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,6 @@ def compile_forest(model_text: bytes, *, sha256: str, booster: Any, categorical:
     """Compile (or load from this host's cache) the model; None when it cannot serve in the booster's place."""
     try:
         import lleaves
-        import llvmlite
         import llvmlite.binding as llvm
     except ImportError:
         log.info("lleaves is not installed; ranking models are scored by LightGBM")
@@ -54,7 +54,7 @@ def compile_forest(model_text: bytes, *, sha256: str, booster: Any, categorical:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         host = f"{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}"
-        versions = f"{lleaves.__version__ if hasattr(lleaves, '__version__') else ''}|{llvmlite.__version__}"
+        versions = f"{metadata.version('lleaves')}|{metadata.version('llvmlite')}"
         key = hashlib.sha256(f"{host}|{versions}".encode()).hexdigest()[:16]
         folder = Path(settings.KALEIDO_COMPILED_MODEL_DIR)
         folder.mkdir(parents=True, exist_ok=True)

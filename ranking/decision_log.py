@@ -42,8 +42,11 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import connection, connections, transaction
+from django.utils.dateparse import parse_datetime
 
-from .models import Decision
+from creative.models import Placement
+
+from .models import Decision, Experiment
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +113,6 @@ def log_decision(record: dict[str, Any]) -> None:
 
 
 def decision_from_record(record: dict[str, Any]) -> Decision:
-    from django.utils.dateparse import parse_datetime
-
     fields = dict(record)
     fields["decision_id"] = uuid.UUID(fields["decision_id"])
     fields["created_at"] = parse_datetime(fields["created_at"])
@@ -222,7 +223,6 @@ class DecisionJournal:
             sent = 0
             for segment in rotated:
                 sent += _insert_lines(_read_lines(segment.path, segment.flushed, segment.written))
-                segment.flushed = segment.written
                 with self._lock:
                     self._rotated.remove(segment)
                 segment.close_and_remove()
@@ -294,10 +294,6 @@ def _insert_postgresql(lines: list[bytes]) -> None:
 
 
 def _insert_generic(lines: list[bytes]) -> None:
-    from creative.models import Placement
-
-    from .models import Experiment
-
     records = [json.loads(line) for line in lines]
     placements = set(Placement.objects.filter(id__in={r["placement_id"] for r in records})
                      .values_list("id", flat=True))

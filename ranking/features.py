@@ -102,15 +102,12 @@ def categorical_indices(spec: Mapping[str, Any]) -> list[int]:
 
 def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """(rows × user features) float matrix: category codes or numbers, NaN where missing or unseen."""
-    user = spec["user"]
-    out = np.full((len(feature_rows), len(user)), np.nan, dtype=np.float64)
+    encoders = user_encoders(spec)
+    out = np.full((len(feature_rows), len(encoders)), np.nan, dtype=np.float64)
     nan = math.nan
-    for c, f in enumerate(user):
-        name = f["name"]
+    for c, (name, lookup, flags) in enumerate(encoders):
         values = [row.get(name) for row in feature_rows]
-        if f["kind"] == "cat":
-            lookup = {v: float(i) for i, v in enumerate(f["values"])}
-            flags = {True: lookup.get("true", nan), False: lookup.get("false", nan)}
+        if lookup is not None:
             # type() checks, not isinstance: True must not count as the number 1, nor 1 as True.
             column = [lookup.get(v, nan) if type(v) is str else flags[v] if type(v) is bool else nan
                       for v in values]
@@ -134,7 +131,7 @@ def user_encoders(spec: Mapping[str, Any]) -> list[tuple[str, dict | None, dict 
 
 
 def encode_user_row(encoders: Sequence[tuple[str, dict | None, dict | None]], row: Mapping[str, Any]) -> np.ndarray:
-    """The same encoding as user_codes for a single row (the serving path)."""
+    """user_codes for a single row (the serving path), with the encoders built once per model."""
     nan = math.nan
     out = []
     for name, lookup, flags in encoders:

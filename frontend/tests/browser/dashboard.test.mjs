@@ -31,6 +31,16 @@ const en = {
 };
 
 /** Every chart container holds an SVG with drawn shapes and a real size. */
+/** A page of the given size and dashboard language, with the script errors it raises collected. */
+async function newDashboardPage(browser, viewport, lang) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(viewport);
+  await page.addInitScript((l) => localStorage.setItem("kaleido.dashboard.lang", l), lang);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { page, errors };
+}
+
 async function assertChartsDrew(page, minCharts) {
   const charts = await page.$$eval("[data-testid^=chart-]", (els) =>
     els.map((el) => {
@@ -131,11 +141,7 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
   });
 
   it("shows a laptop user every page with charts drawn and the API's numbers", async () => {
-    const page = await browser.context.newPage();
-    await page.setViewportSize({ width: 1366, height: 900 });
-    await page.addInitScript(() => localStorage.setItem("kaleido.dashboard.lang", "en"));
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const { page, errors } = await newDashboardPage(browser, { width: 1366, height: 900 }, "en");
     await browser.context.clearCookies();
     await logIn(page, server.url, "lead", PASSWORD);
 
@@ -280,11 +286,7 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
   });
 
   it("reads well on a phone in Chinese, and an analyst cannot change models", async () => {
-    const page = await browser.context.newPage();
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.addInitScript(() => localStorage.setItem("kaleido.dashboard.lang", "zh"));
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
+    const { page, errors } = await newDashboardPage(browser, { width: 390, height: 844 }, "zh");
     // The report is slow on purpose so the loading state can be seen.
     await page.route("**/api/v1/experiments/*/report", async (route) => {
       await new Promise((r) => setTimeout(r, 400));
