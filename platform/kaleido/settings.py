@@ -158,6 +158,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies capped in bytes (DATA_UPLOAD_MAX_MEMORY_SIZE, 413) and nesting (400) before parsing.
+    "DEFAULT_PARSER_CLASSES": [
+        "kaleido.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "kaleido.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kaleido.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
