@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement
+from kaleido.text import is_storable_text, storable_text_error
 from ranking.models import Decision
 
 from .models import EventType, RollupDirty
@@ -67,6 +68,8 @@ def _require_str(raw: dict, name: str, max_len: int) -> str:
         raise _Invalid(f"{name}: required, a non-empty string")
     if len(value) > max_len:
         raise _Invalid(f"{name}: at most {max_len} characters")
+    if (problem := storable_text_error(value)) is not None:
+        raise _Invalid(f"{name}: {problem}")
     return value
 
 
@@ -247,7 +250,8 @@ def record_events(raw_events: list[Any], *, now: datetime | None = None) -> Inge
     oldest = now - timedelta(days=settings.KALEIDO_EVENT_RETENTION_DAYS)
     newest = now + _MAX_CLOCK_SKEW
     result = IngestResult()
-    slugs = {e.get("placement") for e in raw_events if isinstance(e, dict) and isinstance(e.get("placement"), str)}
+    slugs = {e.get("placement") for e in raw_events
+             if isinstance(e, dict) and isinstance(e.get("placement"), str) and is_storable_text(e["placement"])}
     placements = dict(Placement.objects.filter(slug__in=slugs).values_list("slug", "id"))
     valid: dict[str, _Row] = {}
     for index, raw in enumerate(raw_events):

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
+from kaleido.text import is_storable_text, storable_text_error
 
 from . import services
 
@@ -31,12 +32,16 @@ def _validate_flat_map(value: dict, *, name: str) -> dict:
         raise serializers.ValidationError(f"At most {MAX_FEATURES} {name}.")
     errors = []
     for key, item in value.items():
-        if not isinstance(key, str) or not key or len(key) > 64:
+        key_problem = storable_text_error(key) if isinstance(key, str) else None
+        if key_problem is not None:  # echoed escaped: the answer itself must be encodable
+            errors.append(f"{ascii(key)}: the key {key_problem}.")
+        elif not isinstance(key, str) or not key or len(key) > 64:
             errors.append(f"'{key}': keys are strings of 1 to 64 characters.")
         elif isinstance(item, bool | int | float) and not (isinstance(item, float) and not math.isfinite(item)):
             continue
         elif isinstance(item, str) and len(item) <= 200:
-            continue
+            if (problem := storable_text_error(item)) is not None:
+                errors.append(f"'{key}': the value {problem}.")
         else:
             errors.append(f"'{key}': must be a string (≤ 200 characters), a number or a boolean.")
     if errors:
@@ -61,8 +66,8 @@ def canonical_rank_request(data: Any) -> dict[str, Any] | None:
     if type(placement) is not str or len(placement) > 80 or not _SLUG.fullmatch(placement) or type(user) is not dict:
         return None
     user_id = user.get("id")
-    if (type(user_id) is not str or not 0 < len(user_id) <= 128 or user_id != user_id.strip() or "\x00" in user_id
-            or not _encodable(user_id)):
+    if (type(user_id) is not str or not 0 < len(user_id) <= 128 or user_id != user_id.strip()
+            or not is_storable_text(user_id)):
         return None
     k = data.get("k", 1)
     features, context = user.get("features", {}), data.get("context", {})
@@ -74,15 +79,6 @@ def canonical_rank_request(data: Any) -> dict[str, Any] | None:
     except serializers.ValidationError:
         return None
     return {"placement": placement, "user": {"id": user_id, "features": features}, "k": k, "context": context}
-
-
-def _encodable(value: str) -> bool:
-    """False for lone surrogates, which DRF's CharField refuses."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class FastJSONRenderer(BaseRenderer):
@@ -97,8 +93,9 @@ class FastJSONRenderer(BaseRenderer):
             return b""
         try:
             return orjson.dumps(data)
-        except TypeError:  # what orjson cannot encode (an integer past 64 bits in a render spec) json can
-            return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        except TypeError:  # what orjson cannot encode (an integer past 64 bits in a render spec) json can;
+            # escaped to ASCII so that no string, whatever it holds, can make the answer unencodable
+            return json.dumps(data, separators=(",", ":")).encode()
 
 
 class RankApi(APIView):

@@ -21,6 +21,12 @@
   arrives first is stored with its decision fields empty, and the rollup refresh fills them in (the
   same path as any late decision, see analytics.ingestion).
 
+A line the database refuses for its contents (class 22/23 errors: a NUL that edge validation should
+have stopped, a line an older release or a hand wrote) never holds up the others: the batch is split
+until that line stands alone, the rest is stored, and the line is moved to `quarantine/<segment>` beside
+the journal with the reason, and logged (`decision_journal_quarantined_total`). The flusher, recovery
+and `flush_decisions` all take this path. A database that is away leaves every line waiting instead.
+
 If a journal cannot be written (disk full, directory not writable) the call falls back to `direct`.
 bench/rank.py measures both modes.
 """
@@ -41,7 +47,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DataError, IntegrityError, connection, connections, transaction
 from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement
@@ -161,7 +167,7 @@ class DecisionJournal:
         try:
             line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # an integer feature past 64 bits: json writes it, PostgreSQL's jsonb reads it
-            line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+            line = (json.dumps(record, separators=(",", ":")) + "\n").encode()  # ASCII: always encodable
         with self._lock:
             segment = self._segment or self._open_segment()
             written = os.write(segment.fd, line)
@@ -222,12 +228,12 @@ class DecisionJournal:
                 end = current.written if current is not None else 0
             sent = 0
             for segment in rotated:
-                sent += _insert_lines(_read_lines(segment.path, segment.flushed, segment.written))
+                sent += _insert_lines(_read_lines(segment.path, segment.flushed, segment.written), segment.path)
                 with self._lock:
                     self._rotated.remove(segment)
                 segment.close_and_remove()
             if current is not None and end > current.flushed:
-                sent += _insert_lines(_read_lines(current.path, current.flushed, end))
+                sent += _insert_lines(_read_lines(current.path, current.flushed, end), current.path)
                 current.flushed = end
             return sent
 
@@ -256,19 +262,78 @@ def _read_lines(path: Path, start: int, end: int) -> list[bytes]:
     return [line for line in data.split(b"\n") if line]
 
 
-def _insert_lines(lines: list[bytes]) -> int:
+def _insert_lines(lines: list[bytes], source: Path) -> int:
     """Insert journal lines, skipping decision ids already stored. A decision whose placement was
     deleted meanwhile is dropped (its rows would have been deleted with it); one whose experiment was
-    deleted keeps its row with the experiment emptied, as deleting the experiment does."""
+    deleted keeps its row with the experiment emptied, as deleting the experiment does.
+
+    A line the database refuses never holds up the others: see `_insert_isolating`.
+    """
     total = 0
     for i in range(0, len(lines), BATCH_ROWS):
         batch = lines[i:i + BATCH_ROWS]
-        if connection.vendor == "postgresql":
-            _insert_postgresql(batch)
-        else:
-            _insert_generic(batch)
+        _insert_isolating(batch, source)
         total += len(batch)
     return total
+
+
+# What the database says about the rows themselves (SQLSTATE classes 22 and 23), as against the database
+# being away (OperationalError, InterfaceError), which leaves every line waiting for the next try.
+_REFUSED_ROWS = (DataError, IntegrityError)
+_LINE_REFUSED = (ValueError, TypeError, KeyError)  # a line that is not a decision record at all
+
+
+def _insert_isolating(batch: list[bytes], source: Path) -> None:
+    """Insert the batch in one statement; if the database refuses it for its contents, split it in halves
+    until the refused lines stand alone, store the rest, and quarantine those (`_quarantine`).
+
+    Edge validation keeps such lines out of the journal; this is the guarantee that one line that got
+    through anyway (an older release's, a hand-edited file) costs its own decision, never the flusher.
+    """
+    try:
+        _insert_batch(batch)
+        return
+    except _REFUSED_ROWS + _LINE_REFUSED as exc:
+        if len(batch) == 1:
+            _quarantine(source, batch[0], exc)
+            return
+    middle = len(batch) // 2
+    _insert_isolating(batch[:middle], source)
+    _insert_isolating(batch[middle:], source)
+
+
+def _insert_batch(batch: list[bytes]) -> None:
+    if connection.vendor == "postgresql":
+        _insert_postgresql(batch)
+    else:
+        _insert_generic(batch)
+
+
+QUARANTINE_DIR = "quarantine"
+
+
+def _quarantine(source: Path, line: bytes, exc: Exception) -> None:
+    """Keep a line the database refused beside the journal, with the reason, for an operator to read.
+
+    The file is `<journal dir>/quarantine/<segment name>`: one JSON object a line, {"reason", "line"}
+    with the line as it was (decoded with replacement where it is not UTF-8).
+    """
+    reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    folder = source.parent / QUARANTINE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = json.dumps({"reason": reason, "line": line.decode("utf-8", "replace"),
+                        "quarantined_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    with open(folder / source.name, "a", encoding="utf-8") as f:
+        f.write(entry + "\n")
+    with _quarantined_lock:
+        global quarantined_total
+        quarantined_total += 1
+    log.error("decision journal: quarantined a line the database refused (%s) from %s into %s; "
+              "decision_journal_quarantined_total=%d", reason, source.name, folder / source.name, quarantined_total)
+
+
+quarantined_total = 0  # lines this process quarantined, for the log line and tests
+_quarantined_lock = threading.Lock()
 
 
 # PostgreSQL parses the lines itself (jsonb_to_recordset): no per-row work in Python.
@@ -333,7 +398,7 @@ def recover_orphans(directory: Path | None = None) -> int:
             if not path.exists():
                 continue  # removed while we waited for the lock
             lines = _whole_records(path)
-            sent += _insert_lines(lines)
+            sent += _insert_lines(lines, path)
             path.unlink(missing_ok=True)
             if lines:
                 log.info("decision journal: recovered %d decisions from %s", len(lines), path.name)

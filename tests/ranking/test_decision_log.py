@@ -125,7 +125,7 @@ def test_a_deleted_experiment_empties_the_field_and_a_deleted_placement_drops_on
     kept = record(placement.id, experiment_id=987654)
     gone = record(placement.id + 1000)
 
-    decision_log._insert_lines([json.dumps(kept).encode(), json.dumps(gone).encode()])
+    decision_log._insert_lines([json.dumps(kept).encode(), json.dumps(gone).encode()], journal_mode / "a.jsonl")
 
     stored = Decision.objects.get()
     assert stored.decision_id.hex == kept["decision_id"] and stored.experiment_id is None
@@ -194,3 +194,77 @@ def test_an_in_process_simulation_stores_each_decision_before_its_events(journal
     assert Decision.objects.filter(placement=placement).count() == 60
     assert Event.objects.filter(placement=placement).exists()
     assert not Event.objects.filter(placement=placement, bucket="").exists()  # every event found its decision
+
+
+def poisoned(placement_id: int) -> dict:
+    """A record edge validation would have refused (an older release's line, a hand-edited file): NUL in a
+    feature value, which PostgreSQL's jsonb cannot store."""
+    return record(placement_id, user_id="poison", features={"city": "a\u0000b"})
+
+
+def quarantined(journal_dir: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((journal_dir / "quarantine").glob("*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def test_one_line_the_database_refuses_is_quarantined_and_the_rest_of_the_batch_is_stored(journal_mode):
+    placement = PlacementFactory(slug="poison-banner")
+    journal = decision_log.journal()
+    for i in range(10):
+        journal.append(record(placement.id, user_id=f"before-{i}"))
+    journal.append(poisoned(placement.id))
+    journal.append({"not": "a decision"})
+    for i in range(10):
+        journal.append(record(placement.id, user_id=f"after-{i}"))
+
+    decision_log.flush_journal()
+
+    stored = set(Decision.objects.values_list("user_id", flat=True)) - {"poison"}  # SQLite stores NUL
+    assert stored == {f"before-{i}" for i in range(10)} | {f"after-{i}" for i in range(10)}
+    kept = quarantined(journal_mode)
+    assert all(k["reason"] for k in kept)
+    if connection.vendor == "postgresql":  # SQLite stores the NUL; PostgreSQL refuses it
+        assert [json.loads(k["line"]).get("user_id") for k in kept] == ["poison"]
+    assert decision_log.flush_journal() == 0  # nothing is retried, nothing waits behind it
+
+
+def test_the_flusher_keeps_storing_after_a_poisoned_line(journal_mode, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the flusher thread needs its own database connection")
+    settings.KALEIDO_DECISION_FLUSH_S = 0.05
+    placement = PlacementFactory(slug="poison-thread-banner")
+    journal = decision_log.journal()
+    journal.append(poisoned(placement.id))
+    ids = set()
+    for i in range(20):
+        good = record(placement.id, user_id=f"next-{i}")
+        ids.add(good["decision_id"])
+        journal.append(good)
+
+    deadline = time.monotonic() + 20
+    while Decision.objects.filter(decision_id__in=ids).count() < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert Decision.objects.filter(decision_id__in=ids).count() == 20
+    assert [json.loads(k["line"])["user_id"] for k in quarantined(journal_mode)] == ["poison"]
+
+
+def test_recovery_and_flush_decisions_quarantine_a_poisoned_line_and_store_the_others(journal_mode):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    placement = PlacementFactory(slug="poison-recover-banner")
+    journal_mode.mkdir(parents=True)
+    lines = [json.dumps(record(placement.id, user_id="r-1")), json.dumps(poisoned(placement.id)),
+             json.dumps(record(placement.id, user_id="r-2"))]
+    (journal_mode / "web-7-1-gone.jsonl").write_text("\n".join(lines) + "\n")
+
+    call_command("flush_decisions", stdout=StringIO())
+
+    users = set(Decision.objects.values_list("user_id", flat=True))
+    assert {"r-1", "r-2"} <= users
+    assert not (journal_mode / "web-7-1-gone.jsonl").exists()
+    if connection.vendor == "postgresql":
+        assert users == {"r-1", "r-2"}
+        assert [json.loads(k["line"])["user_id"] for k in quarantined(journal_mode)] == ["poison"]
