@@ -6,6 +6,10 @@ PORT ?= 8000
 
 .PHONY: setup demo demo-data serve test lint bench services
 
+# The demo is a development run: DEBUG on (production leaves it off, the default), so a development
+# SECRET_KEY is made under var/ on first use.
+demo demo-data: export DEBUG ?= 1
+
 setup:
 	bash scripts/setup.sh
 

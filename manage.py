@@ -14,6 +14,9 @@ for folder in (ROOT / "platform", ROOT):
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaleido.settings")
+    if sys.argv[1:2] == ["demo"]:
+        # The demo is a development run: DEBUG on (a development SECRET_KEY is made under var/) unless set.
+        os.environ.setdefault("DEBUG", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaleido.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DEBUG", "1")  # a development run: a development SECRET_KEY under var/
 
 
 def _median(fn, repeats: int) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -53,3 +55,29 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def development_secret_key(path: Path) -> str:
+    """The demo's and development's SECRET_KEY: random, made once per install under var/, never in the source.
+
+    Created on first use with a link from a private temporary file, so processes starting together (web
+    workers, a Celery worker) agree on one key and none reads a half-written file.
+    """
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(50) + "\n")
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        partial.unlink()
+    return path.read_text().strip()

@@ -11,21 +11,21 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import development_secret_key, env_bool, env_float, env_int, env_list, env_str
 from .queues import CPU_QUEUE, GPU_QUEUE
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(env_str("KALEIDO_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET = "kaleido-development-only-secret-key-do-not-use-in-production"  # noqa: S105
+# Off unless asked for: the demo (`make demo`, `manage.py demo`) and the test settings turn it on.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = _DEV_SECRET
-if not DEBUG and SECRET_KEY == _DEV_SECRET:
-    raise ImproperlyConfigured("SECRET_KEY is the development default; set a real one when DEBUG is off.")
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
+if not DEBUG and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY is too short; use at least 32 random characters when DEBUG is off.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
