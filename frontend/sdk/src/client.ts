@@ -3,6 +3,7 @@ import { FatigueTracker, type FatigueOptions } from "./fatigue.js";
 import { type FetchLike, joinUrl, postJson } from "./http.js";
 import {
   EventTracker,
+  type CloseOptions,
   type DeliveryFailure,
   type DeliveryReport,
   type FlushResult,
@@ -33,8 +34,10 @@ export interface KaleidoClientOptions {
   retryMaxMs?: number;
   eventsTimeoutMs?: number;
   onDelivered?: (report: DeliveryReport) => void;
-  /** Called for every batch that did not arrive (4xx, or retries exhausted). */
+  /** Called for every batch that did not arrive (4xx, retries exhausted, close() deadline). */
   onFailed?: (failure: DeliveryFailure) => void;
+  /** How long close() waits for queued events by default. Default 10 000 ms. */
+  closeTimeoutMs?: number;
   /** Client-side fatigue re-rank; `false` turns it off. */
   fatigue?: FatigueOptions | false;
   /** Browsers: send queued events with navigator.sendBeacon when the page hides. Default true. */
@@ -88,6 +91,7 @@ export class KaleidoClient {
       requestTimeoutMs: options.eventsTimeoutMs,
       onDelivered: options.onDelivered,
       onFailed: options.onFailed,
+      closeTimeoutMs: options.closeTimeoutMs,
       random: options.random,
       sleep: options.sleep,
     });
@@ -159,11 +163,15 @@ export class KaleidoClient {
     return this.tracker.flush();
   }
 
-  /** Flush and stop: call on BFF shutdown. The result lists anything that could not be delivered. */
-  async close(): Promise<FlushResult> {
+  /**
+   * Deliver what is queued and stop: call (and await) on BFF shutdown. Keeps the Node process
+   * alive until it settles, waits at most `timeoutMs` (default closeTimeoutMs, 10 s), and resolves
+   * with `{delivered, undelivered, …}`; every undelivered event also went to onFailed.
+   */
+  async close(options: CloseOptions = {}): Promise<FlushResult> {
     this.closed = true;
     this.removeListeners?.();
-    return this.tracker.flush();
+    return this.tracker.close(options);
   }
 
   /** Send queued events in the background now, e.g. just before navigating away. */

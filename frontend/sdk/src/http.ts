@@ -9,6 +9,16 @@ export interface PostOptions {
   body: unknown;
   timeoutMs: number;
   keepalive?: boolean;
+  /** Aborts the request from outside (e.g. a shutdown deadline); it then fails as "aborted". */
+  signal?: AbortSignal;
+}
+
+/** Thrown by postJson when options.signal aborted the request. */
+export class AbortedError extends Error {
+  constructor() {
+    super("Kaleido request aborted");
+    this.name = "AbortedError";
+  }
 }
 
 /**
@@ -20,12 +30,23 @@ export async function postJson<T>(options: PostOptions): Promise<T> {
   const controller = typeof AbortController === "function" ? new AbortController() : undefined;
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let aborted = false;
+  let onAbort: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
       controller?.abort();
       reject(new KaleidoUnavailableError("timeout"));
     }, options.timeoutMs);
+    if (options.signal) {
+      onAbort = () => {
+        aborted = true;
+        controller?.abort();
+        reject(new AbortedError());
+      };
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener("abort", onAbort, { once: true });
+    }
   });
   try {
     const response = await Promise.race([
@@ -47,10 +68,12 @@ export async function postJson<T>(options: PostOptions): Promise<T> {
     }
     return body as T;
   } catch (error) {
+    if (aborted) throw new AbortedError();
     if (error instanceof KaleidoApiError || error instanceof KaleidoUnavailableError) throw error;
     throw new KaleidoUnavailableError(timedOut ? "timeout" : "network_error", { cause: error });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -14,5 +14,5 @@ export { newEventId } from "./ids.js";
 export { cardStyles, contrastRatio, escapeHtml, readableTextOn, renderCard, renderItem, safeUrl } from "./render.js";
 export type { RenderCardOptions } from "./render.js";
 export { EventTracker, MAX_EVENTS_PER_REQUEST, toWireEvent } from "./tracker.js";
-export type { DeliveryFailure, DeliveryReport, FlushResult, RejectedEvent, TrackerOptions } from "./tracker.js";
+export type { CloseOptions, DeliveryFailure, DeliveryReport, FlushResult, RejectedEvent, TrackerOptions } from "./tracker.js";
 export type * from "./types.js";

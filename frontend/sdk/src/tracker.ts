@@ -1,5 +1,5 @@
 import { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
-import { backoffDelay, type FetchLike, postJson } from "./http.js";
+import { AbortedError, backoffDelay, type FetchLike, postJson } from "./http.js";
 import { newEventId } from "./ids.js";
 import type { EventsResponse, TrackEvent, TrackInput } from "./types.js";
 
@@ -23,8 +23,12 @@ export interface DeliveryReport {
 /** A batch that did not reach the server; nothing is dropped without one of these. */
 export interface DeliveryFailure {
   events: TrackEvent[];
-  /** client_error: a 4xx (fix the request); retries_exhausted: 5xx/network past maxRetries. */
-  reason: "client_error" | "retries_exhausted";
+  /**
+   * client_error: a 4xx (fix the request); retries_exhausted: 5xx/network past maxRetries;
+   * shutdown_timeout: close()'s deadline passed first (a request cut off then may still have been
+   * stored: resending the same events is safe, the server counts each event_id once).
+   */
+  reason: "client_error" | "retries_exhausted" | "shutdown_timeout";
   status?: number;
   body?: unknown;
   error?: unknown;
@@ -32,10 +36,23 @@ export interface DeliveryFailure {
 }
 
 export interface FlushResult {
+  /** Events the server acknowledged: accepted + duplicates. */
+  delivered: number;
   accepted: number;
   duplicates: number;
   rejected: RejectedEvent[];
   failed: DeliveryFailure[];
+  /** Every event of `failed`, in order: what did not reach the server (each also went to onFailed). */
+  undelivered: TrackEvent[];
+}
+
+export interface CloseOptions {
+  /**
+   * Deadline for delivering what is queued. When it passes, the request in flight is cut off,
+   * retries stop, and everything not delivered is reported (onFailed, `undelivered`).
+   * Default: the client's closeTimeoutMs (10 s). `Infinity` waits for the retries to run out.
+   */
+  timeoutMs?: number;
 }
 
 export interface TrackerOptions {
@@ -53,6 +70,8 @@ export interface TrackerOptions {
   requestTimeoutMs?: number;
   onDelivered?: (report: DeliveryReport) => void;
   onFailed?: (failure: DeliveryFailure) => void;
+  /** close()'s default deadline. Default 10 000 ms. */
+  closeTimeoutMs?: number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -101,8 +120,12 @@ export class EventTracker {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** Set by close()'s deadline: cuts off the request in flight and wakes a retry wait. */
+  private abort: AbortController | undefined;
+  private stopping = false;
 
   constructor(private readonly options: TrackerOptions) {
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? 50, MAX_EVENTS_PER_REQUEST));
@@ -111,6 +134,7 @@ export class EventTracker {
     this.retryBaseMs = options.retryBaseMs ?? 250;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? realSleep;
   }
@@ -137,9 +161,42 @@ export class EventTracker {
    * totals of every batch finished since the previous flush() (timer-driven sends included).
    */
   async flush(): Promise<FlushResult> {
-    await this.send();
+    await keepingAlive(() => this.send());
+    return this.takeResult();
+  }
+
+  /**
+   * Deliver everything queued, waiting at most `timeoutMs`; the Node process is kept alive until
+   * this settles (retry waits included). Whatever is not delivered by the deadline is reported
+   * through onFailed (reason "shutdown_timeout") and listed in `undelivered`.
+   */
+  async close(options: CloseOptions = {}): Promise<FlushResult> {
+    const timeoutMs = options.timeoutMs ?? this.closeTimeoutMs;
+    await keepingAlive(async () => {
+      const done = this.send();
+      if (!Number.isFinite(timeoutMs)) return done;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(() => resolve("expired"), Math.max(0, timeoutMs));
+      });
+      try {
+        if ((await Promise.race([done.then(() => "done" as const), expired])) === "expired") {
+          this.stopping = true;
+          this.abort?.abort();
+          await done;
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    return this.takeResult();
+  }
+
+  private takeResult(): FlushResult {
     const result = this.pending;
     this.pending = emptyResult();
+    result.delivered = result.accepted + result.duplicates;
+    result.undelivered = result.failed.flatMap((f) => f.events);
     return result;
   }
 
@@ -147,6 +204,10 @@ export class EventTracker {
     this.clearTimer();
     const run = this.chain.then(async () => {
       while (this.queue.length > 0) {
+        if (this.stopping) {
+          this.fail({ events: this.queue.splice(0, this.queue.length), reason: "shutdown_timeout", attempts: 0 });
+          break;
+        }
         const batch = this.queue.splice(0, this.batchSize);
         await this.deliver(batch);
       }
@@ -170,7 +231,13 @@ export class EventTracker {
 
   private async deliver(events: TrackEvent[]): Promise<void> {
     let attempt = 0;
+    this.abort = typeof AbortController === "function" ? new AbortController() : undefined;
+    const signal = this.abort?.signal;
     for (;;) {
+      if (this.stopping) {
+        this.fail({ events, reason: "shutdown_timeout", attempts: attempt });
+        return;
+      }
       attempt += 1;
       try {
         const body = await postJson<EventsResponse>({
@@ -179,6 +246,7 @@ export class EventTracker {
           headers: this.options.headers(),
           body: { events },
           timeoutMs: this.requestTimeoutMs,
+          signal,
         });
         const rejected = (body?.rejected ?? []).map((r) => ({
           event: events[r.index] as TrackEvent,
@@ -197,6 +265,10 @@ export class EventTracker {
         this.safely(() => this.options.onDelivered?.(report));
         return;
       } catch (error) {
+        if (error instanceof AbortedError || this.stopping) {
+          this.fail({ events, reason: "shutdown_timeout", error, attempts: attempt });
+          return;
+        }
         // 408/429 mean "not now", not "wrong": those are retried like a 5xx.
         if (error instanceof KaleidoApiError && error.status !== 408 && error.status !== 429) {
           this.fail({ events, reason: "client_error", status: error.status, body: error.body, attempts: attempt });
@@ -207,7 +279,7 @@ export class EventTracker {
           this.fail({ events, reason: "retries_exhausted", status, error, attempts: attempt });
           return;
         }
-        await this.sleep(backoffDelay(attempt - 1, this.retryBaseMs, this.retryMaxMs, this.random));
+        await interruptible(this.sleep(backoffDelay(attempt - 1, this.retryBaseMs, this.retryMaxMs, this.random)), signal);
       }
     }
   }
@@ -232,5 +304,32 @@ export class EventTracker {
 }
 
 function emptyResult(): FlushResult {
-  return { accepted: 0, duplicates: 0, rejected: [], failed: [] };
+  return { delivered: 0, accepted: 0, duplicates: 0, rejected: [], failed: [], undelivered: [] };
+}
+
+/** A wait that ends early when `signal` aborts (close()'s deadline). */
+function interruptible(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    wait.then(done, done);
+  });
+}
+
+/**
+ * Run `work` with a referenced timer alive, so Node does not exit while a caller awaits a flush or
+ * close (the retry waits are unref'd so that an idle client never holds a process open).
+ */
+async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
+  const hold = setInterval(() => undefined, 1 << 30);
+  try {
+    return await work();
+  } finally {
+    clearInterval(hold);
+  }
 }

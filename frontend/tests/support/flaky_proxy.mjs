@@ -1,13 +1,18 @@
 /**
  * A loopback HTTP proxy in front of the Django server that misbehaves on purpose for the
- * events endpoint: it can answer 503 without forwarding, or forward the request and then cut
- * the connection before the client hears the answer (the case where only idempotency saves
- * the client from double counting).
+ * events endpoint. `plan[n]` is what it does with the (n+1)-th events request:
+ * - "forward" (or nothing): pass it on;
+ * - "503" / "429": answer that status without forwarding; "429:2" / "503:2" add `Retry-After: 2`;
+ * - "drop-response": forward, then cut the connection before the client hears the answer (the
+ *   case where only idempotency saves the client from double counting);
+ * - "hang": never forward and never answer (a hung server), until the proxy closes.
+ * `rankPlan` does the same for rank requests.
  */
 import http from "node:http";
 
-export function startFlakyProxy(target, plan) {
+export function startFlakyProxy(target, plan, rankPlan = []) {
   const seen = { events: 0, rank: 0, log: [] };
+  const hung = new Set();
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
@@ -20,11 +25,19 @@ export function startFlakyProxy(target, plan) {
         action = plan[seen.events - 1] ?? "forward";
       } else if (req.url.startsWith("/api/v1/rank")) {
         seen.rank += 1;
+        action = rankPlan[seen.rank - 1] ?? "forward";
       }
-      seen.log.push({ url: req.url, action });
-      if (action === "503") {
-        res.writeHead(503, { "Content-Type": "application/json" });
+      seen.log.push({ url: req.url, action, body: isEvents ? JSON.parse(body.toString() || "{}") : undefined });
+      const refusal = /^(429|503)(?::(\d+))?$/.exec(action);
+      if (refusal) {
+        const headers = { "Content-Type": "application/json" };
+        if (refusal[2] !== undefined) headers["Retry-After"] = refusal[2];
+        res.writeHead(Number(refusal[1]), headers);
         res.end(JSON.stringify({ detail: "proxy: try again" }));
+        return;
+      }
+      if (action === "hang") {
+        hung.add(req.socket);
         return;
       }
       const upstream = http.request(
@@ -51,7 +64,12 @@ export function startFlakyProxy(target, plan) {
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(r)) });
+      const close = () => {
+        for (const socket of hung) socket.destroy();
+        server.closeAllConnections?.();
+        return new Promise((r) => server.close(r));
+      };
+      resolve({ url: `http://127.0.0.1:${port}`, seen, close });
     });
   });
 }

@@ -92,6 +92,116 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
     assert.ok(stored.every(([, , , slug]) => slug === placement));
   });
 
+  /** Rank for each user and track an impression per item and a click on the top one. */
+  async function rankAndTrack(sdk, users) {
+    const tracked = [];
+    for (const userId of users) {
+      const result = await sdk.rank({ placement, user: { id: userId, features: { age: 41 } }, k: 2 });
+      for (const item of result.items) {
+        tracked.push(sdk.track({ type: "impression", decision_id: result.decision_id, variant_id: item.variant_id, user_id: userId, placement, position: item.rank }));
+      }
+      const top = result.items[0];
+      tracked.push(sdk.track({ type: "click", decision_id: result.decision_id, variant_id: top.variant_id, user_id: userId, placement, position: 1 }));
+    }
+    return tracked;
+  }
+
+  /** How many times each of these users' events is stored, by event_id. */
+  async function storedCounts(users) {
+    const rows = await server.shellJson(
+      "import json; from collections import Counter; from analytics.models import Event; " +
+        `print(json.dumps(Counter(Event.objects.filter(user_id__in=${JSON.stringify(users)}).values_list('event_id', flat=True))))`,
+    );
+    return new Map(Object.entries(rows));
+  }
+
+  /** Each tracked event is stored exactly once or reported undelivered, never both, never neither. */
+  function assertAccounted(tracked, stored, undelivered) {
+    const missing = new Set(undelivered.map((e) => e.event_id));
+    for (const id of tracked) {
+      if (missing.has(id)) assert.equal(stored.get(id), undefined, `event ${id} reported undelivered yet stored`);
+      else assert.equal(stored.get(id), 1, `event ${id} stored ${stored.get(id) ?? 0} times`);
+    }
+    assert.equal(stored.size + missing.size, tracked.length, "nothing stored or reported that was not tracked");
+  }
+
+  describe("shutdown", () => {
+    const shutdownClient = (url, failures, options = {}) =>
+      new KaleidoClient({
+        baseUrl: url,
+        apiKey,
+        rankTimeoutMs: 10_000,
+        batchSize: 50,
+        flushIntervalMs: 60_000,
+        retryBaseMs: 20,
+        retryMaxMs: 200,
+        onFailed: (f) => failures.push(f),
+        fatigue: false,
+        ...options,
+      });
+
+    it("delivers through a 503 on the first send of close()", async () => {
+      const flaky = await startFlakyProxy(server.url, ["503"]);
+      try {
+        const failures = [];
+        const users = ["s503-1", "s503-2"];
+        const sdk = shutdownClient(flaky.url, failures);
+        const tracked = await rankAndTrack(sdk, users);
+
+        const outcome = await sdk.close();
+
+        assert.deepEqual(failures, []);
+        assert.equal(flaky.seen.events, 2, "the 503, then the retry");
+        assert.equal(outcome.delivered, tracked.length);
+        assert.deepEqual(outcome.undelivered, []);
+        assertAccounted(tracked, await storedCounts(users), outcome.undelivered);
+      } finally {
+        await flaky.close();
+      }
+    });
+
+    it("delivers through a 429 with Retry-After", async () => {
+      const flaky = await startFlakyProxy(server.url, ["429:1"]);
+      try {
+        const failures = [];
+        const users = ["s429-1", "s429-2", "s429-3"];
+        const sdk = shutdownClient(flaky.url, failures);
+        const tracked = await rankAndTrack(sdk, users);
+
+        const outcome = await sdk.close();
+
+        assert.deepEqual(failures, []);
+        assert.equal(flaky.seen.events, 2);
+        assert.equal(outcome.delivered, tracked.length);
+        assertAccounted(tracked, await storedCounts(users), outcome.undelivered);
+      } finally {
+        await flaky.close();
+      }
+    });
+
+    it("reports what a hung server kept from it at the close() deadline", async () => {
+      // The first batch goes through; the second request hangs; the third batch waits behind it.
+      const flaky = await startFlakyProxy(server.url, ["forward", "hang"]);
+      try {
+        const failures = [];
+        const users = ["shang-1", "shang-2", "shang-3", "shang-4"];
+        const sdk = shutdownClient(flaky.url, failures, { batchSize: 4 });
+        const tracked = await rankAndTrack(sdk, users);
+
+        const outcome = await sdk.close({ timeoutMs: 1_500 });
+
+        assert.equal(flaky.seen.events, 2, "nothing after the hung request was sent");
+        assert.equal(outcome.delivered, 4);
+        assert.equal(outcome.undelivered.length, tracked.length - 4);
+        assert.ok(failures.length > 0 && failures.every((f) => f.reason === "shutdown_timeout"));
+        assert.deepEqual(failures.flatMap((f) => f.events), outcome.undelivered, "onFailed heard of each undelivered event");
+        assertAccounted(tracked, await storedCounts(users), outcome.undelivered);
+      } finally {
+        await flaky.close();
+      }
+    });
+  });
+
   it("answers with the caller's fallback when the server cannot be reached", async () => {
     const offline = new KaleidoClient({ baseUrl: "http://127.0.0.1:9", apiKey, fatigue: false });
     const fallback = { decision_id: "", placement, bucket: "control", experiment: null, model_version: null, items: [] };
