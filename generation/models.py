@@ -129,6 +129,10 @@ class GenerationJob(models.Model):
     step_timings = models.JSONField(default=list, blank=True, help_text="Seconds per denoising step, in order.")
     error = models.TextField(blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # The worker running the job holds a lease, claimed and renewed with conditional UPDATEs: while it is
+    # valid no other worker runs the job (see generation.services.job_run).
+    leased_by = models.CharField(max_length=200, blank=True, default="", editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

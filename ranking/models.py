@@ -100,6 +100,8 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(fields=["scope"], condition=Q(is_active=True, scope="general"),
                                     name="one_active_general_model"),
         ]
+        # Changing which model serves is its own right (admin actions activate and roll back).
+        permissions = [("activate_model", "Can activate and roll back model versions")]
 
     def __str__(self) -> str:
         where = self.placement.slug if self.placement_id else "general"

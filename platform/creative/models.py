@@ -212,10 +212,16 @@ class StyleVariant(models.Model):
 
     placement = models.ForeignKey(Placement, on_delete=models.CASCADE, related_name="variants")
     kit = models.ForeignKey(CreativeKit, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
-    copy = models.ForeignKey(CopyVariant, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
-    image = models.ForeignKey(ImageMaterial, null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
+    # RESTRICT: deleting a material never takes its variants with it; creative.services.materials deletes the
+    # variants that never served and retires (and keeps) those that did. Deleting the whole kit still cascades.
+    copy = models.ForeignKey(
+        CopyVariant, null=True, blank=True, on_delete=models.RESTRICT, related_name="variants"
+    )
+    image = models.ForeignKey(
+        ImageMaterial, null=True, blank=True, on_delete=models.RESTRICT, related_name="variants"
+    )
     layout = models.ForeignKey(
-        LayoutTemplate, null=True, blank=True, on_delete=models.CASCADE, related_name="variants"
+        LayoutTemplate, null=True, blank=True, on_delete=models.RESTRICT, related_name="variants"
     )
     variant_key = models.CharField(max_length=80, help_text="Stable key, e.g. c3-i7-l1.")
     status = models.CharField(max_length=10, choices=VariantStatus.choices, default=VariantStatus.DRAFT)
@@ -237,6 +243,8 @@ class StyleVariant(models.Model):
             models.UniqueConstraint(fields=["placement", "variant_key"], name="unique_variant_key_per_placement"),
         ]
         indexes = [models.Index(fields=["placement", "status"], name="variant_placement_status")]
+        # What serves is a separate right from editing: publish, pause, retire, pin, unpin, block, unblock.
+        permissions = [("publish_variant", "Can change what serves: publish, pause, retire, pin and block")]
 
     def __str__(self) -> str:
         return f"{self.placement.slug}/{self.variant_key}"
