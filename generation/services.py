@@ -19,6 +19,7 @@ from django.utils import timezone
 from PIL import Image
 
 from creative.models import CreativeKit, ImageMaterial
+from creative.uploads import clean_image_upload
 
 from .engine import (
     GenerationError,
@@ -144,11 +145,12 @@ def job_create(
     if prompt_template:
         job.prompt_template = prompt_template
     if init_image is not None:
+        # The checks every uploaded image gets (content type, size, pixels, no metadata), as materials do.
         try:
-            Image.open(io.BytesIO(init_image)).verify()
-        except Exception as exc:
-            raise ValidationError({"init_image": f"not a readable image: {exc}"}) from exc
-        job.init_image.save("init.png", ContentFile(init_image), save=False)
+            cleaned = clean_image_upload(init_image, name="init")
+        except ValidationError as exc:
+            raise ValidationError({"init_image": exc.messages}) from exc
+        job.init_image.save(cleaned.name, cleaned, save=False)
     job.full_clean(exclude=["init_image"])
     job.save()
     return job

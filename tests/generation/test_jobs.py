@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
@@ -128,6 +130,33 @@ def test_image_to_image_restyles_an_init_picture(square_kit):
     image = done.images.get()
     assert image.provenance["img2img"] is True and image.provenance["strength"] == 0.3
     assert _pixels(image)[..., 1].mean() > 120  # still mostly the green picture
+
+
+def test_the_init_image_gets_the_same_upload_checks_as_materials(square_kit):
+    from tests.factories import png_bytes
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    huge = Image.new("1", (8000, 6000))  # 48 million pixels, a few kilobytes as PNG
+    buffer = io.BytesIO()
+    huge.save(buffer, format="PNG")
+    for data, message in [(svg, "SVG and HTML files are not accepted"), (buffer.getvalue(), "million pixels"),
+                          (b"GIF89a" + b"\0" * 32, "not a readable PNG, JPEG or WebP")]:
+        with pytest.raises(ValidationError) as excinfo:
+            services.job_create(kit=square_kit, backend="procedural", mixes=[{"flat": 1}], width=64, height=64,
+                                init_image=data)
+        assert any(message in m for m in excinfo.value.message_dict["init_image"])
+    assert not GenerationJob.objects.exists()
+
+    photo = Image.open(io.BytesIO(png_bytes(size=(64, 64))))
+    exif = Image.Exif()
+    exif[0x010F] = "Secret Camera Co"
+    with_exif = io.BytesIO()
+    photo.convert("RGB").save(with_exif, format="JPEG", exif=exif)
+    job = services.job_create(kit=square_kit, backend="procedural", mixes=[{"flat": 1}], width=64, height=64,
+                              init_image=with_exif.getvalue() + b"<?php appended payload ?>")
+    stored = job.init_image.read()
+    assert job.init_image.name.endswith(".jpg")
+    assert b"Secret Camera Co" not in stored and b"appended payload" not in stored  # re-encoded
 
 
 @pytest.mark.parametrize(
