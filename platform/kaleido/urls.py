@@ -4,11 +4,15 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from kaleido import health
+
 urlpatterns = [
     # The serving hot paths (rank, then events) first: Django tries patterns in order on every request.
     path("api/v1/", include("ranking.urls")),
     path("api/v1/", include("analytics.urls")),
     path("api/v1/", include("creative.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="api-docs"),
