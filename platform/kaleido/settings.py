@@ -215,6 +215,10 @@ if KALEIDO_DECISION_LOG not in ("direct", "journal"):
 KALEIDO_DECISION_JOURNAL_DIR = Path(env_str("KALEIDO_DECISION_JOURNAL_DIR", str(VAR_DIR / "decision-journal")))
 KALEIDO_DECISION_FLUSH_S = env_float("KALEIDO_DECISION_FLUSH_S", 0.2)  # s between journal flushes
 KALEIDO_DECISION_JOURNAL_SEGMENT_MB = env_int("KALEIDO_DECISION_JOURNAL_SEGMENT_MB", 16)  # rotate past this
+# none: page cache only; interval: fdatasync every flush interval; always: fdatasync per call (docs/ranking.md)
+KALEIDO_DECISION_FSYNC = env_str("KALEIDO_DECISION_FSYNC", "interval")
+if KALEIDO_DECISION_FSYNC not in ("none", "interval", "always"):
+    raise ImproperlyConfigured(f"KALEIDO_DECISION_FSYNC must be none, interval or always, not {KALEIDO_DECISION_FSYNC!r}")
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
 KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
