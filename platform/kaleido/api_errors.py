@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -17,11 +17,32 @@ log = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER_S = 2
 
 
+def _database_unavailable_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean "the database cannot serve this now", as Django wraps them and as psycopg
+    raises them on the cursors that bypass Django's wrapper (ingestion's COPY).
+
+    OperationalError covers an unreachable or restarting server and, on PostgreSQL, statement_timeout
+    (QueryCanceled), lock_timeout (LockNotAvailable), deadlocks, serialization failures, disk full and
+    too many connections; InternalError covers a transaction the server aborted. DataError and
+    IntegrityError are not here: client input that could cause them is refused by validation first,
+    so one of them is a bug and stays a 500.
+    """
+    classes: list[type[Exception]] = [OperationalError, InterfaceError, InternalError]
+    try:
+        import psycopg
+    except ImportError:  # the embedded default may run without the PostgreSQL driver
+        return tuple(classes)
+    return (*classes, psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError)
+
+
+_UNAVAILABLE = _database_unavailable_errors()
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, OperationalError | InterfaceError):
-        # The database is unreachable or restarting: nothing was stored, so the client may retry the
-        # same call (events are idempotent; the SDK's rank returns its fallback). A 503 says so; a 500
-        # would read as a bug in the request.
+    if isinstance(exc, _UNAVAILABLE):
+        # The database is unreachable, restarting, too slow (statement_timeout) or locked (lock_timeout):
+        # nothing was stored, so the client may retry the same call (events are idempotent; the SDK's
+        # rank returns its fallback). A 503 says so; a 500 would read as a bug in the request.
         log.warning("database unavailable during %s: %s", context.get("request") and context["request"].path, exc)
         return Response({"detail": "The database is unavailable; retry shortly."},
                         status=status.HTTP_503_SERVICE_UNAVAILABLE,

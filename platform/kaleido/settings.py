@@ -91,6 +91,13 @@ DATABASES = {
 DB_HEALTH_CHECK_GRACE_S = env_float("DB_HEALTH_CHECK_GRACE_S", 1.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "kaleido.postgresql"  # Django's, with a cheaper health check
+    # A hung or locked database costs a request seconds, never a worker forever (docs/operations.md).
+    # 0 turns a timeout off (e.g. KALEIDO_DB_STATEMENT_TIMEOUT_S=0 for a long `migrate`).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "connect_timeout": env_int("KALEIDO_DB_CONNECT_TIMEOUT_S", 5),
+        "options": (f"-c statement_timeout={int(env_float('KALEIDO_DB_STATEMENT_TIMEOUT_S', 60.0) * 1000)}"
+                    f" -c lock_timeout={int(env_float('KALEIDO_DB_LOCK_TIMEOUT_S', 10.0) * 1000)}"),
+    })
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; the timeout rides out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -172,6 +179,8 @@ REST_FRAMEWORK = {
 API_KEY_RATE_LIMIT_PER_MINUTE = env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 60000)
 API_KEY_RATE_LEASE_MAX = env_int("API_KEY_RATE_LEASE_MAX", 100)  # most tokens a process leases per round trip
 API_KEY_LOCAL_CACHE_S = env_float("API_KEY_LOCAL_CACHE_S", 5.0)  # s a process trusts its copy of a key
+# Report reads (analytics:read keys and dashboard sessions) are expensive: their own, lower limit.
+ANALYTICS_RATE_LIMIT_PER_MINUTE = env_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 120)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kaleido API",
     "DESCRIPTION": "Rank personalized creative variants, report events, read experiment and attribution reports.",
@@ -183,6 +192,9 @@ SPECTACULAR_SETTINGS = {
 KALEIDO_EBM_MAX_ROWS = env_int("KALEIDO_EBM_MAX_ROWS", 1_000_000)  # rows the attribution EBM trains on
 KALEIDO_ROLLUP_SEGMENTS = env_list("KALEIDO_ROLLUP_SEGMENTS", [])  # empty: every feature of the decision
 KALEIDO_EVENT_RETENTION_DAYS = env_int("KALEIDO_EVENT_RETENTION_DAYS", 400)
+KALEIDO_DECISION_RETENTION_DAYS = env_int("KALEIDO_DECISION_RETENTION_DAYS", 400)  # pruned by events_retention
+# s an event whose decision is not stored yet is held (not counted anywhere) before it is dropped
+KALEIDO_EVENT_LATE_DECISION_S = env_float("KALEIDO_EVENT_LATE_DECISION_S", 120.0)
 KALEIDO_ATTRIBUTION_MIN_SUPPORT = env_int("KALEIDO_ATTRIBUTION_MIN_SUPPORT", 150)
 CELERY_BEAT_SCHEDULE["analytics-refresh-rollups"] = {"task": "analytics.tasks.refresh_rollups_task",
                                                      "schedule": env_float("KALEIDO_ROLLUP_EVERY_S", 60.0)}
@@ -195,6 +207,8 @@ GENERATION_CACHE_MB = env_int("GENERATION_CACHE_MB", 12288)  # pipelines kept pe
 GENERATION_MAX_BATCH = env_int("GENERATION_MAX_BATCH", 4)
 GENERATION_VAE_TILING = env_bool("GENERATION_VAE_TILING", False)
 GENERATION_ATTENTION_SLICING = env_bool("GENERATION_ATTENTION_SLICING", False)
+# Seconds a running job's lease lasts; renewed at every step and image, so it outlives only a dead worker.
+GENERATION_LEASE_S = env_int("GENERATION_LEASE_S", 60)
 CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.generation_resend_unsent",
                                                     "schedule": env_float("KALEIDO_RESEND_UNSENT_EVERY_S", 30.0)}
 
