@@ -14,3 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue(GPU_QUEUE), Queue(CPU_QUEUE))
 app.conf.task_default_queue = CPU_QUEUE
 app.autodiscover_tasks()
+
+from .request_context import connect_celery_signals  # noqa: E402 - after the app exists
+
+connect_celery_signals()
