@@ -11,6 +11,7 @@ from creative.models import Placement
 from ranking.buckets import BUCKETS
 from ranking.models import Experiment
 
+from . import serializers as answers
 from .ingestion import MAX_EVENTS_PER_REQUEST, record_events
 
 
@@ -46,7 +47,7 @@ class ExperimentReportApi(APIView):
         segments = serializers.BooleanField(default=True)
 
     @extend_schema(parameters=[OpenApiParameter("segments", bool, description="Include per-segment lifts.")],
-                   responses={200: dict})
+                   responses={200: answers.ExperimentReportSerializer})
     def get(self, request, slug: str):
         from .experiments import experiment_report
 
@@ -73,7 +74,7 @@ class AttributionApi(APIView):
                                OpenApiParameter("tag_group", str, required=True),
                                OpenApiParameter("buckets", str), OpenApiParameter("min_support", int),
                                OpenApiParameter("days", int)],
-                   responses={200: dict})
+                   responses={200: answers.AttributionSerializer})
     def get(self, request, slug: str):
         from .attribution import attribution_grid, split_buckets
 
@@ -98,7 +99,8 @@ class ExplainApi(APIView):
     class InputSerializer(serializers.Serializer):
         refresh = serializers.BooleanField(default=False)
 
-    @extend_schema(parameters=[OpenApiParameter("refresh", bool)], responses={200: dict, 202: dict})
+    @extend_schema(parameters=[OpenApiParameter("refresh", bool)],
+                   responses={200: answers.ExplanationSerializer, 202: answers.ExplanationSerializer})
     def get(self, request, slug: str):
         from .explain import explanation_for
 
@@ -123,7 +125,7 @@ class OffPolicyApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("model_version", str, required=True),
                                OpenApiParameter("buckets", str), OpenApiParameter("days", int),
                                OpenApiParameter("include_training", bool)],
-                   responses={200: dict})
+                   responses={200: answers.OffPolicyEstimateSerializer})
     def get(self, request, slug: str):
         from .attribution import split_buckets
         from .ope import OpeError, off_policy_estimate

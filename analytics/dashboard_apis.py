@@ -21,6 +21,7 @@ from ranking.models import Experiment, ModelVersion
 from ranking.services import model_activate, model_rollback
 
 from . import dashboard_selectors as selectors
+from . import dashboard_serializers as answers
 from .dashboard_views import can_manage_models
 
 AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
@@ -48,7 +49,7 @@ class MetaApi(APIView):
 
     permission_classes = [AnalyticsRead]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: answers.DashboardMetaSerializer})
     def get(self, request):
         return Response(selectors.dashboard_meta())
 
@@ -58,14 +59,7 @@ class ExperimentDailyApi(APIView):
 
     permission_classes = [AnalyticsRead]
 
-    class OutputSerializer(serializers.Serializer):
-        day = serializers.DateField()
-        bucket = serializers.CharField()
-        impressions = serializers.IntegerField()
-        clicks = serializers.IntegerField()
-        ctr = serializers.FloatField(allow_null=True)
-
-    @extend_schema(responses={200: OutputSerializer(many=True)})
+    @extend_schema(responses={200: answers.ExperimentDailySerializer})
     def get(self, request, slug: str):
         experiment = get_object_or_404(Experiment, slug=slug)
         return Response({"experiment": slug, "days": selectors.experiment_daily(experiment=experiment)})
@@ -83,7 +77,7 @@ class VariantGalleryApi(APIView):
                                      error_messages={"invalid": "Use group=value, e.g. button_color=red."})
         q = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: dict})
+    @extend_schema(parameters=[FilterSerializer], responses={200: answers.VariantGallerySerializer})
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -100,7 +94,7 @@ class ModelListApi(APIView):
 
     permission_classes = [AnalyticsRead]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: answers.ModelListSerializer})
     def get(self, request):
         slug = request.query_params.get("placement", "")
         versions = selectors.model_versions(placement=_placement_or_404(slug) if slug else None)
@@ -113,7 +107,7 @@ class ModelActivateApi(APIView):
 
     permission_classes = [CanManageModels]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: answers.ModelStateSerializer})
     def post(self, request, version: str):
         try:
             mv = model_activate(version=version)
@@ -131,7 +125,7 @@ class ModelRollbackApi(APIView):
         placement = serializers.SlugField(required=False, allow_blank=True,
                                           help_text="Empty rolls back the general model.")
 
-    @extend_schema(request=InputSerializer, responses={200: dict})
+    @extend_schema(request=InputSerializer, responses={200: answers.ModelStateSerializer})
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -187,6 +187,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rank personalized creative variants, report events, read experiment and attribution reports.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that several answers share get one name each (the generated TypeScript types use them).
+    "ENUM_NAME_OVERRIDES": {
+        "ExperimentStatusEnum": "ranking.models.Experiment.Status",
+        "VariantStatusEnum": "creative.models.VariantStatus",
+        "ExplanationStatusEnum": "analytics.models.PlacementExplanation.Status",
+        "TermTypeEnum": ["main", "pair"],
+    },
 }
 
 # analytics

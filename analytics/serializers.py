@@ -1,0 +1,270 @@
+"""The typed answers of the report APIs: experiment report, attribution, explanation, off-policy estimate.
+
+The services build plain dicts (`experiments.experiment_report`, `attribution.attribution_grid`,
+`explain.explanation_for`, `ope.off_policy_estimate`); these serializers describe those dicts field by
+field so `/api/schema/` documents each answer and the dashboard's TypeScript types are generated from
+it. They describe, they do not reshape: the APIs return the service's dict as it is, and
+`tests/analytics/test_answer_schemas.py` validates real answers of every endpoint against the schema.
+
+Conventions: a `[low, high]` interval is a two-item list whose ends are null when they cannot be
+computed; a metric that cannot be computed (no impressions, NaN) is null, never 0.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ranking.models import Experiment
+
+from .models import PlacementExplanation
+
+
+def interval(*, nullable_ends: bool = True, help_text: str = "") -> serializers.ListField:
+    """`[low, high]`, each end null when it cannot be computed."""
+    return serializers.ListField(child=serializers.FloatField(allow_null=nullable_ends), min_length=2,
+                                 max_length=2, help_text=help_text)
+
+
+def rate(help_text: str = "", *, required: bool = True) -> serializers.FloatField:
+    """A rate or estimate that is null when it cannot be computed."""
+    return serializers.FloatField(allow_null=True, required=required, help_text=help_text)
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True})
+class ScalarField(serializers.JSONField):
+    """A string or a number (or null): an EBM bin edge or category."""
+
+
+# --- experiment report (GET /api/v1/experiments/<slug>/report) -------------------------------------
+
+class LiftSerializer(serializers.Serializer):
+    absolute = rate("Treatment minus control.")
+    absolute_ci = interval(help_text="Fixed-horizon 95% interval of the absolute lift.")
+    absolute_cs = interval(help_text="Always-valid 95% confidence sequence of the absolute lift.")
+    relative = rate("Treatment / control − 1.")
+    relative_ci = interval()
+    p_value = rate("Two-sided, of the absolute lift (delta method).")
+
+
+class CupedBucketSerializer(serializers.Serializer):
+    ctr = rate()
+    ctr_ci = interval()
+    lift_vs_control = LiftSerializer(required=False, help_text="Absent on the control bucket.")
+
+
+class BucketReportSerializer(serializers.Serializer):
+    share = serializers.FloatField(allow_null=True, help_text="The configured share; null for a bucket "
+                                                              "seen in the data but not configured.")
+    users = serializers.IntegerField()
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    conversions = serializers.IntegerField()
+    ctr = rate("Clicks / impressions, users as the unit.")
+    ctr_ci = interval()
+    ctr_cs = interval()
+    cvr = rate("Conversions / clicks.")
+    cvr_ci = interval()
+    lift_vs_control = LiftSerializer(allow_null=True, help_text="Null on the control bucket.")
+    p_value = rate("The p-value of lift_vs_control.")
+    cvr_lift_vs_control = LiftSerializer(allow_null=True)
+    cuped = CupedBucketSerializer(required=False, help_text="Only when CUPED was applied to this bucket.")
+
+
+class CupedSummarySerializer(serializers.Serializer):
+    applied = serializers.BooleanField()
+    users_with_history = serializers.IntegerField()
+    theta = rate("Only when applied.", required=False)
+    variance_removed_pct = rate("Only when applied.", required=False)
+
+
+class SegmentLiftSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    value = serializers.CharField()
+    bucket = serializers.CharField()
+    metric = serializers.ChoiceField(choices=["ctr", "cvr"])
+    users = serializers.IntegerField()
+    relative_lift = rate()
+    absolute_lift = rate()
+    p_value = rate()
+    q_value = rate("Benjamini–Hochberg across every segment, bucket and metric of the report.")
+    significant = serializers.BooleanField()
+
+
+class LoggingHealthSerializer(serializers.Serializer):
+    impressions = serializers.IntegerField()
+    share_with_bucket_and_propensity = rate()
+    decisions_checked = serializers.IntegerField()
+    propensities_valid_share = rate()
+    propensity_problems_by_bucket = serializers.DictField(child=serializers.IntegerField())
+    random_bucket_uniform_p_value = rate()
+    random_bucket_variants = serializers.IntegerField()
+    users_in_more_than_one_bucket = serializers.IntegerField()
+
+
+class ExperimentReportSerializer(serializers.Serializer):
+    experiment = serializers.CharField()
+    placement = serializers.CharField()
+    status = serializers.ChoiceField(choices=Experiment.Status.choices)
+    started_at = serializers.DateTimeField()
+    control = serializers.CharField(help_text="The bucket the others are compared with.")
+    buckets = serializers.DictField(child=BucketReportSerializer(), help_text="By bucket name.")
+    srm_p_value = rate()
+    srm_flag = serializers.BooleanField()
+    srm_threshold = serializers.FloatField()
+    cuped = CupedSummarySerializer()
+    segments = SegmentLiftSerializer(many=True)
+    health = LoggingHealthSerializer()
+    notes = serializers.CharField()
+
+
+# --- attribution (GET /api/v1/placements/<slug>/attribution) ---------------------------------------
+
+class AttributionCellSerializer(serializers.Serializer):
+    segment_feature = serializers.CharField()
+    segment_value = serializers.CharField()
+    tag_group = serializers.CharField()
+    tag_value = serializers.CharField()
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    weighted_impressions = serializers.FloatField()
+    ctr = rate()
+    ctr_ci = interval()
+    segment_impressions = serializers.IntegerField()
+    segment_ctr = rate()
+    normalized_preference = rate("CTR of the tag in the segment / CTR of the segment.")
+    normalized_preference_ci = interval()
+    p_value = rate()
+    supported = serializers.BooleanField(help_text="At least min_support impressions.")
+    q_value = rate("Benjamini–Hochberg within the grid; null for a cell that was not tested.")
+
+
+class FindingSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    segment_feature = serializers.CharField()
+    segment_value = serializers.CharField()
+    tag_group = serializers.CharField()
+    tag_value = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["prefer", "avoid"])
+    normalized_preference = serializers.FloatField()
+    normalized_preference_ci = interval()
+    impressions = serializers.IntegerField()
+    q_value = serializers.FloatField()
+
+
+class AttributionSerializer(serializers.Serializer):
+    placement = serializers.CharField()
+    segment = serializers.CharField()
+    tag_group = serializers.CharField()
+    buckets = serializers.ListField(child=serializers.CharField())
+    weighting = serializers.ChoiceField(choices=["none", "inverse_propensity"])
+    impressions = serializers.IntegerField()
+    min_support = serializers.IntegerField()
+    cells = AttributionCellSerializer(many=True)
+    findings = FindingSerializer(many=True)
+
+
+# --- explanation (GET /api/v1/placements/<slug>/explain) -------------------------------------------
+
+class TermSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["main", "pair"])  # noqa: A003 - the wire name
+    features = serializers.ListField(child=serializers.CharField())
+    importance = serializers.FloatField()
+
+
+class MainEffectShapeSerializer(serializers.Serializer):
+    names = serializers.ListField(child=ScalarField(), help_text="Bin edges (numbers) or categories.")
+    scores = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class PairShapeSerializer(serializers.Serializer):
+    left_names = serializers.ListField(child=ScalarField())
+    right_names = serializers.ListField(child=ScalarField())
+    scores = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(allow_null=True)))
+
+
+class MainEffectSerializer(TermSerializer):
+    shape = MainEffectShapeSerializer()
+
+
+class PairSerializer(TermSerializer):
+    shape = PairShapeSerializer()
+
+
+class SegmentContributionSerializer(serializers.Serializer):
+    term = serializers.CharField()
+    mean_contribution = serializers.FloatField()
+
+
+class ContributionsSerializer(serializers.Serializer):
+    """The active model's contributions by segment, or `{model_version, error}` when it has none."""
+
+    model_version = serializers.CharField()
+    error = serializers.CharField(required=False)
+    rows = serializers.IntegerField(required=False)
+    scale = serializers.CharField(required=False, help_text="log-odds")
+    by_segment = serializers.DictField(
+        child=serializers.DictField(child=SegmentContributionSerializer(many=True)), required=False,
+        help_text="Feature → segment value → the five largest mean contributions.")
+
+
+class ExplanationSerializer(serializers.Serializer):
+    """The cached explanation; the fitted fields are there once a job has succeeded (also while a
+    refresh is pending)."""
+
+    placement = serializers.CharField()
+    status = serializers.ChoiceField(choices=PlacementExplanation.Status.choices)
+    rows = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    terms = TermSerializer(many=True, required=False)
+    main_effects = MainEffectSerializer(many=True, required=False)
+    pairs = PairSerializer(many=True, required=False)
+    contributions = ContributionsSerializer(allow_null=True, required=False,
+                                            help_text="Null without an active model.")
+    train_seconds = serializers.FloatField(required=False)
+
+
+# --- off-policy estimate (GET /api/v1/placements/<slug>/ope) ---------------------------------------
+
+class EstimateSerializer(serializers.Serializer):
+    ctr = serializers.FloatField()
+    ci = interval(help_text="Bootstrap 95% interval over decisions.")
+    effective_sample_size = serializers.FloatField()
+    largest_weight = serializers.FloatField()
+    largest_weight_share = rate()
+
+
+class EstimatesSerializer(serializers.Serializer):
+    ips = EstimateSerializer()
+    snips = EstimateSerializer()
+    dr = EstimateSerializer(help_text="Doubly robust.")
+
+
+class OnlineCtrSerializer(serializers.Serializer):
+    model_version = serializers.CharField(allow_null=True, help_text="The active model; null without one.")
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    ctr = rate()
+    ctr_ci = interval()
+    since = serializers.DateTimeField(required=False, help_text="Absent without an active model.")
+
+
+class OffPolicyEstimateSerializer(serializers.Serializer):
+    placement = serializers.CharField()
+    model_version = serializers.CharField()
+    logged_buckets = serializers.ListField(child=serializers.CharField())
+    rows = serializers.IntegerField()
+    evaluated_on = serializers.ChoiceField(choices=["after_training", "including_training"])
+    rows_after_training = serializers.IntegerField()
+    training_window = serializers.ListField(child=serializers.DateTimeField(allow_null=True), min_length=2,
+                                            max_length=2)
+    candidates = serializers.IntegerField()
+    epsilon = serializers.FloatField()
+    logged_ctr = serializers.FloatField()
+    estimates = EstimatesSerializer()
+    direct_method_ctr = serializers.FloatField()
+    active_model = OnlineCtrSerializer()
+    notes = serializers.CharField()
+
