@@ -190,7 +190,7 @@ def _load_catalogue(slug: str) -> Catalogue | None:
         .order_by("id").values("id", "variant_key", "tags", "render_spec", "rendered_image", "pinned")
     )
     variants = [{"id": r["id"], "key": r["variant_key"], "tags": r["tags"] or {}, "render": r["render_spec"] or {},
-                 "image_url": f"{settings.MEDIA_URL}{r['rendered_image']}" if r["rendered_image"] else "",
+                 "image_url": StyleVariant(rendered_image=r["rendered_image"]).image_url,  # the model's one rule
                  "pinned": r["pinned"]} for r in rows]
     counts = dict(
         Event.objects.filter(placement=placement, type=EventType.IMPRESSION, variant_id__in=[v["id"] for v in variants])
