@@ -1,6 +1,8 @@
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./circuit.js";
 import { KaleidoUnavailableError } from "./errors.js";
 import { FatigueTracker, type FatigueOptions } from "./fatigue.js";
 import { type FetchLike, joinUrl, postJson } from "./http.js";
+import { type Log, type Logger, type LogLevel, makeLog } from "./log.js";
 import {
   EventTracker,
   type CloseOptions,
@@ -29,10 +31,19 @@ export interface KaleidoClientOptions {
   /** Event batching and retries. */
   batchSize?: number;
   flushIntervalMs?: number;
+  /** How long one event batch keeps being retried from its first try. Default 60 000 ms. */
+  retryWindowMs?: number;
+  /** Retries per batch on top of the window. Default unlimited (the window bounds them). */
   maxRetries?: number;
+  /** Backoff: a random wait in [0, min(retryMaxMs, retryBaseMs · 2^attempt)], at least Retry-After. Defaults 250 / 10 000 ms. */
   retryBaseMs?: number;
   retryMaxMs?: number;
   eventsTimeoutMs?: number;
+  /** Stop calling a failing server for a while; `false` turns it off. Defaults 5 failures / 10 s. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** Where the SDK logs (default `console`), and from which level. Default "warn". */
+  logger?: Logger;
+  logLevel?: LogLevel;
   onDelivered?: (report: DeliveryReport) => void;
   /** Called for every batch that did not arrive (4xx, retries exhausted, close() deadline). */
   onFailed?: (failure: DeliveryFailure) => void;
@@ -45,6 +56,8 @@ export interface KaleidoClientOptions {
   /** For tests: replaces Math.random in backoff jitter and the sleep between retries. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** For tests: the clock of the retry window and the circuit breaker. */
+  now?: () => number;
 }
 
 export interface RankOptions {
@@ -63,6 +76,8 @@ const BEACON_MAX_BYTES = 60_000;
 /** The Kaleido SDK: rank variants for a user, report what they saw and clicked. */
 export class KaleidoClient {
   readonly fatigue: FatigueTracker | undefined;
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly log: Log;
   private readonly fetchImpl: FetchLike;
   private readonly tracker: EventTracker;
   private readonly rankUrl: string;
@@ -79,12 +94,21 @@ export class KaleidoClient {
     this.rankUrl = joinUrl(options.baseUrl, "/api/v1/rank");
     this.eventsUrl = joinUrl(options.baseUrl, "/api/v1/events");
     this.fatigue = options.fatigue === false ? undefined : new FatigueTracker(options.fatigue ?? {});
+    this.log = makeLog(options.logger, options.logLevel ?? "warn");
+    this.breaker =
+      options.circuitBreaker === false
+        ? undefined
+        : new CircuitBreaker(options.circuitBreaker ?? {}, options.now ?? Date.now, (state, failures) => {
+            if (state === "open") this.log.warn("circuit open: not calling Kaleido for a while", { failures, cooldownMs: this.breaker?.cooldownMs });
+            else this.log.info("circuit closed: Kaleido answers again", {});
+          });
     this.tracker = new EventTracker({
       fetch: this.fetchImpl,
       eventsUrl: this.eventsUrl,
       headers: () => this.headers(),
       batchSize: options.batchSize,
       flushIntervalMs: options.flushIntervalMs,
+      retryWindowMs: options.retryWindowMs,
       maxRetries: options.maxRetries,
       retryBaseMs: options.retryBaseMs,
       retryMaxMs: options.retryMaxMs,
@@ -92,8 +116,11 @@ export class KaleidoClient {
       onDelivered: options.onDelivered,
       onFailed: options.onFailed,
       closeTimeoutMs: options.closeTimeoutMs,
+      breaker: this.breaker,
+      log: this.log,
       random: options.random,
       sleep: options.sleep,
+      now: options.now,
     });
     this.removeListeners = options.beaconOnPageHide === false ? undefined : this.listenForPageHide();
   }
@@ -112,13 +139,22 @@ export class KaleidoClient {
   async rank(request: RankRequest, options: RankOptions = {}): Promise<RankResult> {
     const timeoutMs = options.timeoutMs ?? this.options.rankTimeoutMs ?? 800;
     try {
-      const response = await postJson<RankResponse>({
-        fetch: this.fetchImpl,
-        url: this.rankUrl,
-        headers: this.headers(),
-        body: request,
-        timeoutMs,
-      });
+      if (this.breaker && this.breaker.openForMs() > 0) throw new KaleidoUnavailableError("circuit_open");
+      let response: RankResponse;
+      try {
+        response = await postJson<RankResponse>({
+          fetch: this.fetchImpl,
+          url: this.rankUrl,
+          headers: this.headers(),
+          body: request,
+          timeoutMs,
+        });
+      } catch (error) {
+        if (error instanceof KaleidoUnavailableError) this.breaker?.failure();
+        else this.breaker?.success();
+        throw error;
+      }
+      this.breaker?.success();
       return this.withFatigue(request, response);
     } catch (error) {
       if (error instanceof KaleidoUnavailableError && options.fallback !== undefined) {
@@ -151,6 +187,11 @@ export class KaleidoClient {
     }
     this.tracker.enqueue(event);
     return event.event_id;
+  }
+
+  /** The circuit breaker's state ("closed" when it is turned off), e.g. for a health metric. */
+  get circuit(): CircuitState {
+    return this.breaker?.state ?? "closed";
   }
 
   /** Events queued and not yet sent. */

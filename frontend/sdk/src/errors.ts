@@ -1,4 +1,4 @@
-/** An HTTP answer the caller must act on (4xx): the request itself was wrong. */
+/** An HTTP answer the caller must act on (4xx other than 408/429): the request itself was wrong. */
 export class KaleidoApiError extends Error {
   readonly status: number;
   readonly body: unknown;
@@ -11,17 +11,27 @@ export class KaleidoApiError extends Error {
   }
 }
 
-/** The server could not be reached in time, or failed (5xx / network). */
+/**
+ * Why Kaleido could not answer: `timeout` (no answer by the deadline, or a 408), `server_error`
+ * (5xx), `network_error`, `rate_limited` (429), `circuit_open` (skipped: the circuit breaker is
+ * open after repeated failures).
+ */
+export type UnavailableReason = "timeout" | "server_error" | "network_error" | "rate_limited" | "circuit_open";
+
+/** The server could not be reached in time, failed, or asked to be called later. Safe to retry or fall back. */
 export class KaleidoUnavailableError extends Error {
-  readonly reason: "timeout" | "server_error" | "network_error";
+  readonly reason: UnavailableReason;
   readonly status: number | undefined;
+  /** From a `Retry-After` header (429, 503): how long the server asked the client to wait. */
+  readonly retryAfterMs: number | undefined;
   readonly cause: unknown;
 
-  constructor(reason: "timeout" | "server_error" | "network_error", options: { status?: number; cause?: unknown } = {}) {
+  constructor(reason: UnavailableReason, options: { status?: number; cause?: unknown; retryAfterMs?: number } = {}) {
     super(`Kaleido unavailable: ${reason}${options.status ? ` (${options.status})` : ""}`);
     this.name = "KaleidoUnavailableError";
     this.reason = reason;
     this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
     this.cause = options.cause;
   }
 }

@@ -11,6 +11,8 @@ export interface PostOptions {
   keepalive?: boolean;
   /** Aborts the request from outside (e.g. a shutdown deadline); it then fails as "aborted". */
   signal?: AbortSignal;
+  /** The clock a Retry-After date is read against. */
+  now?: () => number;
 }
 
 /** Thrown by postJson when options.signal aborted the request. */
@@ -23,8 +25,8 @@ export class AbortedError extends Error {
 
 /**
  * POST JSON with a deadline. Resolves with the parsed body of a 2xx; throws KaleidoApiError for
- * a 4xx (the caller's fault, never retried) and KaleidoUnavailableError for timeouts, 5xx and
- * network failures (safe to retry or to fall back).
+ * a 4xx (the caller's fault, never retried) and KaleidoUnavailableError for timeouts, 408, 429,
+ * 5xx and network failures (safe to retry or to fall back), with `Retry-After` when it came.
  */
 export async function postJson<T>(options: PostOptions): Promise<T> {
   const controller = typeof AbortController === "function" ? new AbortController() : undefined;
@@ -60,8 +62,11 @@ export async function postJson<T>(options: PostOptions): Promise<T> {
       deadline,
     ]);
     const body = await Promise.race([readBody(response), deadline]);
-    if (response.status >= 500) {
-      throw new KaleidoUnavailableError("server_error", { status: response.status });
+    const status = response.status;
+    if (status >= 500 || status === 429 || status === 408) {
+      const reason = status === 429 ? "rate_limited" : status === 408 ? "timeout" : "server_error";
+      const retryAfterMs = parseRetryAfter(response.headers?.get?.("retry-after") ?? null, (options.now ?? Date.now)());
+      throw new KaleidoUnavailableError(reason, { status, retryAfterMs });
     }
     if (response.status >= 400) {
       throw new KaleidoApiError(response.status, body);
@@ -85,6 +90,15 @@ async function readBody(response: Response): Promise<unknown> {
   } catch {
     return text;
   }
+}
+
+/** `Retry-After` as milliseconds: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null || !value.trim()) return undefined;
+  const text = value.trim();
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Full-jitter exponential backoff: a random wait in [0, min(max, base * 2^attempt)]. */

@@ -1,6 +1,10 @@
 export { KaleidoClient } from "./client.js";
 export type { KaleidoClientOptions, RankOptions } from "./client.js";
+export { CircuitBreaker } from "./circuit.js";
+export type { CircuitBreakerOptions, CircuitState } from "./circuit.js";
 export { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
+export type { UnavailableReason } from "./errors.js";
+export type { Logger, LogLevel } from "./log.js";
 export {
   FatigueTracker,
   LocalStorageFatigueStore,
@@ -8,7 +12,7 @@ export {
   defaultFatigueStore,
 } from "./fatigue.js";
 export type { FatigueOptions, FatigueStore } from "./fatigue.js";
-export { backoffDelay } from "./http.js";
+export { backoffDelay, parseRetryAfter } from "./http.js";
 export type { FetchLike } from "./http.js";
 export { newEventId } from "./ids.js";
 export { cardStyles, contrastRatio, escapeHtml, readableTextOn, renderCard, renderItem, safeUrl } from "./render.js";

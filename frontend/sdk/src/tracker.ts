@@ -1,4 +1,6 @@
+import type { CircuitBreaker } from "./circuit.js";
 import { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
+import { type Log, makeLog } from "./log.js";
 import { AbortedError, backoffDelay, type FetchLike, postJson } from "./http.js";
 import { newEventId } from "./ids.js";
 import type { EventsResponse, TrackEvent, TrackInput } from "./types.js";
@@ -24,7 +26,8 @@ export interface DeliveryReport {
 export interface DeliveryFailure {
   events: TrackEvent[];
   /**
-   * client_error: a 4xx (fix the request); retries_exhausted: 5xx/network past maxRetries;
+   * client_error: a 4xx (fix the request); retries_exhausted: timeouts/408/429/5xx/network past
+   * retryWindowMs (or maxRetries);
    * shutdown_timeout: close()'s deadline passed first (a request cut off then may still have been
    * stored: resending the same events is safe, the server counts each event_id once).
    */
@@ -32,6 +35,8 @@ export interface DeliveryFailure {
   status?: number;
   body?: unknown;
   error?: unknown;
+  /** The last `Retry-After` the server sent for this batch, if any. */
+  retryAfterMs?: number;
   attempts: number;
 }
 
@@ -63,7 +68,12 @@ export interface TrackerOptions {
   batchSize?: number;
   /** Send whatever is queued this long after the first queued event. Default 2000 ms. */
   flushIntervalMs?: number;
-  /** Retries per batch after the first try, for 5xx, timeouts and network errors. Default 5. */
+  /**
+   * How long one batch keeps being retried (timeouts, 408, 429, 5xx, network errors), from its
+   * first try. Default 60 000 ms. Events queued meanwhile wait in the queue.
+   */
+  retryWindowMs?: number;
+  /** Retries per batch after the first try, on top of the window. Default unlimited. */
   maxRetries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -72,8 +82,12 @@ export interface TrackerOptions {
   onFailed?: (failure: DeliveryFailure) => void;
   /** close()'s default deadline. Default 10 000 ms. */
   closeTimeoutMs?: number;
+  /** Shared with rank(): while it is open no request is sent (delivery waits instead). */
+  breaker?: CircuitBreaker;
+  log?: Log;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 }
 
 const realSleep = (ms: number) =>
@@ -117,12 +131,15 @@ export class EventTracker {
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxRetries: number;
+  private readonly retryWindowMs: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly requestTimeoutMs: number;
   private readonly closeTimeoutMs: number;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private readonly log: Log;
   /** Set by close()'s deadline: cuts off the request in flight and wakes a retry wait. */
   private abort: AbortController | undefined;
   private stopping = false;
@@ -130,13 +147,16 @@ export class EventTracker {
   constructor(private readonly options: TrackerOptions) {
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? 50, MAX_EVENTS_PER_REQUEST));
     this.flushIntervalMs = options.flushIntervalMs ?? 2000;
-    this.maxRetries = options.maxRetries ?? 5;
+    this.maxRetries = options.maxRetries ?? Infinity;
+    this.retryWindowMs = options.retryWindowMs ?? 60_000;
     this.retryBaseMs = options.retryBaseMs ?? 250;
-    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.retryMaxMs = options.retryMaxMs ?? 10_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? realSleep;
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? makeLog(undefined);
   }
 
   get queued(): number {
@@ -233,10 +253,23 @@ export class EventTracker {
     let attempt = 0;
     this.abort = typeof AbortController === "function" ? new AbortController() : undefined;
     const signal = this.abort?.signal;
+    const giveUpAt = this.now() + this.retryWindowMs;
+    const breaker = this.options.breaker;
     for (;;) {
       if (this.stopping) {
         this.fail({ events, reason: "shutdown_timeout", attempts: attempt });
         return;
+      }
+      const closedFor = breaker?.openForMs() ?? 0;
+      if (closedFor > 0) {
+        // The circuit is open: wait for it instead of sending, without spending an attempt.
+        if (this.now() + closedFor > giveUpAt) {
+          const error = new KaleidoUnavailableError("circuit_open");
+          this.fail({ events, reason: "retries_exhausted", error, attempts: attempt });
+          return;
+        }
+        await interruptible(this.sleep(closedFor), signal);
+        continue;
       }
       attempt += 1;
       try {
@@ -247,6 +280,7 @@ export class EventTracker {
           body: { events },
           timeoutMs: this.requestTimeoutMs,
           signal,
+          now: this.now,
         });
         const rejected = (body?.rejected ?? []).map((r) => ({
           event: events[r.index] as TrackEvent,
@@ -259,6 +293,7 @@ export class EventTracker {
           rejected,
           attempts: attempt,
         };
+        breaker?.success();
         this.pending.accepted += report.accepted;
         this.pending.duplicates += report.duplicates;
         this.pending.rejected.push(...rejected);
@@ -269,28 +304,35 @@ export class EventTracker {
           this.fail({ events, reason: "shutdown_timeout", error, attempts: attempt });
           return;
         }
-        // 408/429 mean "not now", not "wrong": those are retried like a 5xx.
-        if (error instanceof KaleidoApiError && error.status !== 408 && error.status !== 429) {
+        // A 4xx (other than 408/429, which arrive as KaleidoUnavailableError) will not get better.
+        if (error instanceof KaleidoApiError) {
+          breaker?.success();
           this.fail({ events, reason: "client_error", status: error.status, body: error.body, attempts: attempt });
           return;
         }
-        if (attempt > this.maxRetries) {
-          const status = error instanceof KaleidoUnavailableError ? error.status : undefined;
-          this.fail({ events, reason: "retries_exhausted", status, error, attempts: attempt });
+        breaker?.failure();
+        const status = error instanceof KaleidoUnavailableError ? error.status : undefined;
+        const retryAfterMs = error instanceof KaleidoUnavailableError ? error.retryAfterMs : undefined;
+        // Wait the jittered backoff, or as long as the server asked (Retry-After), whichever is longer.
+        const wait = Math.max(backoffDelay(attempt - 1, this.retryBaseMs, this.retryMaxMs, this.random), retryAfterMs ?? 0);
+        if (attempt > this.maxRetries || this.now() + wait > giveUpAt) {
+          this.fail({ events, reason: "retries_exhausted", status, error, retryAfterMs, attempts: attempt });
           return;
         }
-        await interruptible(this.sleep(backoffDelay(attempt - 1, this.retryBaseMs, this.retryMaxMs, this.random)), signal);
+        await interruptible(this.sleep(wait), signal);
       }
     }
   }
 
   private fail(failure: DeliveryFailure): void {
     this.pending.failed.push(failure);
+    const fields = { count: failure.events.length, reason: failure.reason, status: failure.status, attempts: failure.attempts };
     if (this.options.onFailed) {
+      this.log.info("events not delivered", fields);
       this.safely(() => this.options.onFailed?.(failure));
     } else {
       // With no callback the failure still surfaces: here and in the next flush()/close() result.
-      console.warn(`kaleido: ${failure.events.length} event(s) not delivered (${failure.reason}${failure.status ? ` ${failure.status}` : ""})`);
+      this.log.warn("events not delivered", fields);
     }
   }
 

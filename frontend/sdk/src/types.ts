@@ -71,7 +71,8 @@ export interface RankedItem extends RankItem {
   fatigued: boolean;
 }
 
-export type FallbackReason = "timeout" | "server_error" | "network_error";
+/** Why rank() answered the fallback (see KaleidoUnavailableError for each). */
+export type FallbackReason = "timeout" | "server_error" | "network_error" | "rate_limited" | "circuit_open";
 
 export interface RankResult extends Omit<RankResponse, "items"> {
   items: RankedItem[];

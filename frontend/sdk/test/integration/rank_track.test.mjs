@@ -165,12 +165,15 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
       try {
         const failures = [];
         const users = ["s429-1", "s429-2", "s429-3"];
-        const sdk = shutdownClient(flaky.url, failures);
+        const waits = [];
+        const sleep = (ms) => (waits.push(ms), new Promise((resolve) => setTimeout(resolve, ms)));
+        const sdk = shutdownClient(flaky.url, failures, { sleep });
         const tracked = await rankAndTrack(sdk, users);
 
         const outcome = await sdk.close();
 
         assert.deepEqual(failures, []);
+        assert.deepEqual(waits, [1000], "the retry waited as long as Retry-After asked, not the 200 ms backoff cap");
         assert.equal(flaky.seen.events, 2);
         assert.equal(outcome.delivered, tracked.length);
         assertAccounted(tracked, await storedCounts(users), outcome.undelivered);

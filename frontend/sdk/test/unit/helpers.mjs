@@ -7,7 +7,10 @@ export function scriptedFetch(answers) {
     const answer = answers.length > 1 ? answers.shift() : answers[0];
     if (typeof answer === "function") return answer(call);
     if (answer instanceof Error) throw answer;
-    return new Response(answer.body === undefined ? "" : JSON.stringify(answer.body), { status: answer.status ?? 200 });
+    return new Response(answer.body === undefined ? "" : JSON.stringify(answer.body), {
+      status: answer.status ?? 200,
+      headers: answer.headers ?? {},
+    });
   };
   return { fetch, calls };
 }
@@ -40,4 +43,16 @@ export const noSleep = () => Promise.resolve();
 
 export function impression(overrides = {}) {
   return { type: "impression", variant_id: 411, user_id: "u-1", placement: "wealth-home-banner", position: 1, ...overrides };
+}
+
+/** A clock the test moves: sleeping advances it, so retry windows and cooldowns run without waiting. */
+export function fakeClock(start = 1_700_000_000_000) {
+  const clock = { t: start, slept: [] };
+  clock.now = () => clock.t;
+  clock.sleep = (ms) => {
+    clock.slept.push(ms);
+    clock.t += ms;
+    return Promise.resolve();
+  };
+  return clock;
 }
