@@ -13,9 +13,18 @@
   segment whose lock can be taken belongs to a dead process, and the next process on the host to
   start a flusher (every flusher also looks every `RECOVER_EVERY_S`) inserts it and removes it;
   `manage.py flush_decisions` does the same on demand. Inserts skip decision ids already stored, so a
-  segment flushed twice (a crash between the insert and the unlink) stores each decision once. Only a
-  crash of the host itself within the flush interval can lose decisions, the same order as the
-  database's own `synchronous_commit off` window in direct mode.
+  segment flushed twice (a crash between the insert and the unlink) stores each decision once. A
+  segment is created under a name recovery ignores and renamed into place only once locked, so a
+  recovery can never take a segment that is being born for an orphan.
+
+  What reaches the disk, not only the page cache, is `KALEIDO_DECISION_FSYNC`'s choice (docs/ranking.md):
+  ``none``: nothing is synced; a power loss or kernel crash loses what the kernel had not yet written
+  back (up to its writeback delay, ~30 s on Linux defaults, while the database is away). ``interval``
+  (the default): the flusher fdatasyncs every segment with new lines every flush interval, also while
+  the database is away, so a power loss loses at most one interval of decisions. ``always``: each
+  append is fdatasynced before the call answers; an answered decision survives a power loss (on a disk
+  that honours flushes), at one disk flush per call. New segment names are made durable (the folder
+  is fsynced) in both syncing modes.
 
   The cost: a decision reaches the table up to one flush interval after its call. An event that
   arrives first is stored with its decision fields empty, and the rollup refresh fills them in (the
@@ -42,6 +51,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +68,9 @@ log = logging.getLogger(__name__)
 
 DIRECT, JOURNAL = "direct", "journal"
 SUFFIX = ".jsonl"
+PENDING_SUFFIX = ".creating"  # a segment not yet locked: recovery reads only names ending in SUFFIX
+PENDING_MAX_AGE_S = 60.0  # an unlocked pending file this old was left by a process that died creating it
+FSYNC_NONE, FSYNC_INTERVAL, FSYNC_ALWAYS = "none", "interval", "always"
 RECOVER_EVERY_S = 10.0
 BATCH_ROWS = 2000  # decisions per INSERT statement
 
@@ -127,15 +140,41 @@ def decision_from_record(record: dict[str, Any]) -> Decision:
 
 # --- journal mode ---------------------------------------------------------------------------------------------
 
-class _Segment:
-    """One append-only journal file, locked for as long as its writer lives."""
+# Called between creating a segment's file and locking it (tests put a concurrent recovery here).
+_between_create_and_lock: Callable[[Path], None] | None = None
 
-    def __init__(self, path: Path) -> None:
+
+class _Segment:
+    """One append-only journal file, locked for as long as its writer lives.
+
+    The file is born under a name recovery never reads (`<name>.jsonl.creating`), locked, and only then
+    renamed to `<name>.jsonl`: a segment under its real name is locked from its first moment, so a
+    recovery running at the same time can never take it for an orphan and remove it while it is written.
+    """
+
+    def __init__(self, path: Path, *, durable: bool = False) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        pending = path.with_name(path.name + PENDING_SUFFIX)
+        self.fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        try:
+            if _between_create_and_lock is not None:
+                _between_create_and_lock(pending)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(pending, path)  # same inode, lock kept
+            if durable:
+                _fsync_directory(path.parent)  # the new name survives a power loss, not only the bytes
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            os.close(self.fd)
+            raise
         self.written = 0  # bytes of whole lines appended
         self.flushed = 0  # bytes already in the database
+        self.synced = 0  # bytes known to be on disk (fdatasync)
+
+    def sync(self, end: int) -> None:
+        if end > self.synced:
+            os.fdatasync(self.fd)
+            self.synced = end
 
     def close_and_remove(self) -> None:
         try:
@@ -144,13 +183,24 @@ class _Segment:
             os.close(self.fd)
 
 
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class DecisionJournal:
     """This process's journal: appends from request threads, one flusher thread, recovery of orphans."""
 
-    def __init__(self, directory: Path, *, flush_s: float, segment_bytes: int) -> None:
+    def __init__(self, directory: Path, *, flush_s: float, segment_bytes: int, fsync: str = FSYNC_NONE) -> None:
+        if fsync not in (FSYNC_NONE, FSYNC_INTERVAL, FSYNC_ALWAYS):
+            raise ValueError(f"fsync must be none, interval or always, not {fsync!r}")
         self.directory = Path(directory)
         self.flush_s = flush_s
         self.segment_bytes = segment_bytes
+        self.fsync = fsync
         self.pid = os.getpid()
         self._lock = threading.Lock()  # the current segment and the list of rotated ones
         self._flush_lock = threading.Lock()  # one flush at a time
@@ -174,6 +224,16 @@ class DecisionJournal:
             if written != len(line):  # a partial line: retire this segment, let the caller write directly
                 self._rotate()
                 raise OSError(f"short write to {segment.path}")
+            if self.fsync == FSYNC_ALWAYS:
+                try:
+                    os.fdatasync(segment.fd)
+                except OSError:
+                    # Not known to be on disk: take the line back out (the caller writes the decision
+                    # directly, and it must not be stored twice) and retire the segment.
+                    os.ftruncate(segment.fd, segment.written)
+                    self._rotate()
+                    raise
+                segment.synced = segment.written + written
             segment.written += written
             if segment.written >= self.segment_bytes:
                 self._rotate()
@@ -184,7 +244,7 @@ class DecisionJournal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._seq += 1
         name = f"{socket.gethostname()}-{self.pid}-{self._seq}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-        self._segment = _Segment(self.directory / name)
+        self._segment = _Segment(self.directory / name, durable=self.fsync != FSYNC_NONE)
         return self._segment
 
     def _rotate(self) -> None:
@@ -203,10 +263,18 @@ class DecisionJournal:
 
     def _run(self) -> None:
         next_recovery = 0.0
+        next_flush = 0.0
         failures = 0
         while not self._stop.is_set():
-            self._wake.wait(self.flush_s * min(2 ** failures, 50))
+            self._wake.wait(self.flush_s)
             self._wake.clear()
+            if self.fsync == FSYNC_INTERVAL:  # every interval, also while the database is away
+                try:
+                    self.sync()
+                except OSError:
+                    log.warning("decision journal: fdatasync failed", exc_info=True)
+            if time.monotonic() < next_flush:
+                continue
             try:
                 self.flush()
                 if time.monotonic() >= next_recovery:
@@ -215,9 +283,18 @@ class DecisionJournal:
                 failures = 0
             except Exception:  # the database is away: the lines wait in the file; back off and retry
                 failures += 1
+                next_flush = time.monotonic() + self.flush_s * min(2 ** failures, 50)
                 log.warning("decision journal flush failed (attempt %d); retrying", failures, exc_info=True)
                 connections.close_all()  # this thread's connections only; the next try reconnects
         connections.close_all()
+
+    def sync(self) -> None:
+        """fdatasync every segment holding lines not yet known to be on disk (KALEIDO_DECISION_FSYNC=interval)."""
+        with self._flush_lock:  # segments are closed only under this lock, never while synced here
+            with self._lock:
+                segments = [(s, s.written) for s in [*self._rotated, self._segment] if s is not None]
+            for segment, end in segments:
+                segment.sync(end)
 
     def flush(self) -> int:
         """Copy every whole line not yet in the database into it; returns how many decisions were sent."""
@@ -248,8 +325,13 @@ class DecisionJournal:
             self.flush()
         except Exception:
             log.warning("decision journal: final flush failed; the segment is left for recovery", exc_info=True)
+            if self.fsync != FSYNC_NONE:
+                try:
+                    self.sync()
+                except OSError:
+                    log.warning("decision journal: fdatasync failed", exc_info=True)
             return
-        with self._lock:
+        with self._flush_lock, self._lock:
             if self._segment is not None and self._segment.flushed == self._segment.written:
                 self._segment.close_and_remove()
                 self._segment = None
@@ -384,6 +466,7 @@ def recover_orphans(directory: Path | None = None) -> int:
     directory = Path(directory or settings.KALEIDO_DECISION_JOURNAL_DIR)
     if not directory.is_dir():
         return 0
+    _remove_stale_pending(directory)
     sent = 0
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         try:
@@ -395,8 +478,8 @@ def recover_orphans(directory: Path | None = None) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its writer is alive
-            if not path.exists():
-                continue  # removed while we waited for the lock
+            if not _same_file(fd, path):
+                continue  # removed (or replaced) between our open and our lock
             lines = _whole_records(path)
             sent += _insert_lines(lines, path)
             path.unlink(missing_ok=True)
@@ -405,6 +488,37 @@ def recover_orphans(directory: Path | None = None) -> int:
         finally:
             os.close(fd)
     return sent
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _remove_stale_pending(directory: Path) -> None:
+    """Remove pending segment files (`*.creating`) that a process left when it died between creating and
+    locking one. They hold nothing (nothing is written before the rename), and only an unlocked one
+    older than PENDING_MAX_AGE_S is touched; were its writer alive after all, its rename would fail
+    and its call would write the decision directly."""
+    for path in directory.glob(f"*{SUFFIX}{PENDING_SUFFIX}"):
+        try:
+            if time.time() - path.stat().st_mtime < PENDING_MAX_AGE_S:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _same_file(fd, path):
+                path.unlink(missing_ok=True)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _whole_records(path: Path) -> list[bytes]:
@@ -438,7 +552,8 @@ def journal() -> DecisionJournal:
         if _journal is None or _journal.pid != os.getpid():
             _journal = DecisionJournal(Path(settings.KALEIDO_DECISION_JOURNAL_DIR),
                                        flush_s=settings.KALEIDO_DECISION_FLUSH_S,
-                                       segment_bytes=settings.KALEIDO_DECISION_JOURNAL_SEGMENT_MB * 1024 * 1024)
+                                       segment_bytes=settings.KALEIDO_DECISION_JOURNAL_SEGMENT_MB * 1024 * 1024,
+                                       fsync=settings.KALEIDO_DECISION_FSYNC)
         return _journal
 
 

@@ -268,3 +268,83 @@ def test_recovery_and_flush_decisions_quarantine_a_poisoned_line_and_store_the_o
     if connection.vendor == "postgresql":
         assert users == {"r-1", "r-2"}
         assert [json.loads(k["line"])["user_id"] for k in quarantined(journal_mode)] == ["poison"]
+
+
+def test_recovery_running_while_a_segment_is_being_created_never_takes_it(journal_mode, monkeypatch):
+    """A second process's recovery looks at the folder at the worst moment: after the writer has created
+    its new segment and before the writer holds the lock on it. The segment is still the writer's."""
+    placement = PlacementFactory(slug="race-banner")
+    raced = []
+
+    def recovery_in_between(path):
+        raced.append(decision_log.recover_orphans(journal_mode))
+
+    monkeypatch.setattr(decision_log, "_between_create_and_lock", recovery_in_between)
+    journal = decision_log.journal()
+    first = record(placement.id, user_id="racer")
+    journal.append(first)
+    monkeypatch.setattr(decision_log, "_between_create_and_lock", None)
+    journal.append(record(placement.id, user_id="second"))
+
+    assert raced == [0]
+    assert len(list(journal_mode.glob("*.jsonl"))) == 1  # the segment is still there, in the writer's hands
+    assert decision_log.flush_journal() == 2
+    assert set(Decision.objects.values_list("user_id", flat=True)) == {"racer", "second"}
+
+
+def test_always_syncs_each_line_and_a_failed_sync_takes_the_line_back_for_a_direct_write(
+        rank, journal_mode, settings, monkeypatch):
+    settings.KALEIDO_DECISION_FSYNC = "always"
+    decision_log.close_journal()
+    placement, _ = catalogue()
+    synced = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(fd) or real_fdatasync(fd))
+
+    kept = rank(placement.slug, user_id="on-disk")["decision_id"]
+    assert len(synced) == 1 and not Decision.objects.filter(decision_id=kept).exists()  # synced, not yet flushed
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    direct = rank(placement.slug, user_id="disk-failed")["decision_id"]
+    assert Decision.objects.filter(decision_id=direct).exists()  # written directly before answering
+
+    monkeypatch.setattr(os, "fdatasync", real_fdatasync)
+    decision_log.flush_journal()
+    assert sorted(Decision.objects.values_list("user_id", flat=True)) == ["disk-failed", "on-disk"]
+
+
+def test_interval_syncs_only_segments_with_lines_not_yet_on_disk(journal_mode, settings, monkeypatch):
+    settings.KALEIDO_DECISION_FSYNC = "interval"
+    decision_log.close_journal()
+    placement = PlacementFactory(slug="interval-banner")
+    synced = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(fd) or real_fdatasync(fd))
+    journal = decision_log.journal()
+
+    journal.append(record(placement.id))
+    assert synced == []  # the call itself never waits for the disk
+    journal.sync()
+    journal.sync()
+    assert len(synced) == 1
+    journal.append(record(placement.id))
+    journal.sync()
+    assert len(synced) == 2
+    assert decision_log.flush_journal() == 2
+
+
+def test_a_pending_segment_left_by_a_process_that_died_creating_it_is_removed_once_old(journal_mode):
+    journal_mode.mkdir(parents=True)
+    young = journal_mode / "web-5-1-young.jsonl.creating"
+    old = journal_mode / "web-6-1-old.jsonl.creating"
+    young.write_bytes(b"")
+    old.write_bytes(b"")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+
+    assert decision_log.recover_orphans(journal_mode) == 0
+
+    assert young.exists() and not old.exists()
