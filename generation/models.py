@@ -15,12 +15,15 @@ class Family(models.TextChoices):
     SD_TURBO = "sd-turbo", "SD-Turbo"
     SDXL = "sdxl", "Stable Diffusion XL"
     SDXL_TURBO = "sdxl-turbo", "SDXL-Turbo"
+    SD15_LCM = "sd15-lcm", "SD 1.5 LCM (distilled)"
+    SDXL_LCM = "sdxl-lcm", "SDXL LCM (distilled)"
     OTHER = "other", "Other (checked by tensor shapes only)"
 
 
 # The text-conditioning width a family's UNet expects; a LoRA must match its base model's.
 FAMILY_CROSS_ATTENTION_DIM = {
     Family.SD15: 768, Family.SD2: 1024, Family.SD_TURBO: 1024, Family.SDXL: 2048, Family.SDXL_TURBO: 2048,
+    Family.SD15_LCM: 768, Family.SDXL_LCM: 2048,
 }
 
 
@@ -30,9 +33,12 @@ class Scheduler(models.TextChoices):
     EULER = "euler", "Euler"
     EULER_A = "euler_a", "Euler ancestral"
     DPMPP_2M = "dpmpp_2m", "DPM++ 2M"
+    DPMPP_2M_KARRAS = "dpmpp_2m_karras", "DPM++ 2M Karras"
+    DPMPP_SDE_KARRAS = "dpmpp_sde_karras", "DPM++ SDE Karras"
     PNDM = "pndm", "PNDM"
     LMS = "lms", "LMS"
     UNIPC = "unipc", "UniPC"
+    LCM = "lcm", "LCM (distilled models)"
 
 
 class BaseModel(models.Model):
@@ -55,6 +61,9 @@ class BaseModel(models.Model):
     dtype = models.CharField(max_length=8, choices=DType.choices, default=DType.AUTO)
     # Read from the files at registration; LoRAs are checked against it.
     cross_attention_dim = models.PositiveIntegerField(default=0, editable=False)
+    # SHA-256 of the weights (a file, or a folder's weight and config files), computed at registration and
+    # checked by the worker before it loads them: an image's provenance names exactly these bytes.
+    sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     is_active = models.BooleanField(default=True, help_text="Inactive models are kept but not offered for new jobs.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -78,6 +87,8 @@ class LoraStyle(models.Model):
     default_weight = models.FloatField(default=0.8)
     implied_tags = models.JSONField(default=dict, blank=True, help_text='e.g. {"visual_style": ["3d"]}')
     cross_attention_dim = models.PositiveIntegerField(default=0, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True, default="", editable=False,
+                              help_text="Of the file at registration; the worker caches the adapter by it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
