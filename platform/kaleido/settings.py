@@ -142,6 +142,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "/admin/login/"
+# Failed admin logins allowed in a window, per client address and username and per address (access/login_throttle.py)
+ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
+ADMIN_LOGIN_WINDOW_S = env_int("ADMIN_LOGIN_WINDOW_S", 900)
 
 # Celery: with no broker every task runs eagerly in-process (the embedded default).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

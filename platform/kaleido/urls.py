@@ -4,7 +4,10 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from access.login_throttle import ThrottledAdminAuthenticationForm, admin_login
 from kaleido import health
+
+admin.site.login_form = ThrottledAdminAuthenticationForm  # a few failed passwords, then a pause
 
 urlpatterns = [
     # The serving hot paths (rank, then events) first: Django tries patterns in order on every request.
@@ -13,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("creative.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="api-docs"),
