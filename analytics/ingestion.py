@@ -1,15 +1,24 @@
-"""Event ingestion: validate each event on its own, store valid ones once per event_id.
+"""Event ingestion: validate each event on its own, tie it to its decision, store valid ones once per event_id.
 
 Idempotency is decided by the primary key of `analytics_eventkey`: keys are claimed with
 INSERT … ON CONFLICT DO NOTHING RETURNING, so the count of accepted events is exact even
 when the same batch is replayed concurrently (a second writer waits for the first one's
 key and then sees the conflict). Only events whose key was claimed are inserted, in the
 same transaction. Each accepted (placement, day) is marked dirty for the rollup refresh.
+
+Every event names the decision it reports on (`decision_id`, as /rank answered it). An event is
+rejected when that decision is stored and disagrees with it: another placement, or a variant that
+was not among its items. A decision that is not stored yet (the journal flushes decisions in
+batches, see ranking.decision_log) is not proof of anything: the event is held in `LateEvent`,
+outside every count, until the rollup refresh confirms it against its decision or drops it after
+KALEIDO_EVENT_LATE_DECISION_S (analytics.rollups.settle_late_events). A key with the `events` scope
+therefore cannot add impressions or clicks that no decision showed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,8 +33,10 @@ from creative.models import Placement
 from kaleido.text import is_storable_text, storable_text_error
 from ranking.models import Decision
 
-from .models import EventType, RollupDirty
+from .models import EventType, LateEvent, RollupDirty
 from .segments import segment_key
+
+log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 1000
 _EVENT_TYPES = set(EventType.values)
@@ -46,7 +57,7 @@ class IngestResult:
 class _Row:
     event_id: str
     type: str  # noqa: A003
-    decision_id: uuid.UUID | None
+    decision_id: uuid.UUID
     variant_id: int
     user_id: str
     placement_id: int
@@ -56,6 +67,8 @@ class _Row:
     experiment_id: int | None = None
     propensity: float | None = None
     segment_key: str = ""
+    index: int = 0  # in the request, to name it when it is rejected
+    late: bool = False  # its decision is not stored yet
 
 
 class _Invalid(Exception):
@@ -73,7 +86,8 @@ def _require_str(raw: dict, name: str, max_len: int) -> str:
     return value
 
 
-def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest: datetime) -> _Row:
+def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest: datetime,
+                 allowed: frozenset[str] | None) -> _Row:
     if not isinstance(raw, dict):
         raise _Invalid("each event must be a JSON object")
     event_id = _require_str(raw, "event_id", 64)
@@ -81,11 +95,12 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
     if event_type not in _EVENT_TYPES:
         raise _Invalid(f"type: must be one of {', '.join(sorted(_EVENT_TYPES))}")
     decision_id = raw.get("decision_id")
-    if decision_id is not None:
-        try:
-            decision_id = uuid.UUID(str(decision_id))
-        except ValueError as exc:
-            raise _Invalid("decision_id: not a valid UUID") from exc
+    if not isinstance(decision_id, str) or not decision_id:
+        raise _Invalid("decision_id: required, the decision_id /rank answered for what was shown")
+    try:
+        decision_id = uuid.UUID(decision_id)
+    except ValueError as exc:
+        raise _Invalid("decision_id: not a valid UUID") from exc
     variant_id = raw.get("variant_id")
     if isinstance(variant_id, bool) or not isinstance(variant_id, int) or not 0 < variant_id < 2**63:
         raise _Invalid("variant_id: required, a positive integer")
@@ -93,6 +108,8 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
     slug = _require_str(raw, "placement", 80)
     if slug not in placements:
         raise _Invalid(f"placement: unknown placement '{slug}'")
+    if allowed is not None and slug not in allowed:
+        raise _Invalid(f"placement: this API key may not report events for '{slug}'")
     position = raw.get("position", 1)
     if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= 1000:
         raise _Invalid("position: an integer from 1 to 1000")
@@ -116,34 +133,65 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
                 user_id=user_id, placement_id=placements[slug], position=position, ts=ts)
 
 
-def _enrich(rows: list[_Row]) -> None:
-    """Copy bucket, experiment, propensity and segment from each event's decision, when it is known.
+@dataclass(frozen=True, slots=True)
+class DecisionFacts:
+    """What an event is checked against and copies from its decision."""
 
-    A decision that has not arrived yet leaves the fields empty; the rollup refresh fills them later.
-    """
-    ids = {r.decision_id for r in rows if r.decision_id is not None}
+    placement_id: int
+    bucket: str  # the assigned arm (see decision_enrichment)
+    experiment_id: int | None
+    propensities: dict  # variant_id -> logged propensity, for every variant the decision showed
+    segment_key: str
+
+    def mismatch(self, *, placement_id: int, variant_id: int) -> str | None:
+        """Why an event for (placement, variant) cannot belong to this decision, or None when it can."""
+        if placement_id != self.placement_id:
+            return "placement: differs from the placement of its decision"
+        if variant_id not in self.propensities:
+            return "variant_id: not among the items its decision showed"
+        return None
+
+
+def decision_facts(ids: set[uuid.UUID]) -> dict[uuid.UUID, DecisionFacts]:
+    """The stored decisions among `ids`, as events need them (one query)."""
     if not ids:
-        return
+        return {}
     names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
-    decisions = {}
     if connection.vendor == "postgresql":
         with _server_cursor() as cursor:
-            cursor.execute("SELECT decision_id, bucket, assigned_bucket, experiment_id, features, items "
+            cursor.execute("SELECT decision_id, placement_id, bucket, assigned_bucket, experiment_id, features, items "
                            "FROM ranking_decision WHERE decision_id = ANY(%s)", [list(ids)])
             found = cursor.fetchall()
     else:
         found = Decision.objects.filter(decision_id__in=ids).values_list(
-            "decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
-    for decision_id, bucket, assigned, experiment_id, features, items in found:
+            "decision_id", "placement_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
+    facts = {}
+    for decision_id, placement_id, bucket, assigned, experiment_id, features, items in found:
         if isinstance(features, str):  # Django's connection hands jsonb back as text
             features, items = json.loads(features), json.loads(items)
-        decisions[decision_id] = decision_enrichment(bucket, assigned, experiment_id, features, items, names)
+        arm, experiment_id, propensities, key = decision_enrichment(bucket, assigned, experiment_id, features,
+                                                                    items, names)
+        facts[decision_id] = DecisionFacts(placement_id, arm, experiment_id, propensities, key)
+    return facts
+
+
+def _tie_to_decisions(rows: list[_Row]) -> list[tuple[_Row, str]]:
+    """Check each event against its stored decision and copy bucket, experiment, propensity and segment
+    from it; mark the events whose decision is not stored yet as late. Returns the rejected ones."""
+    facts = decision_facts({r.decision_id for r in rows})
+    rejected = []
     for row in rows:
-        found = decisions.get(row.decision_id)
+        found = facts.get(row.decision_id)
         if found is None:
+            row.late = True
             continue
-        row.bucket, row.experiment_id, propensities, row.segment_key = found
-        row.propensity = logged_propensity(propensities, row.variant_id)
+        problem = found.mismatch(placement_id=row.placement_id, variant_id=row.variant_id)
+        if problem is not None:
+            rejected.append((row, problem))
+            continue
+        row.bucket, row.experiment_id, row.segment_key = found.bucket, found.experiment_id, found.segment_key
+        row.propensity = logged_propensity(found.propensities, row.variant_id)
+    return rejected
 
 
 def decision_enrichment(bucket: str, assigned_bucket: str, experiment_id: int | None, features: Any, items: Any,
@@ -195,7 +243,7 @@ def _claim_keys(rows: list[_Row]) -> set[str]:
 
 
 def _insert_events(rows: list[_Row], received_at: datetime) -> None:
-    """Insert the claimed events (other than PostgreSQL)."""
+    """Insert events whose keys are claimed and whose decision is confirmed."""
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     with connection.cursor() as cursor:
@@ -209,6 +257,14 @@ def _insert_events(rows: list[_Row], received_at: datetime) -> None:
         )
 
 
+def _hold_late(rows: list[_Row], received_at: datetime) -> None:
+    """Hold events whose keys are claimed and whose decision is not stored yet (other than PostgreSQL)."""
+    LateEvent.objects.bulk_create([
+        LateEvent(event_id=r.event_id, type=r.type, decision_id=r.decision_id, variant_id=r.variant_id,
+                  user_id=r.user_id, placement_id=r.placement_id, position=r.position, ts=r.ts,
+                  received_at=received_at) for r in rows])
+
+
 def _mark_dirty(rows: list[_Row]) -> None:
     touched: set[tuple[int, date]] = {(r.placement_id, r.ts.astimezone(UTC).date()) for r in rows}
     RollupDirty.objects.bulk_create([RollupDirty(placement_id=p, day=d) for p, d in sorted(touched)])
@@ -219,36 +275,52 @@ _STAGE_COLUMNS = ("event_id, type, decision_id, variant_id, user_id, placement_i
 _STAGE_SELECT = ", ".join("s." + c.strip() for c in _STAGE_COLUMNS.split(","))
 
 
+_LATE_COLUMNS = "event_id, type, decision_id, variant_id, user_id, placement_id, position, ts"
+_LATE_SELECT = ", ".join("s." + c.strip() for c in _LATE_COLUMNS.split(","))
+
+
 def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
     """COPY the batch into a per-connection staging table, then claim keys and insert the claimed
-    events in one statement. COPY moves rows in C; binding 13 arrays of 1000 values costs more."""
+    events in one statement: confirmed ones into the events table, late ones into the hold.
+    COPY moves rows in C; binding 13 arrays of 1000 values costs more."""
     with _server_cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_stage (event_id varchar(64), type varchar(12), "
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_stage_v2 (event_id varchar(64), type varchar(12), "
             "decision_id uuid, variant_id bigint, user_id varchar(128), placement_id bigint, position smallint, "
             "ts timestamptz, bucket varchar(10), experiment_id bigint, propensity float8, "
-            "segment_key varchar(255)) ON COMMIT DELETE ROWS")
-        with cursor.copy(f"COPY analytics_ingest_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+            "segment_key varchar(255), late boolean) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY analytics_ingest_stage_v2 ({_STAGE_COLUMNS}, late) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((r.event_id, r.type, r.decision_id, r.variant_id, r.user_id, r.placement_id,
-                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key))
+                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key, r.late))
         cursor.execute(
-            # Column names come from the constant above, never from input.
+            # Column names come from the constants above, never from input.
             "WITH claimed AS (INSERT INTO analytics_eventkey (event_id, ts) SELECT event_id, ts "  # noqa: S608
-            "FROM analytics_ingest_stage ON CONFLICT DO NOTHING RETURNING event_id) "
-            f"INSERT INTO analytics_event ({_STAGE_COLUMNS}, received_at) "
+            "FROM analytics_ingest_stage_v2 ON CONFLICT DO NOTHING RETURNING event_id), "
+            f"stored AS (INSERT INTO analytics_event ({_STAGE_COLUMNS}, received_at) "
             f"SELECT {_STAGE_SELECT}, %s "
-            "FROM analytics_ingest_stage s JOIN claimed USING (event_id) RETURNING event_id",
-            [received_at])
+            "FROM analytics_ingest_stage_v2 s JOIN claimed USING (event_id) WHERE NOT s.late RETURNING event_id), "
+            f"held AS (INSERT INTO analytics_lateevent ({_LATE_COLUMNS}, received_at) "
+            f"SELECT {_LATE_SELECT}, %s "
+            "FROM analytics_ingest_stage_v2 s JOIN claimed USING (event_id) WHERE s.late RETURNING event_id) "
+            "SELECT event_id FROM stored UNION ALL SELECT event_id FROM held",
+            [received_at, received_at])
         claimed = {row[0] for row in cursor.fetchall()}
     return [r for r in rows if r.event_id in claimed]
 
 
-def record_events(raw_events: list[Any], *, now: datetime | None = None) -> IngestResult:
-    """Store every valid event exactly once; report duplicates and name each rejected one by index."""
+def record_events(raw_events: list[Any], *, now: datetime | None = None,
+                  placements_allowed: list[str] | None = None) -> IngestResult:
+    """Store every valid event exactly once; report duplicates and name each rejected one by index.
+
+    `placements_allowed` (the caller's API key limits) rejects events for any other placement; None or
+    empty allows all. An event whose decision is not stored yet is accepted and held (see the module
+    docstring): it counts once its decision confirms it.
+    """
     now = now or timezone.now()
     oldest = now - timedelta(days=settings.KALEIDO_EVENT_RETENTION_DAYS)
     newest = now + _MAX_CLOCK_SKEW
+    allowed = frozenset(placements_allowed) if placements_allowed else None
     result = IngestResult()
     slugs = {e.get("placement") for e in raw_events
              if isinstance(e, dict) and isinstance(e.get("placement"), str) and is_storable_text(e["placement"])}
@@ -256,28 +328,91 @@ def record_events(raw_events: list[Any], *, now: datetime | None = None) -> Inge
     valid: dict[str, _Row] = {}
     for index, raw in enumerate(raw_events):
         try:
-            row = _parse_event(raw, placements, oldest, newest)
+            row = _parse_event(raw, placements, oldest, newest, allowed)
         except _Invalid as exc:
             result.rejected.append({"index": index, "error": str(exc)})
             continue
         if row.event_id in valid:  # repeated inside the same batch
             result.duplicates += 1
             continue
+        row.index = index
         valid[row.event_id] = row
     if not valid:
         return result
     rows = list(valid.values())
-    _enrich(rows)
+    mismatched = _tie_to_decisions(rows)
+    if mismatched:
+        result.rejected.extend({"index": row.index, "error": problem} for row, problem in mismatched)
+        result.rejected.sort(key=lambda r: r["index"])
+        bad = {row.event_id for row, _ in mismatched}
+        rows = [r for r in rows if r.event_id not in bad]
+        if not rows:
+            return result
     with transaction.atomic():
         if connection.vendor == "postgresql":
             new_rows = _store_postgres(rows, now)
         else:
             claimed = _claim_keys(rows)
             new_rows = [r for r in rows if r.event_id in claimed]
-            if new_rows:
-                _insert_events(new_rows, now)
-        if new_rows:
-            _mark_dirty(new_rows)
+            if confirmed := [r for r in new_rows if not r.late]:
+                _insert_events(confirmed, now)
+            if late := [r for r in new_rows if r.late]:
+                _hold_late(late, now)
+        if confirmed := [r for r in new_rows if not r.late]:
+            _mark_dirty(confirmed)
     result.accepted += len(new_rows)
     result.duplicates += len(rows) - len(new_rows)
     return result
+
+
+def settle_late_events(*, now: datetime | None = None, limit: int = 50_000) -> dict[str, int]:
+    """Decide the events held for their decision (the rollup refresh calls this first): confirmed ones move to `Event`
+    and mark their day dirty; those their decision contradicts are rejected; those that waited
+    KALEIDO_EVENT_LATE_DECISION_S with no decision are dropped. Returns the counts, also logged.
+
+    The held rows are locked as they are read (SKIP LOCKED on PostgreSQL), so two refreshers never
+    move the same event twice; their keys stay claimed, so a resend of a dropped event is a duplicate.
+    """
+    now = now or timezone.now()
+    expired_before = now - timedelta(seconds=settings.KALEIDO_EVENT_LATE_DECISION_S)
+    counts = {"confirmed": 0, "rejected": 0, "expired": 0, "waiting": 0}
+    with transaction.atomic():
+        held = list(LateEvent.objects.select_for_update(skip_locked=True).order_by("id").values_list(
+            "id", "event_id", "type", "decision_id", "variant_id", "user_id", "placement_id", "position", "ts",
+            "received_at")[:limit])
+        if not held:
+            return counts
+        facts = decision_facts({h[3] for h in held})
+        confirmed: list[_Row] = []
+        settled: list[int] = []
+        for pk, event_id, kind, decision_id, variant_id, user_id, placement_id, position, ts, received_at in held:
+            found = facts.get(decision_id)
+            if found is None:
+                if received_at < expired_before:
+                    counts["expired"] += 1
+                    settled.append(pk)
+                else:
+                    counts["waiting"] += 1
+                continue
+            settled.append(pk)
+            if found.mismatch(placement_id=placement_id, variant_id=variant_id) is not None:
+                counts["rejected"] += 1
+                continue
+            confirmed.append(_Row(event_id=event_id, type=kind, decision_id=decision_id, variant_id=variant_id,
+                                  user_id=user_id, placement_id=placement_id, position=position, ts=ts,
+                                  bucket=found.bucket, experiment_id=found.experiment_id,
+                                  propensity=logged_propensity(found.propensities, variant_id),
+                                  segment_key=found.segment_key))
+        if confirmed:
+            _insert_events(confirmed, now)
+            _mark_dirty(confirmed)
+        for start in range(0, len(settled), 5000):
+            LateEvent.objects.filter(id__in=settled[start:start + 5000]).delete()
+    counts["confirmed"] = len(confirmed)
+    if counts["rejected"] or counts["expired"]:
+        log.warning("late events settled: %(confirmed)d confirmed, %(rejected)d rejected (their decision shows "
+                    "another placement or variant), %(expired)d dropped (no decision within the hold), "
+                    "%(waiting)d still waiting", counts)
+    elif counts["confirmed"]:
+        log.info("late events settled: %(confirmed)d confirmed, %(waiting)d still waiting", counts)
+    return counts

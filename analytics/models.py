@@ -142,3 +142,29 @@ class PlacementExplanation(models.Model):
 
     def __str__(self) -> str:
         return f"explanation of {self.placement_id} ({self.status})"
+
+
+class LateEvent(models.Model):
+    """An event whose decision was not stored yet when it arrived, held outside every count.
+
+    In journal mode a decision reaches the table up to a flush interval after its rank call, so an
+    impression often arrives first. Its event_id is claimed in `EventKey` at once (a resend is a
+    duplicate), but the event itself waits here: reports, rollups and training read `Event` only, so
+    an event that names a decision nobody made can never inflate a placement's counts. The rollup
+    refresh moves it to `Event` once its decision is stored and agrees with it (same placement, the
+    variant among the decision's items), rejects it if the decision disagrees, and drops it once it
+    has waited KALEIDO_EVENT_LATE_DECISION_S with no decision (analytics.rollups.settle_late_events).
+    """
+
+    event_id = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=12, choices=EventType.choices)  # noqa: A003
+    decision_id = models.UUIDField(db_index=True)
+    variant_id = models.BigIntegerField()
+    user_id = models.CharField(max_length=128)
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=1)
+    ts = models.DateTimeField()
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"late {self.type} {self.event_id}"

@@ -17,7 +17,7 @@ from django.utils import timezone
 from ranking.models import Decision
 
 from . import partitions
-from .ingestion import decision_enrichment, logged_propensity
+from .ingestion import decision_enrichment, logged_propensity, settle_late_events
 from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
 
 _DAILY_SQL = """
@@ -54,7 +54,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def _reenrich(placement_id: int, start: datetime, end: datetime) -> int:
-    """Fill bucket/experiment/propensity/segment on events that arrived before their decision."""
+    """Fill bucket/experiment/propensity/segment on events stored before their decision (rows written
+    before late events were held in `LateEvent`; new rows are stored with their decision's fields)."""
     missing = list(Event.objects.filter(placement_id=placement_id, ts__gte=start, ts__lt=end,
                                         decision_id__isnull=False, bucket="")
                    .values_list("id", "ts", "decision_id", "variant_id")[:50_000])
@@ -100,7 +101,9 @@ def refresh_rollups(*, placement_id: int | None = None, limit: int = 5000) -> in
     """Refresh every dirty (placement, day); returns how many were refreshed.
 
     Deletes exactly the dirty marks it read: a mark written while it runs stays for the next run.
+    Events held for their decision are settled first, so those confirmed now count in this run.
     """
+    settle_late_events()
     marks = RollupDirty.objects.order_by("id")
     if placement_id is not None:
         marks = marks.filter(placement_id=placement_id)

@@ -37,8 +37,15 @@ class DecisionFactory(factory.django.DjangoModelFactory):
 def event(*, placement: str, type: str = "impression", variant_id: int = 1, user_id: str = "u-1",  # noqa: A002
           decision_id: uuid.UUID | str | None = None, ts: datetime | str | None = None,
           event_id: str | None = None, position: int = 1) -> dict:
-    """One event as a client sends it."""
+    """One event as a client sends it after a /rank call.
+
+    Without `decision_id`, the decision it reports on is stored first (one that showed `variant_id` to
+    `user_id` on the placement), as /rank would have; for an unknown placement slug it names a decision
+    that does not exist.
+    """
     when = ts or timezone.now()
+    if decision_id is None:
+        decision_id = shown(placement=placement, variant_id=variant_id, user_id=user_id) or uuid.uuid4()
     return {
         "event_id": event_id or uuid.uuid4().hex,
         "type": type,
@@ -49,6 +56,18 @@ def event(*, placement: str, type: str = "impression", variant_id: int = 1, user
         "position": position,
         "ts": when if isinstance(when, str) else when.isoformat().replace("+00:00", "Z"),
     }
+
+
+def shown(*, placement: str, variant_id: int, user_id: str = "u-1", **fields) -> uuid.UUID | None:
+    """Store a decision that showed `variant_id` on the placement (by slug); its id, or None when the
+    placement does not exist."""
+    from creative.models import Placement
+
+    found = Placement.objects.filter(slug=placement).first()
+    if found is None:
+        return None
+    fields.setdefault("items", [{"variant_id": variant_id, "rank": 1, "score": None, "propensity": 1.0}])
+    return DecisionFactory(placement=found, user_id=user_id, **fields).decision_id
 
 
 def log_traffic(*, placement, experiment=None, users: dict[str, int], ctr: dict[str, float],

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
 
-from analytics.ingestion import record_events
-from analytics.models import DailyRollup, Event, UserDayRollup
+from analytics.ingestion import record_events, settle_late_events
+from analytics.models import DailyRollup, Event, LateEvent, UserDayRollup
 from analytics.rollups import refresh_rollups
 from tests.analytics.factories import DecisionFactory, ExperimentFactory, event
 from tests.factories import PlacementFactory
@@ -82,11 +83,15 @@ def test_a_click_before_its_impression_is_kept_and_enriched_from_the_decision(pl
     assert stored.segment_key == "age=18–24|gender=m"
 
 
-def test_an_event_that_arrives_before_its_decision_is_enriched_by_the_rollup_refresh(placement):
+def test_an_event_that_arrives_before_its_decision_is_held_and_counts_once_the_refresh_confirms_it(placement):
     experiment = ExperimentFactory(placement=placement)
     decision_id = uuid.uuid4()
-    record_events([event(placement="home-banner", variant_id=9, user_id="u-8", decision_id=decision_id)])
-    assert Event.objects.get().bucket == ""
+    result = record_events([event(placement="home-banner", variant_id=9, user_id="u-8", decision_id=decision_id)])
+    refresh_rollups()
+
+    assert result.accepted == 1
+    assert not Event.objects.exists() and not DailyRollup.objects.exists()  # counted nowhere yet
+    assert LateEvent.objects.get().decision_id == decision_id
 
     DecisionFactory(decision_id=decision_id, placement=placement, user_id="u-8", bucket="control",
                     assigned_bucket="model", experiment=experiment, features={"age": 40, "gender": "f"},
@@ -97,6 +102,58 @@ def test_an_event_that_arrives_before_its_decision_is_enriched_by_the_rollup_ref
     assert (stored.bucket, stored.experiment_id, stored.propensity) == ("model", experiment.id, 0.25)
     assert stored.segment_key == "age=35–44|gender=f"
     assert DailyRollup.objects.get(placement=placement).bucket == "model"
+    assert not LateEvent.objects.exists()
+
+
+def test_events_that_contradict_their_decision_or_name_none_are_rejected_and_their_neighbours_kept(placement):
+    other = PlacementFactory(slug="wealth-card")
+    decision = DecisionFactory(placement=placement, user_id="u-1",
+                               items=[{"variant_id": 9, "rank": 1, "propensity": 0.5},
+                                      {"variant_id": 10, "rank": 2, "propensity": 0.5}])
+    shown_ = dict(placement="home-banner", user_id="u-1", decision_id=decision.decision_id)
+    no_decision = event(placement="home-banner")
+    del no_decision["decision_id"]
+    batch = [event(variant_id=9, **shown_),
+             event(variant_id=11, **shown_),  # not among the decision's items
+             event(variant_id=10, **{**shown_, "placement": "wealth-card"}),  # another placement's
+             no_decision,
+             {**event(placement="home-banner"), "decision_id": None},
+             event(type="click", variant_id=10, **shown_)]
+
+    result = record_events(batch)
+
+    assert result.accepted == 2
+    errors = {r["index"]: r["error"] for r in result.rejected}
+    assert sorted(errors) == [1, 2, 3, 4]
+    assert errors[1].startswith("variant_id:") and errors[2].startswith("placement:")
+    assert errors[3].startswith("decision_id:") and errors[4].startswith("decision_id:")
+    assert sorted(Event.objects.values_list("type", "variant_id")) == [("click", 10), ("impression", 9)]
+    assert not Event.objects.filter(placement=other).exists() and not LateEvent.objects.exists()
+
+
+def test_held_events_their_decision_contradicts_or_that_wait_too_long_are_dropped_and_counted(
+        placement, settings, caplog):
+    settings.KALEIDO_EVENT_LATE_DECISION_S = 120
+    now = timezone.now()
+    contradicted, never = uuid.uuid4(), uuid.uuid4()
+    forged = [event(placement="home-banner", variant_id=5, decision_id=contradicted, ts=now),
+              event(placement="home-banner", type="click", variant_id=5, decision_id=never, ts=now)]
+    assert record_events(forged, now=now).accepted == 2
+    DecisionFactory(decision_id=contradicted, placement=placement,
+                    items=[{"variant_id": 6, "rank": 1, "propensity": 1.0}])
+
+    early = settle_late_events(now=now + timedelta(seconds=60))
+    with caplog.at_level(logging.WARNING, logger="analytics.ingestion"):
+        late = settle_late_events(now=now + timedelta(seconds=121))
+
+    assert early == {"confirmed": 0, "rejected": 1, "expired": 0, "waiting": 1}
+    assert late == {"confirmed": 0, "rejected": 0, "expired": 1, "waiting": 0}
+    assert "1 dropped (no decision within the hold)" in caplog.text
+    assert not Event.objects.exists() and not LateEvent.objects.exists()
+    # A resend of a dropped event is a duplicate: it never counts later.
+    assert record_events(forged[1:], now=now).duplicates == 1
+    assert not LateEvent.objects.exists()
+
 
 def test_events_from_outside_the_retention_window_or_far_future_are_rejected(placement):
     now = timezone.now()
