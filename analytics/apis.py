@@ -34,7 +34,9 @@ class EventsApi(APIView):
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = record_events(payload.validated_data["events"])
+        api_key = getattr(request.user, "api_key", None)
+        result = record_events(payload.validated_data["events"],
+                               placements_allowed=api_key.placements if api_key is not None else None)
         return Response(self.OutputSerializer(result.as_dict()).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -150,6 +150,9 @@ class RankApi(APIView):
             payload = self.InputSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
             data = payload.validated_data
+        api_key = getattr(request.user, "api_key", None)
+        if api_key is not None and not api_key.allows_placement(data["placement"]):
+            raise exceptions.PermissionDenied(f"This API key may not rank placement '{data['placement']}'.")
         try:
             result = services.rank_variants(placement=data["placement"], user_id=data["user"]["id"],
                                             features=data["user"]["features"], k=data["k"],

@@ -20,6 +20,10 @@ class APIKey(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests a minute; empty uses the default."
     )
+    placements = models.JSONField(
+        default=list, blank=True,
+        help_text="Placement slugs this key may rank and report events for; empty: every placement.",
+    )
 
     class Meta:
         verbose_name = "API key"
@@ -36,3 +40,7 @@ class APIKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def allows_placement(self, slug: str) -> bool:
+        """True when the key is not limited to placements, or `slug` is one of its placements."""
+        return not self.placements or slug in self.placements

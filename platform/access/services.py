@@ -29,7 +29,8 @@ def hash_secret(secret: str) -> str:
 
 
 def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None = None,
-                   rate_limit_per_minute: int | None = None) -> IssuedKey:
+                   rate_limit_per_minute: int | None = None, placements: list[str] | None = None) -> IssuedKey:
+    """A new key; `placements` limits it to those placement slugs (None or empty: every placement)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValidationError({"scopes": f"Unknown scope(s): {', '.join(unknown)}. Valid: {', '.join(SCOPES)}."})
@@ -37,6 +38,14 @@ def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None 
         raise ValidationError({"scopes": "Give at least one scope."})
     if not name.strip():
         raise ValidationError({"name": "A key needs a name."})
+    placements = sorted(set(placements or []))
+    if placements:
+        from creative.models import Placement
+
+        missing = sorted(set(placements) - set(Placement.objects.filter(slug__in=placements)
+                                                 .values_list("slug", flat=True)))
+        if missing:
+            raise ValidationError({"placements": f"Unknown placement(s): {', '.join(missing)}."})
     secret = "kal_" + secrets.token_urlsafe(32)
     api_key = APIKey.objects.create(
         name=name.strip(),
@@ -45,6 +54,7 @@ def api_key_create(*, name: str, scopes: list[str], expires_at: datetime | None 
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
         rate_limit_per_minute=rate_limit_per_minute,
+        placements=placements,
     )
     return IssuedKey(api_key=api_key, secret=secret)
 
