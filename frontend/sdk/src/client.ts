@@ -10,8 +10,10 @@ import {
   type DeliveryReport,
   type FlushResult,
   MAX_EVENTS_PER_REQUEST,
+  type RejectedEvent,
   toWireEvent,
 } from "./tracker.js";
+import { KaleidoValidationError, validateEvent } from "./validate.js";
 import type { RankRequest, RankResponse, RankResult, TrackEvent, TrackInput } from "./types.js";
 
 export interface KaleidoClientOptions {
@@ -44,7 +46,18 @@ export interface KaleidoClientOptions {
   /** Where the SDK logs (default `console`), and from which level. Default "warn". */
   logger?: Logger;
   logLevel?: LogLevel;
+  /** At most this many events wait to be sent (default 10 000); a full queue drops by `overflow`. */
+  maxQueue?: number;
+  /** "drop-oldest" (default) or "drop-newest"; each dropped event goes to onFailed ("queue_full"). */
+  overflow?: "drop-oldest" | "drop-newest";
+  /**
+   * A track() input the server would reject: "throw" (default) a KaleidoValidationError at once,
+   * or "report" it to onRejected (source "client") and the log, and carry on.
+   */
+  invalidEvents?: "throw" | "report";
   onDelivered?: (report: DeliveryReport) => void;
+  /** Each event the server (or, with invalidEvents "report", track()) rejected. Logged when absent. */
+  onRejected?: (rejected: RejectedEvent) => void;
   /** Called for every batch that did not arrive (4xx, retries exhausted, close() deadline). */
   onFailed?: (failure: DeliveryFailure) => void;
   /** How long close() waits for queued events by default. Default 10 000 ms. */
@@ -86,7 +99,7 @@ export class KaleidoClient {
   private closed = false;
 
   constructor(private readonly options: KaleidoClientOptions) {
-    if (!options.baseUrl) throw new TypeError("KaleidoClient: baseUrl is required");
+    checkBaseUrl(options.baseUrl);
     const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
     const fetchImpl = options.fetch ?? (globalFetch ? globalFetch.bind(globalThis) : undefined);
     if (!fetchImpl) throw new TypeError("KaleidoClient: no fetch in this runtime; pass options.fetch");
@@ -113,7 +126,10 @@ export class KaleidoClient {
       retryBaseMs: options.retryBaseMs,
       retryMaxMs: options.retryMaxMs,
       requestTimeoutMs: options.eventsTimeoutMs,
+      maxQueue: options.maxQueue,
+      overflow: options.overflow,
       onDelivered: options.onDelivered,
+      onRejected: options.onRejected,
       onFailed: options.onFailed,
       closeTimeoutMs: options.closeTimeoutMs,
       breaker: this.breaker,
@@ -180,7 +196,16 @@ export class KaleidoClient {
    */
   track(input: TrackInput): string {
     if (this.closed) throw new Error("KaleidoClient: track() after close()");
-    const event = toWireEvent(input);
+    if (input === null || typeof input !== "object") throw new KaleidoValidationError("event", "track() takes an event object");
+    const now = this.options.now ?? Date.now;
+    const event = toWireEvent(input, now);
+    try {
+      validateEvent(event, now());
+    } catch (error) {
+      if (!(error instanceof KaleidoValidationError) || this.options.invalidEvents !== "report") throw error;
+      this.tracker.reportRejected([{ event, error: error.message, source: "client" }]);
+      return event.event_id;
+    }
     if (this.fatigue) {
       if (event.type === "impression") this.fatigue.recordImpression(event.user_id, event.placement, event.variant_id);
       if (event.type === "click") this.fatigue.recordClick(event.user_id, event.placement, event.variant_id);
@@ -192,6 +217,11 @@ export class KaleidoClient {
   /** The circuit breaker's state ("closed" when it is turned off), e.g. for a health metric. */
   get circuit(): CircuitState {
     return this.breaker?.state ?? "closed";
+  }
+
+  /** Events dropped from a full queue since the client started. */
+  get dropped(): number {
+    return this.tracker.dropped;
   }
 
   /** Events queued and not yet sent. */
@@ -263,6 +293,30 @@ export class KaleidoClient {
       win.removeEventListener("pagehide", onPageHide);
     };
   }
+}
+
+/**
+ * An absolute http(s) URL, or in a browser a same-origin path ("/kaleido"). Anything else would
+ * fail every call and quietly serve the fallback forever, so it fails here instead.
+ */
+function checkBaseUrl(baseUrl: unknown): void {
+  if (typeof baseUrl !== "string" || !baseUrl.trim()) throw new TypeError("KaleidoClient: baseUrl is required");
+  const g = globalThis as { location?: unknown; window?: unknown };
+  const inBrowser = g.location !== undefined || g.window !== undefined;
+  if (baseUrl.startsWith("/") && !baseUrl.startsWith("//")) {
+    if (inBrowser) return;
+    throw new TypeError(`KaleidoClient: baseUrl "${baseUrl}" is a path; outside a browser it must be an absolute http(s) URL`);
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`KaleidoClient: baseUrl "${baseUrl}" is not a URL (expected e.g. https://kaleido.internal)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`KaleidoClient: baseUrl "${baseUrl}" must be http(s)`);
+  }
+  if (url.search || url.hash) throw new TypeError(`KaleidoClient: baseUrl "${baseUrl}" must not carry a query or fragment`);
 }
 
 function chunkBySize(events: TrackEvent[], maxBytes: number): TrackEvent[][] {

@@ -17,6 +17,7 @@ export type { FetchLike } from "./http.js";
 export { newEventId } from "./ids.js";
 export { cardStyles, contrastRatio, escapeHtml, readableTextOn, renderCard, renderItem, safeUrl } from "./render.js";
 export type { RenderCardOptions } from "./render.js";
+export { KaleidoValidationError, validateEvent } from "./validate.js";
 export { EventTracker, MAX_EVENTS_PER_REQUEST, toWireEvent } from "./tracker.js";
 export type { CloseOptions, DeliveryFailure, DeliveryReport, FlushResult, RejectedEvent, TrackerOptions } from "./tracker.js";
 export type * from "./types.js";

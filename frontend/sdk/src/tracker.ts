@@ -11,6 +11,8 @@ export const MAX_EVENTS_PER_REQUEST = 1000;
 export interface RejectedEvent {
   event: TrackEvent;
   error: string;
+  /** "server": listed in the answer's `rejected`; "client": track() refused it (invalidEvents: "report"). */
+  source: "server" | "client";
 }
 
 /** What happened to one delivered batch. */
@@ -29,9 +31,10 @@ export interface DeliveryFailure {
    * client_error: a 4xx (fix the request); retries_exhausted: timeouts/408/429/5xx/network past
    * retryWindowMs (or maxRetries);
    * shutdown_timeout: close()'s deadline passed first (a request cut off then may still have been
-   * stored: resending the same events is safe, the server counts each event_id once).
+   * stored: resending the same events is safe, the server counts each event_id once);
+   * queue_full: dropped because maxQueue events were already waiting (see `overflow`).
    */
-  reason: "client_error" | "retries_exhausted" | "shutdown_timeout";
+  reason: "client_error" | "retries_exhausted" | "shutdown_timeout" | "queue_full";
   status?: number;
   body?: unknown;
   error?: unknown;
@@ -49,6 +52,8 @@ export interface FlushResult {
   failed: DeliveryFailure[];
   /** Every event of `failed`, in order: what did not reach the server (each also went to onFailed). */
   undelivered: TrackEvent[];
+  /** Events dropped from a full queue (exact count; their list is `failed`'s "queue_full" entry). */
+  dropped: number;
 }
 
 export interface CloseOptions {
@@ -78,8 +83,17 @@ export interface TrackerOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * At most this many events wait in the queue (the batch in flight aside). Default 10 000.
+   * A full queue drops by `overflow`, and reports each dropped event (onFailed, "queue_full").
+   */
+  maxQueue?: number;
+  /** Which event a full queue drops: the oldest queued one (default) or the new one. */
+  overflow?: "drop-oldest" | "drop-newest";
   onDelivered?: (report: DeliveryReport) => void;
   onFailed?: (failure: DeliveryFailure) => void;
+  /** Each event the server rejected (also in onDelivered's report and flush()'s `rejected`). */
+  onRejected?: (rejected: RejectedEvent) => void;
   /** close()'s default deadline. Default 10 000 ms. */
   closeTimeoutMs?: number;
   /** Shared with rank(): while it is open no request is sent (delivery waits instead). */
@@ -103,8 +117,13 @@ function unrefTimer(timer: unknown): void {
   }
 }
 
-export function toWireEvent(input: TrackInput): TrackEvent {
-  const ts = input.ts instanceof Date ? input.ts.toISOString() : (input.ts ?? new Date().toISOString());
+export function toWireEvent(input: TrackInput, now: () => number = Date.now): TrackEvent {
+  const ts =
+    input.ts instanceof Date
+      ? Number.isNaN(input.ts.getTime())
+        ? "Invalid Date"
+        : input.ts.toISOString()
+      : (input.ts ?? new Date(now()).toISOString());
   const event: TrackEvent = {
     event_id: input.event_id ?? newEventId(),
     type: input.type,
@@ -114,7 +133,8 @@ export function toWireEvent(input: TrackInput): TrackEvent {
     position: input.position ?? 1,
     ts,
   };
-  if (input.decision_id !== undefined) event.decision_id = input.decision_id;
+  // "" is what fallbackFromDesign() and fallbacks without a decision carry: no decision.
+  if (input.decision_id !== undefined && input.decision_id !== "") event.decision_id = input.decision_id;
   return event;
 }
 
@@ -128,7 +148,13 @@ export class EventTracker {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private pending: FlushResult = emptyResult();
+  /** Dropped events since the last result, kept up to maxQueue. */
+  private droppedEvents: TrackEvent[] = [];
   private readonly batchSize: number;
+  private readonly maxQueue: number;
+  private readonly overflow: "drop-oldest" | "drop-newest";
+  private droppedTotal = 0;
+  private dropping = false;
   private readonly flushIntervalMs: number;
   private readonly maxRetries: number;
   private readonly retryWindowMs: number;
@@ -147,6 +173,8 @@ export class EventTracker {
   constructor(private readonly options: TrackerOptions) {
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? 50, MAX_EVENTS_PER_REQUEST));
     this.flushIntervalMs = options.flushIntervalMs ?? 2000;
+    this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
+    this.overflow = options.overflow ?? "drop-oldest";
     this.maxRetries = options.maxRetries ?? Infinity;
     this.retryWindowMs = options.retryWindowMs ?? 60_000;
     this.retryBaseMs = options.retryBaseMs ?? 250;
@@ -163,7 +191,19 @@ export class EventTracker {
     return this.queue.length;
   }
 
+  /** Events dropped from a full queue since the tracker started. */
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
   enqueue(event: TrackEvent): void {
+    if (this.queue.length >= this.maxQueue) {
+      const lost = this.overflow === "drop-newest" ? event : (this.queue.shift() as TrackEvent);
+      if (this.overflow === "drop-oldest") this.queue.push(event);
+      this.drop(lost);
+      return;
+    }
+    this.dropping = false;
     this.queue.push(event);
     if (this.queue.length >= this.batchSize) {
       void this.send();
@@ -215,6 +255,10 @@ export class EventTracker {
   private takeResult(): FlushResult {
     const result = this.pending;
     this.pending = emptyResult();
+    if (this.droppedEvents.length > 0) {
+      result.failed.push({ events: this.droppedEvents, reason: "queue_full", attempts: 0 });
+      this.droppedEvents = [];
+    }
     result.delivered = result.accepted + result.duplicates;
     result.undelivered = result.failed.flatMap((f) => f.events);
     return result;
@@ -282,9 +326,10 @@ export class EventTracker {
           signal,
           now: this.now,
         });
-        const rejected = (body?.rejected ?? []).map((r) => ({
+        const rejected: RejectedEvent[] = (body?.rejected ?? []).map((r) => ({
           event: events[r.index] as TrackEvent,
           error: r.error,
+          source: "server",
         }));
         const report: DeliveryReport = {
           events,
@@ -296,7 +341,8 @@ export class EventTracker {
         breaker?.success();
         this.pending.accepted += report.accepted;
         this.pending.duplicates += report.duplicates;
-        this.pending.rejected.push(...rejected);
+        retain(this.pending.rejected, rejected, this.maxQueue);
+        this.reportRejected(rejected);
         this.safely(() => this.options.onDelivered?.(report));
         return;
       } catch (error) {
@@ -324,8 +370,31 @@ export class EventTracker {
     }
   }
 
+  /** Rejections reach onRejected, or the log when nobody listens. */
+  reportRejected(rejected: RejectedEvent[]): void {
+    if (rejected.length === 0) return;
+    if (this.options.onRejected) {
+      for (const r of rejected) this.safely(() => this.options.onRejected?.(r));
+    } else {
+      this.log.warn("events rejected", { count: rejected.length, source: rejected[0]?.source, first: rejected[0]?.error });
+    }
+  }
+
+  private drop(event: TrackEvent): void {
+    this.droppedTotal += 1;
+    this.pending.dropped += 1;
+    retain(this.droppedEvents, [event], this.maxQueue);
+    if (!this.dropping) {
+      // Once per overflow episode, not once per event.
+      this.dropping = true;
+      this.log.warn("event queue full: dropping events", { maxQueue: this.maxQueue, overflow: this.overflow, droppedTotal: this.droppedTotal });
+    }
+    const failure: DeliveryFailure = { events: [event], reason: "queue_full", attempts: 0 };
+    this.safely(() => this.options.onFailed?.(failure));
+  }
+
   private fail(failure: DeliveryFailure): void {
-    this.pending.failed.push(failure);
+    retain(this.pending.failed, [failure], this.maxQueue);
     const fields = { count: failure.events.length, reason: failure.reason, status: failure.status, attempts: failure.attempts };
     if (this.options.onFailed) {
       this.log.info("events not delivered", fields);
@@ -346,7 +415,13 @@ export class EventTracker {
 }
 
 function emptyResult(): FlushResult {
-  return { delivered: 0, accepted: 0, duplicates: 0, rejected: [], failed: [], undelivered: [] };
+  return { delivered: 0, accepted: 0, duplicates: 0, rejected: [], failed: [], undelivered: [], dropped: 0 };
+}
+
+/** Append to a result list, keeping only the newest `cap` entries (results are bounded too). */
+function retain<T>(list: T[], items: T[], cap: number): void {
+  list.push(...items);
+  if (list.length > cap) list.splice(0, list.length - cap);
 }
 
 /** A wait that ends early when `signal` aborts (close()'s deadline). */

@@ -205,6 +205,32 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
     });
   });
 
+  it("drops the oldest events from a full queue while a batch waits out Retry-After, and reports each", async () => {
+    // The first batch is told to wait 4 s; meanwhile 9 more events arrive at a 5-event queue.
+    const flaky = await startFlakyProxy(server.url, ["503:4"]);
+    try {
+      const failures = [];
+      const users = ["sfull-1", "sfull-2", "sfull-3", "sfull-4"];
+      const sdk = new KaleidoClient({
+        baseUrl: flaky.url, apiKey, rankTimeoutMs: 10_000, batchSize: 3, maxQueue: 5, flushIntervalMs: 60_000,
+        retryBaseMs: 20, retryMaxMs: 200, onFailed: (f) => failures.push(f), fatigue: false,
+      });
+      const tracked = await rankAndTrack(sdk, users);
+
+      const outcome = await sdk.close();
+
+      assert.equal(outcome.dropped, 4);
+      assert.equal(sdk.dropped, 4);
+      assert.equal(outcome.delivered, tracked.length - 4);
+      assert.deepEqual(failures.map((f) => f.reason), ["queue_full", "queue_full", "queue_full", "queue_full"]);
+      assert.deepEqual(outcome.undelivered, failures.flatMap((f) => f.events));
+      assert.deepEqual(outcome.undelivered.map((e) => e.event_id), tracked.slice(3, 7), "the oldest waiting events went first");
+      assertAccounted(tracked, await storedCounts(users), outcome.undelivered);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it("answers with the caller's fallback when the server cannot be reached", async () => {
     const offline = new KaleidoClient({ baseUrl: "http://127.0.0.1:9", apiKey, fatigue: false });
     const fallback = { decision_id: "", placement, bucket: "control", experiment: null, model_version: null, items: [] };
