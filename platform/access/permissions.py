@@ -25,6 +25,7 @@ def scope_required(scope: str, *, staff_allowed: bool = False) -> type[BasePermi
                 return can_read_reports(user) if scope == "analytics:read" else can_operate(user)
             return False
 
+    HasScope.scope = scope  # read by access.throttling: report reads have their own rate limit
     HasScope.__name__ = f"HasScope_{scope.replace(':', '_')}"
     return HasScope
 

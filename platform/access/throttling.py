@@ -27,6 +27,12 @@ granted below the limit.
 
 The table is per process and guarded by a lock (gunicorn may run threads). A forked child starts
 with an empty table and a new lock.
+
+Report reads (views whose permission is the `analytics:read` scope: the report APIs and the
+dashboard's APIs) cost far more than a rank call, so they have a second, much lower limit,
+ANALYTICS_RATE_LIMIT_PER_MINUTE, counted per key and per logged-in user (dashboard sessions, which
+the per-key limit does not cover), with the same leases under `throttle:reports:{who}:{window}`.
+At the default 120 a minute the lease is one token, so it is counted exactly.
 """
 
 from __future__ import annotations
@@ -54,11 +60,17 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         user = request.user
-        if not isinstance(user, ApiKeyPrincipal):
-            return True  # staff sessions are not rate limited here
-        limit = user.api_key.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
         now = _now()
         window = int(now // WINDOW_SECONDS)
+        if _reads_reports(view):
+            who = _principal(user)
+            if who is not None and not _local_leases.spend(f"reports:{who}", settings.ANALYTICS_RATE_LIMIT_PER_MINUTE,
+                                                           window):
+                self._wait = (window + 1) * WINDOW_SECONDS - now
+                return False
+        if not isinstance(user, ApiKeyPrincipal):
+            return True  # sessions are limited on report reads only (above)
+        limit = user.api_key.rate_limit_per_minute or settings.API_KEY_RATE_LIMIT_PER_MINUTE
         if _local_leases.spend(user.api_key.prefix, limit, window):
             return True
         self._wait = (window + 1) * WINDOW_SECONDS - now
@@ -66,6 +78,20 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return max(1.0, self._wait)
+
+
+def _reads_reports(view) -> bool:
+    """True for a view that `analytics:read` guards (report APIs, dashboard APIs)."""
+    return any(getattr(p, "scope", None) == "analytics:read" for p in getattr(view, "permission_classes", ()))
+
+
+def _principal(user) -> str | None:
+    """Who a report read is counted against: the key, or the logged-in user."""
+    if isinstance(user, ApiKeyPrincipal):
+        return user.api_key.prefix
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user-{user.pk}"
+    return None
 
 
 def lease_size(limit: int) -> int:
