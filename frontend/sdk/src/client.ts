@@ -1,5 +1,5 @@
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./circuit.js";
-import { KaleidoUnavailableError } from "./errors.js";
+import { KaleidoAuthError, KaleidoUnavailableError } from "./errors.js";
 import { FatigueTracker, type FatigueOptions } from "./fatigue.js";
 import { type FetchLike, joinUrl, postJson } from "./http.js";
 import { type Log, type Logger, type LogLevel, makeLog } from "./log.js";
@@ -43,6 +43,11 @@ export interface KaleidoClientOptions {
   eventsTimeoutMs?: number;
   /** Stop calling a failing server for a while; `false` turns it off. Defaults 5 failures / 10 s. */
   circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * A 401/403 from rank() (bad key, missing scope): "throw" (default) a KaleidoAuthError even when
+   * a fallback is given, or "fallback" to answer it (reason "auth_error"). Logged as an error once.
+   */
+  authErrors?: "throw" | "fallback";
   /** Where the SDK logs (default `console`), and from which level. Default "warn". */
   logger?: Logger;
   logLevel?: LogLevel;
@@ -77,8 +82,9 @@ export interface RankOptions {
   /** Deadline for this call; overrides the client's rankTimeoutMs. */
   timeoutMs?: number;
   /**
-   * Returned (marked with `fallback`) on timeout, 5xx or network failure instead of throwing:
-   * usually the BFF's default design. Without one those failures throw KaleidoUnavailableError.
+   * Returned (marked with `fallback`) instead of throwing on a timeout, 408, 429, 5xx, network
+   * failure or open circuit (and on 401/403 with `authErrors: "fallback"`): usually the BFF's
+   * default design, see fallbackFromDesign(). Without one those throw KaleidoUnavailableError.
    */
   fallback?: RankResponse | (() => RankResponse);
 }
@@ -97,6 +103,7 @@ export class KaleidoClient {
   private readonly eventsUrl: string;
   private readonly removeListeners: (() => void) | undefined;
   private closed = false;
+  private readonly authLogged = new Set<number>();
 
   constructor(private readonly options: KaleidoClientOptions) {
     checkBaseUrl(options.baseUrl);
@@ -173,14 +180,41 @@ export class KaleidoClient {
       this.breaker?.success();
       return this.withFatigue(request, response);
     } catch (error) {
+      if (error instanceof KaleidoAuthError) {
+        this.logAuthError(error);
+        if (this.options.authErrors === "fallback" && options.fallback !== undefined) {
+          return this.answerFallback(request, options.fallback, { reason: "auth_error", status: error.status, error });
+        }
+        throw error;
+      }
       if (error instanceof KaleidoUnavailableError && options.fallback !== undefined) {
-        const fallback = typeof options.fallback === "function" ? options.fallback() : options.fallback;
-        const result = this.withFatigue(request, fallback);
-        result.fallback = { reason: error.reason, status: error.status, error: error.cause ?? error };
-        return result;
+        this.log.info("rank answered the fallback", { placement: request.placement, reason: error.reason, status: error.status });
+        return this.answerFallback(request, options.fallback, {
+          reason: error.reason,
+          status: error.status,
+          retryAfterMs: error.retryAfterMs,
+          error: error.cause ?? error,
+        });
       }
       throw error;
     }
+  }
+
+  private answerFallback(request: RankRequest, fallback: NonNullable<RankOptions["fallback"]>, why: NonNullable<RankResult["fallback"]>): RankResult {
+    const answer = typeof fallback === "function" ? fallback() : fallback;
+    const result = this.withFatigue(request, answer);
+    result.fallback = why;
+    return result;
+  }
+
+  /** A bad key is a deployment mistake: say so loudly, once per status, not once per request. */
+  private logAuthError(error: KaleidoAuthError): void {
+    if (this.authLogged.has(error.status)) return;
+    this.authLogged.add(error.status);
+    this.log.error(`Kaleido refused the API key (${error.status}): check apiKey and its scopes (rank, events)`, {
+      status: error.status,
+      detail: (error.body as { detail?: unknown } | null)?.detail,
+    });
   }
 
   private withFatigue(request: RankRequest, response: RankResponse): RankResult {

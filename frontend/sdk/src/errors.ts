@@ -12,6 +12,17 @@ export class KaleidoApiError extends Error {
 }
 
 /**
+ * A 401 (no or unknown API key) or 403 (the key lacks the scope): a configuration error, not an
+ * outage. rank() throws it even with a fallback unless `authErrors: "fallback"`; logged once.
+ */
+export class KaleidoAuthError extends KaleidoApiError {
+  constructor(status: number, body: unknown) {
+    super(status, body);
+    this.name = "KaleidoAuthError";
+  }
+}
+
+/**
  * Why Kaleido could not answer: `timeout` (no answer by the deadline, or a 408), `server_error`
  * (5xx), `network_error`, `rate_limited` (429), `circuit_open` (skipped: the circuit breaker is
  * open after repeated failures).

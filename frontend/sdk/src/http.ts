@@ -1,4 +1,4 @@
-import { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
+import { KaleidoApiError, KaleidoAuthError, KaleidoUnavailableError } from "./errors.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -68,9 +68,8 @@ export async function postJson<T>(options: PostOptions): Promise<T> {
       const retryAfterMs = parseRetryAfter(response.headers?.get?.("retry-after") ?? null, (options.now ?? Date.now)());
       throw new KaleidoUnavailableError(reason, { status, retryAfterMs });
     }
-    if (response.status >= 400) {
-      throw new KaleidoApiError(response.status, body);
-    }
+    if (status === 401 || status === 403) throw new KaleidoAuthError(status, body);
+    if (status >= 400) throw new KaleidoApiError(status, body);
     return body as T;
   } catch (error) {
     if (aborted) throw new AbortedError();

@@ -2,7 +2,7 @@ export { KaleidoClient } from "./client.js";
 export type { KaleidoClientOptions, RankOptions } from "./client.js";
 export { CircuitBreaker } from "./circuit.js";
 export type { CircuitBreakerOptions, CircuitState } from "./circuit.js";
-export { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
+export { KaleidoApiError, KaleidoAuthError, KaleidoUnavailableError } from "./errors.js";
 export type { UnavailableReason } from "./errors.js";
 export type { Logger, LogLevel } from "./log.js";
 export {

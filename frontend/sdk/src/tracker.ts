@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from "./circuit.js";
-import { KaleidoApiError, KaleidoUnavailableError } from "./errors.js";
+import { KaleidoApiError, KaleidoAuthError, KaleidoUnavailableError } from "./errors.js";
 import { type Log, makeLog } from "./log.js";
 import { AbortedError, backoffDelay, type FetchLike, postJson } from "./http.js";
 import { newEventId } from "./ids.js";
@@ -353,6 +353,7 @@ export class EventTracker {
         // A 4xx (other than 408/429, which arrive as KaleidoUnavailableError) will not get better.
         if (error instanceof KaleidoApiError) {
           breaker?.success();
+          if (error instanceof KaleidoAuthError) this.logAuthError(error.status);
           this.fail({ events, reason: "client_error", status: error.status, body: error.body, attempts: attempt });
           return;
         }
@@ -368,6 +369,14 @@ export class EventTracker {
         await interruptible(this.sleep(wait), signal);
       }
     }
+  }
+
+  private authLogged = false;
+
+  private logAuthError(status: number): void {
+    if (this.authLogged) return;
+    this.authLogged = true;
+    this.log.error(`Kaleido refused the API key for events (${status}): check apiKey and its "events" scope`, { status });
   }
 
   /** Rejections reach onRejected, or the log when nobody listens. */

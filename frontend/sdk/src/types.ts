@@ -72,12 +72,19 @@ export interface RankedItem extends RankItem {
 }
 
 /** Why rank() answered the fallback (see KaleidoUnavailableError for each). */
-export type FallbackReason = "timeout" | "server_error" | "network_error" | "rate_limited" | "circuit_open";
+export type FallbackReason =
+  | "timeout"
+  | "server_error"
+  | "network_error"
+  | "rate_limited"
+  | "circuit_open"
+  /** A 401/403, with `authErrors: "fallback"`. */
+  | "auth_error";
 
 export interface RankResult extends Omit<RankResponse, "items"> {
   items: RankedItem[];
   /** Present when the caller's fallback was returned instead of the server's answer. */
-  fallback?: { reason: FallbackReason; status?: number; error?: unknown };
+  fallback?: { reason: FallbackReason; status?: number; retryAfterMs?: number; error?: unknown };
 }
 
 export type EventType = "impression" | "click" | "conversion";

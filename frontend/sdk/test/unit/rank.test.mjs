@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { KaleidoApiError, KaleidoClient, KaleidoUnavailableError } from "../../dist/index.js";
+import { KaleidoApiError, KaleidoAuthError, KaleidoClient, KaleidoUnavailableError } from "../../dist/index.js";
 import { rankResponse, scriptedFetch } from "./helpers.mjs";
 
 const request = {
@@ -71,5 +71,56 @@ describe("rank()", () => {
       assert.deepEqual(error.body, body);
       return true;
     });
+  });
+
+  it("answers the fallback on a 429, with the reason and the server's Retry-After", async () => {
+    const { fetch } = scriptedFetch([{ status: 429, headers: { "Retry-After": "12" }, body: { detail: "slow down" } }]);
+    const client = new KaleidoClient({ baseUrl: "http://kaleido.test", fetch, fatigue: false });
+
+    const result = await client.rank(request, { fallback: defaultDesign });
+
+    assert.deepEqual([result.fallback.reason, result.fallback.status, result.fallback.retryAfterMs], ["rate_limited", 429, 12_000]);
+    await assert.rejects(client.rank(request), (error) => error instanceof KaleidoUnavailableError && error.reason === "rate_limited");
+  });
+
+  it("throws a 401/403 even with a fallback, and logs it as an error once", async () => {
+    const lines = [];
+    const logger = { error: (message, fields) => lines.push({ message, fields }) };
+    const { fetch } = scriptedFetch([{ status: 403, body: { detail: "This API key lacks the 'rank' scope." } }]);
+    const client = new KaleidoClient({ baseUrl: "http://kaleido.test", apiKey: "k", fetch, fatigue: false, logger });
+
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(client.rank(request, { fallback: defaultDesign }), (error) => {
+        assert.ok(error instanceof KaleidoAuthError && error instanceof KaleidoApiError);
+        assert.equal(error.status, 403);
+        return true;
+      });
+    }
+    assert.equal(lines.length, 1, "loud once, not once per request");
+    assert.match(lines[0].message, /API key/);
+    assert.equal(lines[0].fields.status, 403);
+  });
+
+  it("answers the fallback on a 401 when authErrors is 'fallback'", async () => {
+    const lines = [];
+    const logger = { error: (message) => lines.push(message) };
+    const { fetch } = scriptedFetch([{ status: 401, body: { detail: "Invalid API key." } }]);
+    const client = new KaleidoClient({ baseUrl: "http://kaleido.test", apiKey: "k", fetch, fatigue: false, logger, authErrors: "fallback" });
+
+    const first = await client.rank(request, { fallback: defaultDesign });
+    const second = await client.rank(request, { fallback: defaultDesign });
+
+    assert.deepEqual([first.fallback.reason, first.fallback.status], ["auth_error", 401]);
+    assert.equal(second.fallback.reason, "auth_error");
+    assert.equal(lines.length, 1);
+    await assert.rejects(client.rank(request), KaleidoAuthError, "without a fallback it still throws");
+  });
+
+  it("throws the caller's own mistakes (400, 409, 413) whatever the fallback", async () => {
+    for (const status of [400, 409, 413]) {
+      const { fetch } = scriptedFetch([{ status, body: { detail: "no" } }]);
+      const client = new KaleidoClient({ baseUrl: "http://kaleido.test", fetch, fatigue: false, authErrors: "fallback" });
+      await assert.rejects(client.rank(request, { fallback: defaultDesign }), (error) => error instanceof KaleidoApiError && error.status === status);
+    }
   });
 });
