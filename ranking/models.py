@@ -106,3 +106,17 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         where = self.placement.slug if self.placement_id else "general"
         return f"v{self.version} {self.algo} ({where})"
+
+
+class ServingVersion(models.Model):
+    """A counter per serving scope, bumped after a change to what serves commits (ranking.serving_versions).
+
+    Scopes: `placement:<id>` (its live variants, settings and experiments) and `models` (which model
+    versions are active). Every serving process reads the table at most once a second.
+    """
+
+    scope = models.CharField(max_length=40, primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope} v{self.version}"

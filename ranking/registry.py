@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import features as F
+from . import serving_versions
 from .models import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -162,29 +163,36 @@ def reset_caches() -> None:
         _loaded.clear()
         _failed.clear()
         _loading.clear()
-    _active_memo[:] = [0.0, None]
+    _active_memo[:] = [0.0, None, 0]
+    serving_versions.forget()
     with contextlib.suppress(Exception):  # the shared copy expires on its own
         cache.delete(ACTIVE_KEY)
 
 
-_active_memo: list = [0.0, None]  # [re-check after (monotonic), table]
+_active_memo: list = [0.0, None, 0]  # [re-check after (monotonic), table, serving version it was read at]
 
 
 def _active_table() -> dict[str, Any]:
-    """Active versions, from process memory for KALEIDO_RANK_LOCAL_CHECK_S, then from the shared cache."""
+    """Active versions, from process memory for KALEIDO_RANK_LOCAL_CHECK_S, then from the shared cache.
+
+    An activation bumps the `models` serving version, which every process reads at most once a second
+    (serving_versions): a table read at an older version is never used, in memory or in the cache.
+    """
     now = time.monotonic()
-    if _active_memo[1] is not None and _active_memo[0] > now:
+    stamp = serving_versions.current(serving_versions.MODELS)
+    if _active_memo[1] is not None and _active_memo[0] > now and _active_memo[2] == stamp:
         return _active_memo[1]
-    table = _shared_active_table()
-    _active_memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table]
+    table = _shared_active_table(stamp)
+    _active_memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table, stamp]
     return table
 
 
-def _shared_active_table() -> dict[str, Any]:
+def _shared_active_table(stamp: int) -> dict[str, Any]:
     try:
-        table = cache.get(ACTIVE_KEY)
+        cached = cache.get(ACTIVE_KEY)
     except Exception:  # a cache outage must not stop serving
-        table = None
+        cached = None
+    table = cached[1] if isinstance(cached, tuple) and cached[0] == stamp else None
     if table is None:
         rows = ModelVersion.objects.filter(is_active=True).values_list("placement_id", "scope", "version")
         table = {"dedicated": {}, "general": None}
@@ -194,7 +202,7 @@ def _shared_active_table() -> dict[str, Any]:
             else:
                 table["dedicated"][placement_id] = version
         try:
-            cache.set(ACTIVE_KEY, table, timeout=settings.KALEIDO_MODEL_STAMP_TTL)
+            cache.set(ACTIVE_KEY, (stamp, table), timeout=settings.KALEIDO_MODEL_STAMP_TTL)
         except Exception:  # noqa: S110 - the cache is an optimisation only
             pass
     return table
@@ -329,12 +337,14 @@ def rollback(*, placement=None, to_version: str | None = None) -> ModelVersion:
 
 
 def _forget_active_table() -> None:
-    # Now for this process, and again after commit so no process keeps a table read before the commit.
+    # Now for this process, and again after commit so no process keeps a table read before the commit;
+    # the other processes learn of it from the `models` serving version, bumped once this commits.
     _forget_after_commit()
     transaction.on_commit(_forget_after_commit)
+    serving_versions.bump(serving_versions.MODELS)
 
 
 def _forget_after_commit() -> None:
-    _active_memo[:] = [0.0, None]
+    _active_memo[:] = [0.0, None, 0]
     with contextlib.suppress(Exception):  # with the cache down, other processes re-read within its TTL
         cache.delete(ACTIVE_KEY)

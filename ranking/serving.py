@@ -1,8 +1,9 @@
 """`rank`: pick the variants one user sees on one placement, log the decision, say why.
 
 Hot-path reads come from process memory: the placement's catalogue (live variants, tag matrices,
-running experiment, which variants are still new) is cached per process and reloaded when a cheap token
-in Django's cache changes (any save of a variant, placement or experiment drops it) or after
+running experiment, which variants are still new) is cached per process and reloaded when the
+placement's serving version changes (any save of a variant, placement or experiment bumps it; each
+process reads the versions at most once a second, see serving_versions) or after
 KALEIDO_RANK_CATALOGUE_TTL seconds; the active model comes from `registry`. Per request that leaves the
 API-key lookup (process memory too, re-read every few seconds), the rate limit (leased from the cache
 in batches) and the decision log (decision_log: one INSERT, or one append to this process's journal).
@@ -19,8 +20,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -29,7 +28,7 @@ from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
 
 from . import features as F
 from . import policy as P
-from . import registry
+from . import registry, serving_versions
 from .buckets import assign_bucket
 from .decision_log import log_decision
 from .models import Experiment
@@ -125,59 +124,29 @@ class Catalogue:
 # --- catalogue cache ----------------------------------------------------------------------------------------
 
 _catalogues: dict[str, Catalogue] = {}
-_tokens: dict[int, tuple[float, str]] = {}  # placement id -> (re-check after, token)
 _local = threading.local()
 
 
-def _token_key(placement_id: int) -> str:
-    return f"ranking:catalogue:{placement_id}"
-
-
 def invalidate_catalogue(placement_id: int | None = None) -> None:
-    """Make every process reload the catalogue on its next request (all placements if None).
+    """Make every process reload the catalogue on its next request (all placements if None: this
+    process only, what a freshly started one sees).
 
-    Inside a transaction the token is dropped now and again after the commit, so no process keeps,
-    under the new token, a catalogue it read before the commit.
+    This process drops its copy now; the others see the placement's serving version bumped once the
+    transaction commits (serving_versions), so none keeps a catalogue it read before the commit.
     """
     if placement_id is None:
         _catalogues.clear()
-        _tokens.clear()
+        serving_versions.forget()
         return
-    _drop_token(placement_id)
-    if connection.in_atomic_block:
-        transaction.on_commit(lambda: _drop_token(placement_id))
-
-
-def _drop_token(placement_id: int) -> None:
-    _tokens.pop(placement_id, None)
-    try:
-        cache.delete(_token_key(placement_id))
-    except Exception:  # noqa: S110 - worst case the TTL reloads it
-        pass
+    for slug, cat in list(_catalogues.items()):
+        if cat.placement_id == placement_id:
+            _catalogues.pop(slug, None)
+    serving_versions.bump(serving_versions.placement_scope(placement_id))
 
 
 def _current_token(placement_id: int) -> str:
-    """The shared token, re-read from the cache at most every KALEIDO_RANK_LOCAL_CHECK_S seconds."""
-    now = time.monotonic()
-    memo = _tokens.get(placement_id)
-    if memo is not None and memo[0] > now:
-        return memo[1]
-    token = _shared_token(placement_id)
-    _tokens[placement_id] = (now + settings.KALEIDO_RANK_LOCAL_CHECK_S, token)
-    return token
-
-
-def _shared_token(placement_id: int) -> str:
-    key = _token_key(placement_id)
-    try:
-        token = cache.get(key)
-        if token is None:
-            token = uuid.uuid4().hex
-            cache.add(key, token, timeout=None)
-            token = cache.get(key) or token
-    except Exception:  # a cache outage: rely on the TTL alone
-        token = "no-cache"  # noqa: S105 - a marker, not a secret
-    return token
+    """The placement's serving version, re-read from the database at most every KALEIDO_RANK_LOCAL_CHECK_S."""
+    return str(serving_versions.current(serving_versions.placement_scope(placement_id)))
 
 
 def _load_catalogue(slug: str) -> Catalogue | None:
