@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from access.admin_guard import RoleAdmin
 from creative.models import CreativeKit, ImageMaterial
 from creative.taxonomy import validate_tags
 
@@ -34,7 +35,7 @@ class BaseModelForm(forms.ModelForm):
 
 
 @admin.register(BaseModel)
-class BaseModelAdmin(admin.ModelAdmin):
+class BaseModelAdmin(RoleAdmin):
     form = BaseModelForm
     list_display = ["name", "family", "path", "cross_attention_dim", "default_steps", "dtype", "is_active"]
     list_filter = ["family", "is_active"]
@@ -63,7 +64,7 @@ class LoraStyleForm(forms.ModelForm):
 
 
 @admin.register(LoraStyle)
-class LoraStyleAdmin(admin.ModelAdmin):
+class LoraStyleAdmin(RoleAdmin):
     form = LoraStyleForm
     list_display = ["name", "base_model", "path", "trigger_words", "default_weight", "implied_tags"]
     list_filter = ["base_model__family"]
@@ -117,7 +118,7 @@ class GenerationJobForm(forms.ModelForm):
 
 
 @admin.register(GenerationJob)
-class GenerationJobAdmin(admin.ModelAdmin):
+class GenerationJobAdmin(RoleAdmin):
     form = GenerationJobForm
     list_display = ["id", "kit", "backend", "base_model", "status", "progress_bar", "images_made", "created_at",
                     "accepted_at"]
@@ -177,24 +178,24 @@ class GenerationJobAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), messages.ERROR)
 
-    @admin.action(description="Start (queue) selected jobs")
+    @admin.action(description="Start (queue) selected jobs", permissions=["change"])
     def start_jobs(self, request, queryset):
         for job in queryset.filter(status=GenerationJob.Status.QUEUED):
             services.job_start(job=job)
         self.message_user(request, "Queued.")
 
-    @admin.action(description="Cancel selected jobs")
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             services.job_cancel(job=job)
         self.message_user(request, "Cancelled (running jobs stop at their next step).")
 
-    @admin.action(description="Accept all images of selected jobs into their kits")
+    @admin.action(description="Accept all images of selected jobs into their kits", permissions=["change"])
     def accept_images(self, request, queryset):
-        kept = sum(services.job_accept(job=job) for job in queryset)
+        kept = sum(services.job_accept(job=job, by=request.user) for job in queryset)
         self.message_user(request, f"{kept} image(s) accepted.")
 
-    @admin.action(description="Auto-tag the kits of selected jobs (copies and images)")
+    @admin.action(description="Auto-tag the kits of selected jobs (copies and images)", permissions=["change"])
     def autotag_kits(self, request, queryset):
         kits = CreativeKit.objects.filter(pk__in=queryset.values("kit_id"))
         tagged = sum(kit_autotag(kit) for kit in kits)

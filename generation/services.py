@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import secrets
+import socket
 import time
+import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from PIL import Image
 
 from creative.models import CreativeKit, ImageMaterial
+from creative.services.materials import material_delete
 from creative.uploads import clean_image_upload
 
 from .engine import (
@@ -209,14 +217,18 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
 
 
 @transaction.atomic
-def job_accept(*, job: GenerationJob, keep: Iterable[int] | None = None) -> int:
-    """Keep the chosen images (ids, default all) in the kit, delete the rest; returns how many were kept."""
+def job_accept(*, job: GenerationJob, keep: Iterable[int] | None = None, by=None) -> int:
+    """Keep the chosen images (ids, default all) in the kit, delete the rest; returns how many were kept.
+
+    A discarded image goes the way of every deleted material: its variants that served traffic are retired
+    and kept (creative.services.materials), only the others are deleted with it."""
     images = list(job.images.all())
     keep_ids = {img.id for img in images} if keep is None else set(keep)
     removed = [img for img in images if img.id not in keep_ids]
     for img in removed:
-        img.file.delete(save=False)
-        img.delete()
+        outcome = material_delete(material=img, by=by)
+        if outcome.kept_variants:
+            logger.info("generation job %s: %s", job.pk, outcome.summary())
     job.accepted_at = timezone.now()
     job.save(update_fields=["accepted_at"])
     return len(images) - len(removed)
@@ -278,50 +290,102 @@ class _Defaulting(dict):
 
 
 class _Progress:
-    """Writes progress and step timings from the step callback; raises JobCancelled when asked to stop."""
+    """Writes progress and step timings from the step callback and renews the lease in the same UPDATE;
+    raises JobCancelled when asked to stop (cancelled, or the lease was lost to another worker)."""
 
-    def __init__(self, job: GenerationJob, *, total_steps: int, done_steps: int):
+    def __init__(self, job: GenerationJob, *, worker: str, total_steps: int, done_steps: int):
         self.job_id = job.pk
+        self.worker = worker
         self.total = max(1, total_steps)
         self.done = done_steps
         self.timings: list[float] = list(job.step_timings or [])
         self.last = time.perf_counter()
 
-    def step(self) -> None:
+    def step(self, images: int = 1) -> None:
+        """One denoising step of `images` images (a batch advances all of them at once)."""
         now = time.perf_counter()
         self.timings.append(round(now - self.last, 4))
         self.last = now
-        self.done += 1
-        updated = GenerationJob.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(
-            progress=round(min(99.9, 100.0 * self.done / self.total), 2), step_timings=self.timings)
-        if not updated:  # no longer running: the operator cancelled it
+        self.done += images
+        updated = _held(self.job_id, self.worker).update(
+            progress=round(min(99.9, 100.0 * self.done / self.total), 2), step_timings=self.timings,
+            lease_expires_at=_lease_end())
+        if not updated:  # no longer running (the operator cancelled it) or no longer this worker's
             raise JobCancelled()
 
     def restart_clock(self) -> None:
         self.last = time.perf_counter()
 
 
-def _claim(job_id: int) -> GenerationJob | None:
-    with transaction.atomic():
-        job = GenerationJob.objects.select_for_update(of=("self",)).select_related("kit", "base_model").filter(
-            pk=job_id).first()
-        if job is None or job.is_finished:
-            return None  # deleted, or a redelivered task for a job already done: nothing to do
-        job.status = Job.Status.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.error = ""
-        job.save(update_fields=["status", "started_at", "error"])
-    return job
+# -- the lease: one job never runs on two workers at once ---------------------------------------------------
+#
+# A task can reach a second worker while the first still runs it: a redelivery once the broker's visibility
+# timeout has passed, or the job queued again. The worker that runs a job holds a lease on its row
+# (`leased_by`, `lease_expires_at`), taken with one conditional UPDATE that succeeds only when no other
+# worker's lease is valid, and renewed by every progress write; each write the run makes is conditional on
+# the lease still being its own. A worker that finds a valid lease leaves the job alone (the task looks
+# again once that lease would have lapsed). A worker that dies stops renewing, so after
+# `GENERATION_LEASE_S` seconds its lease lapses and the next delivery takes the job over, skipping the
+# images already saved. The lease must outlast the longest pause between progress writes (a model load).
 
 
-def job_run(*, job_id: int) -> GenerationJob | None:
+def worker_name() -> str:
+    """Who holds a lease: host, process, and a random part unique to one run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.GENERATION_LEASE_S)
+
+
+def _held(job_id: int, worker: str):
+    """The job's row, while it runs under this worker's lease (the filter of every write a run makes)."""
+    return GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING, leased_by=worker)
+
+
+def job_lease_claim(*, job_id: int, worker: str) -> bool:
+    """Take the job for `worker` (queued, or running under a lapsed lease); False if it is finished, gone,
+    or another worker's lease is still valid."""
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now) | Q(leased_by=worker)
+    return bool(GenerationJob.objects.filter(free, pk=job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+                .update(status=Job.Status.RUNNING, leased_by=worker, lease_expires_at=_lease_end(), error="",
+                        started_at=Coalesce("started_at", Value(now, output_field=DateTimeField()))))
+
+
+def _lease_renew(job_id: int, worker: str) -> None:
+    """Extend this worker's lease; JobCancelled if another worker has taken the job over. (A cancelled job
+    keeps its lease until the run ends, so the image in hand when the operator cancelled is still saved.)"""
+    if not GenerationJob.objects.filter(pk=job_id, leased_by=worker).update(lease_expires_at=_lease_end()):
+        raise JobCancelled()
+
+
+def _lease_release(job_id: int, worker: str) -> None:
+    GenerationJob.objects.filter(pk=job_id, leased_by=worker).update(leased_by="", lease_expires_at=None)
+
+
+def job_lease_wait(job: GenerationJob | None) -> float | None:
+    """Seconds until another worker's valid lease on this running job lapses; None when nobody holds one."""
+    if job is None or job.status != Job.Status.RUNNING or job.lease_expires_at is None:
+        return None
+    remaining = (job.lease_expires_at - timezone.now()).total_seconds()
+    return remaining if remaining > 0 else None
+
+
+def job_run(*, job_id: int, worker: str | None = None) -> GenerationJob | None:
     """Run a job to the end (the gpu worker calls this). Safe to call again: images already saved are skipped.
 
-    Failures are recorded on the job, never raised, so the worker goes on to its next job.
+    The run holds the job's lease (above); a job another worker holds is returned untouched. Failures are
+    recorded on the job, never raised, so the worker goes on to its next job.
     """
-    job = _claim(job_id)
-    if job is None:
-        return GenerationJob.objects.filter(pk=job_id).first()
+    worker = worker or worker_name()
+    if not job_lease_claim(job_id=job_id, worker=worker):
+        job = GenerationJob.objects.filter(pk=job_id).first()
+        if job_lease_wait(job) is not None:
+            logger.info("generation job %s is running on %s until %s; left alone", job_id, job.leased_by,
+                        job.lease_expires_at.isoformat())
+        return job  # deleted, finished (a redelivered task for a job already done), or held by another worker
+    job = GenerationJob.objects.select_related("kit", "base_model").get(pk=job_id)
     try:
         backend = get_backend(job.backend)
         loras = _lora_specs(job)
@@ -337,17 +401,21 @@ def job_run(*, job_id: int) -> GenerationJob | None:
         done_indices = set(job.images.values_list("job_index", flat=True))
         todo = [r for r in requests if r.index not in done_indices]
         total = sum(backend.steps_for(r) for r in requests)
-        progress = _Progress(job, total_steps=total, done_steps=total - sum(backend.steps_for(r) for r in todo))
+        progress = _Progress(job, worker=worker, total_steps=total,
+                             done_steps=total - sum(backend.steps_for(r) for r in todo))
         described = backend.describe(model=model)
 
         def on_image(request: ImageRequest, image: Image.Image, batch_size: int) -> None:
+            _lease_renew(job_id, worker)  # still ours: another worker has not taken the job over
             _save_image(job, request, image, described=described, batch_size=batch_size, loras=loras)
             progress.restart_clock()
+
+        _lease_renew(job_id, worker)  # the model load that follows may be the longest pause
 
         run_requests(backend=backend, requests=todo, model=model, loras=loras, on_step=progress.step,
                      on_image=on_image)
     except JobCancelled:
-        logger.info("generation job %s cancelled", job_id)
+        logger.info("generation job %s stopped: cancelled, or its lease passed to another worker", job_id)
     except Exception as exc:  # a failed job must not take the worker down with it
         logger.exception("generation job %s failed", job_id)
         if isinstance(exc, ValidationError):
@@ -356,11 +424,11 @@ def job_run(*, job_id: int) -> GenerationJob | None:
             message = str(exc)
         else:
             message = f"{type(exc).__name__}: {exc}"
-        GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-            status=Job.Status.FAILED, error=message[:4000], finished_at=timezone.now())
+        _held(job_id, worker).update(status=Job.Status.FAILED, error=message[:4000], finished_at=timezone.now())
     else:
-        GenerationJob.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-            status=Job.Status.SUCCEEDED, progress=100.0, finished_at=timezone.now())
+        _held(job_id, worker).update(status=Job.Status.SUCCEEDED, progress=100.0, finished_at=timezone.now())
+    finally:
+        _lease_release(job_id, worker)
     return GenerationJob.objects.get(pk=job_id)
 
 

@@ -9,15 +9,22 @@ from kaleido.queues import GPU_QUEUE
 
 
 @shared_task(
-    queue=GPU_QUEUE, acks_late=True, reject_on_worker_lost=True,
+    bind=True, queue=GPU_QUEUE, acks_late=True, reject_on_worker_lost=True,
     autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
 )
-def generation_job_run(job_id: int) -> str:
+def generation_job_run(self, job_id: int) -> str:
     """Run one generation job. acks_late: a worker killed mid-job leaves the message for the next worker,
-    which skips images already saved (one per job + index)."""
-    from .services import job_run
+    which skips images already saved (one per job + index).
+
+    A delivery that finds another worker's valid lease on the job (a redelivery while the first worker still
+    runs it) leaves the job alone and looks again once that lease would have lapsed: by then the job is
+    finished (nothing to do) or its worker died (this one takes it over)."""
+    from .services import job_lease_wait, job_run
 
     job = job_run(job_id=job_id)
+    wait = job_lease_wait(job)
+    if wait is not None and not self.request.is_eager:
+        raise self.retry(countdown=wait + 1, max_retries=None)
     return job.status if job is not None else "missing"
 
 

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from access.admin_guard import RoleAdmin
+
 from . import services
 from .models import Decision, Experiment, ModelVersion
 
@@ -16,7 +18,7 @@ class ExperimentForm(forms.ModelForm):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(RoleAdmin):
     list_display = ("slug", "placement", "status", "buckets", "started_at", "stopped_at")
     list_filter = ("status", "placement")
     actions = ["stop"]
@@ -40,7 +42,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             raise
         obj.pk = created.pk
 
-    @admin.action(description="Stop selected experiments")
+    @admin.action(description="Stop selected experiments", permissions=["change"])
     def stop(self, request, queryset):
         for experiment in queryset:
             services.experiment_stop(slug=experiment.slug)
@@ -48,7 +50,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(RoleAdmin):
     list_display = ("version", "placement", "scope", "algo", "is_active", "artefact_status", "rows", "auc",
                     "logloss", "calibration_error", "created_at", "activated_at")
     list_filter = ("is_active", "scope", "algo", "placement")
@@ -57,6 +59,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # versions come from training
+
+    def has_activate_permission(self, request) -> bool:
+        return request.user.has_perm("ranking.activate_model")
 
     @admin.display(description="Artefact")
     def artefact_status(self, obj):
@@ -70,18 +75,22 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return f"ERROR {exc.reason}: {exc} ({where})"
         return "ok"
 
-    @admin.action(description="Activate the selected version")
+    @admin.action(description="Activate the selected version", permissions=["activate"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version.", level=messages.ERROR)
             return
-        mv = services.model_activate(version=queryset.get().version)
+        try:
+            mv = services.model_activate(version=queryset.get().version)
+        except ValidationError as exc:  # refused (e.g. by the activation gate): say why, change nothing
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return
         self.message_user(request, f"v{mv.version} is now active.")
         status = self.artefact_status(mv)
         if status != "ok":
             self.message_user(request, f"v{mv.version}: {status}", level=messages.ERROR)
 
-    @admin.action(description="Roll back to the version active before")
+    @admin.action(description="Roll back to the version active before", permissions=["activate"])
     def roll_back(self, request, queryset):
         for placement_id, scope in set(queryset.values_list("placement_id", "scope")):
             placement = queryset.filter(placement_id=placement_id).first().placement if placement_id else None
@@ -94,7 +103,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(RoleAdmin):
     list_display = ("decision_id", "placement", "user_id", "bucket", "model_version", "created_at")
     list_filter = ("bucket", "placement")
     search_fields = ("user_id",)
@@ -106,3 +115,6 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the interaction log: the retention job prunes it, nobody deletes it by hand

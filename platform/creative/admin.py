@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+
+from access.admin_guard import RoleAdmin
 
 from .models import (
     CopyVariant,
@@ -24,6 +26,7 @@ from .models import (
 )
 from .services.combination import kit_combine
 from .services.copy_io import copies_export, copies_import
+from .services.materials import material_delete, material_deletion_plan, served_variants
 from .services.rendering import variants_render
 from .services.variants import variant_set_tag_overrides, variants_bulk
 from .taxonomy import manual_tag_sources, validate_tags
@@ -74,7 +77,7 @@ class TagValueInline(admin.TabularInline):
 
 
 @admin.register(TagGroup)
-class TagGroupAdmin(admin.ModelAdmin):
+class TagGroupAdmin(RoleAdmin):
     list_display = ("name", "layer", "multi_valued", "values_list", "description")
     list_filter = ("layer",)
     inlines = [TagValueInline]
@@ -84,8 +87,18 @@ class TagGroupAdmin(admin.ModelAdmin):
         return ", ".join(v.value for v in obj.values.all())
 
 
+def protect_served(found: tuple, variants) -> tuple:
+    """Django's get_deleted_objects answer, with the served variants among `variants` added as protected:
+    deleting a placement, kit or variant is refused (Django's "protected objects" page, nothing deleted)
+    while one of them has served traffic. Such variants are retired, never deleted."""
+    deleted, counts, perms_needed, protected = found
+    served = served_variants(variants).select_related("placement")[:50]
+    return deleted, counts, perms_needed, [
+        *protected, *(f"variant {v} ({v.status}: it has served traffic; retire it instead)" for v in served)]
+
+
 @admin.register(Placement)
-class PlacementAdmin(admin.ModelAdmin):
+class PlacementAdmin(RoleAdmin):
     list_display = ("slug", "name", "width", "height", "surface", "default_mode", "live_variants")
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ("slug", "name")
@@ -94,6 +107,10 @@ class PlacementAdmin(admin.ModelAdmin):
     @admin.display(description="live variants")
     def live_variants(self, obj):
         return obj.variants.filter(status="live", blocked=False).count()
+
+    def get_deleted_objects(self, objs, request):
+        return protect_served(super().get_deleted_objects(objs, request),
+                              StyleVariant.objects.filter(placement__in=list(objs)))
 
 
 class CopyInline(admin.TabularInline):
@@ -129,7 +146,7 @@ class ExclusionInline(admin.TabularInline):
 
 
 @admin.register(CreativeKit)
-class CreativeKitAdmin(admin.ModelAdmin):
+class CreativeKitAdmin(RoleAdmin):
     list_display = ("name", "placement", "offer_name", "materials", "variant_count", "preview_link")
     list_filter = ("placement",)
     inlines = [CopyInline, ImageInline, LayoutInline, ExclusionInline]
@@ -140,6 +157,10 @@ class CreativeKitAdmin(admin.ModelAdmin):
         for instance in instances:
             if isinstance(instance, CopyVariant | ImageMaterial):
                 autotag(instance)
+
+    def get_deleted_objects(self, objs, request):
+        return protect_served(super().get_deleted_objects(objs, request),
+                              StyleVariant.objects.filter(kit__in=list(objs)))
 
     @admin.display(description="copies × images × layouts")
     def materials(self, obj):
@@ -153,51 +174,58 @@ class CreativeKitAdmin(admin.ModelAdmin):
     def preview_link(self, obj):
         return format_html('<a href="{}">preview grid</a>', reverse("admin:creative_kit_preview", args=[obj.pk]))
 
-    @admin.action(description="Generate combinations (copy × image × layout)")
+    @admin.action(description="Generate combinations (copy × image × layout)", permissions=["change"])
     def generate_combinations(self, request, queryset):
         for kit in queryset:
             result = kit_combine(kit=kit)
             self.message_user(request, f"{kit}: {result.created} new variants, {result.existing} already there, "
                                        f"{result.excluded} excluded by rules, {result.capped} over the cap.")
 
-    @admin.action(description="Auto-tag copy and images (manual tags are kept)")
+    @admin.action(description="Auto-tag copy and images (manual tags are kept)", permissions=["change"])
     def autotag_materials(self, request, queryset):
         from generation.tagging import kit_autotag
 
         tagged = sum(kit_autotag(kit) for kit in queryset)
         self.message_user(request, f"Auto-tagged {tagged} materials; groups set by hand were left as they were.")
 
-    @admin.action(description="Render variants that have no image yet")
+    @admin.action(description="Render variants that have no image yet", permissions=["change"])
     def render_variants(self, request, queryset):
         pending = StyleVariant.objects.filter(kit__in=queryset, rendered_image="").select_related(
             "copy", "image", "layout", "placement")
         self.message_user(request, f"Rendered {variants_render(variants=pending)} variants.")
 
     def get_urls(self):
-        custom = [path("<int:kit_id>/preview/", self.admin_site.admin_view(self.preview_view),
+        custom = [path("<int:kit_id>/preview/", self.guarded_view(self.preview_view, "view"),
                        name="creative_kit_preview")]
         return custom + super().get_urls()
 
     def preview_view(self, request, kit_id: int):
-        """All of a kit's variants as a grid of thumbnails, with bulk review actions."""
+        """All of a kit's variants as a grid of thumbnails, with the bulk review actions the user may run
+        (each needs the same permission as on the variant list; 403 without it)."""
         kit = get_object_or_404(CreativeKit, pk=kit_id)
         variants = kit.variants.select_related("copy").order_by("status", "id")
         status = request.GET.get("status")
         if status:
             variants = variants.filter(status=status)
+        variant_admin = self.admin_site._registry[StyleVariant]
         if request.method == "POST":
-            if not self.has_change_permission(request, kit):
-                return HttpResponse(status=403)
             action = request.POST.get("action", "")
+            if action not in REVIEW_ACTIONS:
+                self.message_user(request, f"Unknown action “{action}”.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            if not variant_admin.may_review(request, action):
+                raise PermissionDenied
             bulk_review(self, request, kit.variants.filter(pk__in=request.POST.getlist("variant")), action, action)
             return HttpResponseRedirect(request.get_full_path())
         context = {**self.admin_site.each_context(request), "kit": kit, "variants": variants,
                    "title": f"Preview: {kit}", "opts": self.model._meta, "status": status,
-                   "actions": ["approve", "publish", "pause", "retire", "pin", "unpin", "block", "unblock"]}
+                   "actions": [a for a in REVIEW_ACTIONS if variant_admin.may_review(request, a)]}
         return render(request, "admin/creative/kit_preview.html", context)
 
 
-class MaterialAdmin(admin.ModelAdmin):
+class MaterialAdmin(RoleAdmin):
+    """Deleting a material retires (and keeps) its variants that served traffic; see services.materials."""
+
     form = TaggedMaterialForm
 
     def save_model(self, request, obj, form, change):
@@ -207,6 +235,36 @@ class MaterialAdmin(admin.ModelAdmin):
             obj.tag_sources.update(manual_tag_sources(obj.tags))
             obj.save(update_fields=["tag_sources"])
         autotag(obj)
+
+    def get_deleted_objects(self, objs, request):
+        """The confirmation page lists what the deletion really does: the material, its variants that never
+        served (deleted with it), and those that did (retired and kept)."""
+        deleted, perms_needed = [], set()
+        counts = {self.opts.verbose_name_plural: 0}
+        if not self.has_delete_permission(request):
+            perms_needed.add(self.opts.verbose_name)
+        for material in objs:
+            plan = material_deletion_plan(material=material)
+            counts[self.opts.verbose_name_plural] += 1
+            entry = [f"variant {v} (never served: deleted)" for v in plan.delete[:50]]
+            entry += [f"variant {v} ({v.status}: it has served traffic; retired and kept, not deleted)"
+                      for v in plan.keep[:50]]
+            deleted += [f"{self.opts.verbose_name}: {material}", entry]
+            if plan.delete:
+                counts["variants deleted"] = counts.get("variants deleted", 0) + len(plan.delete)
+            if plan.keep:
+                counts["variants retired and kept"] = counts.get("variants retired and kept", 0) + len(plan.keep)
+        return deleted, counts, perms_needed, []
+
+    def delete_model(self, request, obj):
+        self._tell(request, material_delete(material=obj, by=request.user))
+
+    def delete_queryset(self, request, queryset):
+        for material in queryset:
+            self._tell(request, material_delete(material=material, by=request.user))
+
+    def _tell(self, request, outcome) -> None:
+        self.message_user(request, outcome.summary(), messages.WARNING if outcome.kept_variants else messages.INFO)
 
 
 class CopyImportForm(forms.Form):
@@ -232,7 +290,7 @@ class CopyVariantAdmin(MaterialAdmin):
         return ", ".join(f"{g}: {s.get('source')}" for g, s in sorted(obj.tag_sources.items()))
 
     def get_urls(self):
-        custom = [path("import/", self.admin_site.admin_view(self.import_view), name="creative_copy_import")]
+        custom = [path("import/", self.guarded_view(self.import_view, "add"), name="creative_copy_import")]
         return custom + super().get_urls()
 
     def import_view(self, request):
@@ -262,11 +320,11 @@ class CopyVariantAdmin(MaterialAdmin):
         response["Content-Disposition"] = f'attachment; filename="copies.{fmt}"'
         return response
 
-    @admin.action(description="Export selected copies to CSV")
+    @admin.action(description="Export selected copies to CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         return self._export(queryset, "csv")
 
-    @admin.action(description="Export selected copies to XLSX")
+    @admin.action(description="Export selected copies to XLSX", permissions=["view"])
     def export_xlsx(self, request, queryset):
         return self._export(queryset, "xlsx")
 
@@ -328,16 +386,25 @@ def bulk_review(modeladmin, request, variants, action: str, description: str) ->
         modeladmin.message_user(request, error, level=messages.WARNING)
 
 
-def _bulk_action(action: str, description: str):
+# The review actions (variant list and kit preview) and the permission each needs: approving is an edit,
+# everything that changes what serves needs creative.publish_variant.
+REVIEW_ACTIONS = {
+    "approve": ("Approve", "change"), "publish": ("Publish (make live)", "publish"), "pause": ("Pause", "publish"),
+    "retire": ("Retire", "publish"), "pin": ("Pin", "publish"), "unpin": ("Unpin", "publish"),
+    "block": ("Block", "publish"), "unblock": ("Unblock", "publish"),
+}
+
+
+def _bulk_action(action: str, description: str, permission: str):
     def run(modeladmin, request, queryset):
         bulk_review(modeladmin, request, queryset, action, description)
 
     run.__name__ = f"bulk_{action}"
-    return admin.action(description=description)(run)
+    return admin.action(description=description, permissions=[permission])(run)
 
 
 @admin.register(StyleVariant)
-class StyleVariantAdmin(admin.ModelAdmin):
+class StyleVariantAdmin(RoleAdmin):
     list_display = ("preview", "variant_key", "placement", "status", "pinned", "blocked", "tag_list")
     list_filter = ("status", "pinned", "blocked", "placement", TagFilter)
     search_fields = ("variant_key",)
@@ -347,12 +414,20 @@ class StyleVariantAdmin(admin.ModelAdmin):
               "blocked", "tags", "tag_overrides", "render_spec", "rendered_image", "published_at")
     inlines = [AuditInline]
     list_per_page = 60
-    actions = [_bulk_action(a, d) for a, d in [
-        ("approve", "Approve"), ("publish", "Publish (make live)"), ("pause", "Pause"), ("retire", "Retire"),
-        ("pin", "Pin"), ("unpin", "Unpin"), ("block", "Block"), ("unblock", "Unblock")]] + ["render"]
+    actions = [_bulk_action(a, d, p) for a, (d, p) in REVIEW_ACTIONS.items()] + ["render"]
 
     def has_add_permission(self, request):
         return False  # variants come from kits (generate combinations) or import_variants
+
+    def has_publish_permission(self, request) -> bool:
+        return request.user.has_perm("creative.publish_variant")
+
+    def may_review(self, request, action: str) -> bool:
+        return getattr(self, f"has_{REVIEW_ACTIONS[action][1]}_permission")(request)
+
+    def get_deleted_objects(self, objs, request):
+        return protect_served(super().get_deleted_objects(objs, request),
+                              StyleVariant.objects.filter(pk__in=[o.pk for o in objs]))
 
     def save_model(self, request, obj, form, change):
         if "tag_overrides" in form.changed_data:
@@ -373,14 +448,14 @@ class StyleVariantAdmin(admin.ModelAdmin):
     def tag_list(self, obj):
         return format_html_join(" ", '<code>{}={}</code>', ((g, "|".join(v)) for g, v in sorted(obj.tags.items())))
 
-    @admin.action(description="Render (again)")
+    @admin.action(description="Render (again)", permissions=["change"])
     def render(self, request, queryset):
         count = variants_render(variants=queryset.select_related("copy", "image", "layout", "placement"))
         self.message_user(request, f"Rendered {count} variants.")
 
 
 @admin.register(VariantAuditEntry)
-class VariantAuditEntryAdmin(admin.ModelAdmin):
+class VariantAuditEntryAdmin(RoleAdmin):
     list_display = ("changed_at", "variant", "action", "from_value", "to_value", "changed_by")
     list_filter = ("action",)
     readonly_fields = ("variant", "action", "from_value", "to_value", "changed_by", "changed_at", "note")
@@ -390,3 +465,6 @@ class VariantAuditEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail is a record: it is never edited or deleted by hand
