@@ -14,7 +14,7 @@ import {
   toWireEvent,
 } from "./tracker.js";
 import { KaleidoValidationError, validateEvent } from "./validate.js";
-import type { RankRequest, RankResponse, RankResult, TrackEvent, TrackInput } from "./types.js";
+import type { RankRequest, RankResponse, RankResult, RankedItem, TrackEvent, TrackInput } from "./types.js";
 
 export interface KaleidoClientOptions {
   /** Kaleido's origin (a BFF), or in browsers the path of your BFF's proxy, e.g. "/kaleido". */
@@ -88,6 +88,9 @@ export interface RankOptions {
    */
   fallback?: RankResponse | (() => RankResponse);
 }
+
+/** How many re-ranked decisions track() can still mark (impressions normally follow within seconds). */
+const MAX_REMEMBERED_RERANKS = 10_000;
 
 /** Beacons are capped near 64 KiB by browsers; stay under it per call. */
 const BEACON_MAX_BYTES = 60_000;
@@ -218,10 +221,25 @@ export class KaleidoClient {
   }
 
   private withFatigue(request: RankRequest, response: RankResponse): RankResult {
-    const items = this.fatigue
-      ? this.fatigue.rerank(request.user.id, response.placement ?? request.placement, response.items ?? [])
-      : (response.items ?? []).map((item) => ({ ...item, server_rank: item.rank, fatigued: false }));
-    return { ...response, items };
+    const served = response.items ?? [];
+    const items =
+      this.fatigue && this.fatigue.buckets.has(response.bucket)
+        ? this.fatigue.rerank(request.user.id, response.placement ?? request.placement, served)
+        : served.map((item) => ({ ...item, server_rank: item.rank, fatigued: false }));
+    const reranked = items.some((item) => item.rank !== item.server_rank);
+    if (reranked && response.decision_id) this.rememberRerank(response.decision_id, items);
+    return { ...response, items, reranked };
+  }
+
+  /** Server positions of re-ranked decisions, so their impressions can say so (bounded, oldest out). */
+  private readonly reranks = new Map<string, Map<number, number>>();
+
+  private rememberRerank(decisionId: string, items: RankedItem[]): void {
+    this.reranks.set(decisionId, new Map(items.map((item) => [item.variant_id, item.server_rank])));
+    if (this.reranks.size > MAX_REMEMBERED_RERANKS) {
+      const oldest = this.reranks.keys().next().value;
+      if (oldest !== undefined) this.reranks.delete(oldest);
+    }
   }
 
   /**
@@ -239,6 +257,13 @@ export class KaleidoClient {
       if (!(error instanceof KaleidoValidationError) || this.options.invalidEvents !== "report") throw error;
       this.tracker.reportRejected([{ event, error: error.message, source: "client" }]);
       return event.event_id;
+    }
+    if (event.type === "impression" && event.decision_id) {
+      const serverPosition = this.reranks.get(event.decision_id)?.get(event.variant_id);
+      if (serverPosition !== undefined) {
+        event.rerank = "fatigue";
+        event.server_position = serverPosition;
+      }
     }
     if (this.fatigue) {
       if (event.type === "impression") this.fatigue.recordImpression(event.user_id, event.placement, event.variant_id);

@@ -1,4 +1,4 @@
-import type { RankItem, RankedItem } from "./types.js";
+import type { Bucket, RankItem, RankedItem } from "./types.js";
 
 /**
  * Where the fatigue memory lives: impression times per (user, placement, variant) since the
@@ -95,6 +95,11 @@ export interface FatigueOptions {
   /** Only impressions this recent count. Default 24 hours. */
   windowMs?: number;
   store?: FatigueStore;
+  /**
+   * Buckets whose answers are re-ranked. Default ["model"]: the control arm measures the design and
+   * the random arm learns without bias, so re-ranking either would corrupt what they are for.
+   */
+  buckets?: Bucket[];
   now?: () => number;
 }
 
@@ -103,12 +108,14 @@ export class FatigueTracker {
   readonly maxImpressions: number;
   readonly windowMs: number;
   readonly store: FatigueStore;
+  readonly buckets: ReadonlySet<Bucket>;
   private readonly now: () => number;
 
   constructor(options: FatigueOptions = {}) {
     this.maxImpressions = options.maxImpressions ?? 3;
     this.windowMs = options.windowMs ?? 24 * 60 * 60 * 1000;
     this.store = options.store ?? defaultFatigueStore();
+    this.buckets = new Set(options.buckets ?? ["model"]);
     this.now = options.now ?? Date.now;
   }
 

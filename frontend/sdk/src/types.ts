@@ -83,6 +83,11 @@ export type FallbackReason =
 
 export interface RankResult extends Omit<RankResponse, "items"> {
   items: RankedItem[];
+  /**
+   * True when the fatigue re-rank changed the server's order. Impressions tracked for this
+   * decision then carry `rerank: "fatigue"` and `server_position` (see TrackEvent).
+   */
+  reranked: boolean;
   /** Present when the caller's fallback was returned instead of the server's answer. */
   fallback?: { reason: FallbackReason; status?: number; retryAfterMs?: number; error?: unknown };
 }
@@ -111,6 +116,13 @@ export interface TrackEvent {
   placement: string;
   position: number;
   ts: string;
+  /**
+   * Set by the SDK on impressions of a decision its fatigue re-rank reordered: what was shown is
+   * not the order the server logged. The server stores events without reading these today.
+   */
+  rerank?: "fatigue";
+  /** With `rerank`: the position the server gave this variant (`position` is where it was shown). */
+  server_position?: number;
 }
 
 export interface EventsResponse {

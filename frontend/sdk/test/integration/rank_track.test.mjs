@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { KaleidoClient } from "../../dist/index.js";
+import { EventTracker, KaleidoClient, toWireEvent } from "../../dist/index.js";
 import { DjangoServer } from "../../../tests/support/django.mjs";
 import { startFlakyProxy } from "../../../tests/support/flaky_proxy.mjs";
 
@@ -229,6 +229,27 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
     } finally {
       await flaky.close();
     }
+  });
+
+  it("stores an impression that carries the fatigue re-rank fields", async () => {
+    // The SDK adds rerank/server_position to impressions of a re-ranked decision; the server must
+    // store them like any other event (it does not read those fields today).
+    const sdk = new KaleidoClient({ baseUrl: server.url, apiKey, fatigue: false });
+    const result = await sdk.rank({ placement, user: { id: "srerank-1" }, k: 2 });
+    const tracker = new EventTracker({ fetch, eventsUrl: `${server.url}/api/v1/events`, headers: () => ({ Authorization: `Api-Key ${apiKey}` }) });
+    const event = {
+      ...toWireEvent({ type: "impression", decision_id: result.decision_id, variant_id: result.items[1].variant_id, user_id: "srerank-1", placement, position: 1 }),
+      rerank: "fatigue",
+      server_position: 2,
+    };
+
+    tracker.enqueue(event);
+    const outcome = await tracker.close();
+
+    assert.equal(outcome.accepted, 1);
+    assert.deepEqual(outcome.rejected, []);
+    assertAccounted([event.event_id], await storedCounts(["srerank-1"]), []);
+    await sdk.close();
   });
 
   it("answers with the caller's fallback when the server cannot be reached", async () => {

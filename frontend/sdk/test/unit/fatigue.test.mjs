@@ -88,4 +88,60 @@ describe("fatigue re-rank", () => {
     for (let u = 0; u < 500; u++) fatigue.recordImpression(`u${u}`, placement, 1);
     assert.equal(store.size, 100);
   });
+
+  function fatiguedClient(bucket, fatigueOptions = {}) {
+    const { fetch, calls } = scriptedFetch([(call) => (call.url.endsWith("/rank") ? Response.json(rankResponse({ bucket })) : accepted(call))]);
+    const sdk = new KaleidoClient({
+      baseUrl: "http://k.test",
+      fetch,
+      sleep: noSleep,
+      flushIntervalMs: 60_000,
+      fatigue: { maxImpressions: 2, store: new MemoryFatigueStore(), ...fatigueOptions },
+    });
+    for (let i = 0; i < 2; i++) sdk.track(impression({ variant_id: 411, user_id: "u-1" }));
+    return { sdk, calls };
+  }
+
+  it("leaves the control and random arms in the server's order", async () => {
+    for (const bucket of ["control", "random"]) {
+      const { sdk } = fatiguedClient(bucket);
+      const result = await sdk.rank({ placement, user: { id: "u-1" }, k: 3 });
+      assert.deepEqual(result.items.map((i) => i.variant_id), [411, 412, 413], bucket);
+      assert.equal(result.reranked, false);
+      assert.ok(result.items.every((i) => !i.fatigued && i.rank === i.server_rank));
+      await sdk.close();
+    }
+  });
+
+  it("re-ranks other buckets when told to", async () => {
+    const { sdk } = fatiguedClient("random", { buckets: ["model", "random"] });
+    const result = await sdk.rank({ placement, user: { id: "u-1" }, k: 3 });
+    assert.deepEqual(result.items.map((i) => i.variant_id), [412, 413, 411]);
+    await sdk.close();
+  });
+
+  it("marks the impressions of a re-ranked decision with the server's position", async () => {
+    const { sdk, calls } = fatiguedClient("model");
+    const result = await sdk.rank({ placement, user: { id: "u-1" }, k: 3 });
+    assert.equal(result.reranked, true);
+
+    for (const item of result.items) {
+      sdk.track(impression({ decision_id: result.decision_id, variant_id: item.variant_id, user_id: "u-1", position: item.rank }));
+    }
+    sdk.track(impression({ type: "click", decision_id: result.decision_id, variant_id: 412, user_id: "u-1" }));
+    sdk.track(impression({ decision_id: "6f1c2d7e-0000-4000-8000-0000000000ff", variant_id: 412, user_id: "u-2" }));
+    await sdk.close();
+
+    const sent = calls.filter((c) => c.url.endsWith("/events")).flatMap((c) => c.body.events).slice(2);
+    assert.deepEqual(
+      sent.map((e) => [e.type, e.variant_id, e.position, e.rerank, e.server_position]),
+      [
+        ["impression", 412, 1, "fatigue", 2],
+        ["impression", 413, 2, "fatigue", 3],
+        ["impression", 411, 3, "fatigue", 1],
+        ["click", 412, 1, undefined, undefined],
+        ["impression", 412, 1, undefined, undefined],
+      ],
+    );
+  });
 });
