@@ -17,13 +17,17 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement, StyleVariant
 
 from . import stats
 from .segments import AGE_EDGES, band_for, band_order, is_numeric, segment_phrase
 
-MAX_ROWS = 2_000_000
+# Impressions a report read loads at most, the most recent first: a GET never pulls a placement's whole
+# history into memory. The EBM job (a background fit) passes its own cap, KALEIDO_EBM_MAX_ROWS.
+MAX_ROWS = 200_000
+_CLICK_CLOCK_SLACK = timedelta(hours=1)  # a click's client clock may read a little before its impression's
 FDR = 0.05
 # A finding must also matter: at least a 10% difference from the segment's CTR.
 MIN_EFFECT = 0.10
@@ -37,7 +41,10 @@ def split_buckets(text: str) -> list[str]:
 
 def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ...] = ("random",),
                      days: int | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
-    """One row per logged impression: user features, variant, bucket, propensity, clicked (0/1)."""
+    """One row per logged impression: user features, variant, bucket, propensity, clicked (0/1).
+
+    At most `limit` impressions, the most recent; the clicks read are those from the oldest of them on.
+    """
     since = timezone.now() - timedelta(days=days) if days else None
     ops = connection.ops
     where = "e.placement_id = %s AND e.type = 'impression'"
@@ -49,19 +56,25 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
         where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
         params += list(buckets)
     sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features, "  # noqa: S608
-           "d.context, d.model_version, d.created_at "
+           "d.context, d.model_version, d.created_at, e.ts "
            "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
            f"WHERE {where} ORDER BY e.ts DESC LIMIT %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
-        time_filter = " AND ts >= %s" if since is not None else ""
+        clicks_since = since
+        if rows and len(rows) >= limit:  # capped: clicks well before the oldest impression read cannot match
+            oldest = rows[-1][-1]
+            oldest = (parse_datetime(oldest) if isinstance(oldest, str) else oldest) - _CLICK_CLOCK_SLACK
+            clicks_since = max(since, oldest) if since is not None else oldest
+        time_filter = " AND ts >= %s" if clicks_since is not None else ""
         click_sql = f"SELECT DISTINCT decision_id, variant_id FROM analytics_event WHERE placement_id = %s AND type = 'click'{time_filter}"  # noqa: S608, E501
-        cursor.execute(click_sql, params[:2] if since is not None else params[:1])
+        click_params = [placement.id] + ([ops.adapt_datetimefield_value(clicks_since)] if clicks_since else [])
+        cursor.execute(click_sql, click_params)
         clicked = {(str(d), v) for d, v in cursor.fetchall()}
     columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features", "context",
-               "model_version", "decided_at"]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
+               "model_version", "decided_at", "ts"]
+    frame = pd.DataFrame.from_records(rows, columns=columns).drop(columns=["ts"])
     if frame.empty:
         return frame.assign(clicked=pd.Series(dtype=int))
     frame["decision_id"] = frame["decision_id"].map(str)

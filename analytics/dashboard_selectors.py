@@ -17,7 +17,7 @@ from ranking.models import Decision, Experiment, ModelVersion
 from ranking.services import calibration_curve
 
 from .models import DailyRollup, Event, EventType
-from .rollups import refresh_rollups
+from .rollups import refresh_for_read
 
 # Decisions sampled for a live calibration curve; enough for stable deciles, cheap to read.
 CALIBRATION_SAMPLE = 20_000
@@ -55,7 +55,7 @@ def dashboard_meta() -> dict[str, Any]:
 
 def experiment_daily(*, experiment: Experiment) -> list[dict[str, Any]]:
     """Impressions, clicks and CTR per day and bucket of one experiment, oldest day first."""
-    refresh_rollups(placement_id=experiment.placement_id)
+    refresh_for_read(placement_id=experiment.placement_id)
     rows = (DailyRollup.objects.filter(placement_id=experiment.placement_id, experiment_id=experiment.pk)
             .exclude(bucket="")
             .values("day", "bucket")
@@ -90,7 +90,7 @@ def variant_gallery(*, placement: Placement, status: str = "", tag: str = "", qu
 
     `tag` filters on "group=value"; `query` matches the key or the copy (case-insensitive).
     """
-    refresh_rollups(placement_id=placement.pk)
+    refresh_for_read(placement_id=placement.pk)
     counts = {
         r["variant_id"]: (r["impressions"], r["clicks"])
         for r in DailyRollup.objects.filter(placement=placement).values("variant_id")

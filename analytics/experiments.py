@@ -16,7 +16,7 @@ from ranking.models import Decision, Experiment
 
 from . import stats
 from .models import DailyRollup, UserDayRollup
-from .rollups import refresh_rollups
+from .rollups import refresh_for_read
 from .segments import parse_segment_key
 
 MIN_SEGMENT_USERS = 30
@@ -153,7 +153,7 @@ def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
 def experiment_report(*, experiment: Experiment, refresh: bool = True, segments: bool = True) -> dict[str, Any]:
     """Everything an analyst needs to read one experiment; see docs/analytics.md for each field."""
     if refresh:
-        refresh_rollups(placement_id=experiment.placement_id)
+        refresh_for_read(placement_id=experiment.placement_id)
     by_segment = _user_frame(experiment)
     users = (by_segment.groupby(["bucket", "user_id"], as_index=False)[["impressions", "clicks", "conversions"]]
              .sum()) if len(by_segment) else by_segment.drop(columns=["segment_key"])

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 CONTRIBUTION_ROWS = 3000
 TOP_PAIRS = 5
 TOP_MAINS = 12
+# A fit asked for longer ago than this and still pending is taken for lost (a worker died): a refresh may
+# start another. Also how long a worker's fit lock lives at most.
+FIT_STALE_S = 3600
 
 
 def ebm_design(frame: pd.DataFrame, tags: dict[int, dict]) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -141,6 +146,32 @@ def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("rando
     max_rows = settings.KALEIDO_EBM_MAX_ROWS if max_rows is None else max_rows
     placement = Placement.objects.get(pk=placement_id)
     explanation, _ = PlacementExplanation.objects.get_or_create(placement=placement)
+    lock = f"explain-fit:{placement_id}"
+    if not _take_lock(lock):  # a redelivered or doubled job: one EBM fit per placement at a time
+        log.info("explanation of placement %s is already being fitted; skipping this job", placement_id)
+        return explanation
+    try:
+        return _fit_and_store(placement, explanation, buckets=buckets, n_jobs=n_jobs, max_rows=max_rows)
+    finally:
+        _release_lock(lock)
+
+
+def _take_lock(key: str) -> bool:
+    try:
+        return bool(cache.add(key, 1, timeout=FIT_STALE_S))
+    except Exception:  # a cache outage: the row claim in explanation_for already de-duplicates requests
+        return True
+
+
+def _release_lock(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: S110 - the lock expires on its own
+        pass
+
+
+def _fit_and_store(placement: Placement, explanation: PlacementExplanation, *, buckets: tuple[str, ...],
+                   n_jobs: int, max_rows: int) -> PlacementExplanation:
     started = time.monotonic()
     try:
         frame = impression_frame(placement=placement, buckets=list(buckets), limit=max_rows)
@@ -174,15 +205,31 @@ def _enqueue_explanation(task, placement_id: int) -> None:
 
 
 def explanation_for(*, placement: Placement, refresh: bool = False) -> dict[str, Any]:
-    """The cached explanation; starts a job when there is none yet or a refresh is asked for."""
+    """The cached explanation; starts a job when there is none yet or a refresh is asked for.
+
+    One fit per placement at a time: a refresh claims the row (pending, with the time it was asked) in
+    one UPDATE, and only the caller whose UPDATE changed it sends a job. Anyone asking while a fit is
+    pending gets the last result with status "pending" and a `detail` saying so. A fit pending for
+    longer than FIT_STALE_S is taken for lost and may be asked again.
+    """
     from .tasks import explain_placement_task
 
     explanation, created = PlacementExplanation.objects.get_or_create(placement=placement)
+    detail = None
     if created or refresh:
-        PlacementExplanation.objects.filter(pk=explanation.pk).update(status=PlacementExplanation.Status.PENDING)
-        transaction.on_commit(lambda: _enqueue_explanation(explain_placement_task, placement.id))
+        now = timezone.now()
+        claimed = PlacementExplanation.objects.filter(pk=explanation.pk).exclude(
+            status=PlacementExplanation.Status.PENDING, requested_at__gt=now - timedelta(seconds=FIT_STALE_S),
+        ) if not created else PlacementExplanation.objects.filter(pk=explanation.pk)
+        if claimed.update(status=PlacementExplanation.Status.PENDING, requested_at=now):
+            transaction.on_commit(lambda: _enqueue_explanation(explain_placement_task, placement.id))
+        else:
+            detail = "A fit of this placement is already running; this is the last result. Ask again later."
         explanation.refresh_from_db()
-    return {"placement": placement.slug, "status": explanation.status, "rows": explanation.rows,
+    body = {"placement": placement.slug, "status": explanation.status, "rows": explanation.rows,
             "computed_at": explanation.computed_at.isoformat() if explanation.computed_at else None,
             "error": explanation.error or None, **(explanation.result or {})}
+    if detail is not None:
+        body["detail"] = detail
+    return body
 

@@ -116,6 +116,18 @@ def refresh_rollups(*, placement_id: int | None = None, limit: int = 5000) -> in
     return len(by_day)
 
 
+def refresh_for_read(*, placement_id: int) -> None:
+    """What a report read does about rollups that may be stale.
+
+    With a worker (a broker is configured): nothing. Beat refreshes every KALEIDO_ROLLUP_EVERY_S on the
+    cpu queue, so a GET never pays for a recount, never waits on the refresher's day locks, and reads
+    numbers at most that old. In the embedded default (one process, SQLite) there is no worker and no
+    beat, so the read recounts this placement's dirty days itself, as before.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        refresh_rollups(placement_id=placement_id)
+
+
 def rebuild_rollups(*, placement_id: int) -> int:
     """Recount every day a placement has events for (after a restore, or to check the increments)."""
     days = {moment.date() for moment in
