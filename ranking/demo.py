@@ -38,13 +38,15 @@ def run(ctx: DemoContext) -> None:
                                       seed=placement.pk)
         _print(ctx, exposure)
         try:
-            trained = services.train_model(placement=placement, activate=True)
+            # The simulation has finished: every click it will ever send is in, so no row is immature.
+            trained = services.train_model(placement=placement, activate=True, click_window_s=0)
         except services.TrainingError as exc:
             ctx.say(f"{placement.slug}: training skipped ({exc}).")
             continue
         versions[placement.slug] = trained.model_version
         ctx.say(f"{placement.slug}: model v{trained.model_version} trained on {trained.rows} impressions, "
-                f"AUC {trained.auc:.3f}, log loss {trained.logloss:.4f}; active.")
+                f"AUC {trained.auc:.3f}, log loss {trained.logloss:.4f}; "
+                + ("active." if trained.activated else "not activated: " + "; ".join(trained.gate["reasons"]) + "."))
 
         slug = _free_slug(f"{placement.slug}-ab")
         services.experiment_start(slug=slug, placement=placement, buckets=AB_BUCKETS)

@@ -18,6 +18,7 @@ import numpy as np
 CONTEXT_PREFIX = "ctx."
 MAX_CATEGORIES = 100
 MIN_CATEGORY_COUNT = 3
+NUMBER_BINS = 8  # quantile bins of each number for the logistic regression (threshold effects)
 
 
 def row_features(features: Mapping[str, Any] | None, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -55,6 +56,7 @@ def build_spec(
     """Infer the feature spec from training rows and the tags of every variant that may be scored."""
     kinds: dict[str, Counter] = {}
     values: dict[str, Counter] = {}
+    numbers: dict[str, list[float]] = {}
     for row in feature_rows:
         for name, value in row.items():
             kind = _kind(value)
@@ -63,6 +65,8 @@ def build_spec(
             kinds.setdefault(name, Counter())[kind] += 1
             if kind == "cat":
                 values.setdefault(name, Counter())[_cat_value(value)] += 1
+            else:
+                numbers.setdefault(name, []).append(float(value))
     user = []
     for name in sorted(kinds):
         kind = kinds[name].most_common(1)[0][0]
@@ -72,7 +76,7 @@ def build_spec(
                 continue
             user.append({"name": name, "kind": "cat", "values": sorted(seen)})
         else:
-            user.append({"name": name, "kind": "num"})
+            user.append({"name": name, "kind": "num", "bins": _bin_edges(numbers.get(name, []))})
     tags = sorted({col for tags in variant_tags for col in tag_columns(tags)})
     return {
         "user": user,
@@ -80,6 +84,16 @@ def build_spec(
         "variant_ids": sorted(set(variant_ids)) if variant_ids is not None else None,
         "position": True,
     }
+
+
+def _bin_edges(values: Sequence[float]) -> list[float]:
+    """Interior quantile cut points of a number (distinct, at most NUMBER_BINS - 1), from training rows."""
+    if not values:
+        return []
+    qs = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0, 1, NUMBER_BINS + 1)[1:-1])
+    edges = sorted({float(q) for q in qs})
+    lo = min(values)
+    return [e for e in edges if e > lo]
 
 
 def column_names(spec: Mapping[str, Any]) -> list[str]:
@@ -179,22 +193,32 @@ def logreg_user_columns(spec: Mapping[str, Any]) -> list[str]:
             cols.extend(f"{f['name']}={v}" for v in f["values"])
         else:
             cols.append(f["name"])
+            edges = f.get("bins") or []
+            if edges:
+                bounds = ["-inf", *(f"{e:g}" for e in edges), "inf"]
+                cols.extend(f"{f['name']}∈[{bounds[i]},{bounds[i + 1]})" for i in range(len(edges) + 1))
     return cols
 
 
 def logreg_user_matrix(spec: Mapping[str, Any], codes: np.ndarray, scaling: Mapping[str, Sequence[float]]
                        ) -> np.ndarray:
-    """From the LightGBM codes: one-hot categories, standardised numbers (missing = mean = 0)."""
+    """From the LightGBM codes: one-hot categories; numbers standardised (missing = mean = 0) and, when the
+    spec has quantile bins, also one-hot by bin (missing = no bin), so a threshold effect is one weight."""
     blocks = []
     for c, f in enumerate(spec["user"]):
         column = codes[:, c]
+        ok = ~np.isnan(column)
         if f["kind"] == "cat":
             block = np.zeros((len(column), len(f["values"])))
-            ok = ~np.isnan(column)
             block[np.nonzero(ok)[0], column[ok].astype(int)] = 1.0
         else:
             mean, std = scaling[f["name"]]
             block = np.nan_to_num((column - mean) / (std or 1.0), nan=0.0).reshape(-1, 1)
+            edges = f.get("bins") or []
+            if edges:
+                bins = np.zeros((len(column), len(edges) + 1))
+                bins[np.nonzero(ok)[0], np.searchsorted(edges, column[ok], side="right")] = 1.0
+                block = np.hstack([block, bins])
         blocks.append(block)
     return np.hstack(blocks) if blocks else np.zeros((codes.shape[0], 0))
 
@@ -203,6 +227,17 @@ def position_feature(positions: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(positions.astype(np.float64), 1.0)).reshape(-1, 1)
 
 
-def logreg_design(u: np.ndarray, t: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    crosses = (u[:, :, None] * t[:, None, :]).reshape(u.shape[0], -1)
-    return np.hstack([u, t, crosses, position_feature(positions)])
+def logreg_design(u: np.ndarray, t: np.ndarray, positions: np.ndarray) -> Any:
+    """Sparse design [user | tags | user × tag crosses (user-major: column a·n_tags + t) | log position]."""
+    from scipy import sparse
+
+    us, ts = sparse.csr_matrix(u), sparse.csc_matrix(t)
+    # One block per tag (rows where it is on keep their user columns), then reorder to user-major.
+    blocks = [us.multiply(ts[:, [j]]).tocsc() for j in range(t.shape[1])]
+    nu, nt = u.shape[1], t.shape[1]
+    crosses = sparse.hstack(blocks, format="csc") if blocks else sparse.csc_matrix((u.shape[0], 0))
+    if nu and nt:
+        tag_major = np.arange(nu * nt).reshape(nt, nu)  # column of (a, t) in the tag-major blocks
+        crosses = crosses[:, tag_major.T.reshape(-1)]
+    return sparse.hstack([us, sparse.csr_matrix(t), crosses, sparse.csr_matrix(position_feature(positions))],
+                         format="csr")

@@ -114,3 +114,20 @@ def thompson_heads(scores: np.ndarray, sigma: np.ndarray, noise: np.ndarray) -> 
     """Posterior draws on the log-odds scale: logit(score) + σ_v · z_bv (z fixed per catalogue load)."""
     p = np.clip(scores, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))[None, :] + sigma[None, :] * noise[:, : len(scores)]
+
+
+def first_position_probabilities(policy: SlatePolicy) -> np.ndarray:
+    """P(candidate v is shown at position 1) for every candidate at once: propensities(policy, [v])[0] for
+    each v, without the loop (what a one-slot placement's expected click rate is computed from)."""
+    n = policy.n
+    eps, eta, exploit = policy.weights
+    out = np.full(n, eps / n)
+    if eta > 0:
+        out += eta * policy.new_mask.astype(float) / np.count_nonzero(policy.new_mask)
+    if exploit > 0:
+        if policy.heads is not None:
+            heads = np.argsort(-policy.heads, axis=1, kind="stable")[:, 0]
+            out += exploit * np.bincount(heads, minlength=n) / len(policy.heads)
+        else:
+            out[policy.order[0]] += exploit
+    return out

@@ -74,11 +74,16 @@ class LoadedModel:
         return 1.0 / (1.0 + np.exp(-self._logits(users, tags, positions)))
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        """LightGBM click probabilities for an encoded matrix (F.lgb_matrix): compiled when ready."""
+        """LightGBM click probabilities for an encoded matrix (F.lgb_matrix): compiled when ready, then
+        calibrated with the spec's Platt slope and intercept (fitted on the validation split) if it has them."""
         compiled = self.compiled
-        if compiled is not None:
-            return compiled.predict(x)
-        return self.booster.predict(x, num_threads=1)
+        p = compiled.predict(x) if compiled is not None else self.booster.predict(x, num_threads=1)
+        calibration = self.spec.get("calibration")
+        if calibration is None:
+            return p
+        slope, intercept = calibration
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        return 1.0 / (1.0 + np.exp(-(slope * np.log(p / (1 - p)) + intercept)))
 
     def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray) -> np.ndarray:
         c = self.coef
@@ -94,7 +99,12 @@ class LoadedModel:
         """Per-feature additive contributions on the log-odds scale; the last column is the bias."""
         if self.algo == ModelVersion.Algo.LIGHTGBM:
             x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
-            return F.column_names(self.spec) + ["bias"], self.booster.predict(x, pred_contrib=True, num_threads=1)
+            contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+            calibration = self.spec.get("calibration")
+            if calibration is not None:  # the calibrated log-odds are slope · raw + intercept
+                contrib = contrib * calibration[0]
+                contrib[:, -1] += calibration[1]
+            return F.column_names(self.spec) + ["bias"], contrib
         c = self.coef
         u = F.logreg_user_matrix(self.spec, users, c["scaling"])
         wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])

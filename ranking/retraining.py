@@ -12,6 +12,7 @@ from analytics.models import Event, EventType
 from creative.models import Placement
 
 from . import services
+from .gate import ActivationRefused
 from .models import Decision, ModelVersion
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ def placements_due(*, min_new: int) -> list[int]:
     return due
 
 
-def retrain_placement(placement_id: int, *, algo: str = "lightgbm", auto_activate: bool = True) -> dict[str, Any] | None:
-    """Train a new dedicated model; activate it when its holdout AUC ≥ KALEIDO_RETRAIN_MIN_AUC.
+def retrain_placement(placement_id: int, *, algo: str = "auto", auto_activate: bool = True) -> dict[str, Any] | None:
+    """Train a new dedicated model; activate it if it passes the activation gate (services.model_activate)
+    with an AUC floor of KALEIDO_RETRAIN_MIN_AUC. Never forced: a refused candidate stays stored and the
+    model serving now keeps serving.
 
     None when the placement is gone or there is not enough data yet; else the training summary.
     """
@@ -47,6 +50,13 @@ def retrain_placement(placement_id: int, *, algo: str = "lightgbm", auto_activat
     except services.TrainingError as exc:
         log.info("retraining %s skipped: %s", placement.slug, exc)
         return None
-    if auto_activate and result.auc is not None and result.auc >= settings.KALEIDO_RETRAIN_MIN_AUC:
-        services.model_activate(version=result.model_version)
-    return result.summary()
+    summary = result.summary()
+    if auto_activate:
+        try:
+            services.model_activate(version=result.model_version, by="retraining",
+                                    min_auc=settings.KALEIDO_RETRAIN_MIN_AUC)
+            summary["activated"] = True
+        except ActivationRefused as exc:
+            log.info("retrained %s: %s", placement.slug, exc)
+            summary["gate"] = exc.gate.as_dict()
+    return summary

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from creative.models import Placement, StyleVariant
 
-from . import decision_log, registry, serving, training
+from . import decision_log, gate, registry, serving, training
 from . import features as F
 from .buckets import parse_buckets
 from .models import Experiment, ModelVersion
@@ -29,21 +29,29 @@ def rank_variants(*, placement: Placement | str, user_id: str, features: Mapping
                         context=dict(context or {}))
 
 
-def train_model(*, placement: Placement | None = None, algo: str = "lightgbm", activate: bool = False,
-                general: bool = False, use_variant_id: bool = False) -> TrainResult:
-    """Train a ranker on logged decisions ⨝ events, register it, optionally make it the active one.
+def train_model(*, placement: Placement | None = None, algo: str = "auto", activate: bool = False,
+                general: bool = False, use_variant_id: bool = False, force: bool = False, by: str = "",
+                click_window_s: float | None = None) -> TrainResult:
+    """Train a ranker on logged decisions ⨝ events, register it, and with `activate` make it the active one
+    if it passes the activation gate (model_activate); the result says whether it did and why not.
 
     placement=None (or general=True) trains the general model on every placement's data.
     """
     decision_log.flush_journal()  # decisions this process journaled are training rows too
-    mv = training.train(placement=placement, algo=algo, general=general, use_variant_id=use_variant_id)
+    mv = training.train(placement=placement, algo=algo, general=general, use_variant_id=use_variant_id,
+                        click_window_s=click_window_s)
+    verdict = gate.check(mv)
     if activate:
-        mv = registry.activate(version=mv.version)
+        try:
+            mv = model_activate(version=mv.version, force=force, by=by or "train_model")
+        except gate.ActivationRefused as exc:
+            verdict = exc.gate
     return TrainResult(
         model_version=mv.version, algo=mv.algo, scope=mv.scope,
         placement=mv.placement.slug if mv.placement_id else None, rows=mv.rows,
         positive_rate=mv.positive_rate or 0.0, auc=mv.auc, logloss=mv.logloss,
         calibration_error=mv.calibration_error, train_seconds=mv.train_seconds, activated=mv.is_active,
+        gate={**verdict.as_dict(), "forced": bool(force and not verdict.passed and mv.is_active)},
     )
 
 
@@ -55,12 +63,37 @@ def active_model_version(placement: Placement | None) -> str | None:
     return registry.active_version_for(placement.id)
 
 
-def model_activate(*, version: str) -> ModelVersion:
-    return registry.activate(version=version)
+def model_activate(*, version: str, force: bool = False, by: str = "", min_auc: float = 0.5) -> ModelVersion:
+    """Make `version` serve its scope if it passes the activation gate (ranking.gate); the one function every
+    activation path calls (train_ranker --activate, activate_model, the admin action, the dashboard button,
+    periodic retraining).
+
+    Raises gate.ActivationRefused (a ValidationError on "version", with the reasons) when it fails and
+    `force` is not set; a forced activation is recorded in the version's activation log with who forced
+    it and the gate's numbers. Raises ModelVersion.DoesNotExist for an unknown version.
+    """
+    candidate = ModelVersion.objects.get(version=version)
+    verdict = gate.check(candidate, min_auc=min_auc)
+    if not verdict.passed and not force:
+        raise gate.ActivationRefused(version, verdict)
+    with transaction.atomic():
+        mv = registry.activate(version=version)
+        entry = {"at": timezone.now().isoformat(), "by": by, "forced": not verdict.passed,
+                 "gate": verdict.as_dict()}
+        mv.params = {**(mv.params or {}), "activations": [*(mv.params or {}).get("activations", []), entry]}
+        mv.save(update_fields=["params"])
+    return mv
 
 
 def model_rollback(*, placement: Placement | None = None, to_version: str | None = None) -> ModelVersion:
-    """Back to `to_version`, or to the version active before the current one (placement None = general)."""
+    """Back to `to_version`, or to the version active before the current one (placement None = general).
+
+    A version that has served before goes back without the gate (rolling back must work in an emergency);
+    a `to_version` that never served is an activation and goes through model_activate's gate.
+    """
+    if to_version is not None and not ModelVersion.objects.filter(version=to_version,
+                                                                  activated_at__isnull=False).exists():
+        return model_activate(version=to_version, by="rollback")
     return registry.rollback(placement=placement, to_version=to_version)
 
 

@@ -10,7 +10,7 @@ from kaleido.queues import CPU_QUEUE
 
 
 @shared_task(queue=CPU_QUEUE, acks_late=True)
-def train_placement_model(placement_id: int, algo: str = "lightgbm", auto_activate: bool = True) -> dict | None:
+def train_placement_model(placement_id: int, algo: str = "auto", auto_activate: bool = True) -> dict | None:
     from .retraining import retrain_placement
 
     return retrain_placement(placement_id, algo=algo, auto_activate=auto_activate)

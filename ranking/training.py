@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from analytics.models import Event, EventType
 from creative.models import StyleVariant
 
 from . import features as F
+from .gate import champion_numbers
 from .models import Decision, ModelVersion
 
 TRAIN_SHARE, VALID_SHARE = 0.70, 0.15
+CLICK_WINDOW_S = 1800.0  # default label-maturity window; KALEIDO_CLICK_WINDOW_S overrides it
+MIN_CLICKS_HINT = 200  # clicks below which a model rarely beats predicting the mean click rate (see docs)
 
 
 class TrainingError(Exception):
@@ -52,9 +56,22 @@ def ips_weight(*, bucket: str, propensity: float | None, candidates: int, clip: 
     return float(min(clip, (1.0 / candidates) / propensity))
 
 
-def collect_rows(*, placement_ids: Sequence[int] | None = None) -> TrainingData:
-    """Every logged impression with its decision's features and whether it was clicked."""
+def default_click_window_s() -> float:
+    """Seconds after an impression in which its click may still arrive (KALEIDO_CLICK_WINDOW_S)."""
+    return float(getattr(settings, "KALEIDO_CLICK_WINDOW_S", CLICK_WINDOW_S))
+
+
+def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: float | None = None,
+                 now: datetime | None = None) -> TrainingData:
+    """Every mature logged impression with its decision's features and whether it was clicked.
+
+    Label maturity: a decision younger than the click window may still get its click, so its impressions
+    are left out altogether (keeping only its early clicks would bias the click rate up), until it is older.
+    """
+    window = default_click_window_s() if click_window_s is None else click_window_s
     decisions_qs = Decision.objects.all()
+    if window > 0:
+        decisions_qs = decisions_qs.filter(created_at__lte=(now or timezone.now()) - timedelta(seconds=window))
     events_qs = Event.objects.filter(decision_id__isnull=False)
     if placement_ids is not None:
         decisions_qs = decisions_qs.filter(placement_id__in=placement_ids)
@@ -148,21 +165,39 @@ def split_indices(n: int) -> tuple[slice, slice, slice]:
     return slice(0, a), slice(a, b), slice(b, n)
 
 
-def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, threads: int | None = None
-                 ) -> tuple[Any, dict]:
-    """LightGBM binary with native categoricals; early stopping on the time-ordered validation part."""
-    import lightgbm as lgb
+# LightGBM candidates tried on the validation split; the one with the lowest calibrated validation log
+# loss (next to the logistic-regression candidates) is kept. Chosen once on the bench's worlds, never per world.
+LGB_CANDIDATES: dict[str, dict[str, Any]] = {
+    # Shallow trees: the signal is usually a few user × tag interactions.
+    "lgb-shallow": {"num_leaves": 7, "learning_rate": 0.05, "lambda_l2": 1.0, "min_data_in_leaf_per": 2000},
+    # More leaves and stronger regularisation: room for user × user × tag and thresholds.
+    "lgb-interactions": {"num_leaves": 31, "learning_rate": 0.03, "lambda_l2": 10.0, "min_data_in_leaf_per": 4000,
+                         "feature_fraction": 0.7, "max_cat_to_onehot": 4},
+}
+LOGREG_CANDIDATES: dict[str, float] = {"logreg-C0.05": 0.05, "logreg-C0.5": 0.5}  # inverse L2 strength
 
-    tr, va, _ = split_indices(len(y))
+
+def lgb_params(n: int, overrides: dict[str, Any] | None = None, threads: int | None = None) -> dict[str, Any]:
+    o = dict(overrides or {})
+    per = o.pop("min_data_in_leaf_per", 2000)
     params = {
-        # Shallow trees on small data: the signal is a few user × tag interactions, and deep trees
-        # fitted to a few hundred clicks mostly learn noise.
-        "objective": "binary", "learning_rate": 0.05, "num_leaves": 7 if len(y) < 50_000 else 31,
-        "min_data_in_leaf": max(20, len(y) // 2000),
+        "objective": "binary", "learning_rate": 0.05, "num_leaves": 7 if n < 50_000 else 31,
+        "min_data_in_leaf": max(20, n // per),
         "lambda_l2": 1.0, "feature_fraction": 0.9, "cat_smooth": 10, "max_cat_to_onehot": 8,
         "min_data_per_group": 20, "metric": "binary_logloss", "verbose": -1, "seed": 7, "deterministic": True,
         "num_threads": threads or settings.KALEIDO_TRAIN_THREADS,
     }
+    params.update(o)
+    return params
+
+
+def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, threads: int | None = None,
+                 overrides: dict[str, Any] | None = None) -> tuple[Any, dict]:
+    """LightGBM binary with native categoricals; early stopping on the time-ordered validation part."""
+    import lightgbm as lgb
+
+    tr, va, _ = split_indices(len(y))
+    params = lgb_params(len(y), overrides, threads)
     # LightGBM refuses ':' and other JSON characters in names; the readable names live in the spec.
     names = [f"f{i}" for i in range(x.shape[1])]
     cats = F.categorical_indices(spec)
@@ -176,20 +211,20 @@ def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, thr
 
 
 def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y: np.ndarray, w: np.ndarray,
-               spec: dict) -> dict:
-    """Logistic regression on user features, tags and every user-feature × tag cross; JSON coefficients."""
+               spec: dict, c: float = 0.5) -> dict:
+    """Logistic regression on user features (numbers also binned), tags and every user-feature × tag cross."""
     from sklearn.linear_model import LogisticRegression
 
     tr, _, _ = split_indices(len(y))
     scaling = {}
-    for c, f in enumerate(spec["user"]):
+    for col_index, f in enumerate(spec["user"]):
         if f["kind"] == "num":
-            col = users[tr, c]
+            col = users[tr, col_index]
             col = col[~np.isnan(col)]
             scaling[f["name"]] = [float(col.mean()) if len(col) else 0.0, float(col.std()) if len(col) else 1.0]
-    u = F.logreg_user_matrix(spec, users, scaling)
-    design = F.logreg_design(u[tr], tags[tr], positions[tr])
-    model = LogisticRegression(C=0.5, max_iter=300)
+    u = F.logreg_user_matrix(spec, users[tr], scaling)
+    design = F.logreg_design(u, tags[tr], positions[tr])
+    model = LogisticRegression(C=c, max_iter=400)
     model.fit(design, y[tr], sample_weight=w[tr])
     coef = model.coef_[0]
     nu, nt = u.shape[1], tags.shape[1]
@@ -201,6 +236,123 @@ def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y:
         "w_position": float(coef[-1]),
         "scaling": scaling,
     }
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def platt(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
+    """(slope, intercept) on the log-odds scale that calibrate p on (y, w); identity without both classes."""
+    from sklearn.linear_model import LogisticRegression
+
+    if not 0 < y.sum() < len(y):
+        return 1.0, 0.0
+    model = LogisticRegression(C=1e4, max_iter=200)
+    model.fit(_logit(p).reshape(-1, 1), y, sample_weight=w)
+    slope = float(model.coef_[0][0])
+    if not np.isfinite(slope) or slope <= 0:  # never invert the ranking: a constant is the honest fallback
+        return 0.0, float(_logit(np.array([np.average(y, weights=w)]))[0])
+    return slope, float(model.intercept_[0])
+
+
+def weighted_logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=w))
+
+
+@dataclass
+class Fitted:
+    """A trained, calibrated ranker not yet in the registry: what `train` stores and the bench scores."""
+    algo: str
+    spec: dict[str, Any]
+    model: Any  # registry.LoadedModel
+    artefact: bytes
+    suffix: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]
+    baseline_logloss: float | None
+    holdout: dict[str, np.ndarray]
+
+
+def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence[Mapping] = (),
+               use_variant_id: bool = False, threads: int | None = None) -> Fitted:
+    """Fit every candidate of `algo` (auto: LightGBM and logistic regression) on the training split, keep
+    the lowest calibrated log loss on the validation split, calibrate it there (Platt) and measure the
+    holdout. Vocabularies and bins come from the training split only; scoring goes through
+    registry.LoadedModel, the same object serving uses."""
+    from . import registry
+
+    n = len(data)
+    tr, va, ho = split_indices(n)
+    all_tags = list(data.tags_by_variant.values()) + list(variant_tags)
+    spec = F.build_spec(feature_rows=data.feature_rows[tr], variant_tags=all_tags,
+                        variant_ids=data.variant_ids.tolist() if use_variant_id else None)
+    users = F.user_codes(spec, data.feature_rows)
+    unique_ids = sorted(set(data.variant_ids.tolist()))
+    tag_rows = F.tag_matrix(spec, [data.tags_by_variant.get(v) for v in unique_ids])
+    tags = tag_rows[np.searchsorted(unique_ids, data.variant_ids)]
+    vcodes = F.variant_codes(spec, data.variant_ids.tolist())
+    y, w, pos = data.labels, data.weights, data.positions
+    x = None
+    tried: list[dict[str, Any]] = []
+    best: tuple[float, str, Any, dict, tuple[float, float]] | None = None
+    names = []
+    if algo in ("auto", ModelVersion.Algo.LIGHTGBM):
+        names += list(LGB_CANDIDATES)
+    if algo in ("auto", ModelVersion.Algo.LOGREG):
+        names += list(LOGREG_CANDIDATES)
+    for name in names:
+        if name in LGB_CANDIDATES:
+            if x is None:
+                x = F.lgb_matrix(spec, users=users, tags=tags, variant_codes_=vcodes, positions=pos)
+            booster, params = fit_lightgbm(x=x, y=y, w=w, spec=spec, threads=threads, overrides=LGB_CANDIDATES[name])
+            probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LIGHTGBM, spec=spec, booster=booster)
+            fitted: Any = booster
+        else:
+            coef = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, c=LOGREG_CANDIDATES[name])
+            params = {"C": LOGREG_CANDIDATES[name], "crosses": "user × tag", "bins": F.NUMBER_BINS}
+            probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LOGREG, spec=spec, coef=coef)
+            fitted = coef
+        p_va = probe.predict(users=users[va], tags=tags[va], vcodes=vcodes[va], positions=pos[va])
+        cal = platt(y[va], p_va, w[va])
+        loss = weighted_logloss(y[va], 1 / (1 + np.exp(-(cal[0] * _logit(p_va) + cal[1]))), w[va])
+        tried.append({"candidate": name, "valid_logloss": loss})
+        if best is None or loss < best[0]:
+            best = (loss, name, fitted, params, cal)
+    if best is None:
+        raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
+    _, name, fitted, params, (slope, intercept) = best
+    params = {**params, "candidate": name, "candidates": tried, "calibration_platt": [slope, intercept]}
+    if name in LGB_CANDIDATES:
+        algo_used = ModelVersion.Algo.LIGHTGBM
+        spec = {**spec, "calibration": [slope, intercept]}
+        model = registry.LoadedModel(version="-", algo=algo_used, spec=spec, booster=fitted)
+        artefact, suffix = fitted.model_to_string(num_iteration=params["best_iteration"]).encode(), ".txt"
+    else:
+        algo_used = ModelVersion.Algo.LOGREG
+        coef = dict(fitted)  # fold the calibration into the coefficients: one linear predictor
+        coef["intercept"] = slope * coef["intercept"] + intercept
+        for key in ("w_user", "w_tags"):
+            coef[key] = [slope * v for v in coef[key]]
+        coef["w_cross"] = [[slope * v for v in row] for row in coef["w_cross"]]
+        coef["w_position"] = slope * coef["w_position"]
+        model = registry.LoadedModel(version="-", algo=algo_used, spec=spec, coef=coef)
+        artefact, suffix = json.dumps(coef).encode(), ".json"
+    p = model.predict(users=users[ho], tags=tags[ho], vcodes=vcodes[ho], positions=pos[ho])
+    metrics = holdout_metrics(y[ho], p)
+    base = float(np.average(y[tr], weights=w[tr])) if len(y[tr]) else 0.0
+    baseline = holdout_metrics(y[ho], np.full(len(p), base))["logloss"] if len(p) else None
+    params["calibration"] = calibration_curve(p, y[ho])  # the holdout's curve, for the registry page
+    params["baseline_logloss"] = baseline
+    params["holdout_clicks"] = int(y[ho].sum())
+    params["training_clicks"] = int(y[tr].sum())
+    return Fitted(algo=algo_used, spec=spec, model=model, artefact=artefact, suffix=suffix, params=params,
+                  metrics=metrics, baseline_logloss=baseline,
+                  holdout={"users": users[ho], "tags": tags[ho], "vcodes": vcodes[ho], "positions": pos[ho],
+                           "labels": y[ho], "variant_ids": data.variant_ids[ho], "predicted": p,
+                           "feature_rows": data.feature_rows[ho], "times": data.times[ho]})
 
 
 @dataclass(frozen=True)
@@ -216,66 +368,62 @@ class TrainResult:
     calibration_error: float | None
     train_seconds: float
     activated: bool
+    gate: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return {"model_version": self.model_version, "auc": self.auc, "logloss": self.logloss, "rows": self.rows}
+        return {"model_version": self.model_version, "auc": self.auc, "logloss": self.logloss, "rows": self.rows,
+                "activated": self.activated, "gate": self.gate}
 
 
-def train(*, placement=None, algo: str = "lightgbm", general: bool = False, use_variant_id: bool = False,
-          min_rows: int | None = None) -> ModelVersion:
+def train(*, placement=None, algo: str = "auto", general: bool = False, use_variant_id: bool = False,
+          min_rows: int | None = None, click_window_s: float | None = None) -> ModelVersion:
     """Build rows, fit, evaluate on the holdout and register a new (inactive) version."""
     from . import registry
 
-    if algo not in ModelVersion.Algo.values:
-        raise TrainingError(f"Unknown algorithm '{algo}' (use lightgbm or logreg).")
+    if algo not in ("auto", *ModelVersion.Algo.values):
+        raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
     general = general or placement is None
     started = time.perf_counter()
-    data = collect_rows(placement_ids=None if general else [placement.id])
+    data = collect_rows(placement_ids=None if general else [placement.id], click_window_s=click_window_s)
     min_rows = settings.KALEIDO_TRAIN_MIN_ROWS if min_rows is None else min_rows
+    clicks = int(data.labels.sum())
     if len(data) < min_rows:
-        raise TrainingError(f"Only {len(data)} impressions with decisions; need at least {min_rows}.")
-    if data.labels.sum() == 0:
-        raise TrainingError("No clicks in the training data yet.")
+        raise TrainingError(f"Only {len(data)} impressions with decisions ({clicks} clicks); need at least "
+                            f"{min_rows} impressions and about {MIN_CLICKS_HINT} clicks for a model to beat "
+                            "the mean click rate.")
+    if clicks == 0:
+        raise TrainingError(f"No clicks in the {len(data)} training impressions yet; a model needs about "
+                            f"{MIN_CLICKS_HINT} clicks to beat the mean click rate.")
     live = StyleVariant.objects.filter(status="live")
     if not general:
         live = live.filter(placement=placement)
-    all_tags = list(data.tags_by_variant.values()) + list(live.values_list("tags", flat=True))
-    spec = F.build_spec(feature_rows=data.feature_rows, variant_tags=all_tags,
-                        variant_ids=data.variant_ids.tolist() if (use_variant_id and not general) else None)
-    users = F.user_codes(spec, data.feature_rows)
-    unique_ids = sorted(set(data.variant_ids.tolist()))
-    tag_rows = F.tag_matrix(spec, [data.tags_by_variant.get(v) for v in unique_ids])
-    tags = tag_rows[np.searchsorted(unique_ids, data.variant_ids)]
-    vcodes = F.variant_codes(spec, data.variant_ids.tolist())
-    y, w = data.labels, data.weights
-    if algo == ModelVersion.Algo.LIGHTGBM:
-        x = F.lgb_matrix(spec, users=users, tags=tags, variant_codes_=vcodes, positions=data.positions)
-        booster, params = fit_lightgbm(x=x, y=y, w=w, spec=spec)
-        artefact = booster.model_to_string(num_iteration=params["best_iteration"]).encode()
-        suffix = ".txt"
+    fitted = fit_ranker(data, algo=algo, variant_tags=list(live.values_list("tags", flat=True)),
+                        use_variant_id=use_variant_id and not general)
+    y = data.labels
+    ho = fitted.holdout
+    if general:
+        champion = ModelVersion.objects.filter(is_active=True, scope=ModelVersion.Scope.GENERAL) \
+            .values_list("version", flat=True).first()
     else:
-        coef = fit_logreg(users=users, tags=tags, positions=data.positions, y=y, w=w, spec=spec)
-        params = {"C": 0.5, "crosses": "user × tag"}
-        artefact = json.dumps(coef).encode()
-        suffix = ".json"
-    # Evaluate through the same loading path serving uses.
-    probe = registry.LoadedModel(version="-", algo=algo, spec=spec,
-                                 booster=booster if algo == ModelVersion.Algo.LIGHTGBM else None,
-                                 coef=coef if algo == ModelVersion.Algo.LOGREG else {})
-    _, _, ho = split_indices(len(y))
-    p = probe.predict(users=users[ho], tags=tags[ho], vcodes=vcodes[ho], positions=data.positions[ho])
-    metrics = holdout_metrics(y[ho], p)
-    # The holdout's calibration curve, for the registry page's calibration plot.
-    params = {**params, "calibration": calibration_curve(p, y[ho])}
+        champion = registry.active_version_for(placement.id)
+    gate_numbers = {
+        "baseline_logloss": fitted.baseline_logloss, "training_clicks": fitted.params["training_clicks"],
+        "holdout_clicks": fitted.params["holdout_clicks"], "clicks_needed": MIN_CLICKS_HINT,
+        "champion": champion_numbers(champion_version=champion, feature_rows=ho["feature_rows"],
+                                     variant_ids=ho["variant_ids"], tags_by_variant=data.tags_by_variant,
+                                     labels=ho["labels"], times=ho["times"], predicted=ho["predicted"]),
+    }
     with transaction.atomic():
         mv = ModelVersion.objects.create(
             version=f"tmp-{time.time_ns()}", placement=None if general else placement,
             scope=ModelVersion.Scope.GENERAL if general else ModelVersion.Scope.DEDICATED,
-            algo=algo, artefact="", artefact_sha256="", feature_spec=spec, params=params,
+            algo=fitted.algo, artefact="", artefact_sha256="", feature_spec=fitted.spec,
+            params={**fitted.params, "clicks": clicks, "gate": gate_numbers},
             data_from=data.times[0], data_to=data.times[-1], rows=len(y),
-            positive_rate=float(y.mean()), train_seconds=time.perf_counter() - started, **metrics,
+            positive_rate=float(y.mean()), train_seconds=time.perf_counter() - started, **fitted.metrics,
         )
         mv.version = str(mv.pk)
-        mv.artefact, mv.artefact_sha256 = registry.write_artefact(version=mv.version, data=artefact, suffix=suffix)
+        mv.artefact, mv.artefact_sha256 = registry.write_artefact(version=mv.version, data=fitted.artefact,
+                                                                  suffix=fitted.suffix)
         mv.save(update_fields=["version", "artefact", "artefact_sha256"])
     return mv

@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from ranking.policy import SlatePolicy, propensities, sample
+from ranking.policy import SlatePolicy, first_position_probabilities, propensities, sample
 
 
 def enumerate_marginals(policy: SlatePolicy, m: int) -> dict[tuple[int, int], float]:
@@ -89,3 +89,15 @@ def test_every_candidate_keeps_a_floor_probability():
     policy = POLICIES["epsilon-greedy"]
     for slate in itertools.permutations(range(policy.n), 2):
         assert (propensities(policy, np.array(slate)) >= policy.epsilon / policy.n - 1e-15).all()
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_first_position_probabilities_equal_the_enumerated_ones(name):
+    policy = POLICIES[name]
+    marginal = enumerate_marginals(policy, 1)
+
+    probabilities = first_position_probabilities(policy)
+
+    assert probabilities.sum() == pytest.approx(1.0)
+    for v in range(policy.n):
+        assert probabilities[v] == pytest.approx(marginal[(v, 0)])

@@ -49,7 +49,7 @@ def _by_key(variants, key):
 def test_lightgbm_learns_the_planted_preferences_and_is_registered(logged):
     placement, variants = logged
 
-    result = services.train_model(placement=placement, activate=True)
+    result = services.train_model(placement=placement, algo="lightgbm", activate=True)
 
     assert result.rows == 5000 and result.activated
     assert result.auc > 0.6
@@ -64,7 +64,8 @@ def test_lightgbm_learns_the_planted_preferences_and_is_registered(logged):
     artefact = Path(settings.MODEL_ROOT) / mv.artefact
     assert artefact.read_text().startswith("tree")  # LightGBM's text format, not a pickle
     assert "button_color=blue" in mv.feature_spec["tags"]
-    assert {"name": "age", "kind": "num"} in mv.feature_spec["user"]
+    age = next(f for f in mv.feature_spec["user"] if f["name"] == "age")
+    assert age["kind"] == "num" and age["bins"] == sorted(age["bins"])  # quantile cut points for the logreg
     assert services.active_model_version(placement) == result.model_version
 
     blue, red = _by_key(variants, "blue-single-benefit-photo"), _by_key(variants, "red-single-benefit-photo")
@@ -96,7 +97,8 @@ def test_train_ranker_prints_the_contract_json_last_and_serving_uses_the_model(l
     call_command("train_ranker", "--placement", placement.slug, "--activate", stdout=out)
 
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert set(summary) == {"model_version", "auc", "logloss", "rows"} and summary["rows"] == 5000
+    assert set(summary) == {"model_version", "auc", "logloss", "rows", "activated", "gate"}
+    assert summary["rows"] == 5000 and summary["activated"] and summary["gate"]["passed"]
     body = rank(placement.slug, user_id="young-1", features=YOUNG, k=2)
     assert body["bucket"] == "model" and body["model_version"] == summary["model_version"]
     assert all(0 < it["score"] < 1 and 0 < it["propensity"] <= 1 for it in body["items"])
@@ -156,7 +158,7 @@ def test_rank_answers_with_the_control_design_when_the_artefact_is_missing_or_co
 
 def test_feature_contributions_explain_a_prediction(logged):
     placement, variants = logged
-    version = services.train_model(placement=placement).model_version
+    version = services.train_model(placement=placement, algo="lightgbm").model_version
     blue = _by_key(variants, "blue-single-benefit-photo")
 
     [contrib] = services.feature_contributions(model_version=version, rows=[{"features": YOUNG, "variant": blue}])
