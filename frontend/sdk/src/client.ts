@@ -265,12 +265,18 @@ export class KaleidoClient {
         event.server_position = serverPosition;
       }
     }
+    this.onTracked(event);
     if (this.fatigue) {
       if (event.type === "impression") this.fatigue.recordImpression(event.user_id, event.placement, event.variant_id);
       if (event.type === "click") this.fatigue.recordClick(event.user_id, event.placement, event.variant_id);
     }
     this.tracker.enqueue(event);
     return event.event_id;
+  }
+
+  /** A hook for subclasses (the mock client records here). */
+  protected onTracked(_event: TrackEvent): void {
+    // nothing by default
   }
 
   /** The circuit breaker's state ("closed" when it is turned off), e.g. for a health metric. */

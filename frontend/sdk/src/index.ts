@@ -1,6 +1,10 @@
 export { KaleidoClient } from "./client.js";
 export type { KaleidoClientOptions, RankOptions } from "./client.js";
 export { CircuitBreaker } from "./circuit.js";
+export { fallbackFromDesign } from "./design.js";
+export type { DesignVariant } from "./design.js";
+export { MockKaleidoClient } from "./mock.js";
+export type { MockKaleidoClientOptions, MockRankAnswer } from "./mock.js";
 export type { CircuitBreakerOptions, CircuitState } from "./circuit.js";
 export { KaleidoApiError, KaleidoAuthError, KaleidoUnavailableError } from "./errors.js";
 export type { UnavailableReason } from "./errors.js";
