@@ -1,5 +1,11 @@
 """Bulk import of historical impressions: each CSV row becomes a decision and its events, the same rows
-live traffic leaves, so training, reports and attribution read history and live data alike."""
+live traffic leaves, so training, reports and attribution read history and live data alike.
+
+Rows older than the event retention window (KALEIDO_EVENT_RETENTION_DAYS) are refused, since the
+retention job would delete them at its next run, unless the import is `historical`: then every row of
+the file is stored marked as imported history (`historical` on its decision, events and idempotency
+keys), the retention job leaves those rows alone, and `prune_history` is how an operator deletes them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ import csv
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,6 +27,7 @@ from ranking.models import Decision
 
 from . import partitions
 from .ingestion import record_events
+from .models import Event, EventKey, RollupDirty
 
 REQUIRED = ("user_id", "variant_key", "clicked")
 OPTIONAL = ("converted", "bucket", "propensity", "position", "ts")
@@ -69,9 +77,14 @@ def _flag(value: str | None, column: str, errors: list[str], where: str) -> bool
 
 
 @transaction.atomic
-def import_impressions(*, placement: Placement, file: IO[str], now: datetime | None = None) -> ImportResult:
-    """Validate the whole file first; import all of it or nothing (ImportFailed lists every problem)."""
+def import_impressions(*, placement: Placement, file: IO[str], now: datetime | None = None,
+                       historical: bool = False) -> ImportResult:
+    """Validate the whole file first; import all of it or nothing (ImportFailed lists every problem).
+
+    `historical` accepts rows older than the retention window and marks every row as imported history.
+    """
     now = now or timezone.now()
+    oldest = now - timedelta(days=settings.KALEIDO_EVENT_RETENTION_DAYS)
     reader = csv.DictReader(file)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
@@ -127,6 +140,9 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
             ts = now
         elif ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
+        if ts < oldest and not historical:
+            errors.append(f"{where}, column ts: older than the {settings.KALEIDO_EVENT_RETENTION_DAYS}-day event "
+                          "retention window; import with --historical to keep it as imported history")
         features = {k.removeprefix("feature:"): _feature_value(v) for k, v in row.items()
                     if k.startswith("feature:") and v.strip()}
         if errors and len(errors) > 200:
@@ -136,7 +152,7 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
         decision_id = uuid.uuid5(_NAMESPACE, digest.hexdigest())
         decisions.append(Decision(decision_id=decision_id, placement=placement, user_id=user_id, features=features,
                                   bucket=bucket, assigned_bucket=bucket, created_at=ts, candidates=live,
-                                  model_version="import",
+                                  model_version="import", historical=historical,
                                   items=[{"variant_id": variant_id, "rank": position, "score": None,
                                           "propensity": propensity}]))
         base = {"decision_id": str(decision_id), "variant_id": variant_id, "user_id": user_id,
@@ -157,10 +173,48 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
     Decision.objects.bulk_create(decisions, batch_size=1000, ignore_conflicts=True)
     accepted = duplicates = 0
     for start in range(0, len(events), 1000):
-        result = record_events(events[start:start + 1000], now=now)
+        chunk = events[start:start + 1000]
+        result = record_events(chunk, now=now, historical=historical)
         if result.rejected:
             first = result.rejected[0]
             raise ImportFailed([f"event {start + first['index'] + 1}: {first['error']}"])
+        if historical:
+            _mark_historical(placement, chunk)
         accepted += result.accepted
         duplicates += result.duplicates
     return ImportResult(impressions=len(decisions), clicks=clicks, conversions=conversions, duplicates=duplicates)
+
+
+def _mark_historical(placement: Placement, events: list[dict]) -> None:
+    """Mark just-stored events and their keys as imported history (same transaction as the insert)."""
+    ids = [e["event_id"] for e in events]
+    times = [datetime.fromisoformat(e["ts"]) for e in events]
+    # Bounded by placement and time, so PostgreSQL reads only the partitions of those days.
+    Event.objects.filter(placement=placement, ts__gte=min(times), ts__lte=max(times), event_id__in=ids,
+                         historical=False).update(historical=True)
+    EventKey.objects.filter(event_id__in=ids, historical=False).update(historical=True)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    decisions: int
+    events: int
+    keys: int
+
+
+@transaction.atomic
+def prune_history(*, placement: Placement, before: date | None = None) -> PruneResult:
+    """Delete a placement's imported history (all of it, or the days before `before`): decisions, events
+    and idempotency keys marked historical. Live traffic is never touched. The days it empties are
+    marked for a rollup recount."""
+    events = Event.objects.filter(placement=placement, historical=True)
+    decisions = Decision.objects.filter(placement=placement, historical=True)
+    if before is not None:
+        cutoff = datetime.combine(before, datetime.min.time(), tzinfo=UTC)
+        events, decisions = events.filter(ts__lt=cutoff), decisions.filter(created_at__lt=cutoff)
+    days = {moment.date() for moment in events.datetimes("ts", "day", tzinfo=UTC)}
+    deleted_keys = EventKey.objects.filter(historical=True, event_id__in=events.values("event_id")).delete()[0]
+    deleted_events = events.delete()[0]
+    deleted_decisions = decisions.delete()[0]
+    RollupDirty.objects.bulk_create([RollupDirty(placement_id=placement.id, day=d) for d in sorted(days)])
+    return PruneResult(decisions=deleted_decisions, events=deleted_events, keys=deleted_keys)

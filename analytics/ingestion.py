@@ -310,15 +310,17 @@ def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
 
 
 def record_events(raw_events: list[Any], *, now: datetime | None = None,
-                  placements_allowed: list[str] | None = None) -> IngestResult:
+                  placements_allowed: list[str] | None = None, historical: bool = False) -> IngestResult:
     """Store every valid event exactly once; report duplicates and name each rejected one by index.
 
     `placements_allowed` (the caller's API key limits) rejects events for any other placement; None or
     empty allows all. An event whose decision is not stored yet is accepted and held (see the module
-    docstring): it counts once its decision confirms it.
+    docstring): it counts once its decision confirms it. `historical` (import_impressions --historical
+    only) accepts events older than the retention window.
     """
     now = now or timezone.now()
-    oldest = now - timedelta(days=settings.KALEIDO_EVENT_RETENTION_DAYS)
+    oldest = datetime.min.replace(tzinfo=UTC) if historical else now - timedelta(
+        days=settings.KALEIDO_EVENT_RETENTION_DAYS)
     newest = now + _MAX_CLOCK_SKEW
     allowed = frozenset(placements_allowed) if placements_allowed else None
     result = IngestResult()

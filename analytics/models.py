@@ -33,9 +33,15 @@ class Event(models.Model):
     )
     propensity = models.FloatField(null=True, blank=True)
     segment_key = models.CharField(max_length=255, blank=True, default="")
+    # Imported with `import_impressions --historical`: the retention job keeps it (prune_history deletes it).
+    historical = models.BooleanField(default=False, db_default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["placement", "ts"], name="event_placement_time")]
+        indexes = [
+            models.Index(fields=["placement", "ts"], name="event_placement_time"),
+            # Small (history only) and free for live inserts: how retention finds the partitions holding history.
+            models.Index(fields=["ts"], condition=models.Q(historical=True), name="event_history_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
@@ -46,6 +52,7 @@ class EventKey(models.Model):
 
     event_id = models.CharField(max_length=64, primary_key=True)
     ts = models.DateTimeField(db_index=True, help_text="The event's time, so retention can prune keys.")
+    historical = models.BooleanField(default=False, db_default=False, help_text="Kept with its imported event.")
 
     def __str__(self) -> str:
         return self.event_id

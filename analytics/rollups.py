@@ -140,7 +140,8 @@ def rebuild_rollups(*, placement_id: int) -> int:
 def apply_retention(*, days: int | None = None, today: date | None = None) -> dict[str, int]:
     """Drop raw events (whole partitions on PostgreSQL) and idempotency keys older than `days`.
 
-    Rollups are kept: they are small and reports over long periods read them.
+    Rollups are kept: they are small and reports over long periods read them. Imported history
+    (`historical` rows) is kept too, until `prune_history` deletes it.
     """
     days = settings.KALEIDO_EVENT_RETENTION_DAYS if days is None else days
     today = today or timezone.now().astimezone(UTC).date()
@@ -151,7 +152,7 @@ def apply_retention(*, days: int | None = None, today: date | None = None) -> di
         dropped_partitions = len(partitions.drop_partitions_before(cutoff=cutoff))
         deleted_events = 0
     else:
-        deleted_events, _ = Event.objects.filter(ts__lt=cutoff_ts).delete()
-    deleted_keys, _ = EventKey.objects.filter(ts__lt=cutoff_ts).delete()
+        deleted_events, _ = Event.objects.filter(ts__lt=cutoff_ts, historical=False).delete()
+    deleted_keys, _ = EventKey.objects.filter(ts__lt=cutoff_ts, historical=False).delete()
     return {"dropped_partitions": dropped_partitions, "deleted_events": deleted_events,
             "deleted_keys": deleted_keys, "cutoff": cutoff.isoformat()}

@@ -52,6 +52,8 @@ class Decision(models.Model):
     assigned_bucket = models.CharField(max_length=10, blank=True)
     fallback_reason = models.CharField(max_length=40, blank=True)
     candidates = models.PositiveIntegerField(default=0, help_text="Live variants the policy chose from.")
+    # Imported with `import_impressions --historical`: retention keeps it (prune_history deletes it).
+    historical = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [models.Index(fields=["placement", "created_at"], name="decision_placement_time")]

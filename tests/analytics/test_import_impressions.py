@@ -66,3 +66,63 @@ def test_errors_name_the_line_and_column():
     for expected in ("line 2, column variant_key", "line 2, column clicked", "line 2, column bucket",
                      "line 2, column propensity", "line 2, column ts"):
         assert expected in errors
+
+
+OLD_LOG = ("user_id,variant_key,clicked,bucket,propensity,ts,feature:age\n"
+           "u-1,blue-grid,1,random,0.5,2019-11-24T10:00:00Z,34\n"
+           "u-2,red-list,0,random,0.5,2019-11-25T09:00:00Z,61\n")
+
+
+def test_rows_older_than_the_retention_window_are_refused_without_historical(placement, tmp_path):
+    csv_file = tmp_path / "obd-2019.csv"
+    csv_file.write_text(OLD_LOG)
+
+    with pytest.raises(CommandError):
+        call_command("import_impressions", str(csv_file), "--placement", "home-banner")
+
+    assert Decision.objects.count() == 0 and Event.objects.count() == 0
+
+
+def test_errors_for_old_rows_name_the_line_and_the_option(placement):
+    from io import StringIO
+
+    from analytics.imports import ImportFailed, import_impressions
+
+    with pytest.raises(ImportFailed) as failure:
+        import_impressions(placement=placement, file=StringIO(OLD_LOG))
+    assert failure.value.errors[0].startswith("line 2, column ts: older than the 400-day event retention window")
+    assert "--historical" in failure.value.errors[0] and len(failure.value.errors) == 2
+
+
+def test_historical_rows_are_kept_by_retention_until_the_operator_prunes_them(placement, tmp_path, capsys):
+    from analytics.models import DailyRollup, EventKey
+    from analytics.rollups import apply_retention, refresh_rollups
+
+    csv_file = tmp_path / "obd-2019.csv"
+    csv_file.write_text(OLD_LOG)
+    call_command("import_impressions", str(csv_file), "--placement", "home-banner", "--historical")
+    assert "Imported 2 impressions (1 clicks, 0 conversions) into home-banner as imported history" \
+        in capsys.readouterr().out
+    assert Decision.objects.filter(historical=True).count() == 2
+    assert Event.objects.filter(historical=True).count() == 3 and EventKey.objects.filter(historical=True).count() == 3
+    refresh_rollups()
+    assert DailyRollup.objects.filter(placement=placement, day__year=2019).exists()
+
+    # Live traffic of the same days, however it got in, is what retention deletes.
+    live = Event.objects.get(type="click")
+    Event.objects.create(event_id="live-old", type="impression", variant_id=live.variant_id, user_id="u-9",
+                         placement=placement, ts=live.ts)
+    EventKey.objects.create(event_id="live-old", ts=live.ts)
+    result = apply_retention()
+    assert result["deleted_events"] == 1 and result["deleted_keys"] == 1
+    assert Event.objects.count() == 3 and Decision.objects.count() == 2
+
+    call_command("import_impressions", str(csv_file), "--placement", "home-banner", "--historical")
+    assert Event.objects.count() == 3  # a second import stores nothing twice: the keys were kept
+
+    call_command("prune_history", "--placement", "home-banner", "--before", "2019-11-25")
+    assert "1 decisions, 2 events, 2 keys" in capsys.readouterr().out
+    call_command("prune_history", "--placement", "home-banner")
+    assert Event.objects.count() == 0 and Decision.objects.count() == 0 and EventKey.objects.count() == 0
+    refresh_rollups()
+    assert not DailyRollup.objects.filter(placement=placement, day__year=2019).exists()
