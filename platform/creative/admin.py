@@ -465,6 +465,3 @@ class VariantAuditEntryAdmin(RoleAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the audit trail is a record: it is never edited or deleted by hand

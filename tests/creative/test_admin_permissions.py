@@ -39,7 +39,7 @@ ROLES = (OPERATORS, ANALYSTS, ADMINS, STAFF)
 WHO = {"view": {ANALYSTS, OPERATORS, ADMINS}, "operate": {OPERATORS, ADMINS}, "admin": {ADMINS}, "nobody": set()}
 
 # Who may run each action, "app.model.action". Analysts only view; operators run the creative, generation and
-# ranking consoles; API keys and users are for admins; the audit trail and the decision log are never deleted.
+# ranking consoles; API keys and users are for admins; the decision log is never deleted by hand.
 ACTIONS = {
     "auth.group.delete_selected": "admin",
     "auth.user.delete_selected": "admin",
@@ -60,7 +60,7 @@ ACTIONS = {
     **{f"creative.stylevariant.bulk_{a}": "operate"
        for a in ("approve", "publish", "pause", "retire", "pin", "unpin", "block", "unblock")},
     "creative.stylevariant.render": "operate",
-    "creative.variantauditentry.delete_selected": "nobody",
+    "creative.variantauditentry.delete_selected": "operate",
     "generation.basemodel.delete_selected": "operate",
     "generation.lorastyle.delete_selected": "operate",
     "generation.generationjob.delete_selected": "operate",
