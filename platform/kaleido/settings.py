@@ -227,7 +227,7 @@ CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.ge
 # ranking: serving, model loading and retraining
 KALEIDO_RANK_CATALOGUE_TTL = env_float("KALEIDO_RANK_CATALOGUE_TTL", 30.0)  # s a process keeps live variants
 KALEIDO_MODEL_STAMP_TTL = env_int("KALEIDO_MODEL_STAMP_TTL", 10)  # s the active-model table is cached
-KALEIDO_RANK_LOCAL_CHECK_S = env_float("KALEIDO_RANK_LOCAL_CHECK_S", 1.0)  # s between shared-cache checks
+KALEIDO_RANK_LOCAL_CHECK_S = env_float("KALEIDO_RANK_LOCAL_CHECK_S", 1.0)  # s between serving-version reads
 # s a rank call waits for a model still loading before serving the control design instead
 KALEIDO_RANK_MODEL_WAIT_S = env_float("KALEIDO_RANK_MODEL_WAIT_S", 0.2)
 KALEIDO_RANK_COMPILE_MODELS = env_bool("KALEIDO_RANK_COMPILE_MODELS", True)  # LightGBM → machine code (lleaves)
