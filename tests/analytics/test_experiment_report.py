@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,18 @@ from tests.analytics.factories import ExperimentFactory, log_traffic
 from tests.factories import PlacementFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """The textbook step-up adjustment: q(i) = min over j >= i of p(j) · m / j, p sorted ascending."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    q, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        q[i] = running
+    return q
 
 
 @pytest.fixture
@@ -48,8 +61,13 @@ def test_the_report_shows_each_bucket_with_intervals_and_a_lift_against_control(
     assert report["health"]["share_with_bucket_and_propensity"] == 1.0
     assert report["health"]["propensities_valid_share"] == 1.0
     assert report["health"]["users_in_more_than_one_bucket"] == 0
-    assert {s["metric"] for s in report["segments"]} <= {"ctr", "cvr"}
-    assert all(s["q_value"] >= s["p_value"] for s in report["segments"])
+    # Every user's CTR triples in the model arm, so each gender shows the lift on its own.
+    for gender in ("f", "m"):
+        ctr_lift = next(s for s in report["segments"] if (s["feature"], s["value"], s["metric"]) == ("gender", gender, "ctr"))
+        assert ctr_lift["bucket"] == "model" and ctr_lift["relative_lift"] > 0.5 and ctr_lift["significant"] is True
+    assert {s["metric"] for s in report["segments"]} == {"ctr", "cvr"}
+    p_values = [s["p_value"] for s in report["segments"]]
+    assert [s["q_value"] for s in report["segments"]] == pytest.approx(benjamini_hochberg(p_values))
 
 
 def test_a_skewed_split_raises_the_srm_flag(running_experiment):
@@ -74,8 +92,19 @@ def test_the_command_prints_the_same_report(running_experiment, capsys):
     log_traffic(placement=running_experiment.placement, experiment=running_experiment,
                 users={"control": 50, "model": 50}, ctr={"control": 0.1, "model": 0.2})
 
+    call_command("experiment_report", "home-ab", "--json")
+    report = json.loads(capsys.readouterr().out)
     call_command("experiment_report", "home-ab")
-
     out = capsys.readouterr().out
-    assert "Experiment home-ab" in out and "SRM p =" in out
-    assert "model" in out and "control" in out
+
+    assert report["buckets"]["model"]["users"] == 50 and report["buckets"]["model"]["clicks"] > 0
+    assert out.startswith("Experiment home-ab on home-banner (running), control = control")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:4]}
+    for name in ("control", "model"):
+        bucket = report["buckets"][name]
+        users, impressions, clicks, ctr = rows[name][1:5]
+        assert (users, impressions, clicks) == (f"{bucket['users']:,}", f"{bucket['impressions']:,}",
+                                                f"{bucket['clicks']:,}")
+        assert ctr == f"{100 * bucket['ctr']:.2f}%"
+    assert f"{100 * report['buckets']['model']['lift_vs_control']['relative']:.1f}%" in rows["model"]
+    assert f"SRM p = {report['srm_p_value']:.4g}" in out

@@ -2,12 +2,18 @@
 
 import platform
 import sys
+import sysconfig
+from pathlib import Path
 
-from django.conf import settings
+import kaleido
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stdlib_platform_module_still_works_inside_the_project():
-    assert settings.INSTALLED_APPS  # the Django project is loaded
-    assert platform.system() in {"Linux", "Darwin", "Windows"}
-    assert platform.__file__.startswith(sys.base_prefix) or "python3" in platform.__file__
-    assert hasattr(platform, "python_version")
+    # The premise: the project's packages are imported from the platform/ folder, which sits on the path.
+    assert Path(kaleido.__file__).resolve().parent.parent == ROOT / "platform"
+    assert ROOT / "platform" in {Path(entry).resolve() for entry in sys.path if entry}
+    # And yet `import platform` is the standard library's module, not the folder.
+    assert Path(platform.__file__).resolve() == Path(sysconfig.get_path("stdlib")).resolve() / "platform.py"
+    assert platform.python_version() == ".".join(map(str, sys.version_info[:3]))
