@@ -2,21 +2,32 @@
 
 Events whose day has no partition land in `analytics_event_default`; creating that day's
 partition later moves them out, so nothing is ever refused for want of a partition.
+
+Creating, attaching or dropping a partition takes a strong lock on the events table, and a lock
+request that waits (behind a long report query, say) makes every insert queue behind it. So each
+of these statements runs with a short `lock_timeout` (LOCK_TIMEOUT_MS): if the lock is not free at
+once, the maintainer gives up on that day, logs it, and the next run (hourly, or the task's retry)
+tries again. Ingestion never waits more than that for partition upkeep, and an event whose day has no
+partition yet still lands in the default one.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db import OperationalError, transaction
 from django.db import connection as default_connection
-from django.db import transaction
+
+log = logging.getLogger(__name__)
 
 PARENT = "analytics_event"
 DEFAULT_PARTITION = "analytics_event_default"
 _NAME = re.compile(r"^analytics_event_p(\d{8})$")
 DAYS_AHEAD = 7
 DAYS_BEHIND = 1
+LOCK_TIMEOUT_MS = 500  # how long partition upkeep may wait for a lock on the events table
 
 
 def is_partitioned(connection=default_connection) -> bool:
@@ -58,6 +69,7 @@ def ensure_partition(day: date, connection=default_connection) -> bool:
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         # One maintainer at a time; ingestion is not blocked by this lock.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
+        _short_lock_wait(cursor)
         cursor.execute("SELECT to_regclass(%s)", [name])
         if cursor.fetchone()[0] is not None:
             return False
@@ -75,6 +87,27 @@ def ensure_partition(day: date, connection=default_connection) -> bool:
         return True
 
 
+def _short_lock_wait(cursor) -> None:
+    """Give up on a lock after LOCK_TIMEOUT_MS for the rest of this transaction (not the session)."""
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_MS}ms"])
+
+
+def _lock_not_free(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
+
+
+def _ensure_or_defer(day: date, connection) -> bool:
+    """ensure_partition, but a lock that is not free within LOCK_TIMEOUT_MS defers the day to the next run."""
+    try:
+        return ensure_partition(day, connection=connection)
+    except OperationalError as exc:
+        if not _lock_not_free(exc):
+            raise
+        log.warning("partition for %s deferred: the events table was busy for %d ms; the next run retries",
+                    day, LOCK_TIMEOUT_MS)
+        return False
+
+
 def ensure_upcoming_partitions(*, today: date | None = None, days_ahead: int = DAYS_AHEAD,
                                days_behind: int = DAYS_BEHIND, connection=default_connection) -> list[date]:
     """Partitions from `days_behind` before today to `days_ahead` after it; returns the days created."""
@@ -84,7 +117,7 @@ def ensure_upcoming_partitions(*, today: date | None = None, days_ahead: int = D
     created = []
     for offset in range(-days_behind, days_ahead + 1):
         day = today + timedelta(days=offset)
-        if ensure_partition(day, connection=connection):
+        if _ensure_or_defer(day, connection):
             created.append(day)
     return created
 
@@ -95,7 +128,7 @@ def ensure_partitions_for_range(*, first: date, last: date, connection=default_c
         return []
     created, day = [], first
     while day <= last:
-        if ensure_partition(day, connection=connection):
+        if _ensure_or_defer(day, connection):
             created.append(day)
         day += timedelta(days=1)
     return created
@@ -109,9 +142,18 @@ def drop_partitions_before(*, cutoff: date, connection=default_connection) -> li
     cutoff_ts = _bounds(cutoff)[0]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
+        _short_lock_wait(cursor)
         for day in list_partitions(connection):
             if day < cutoff:
-                cursor.execute(f"DROP TABLE {partition_name(day)}")
+                try:
+                    with transaction.atomic(using=connection.alias):  # a savepoint: a busy day is skipped
+                        cursor.execute(f"DROP TABLE {partition_name(day)}")
+                except OperationalError as exc:
+                    if not _lock_not_free(exc):
+                        raise
+                    log.warning("partition for %s not dropped: the events table was busy for %d ms; "
+                                "the next retention run retries", day, LOCK_TIMEOUT_MS)
+                    continue
                 dropped.append(day)
         cursor.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts < %s", [cutoff_ts])  # noqa: S608
     return dropped
