@@ -220,7 +220,14 @@ class DecisionJournal:
             line = (json.dumps(record, separators=(",", ":")) + "\n").encode()  # ASCII: always encodable
         with self._lock:
             segment = self._segment or self._open_segment()
-            written = os.write(segment.fd, line)
+            try:
+                written = os.write(segment.fd, line)
+            except OSError:
+                # Disk full (or failing): retire a segment that holds lines, so the flusher stores them and
+                # removes the file, giving its space back; the caller writes this decision directly.
+                if segment.written:
+                    self._rotate()
+                raise
             if written != len(line):  # a partial line: retire this segment, let the caller write directly
                 self._rotate()
                 raise OSError(f"short write to {segment.path}")

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -55,24 +56,38 @@ def services_missing() -> str:
     return ""
 
 
-def ensure_template() -> None:
-    """A migrated database to copy from, made once (migrating takes ~15 s; copying it, well under one)."""
-    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE_DB}'")
-    if exists:
-        applied = psql("SELECT count(*) FROM django_migrations", url=f"{PG_ADMIN}/{TEMPLATE_DB}")
-        on_disk = sum(1 for p in ROOT.glob("**/migrations/0*.py") if ".venv" not in p.parts)
-        if int(applied or 0) >= on_disk:
-            return
-        psql(f"DROP DATABASE {TEMPLATE_DB}")
-    psql(f"CREATE DATABASE {TEMPLATE_DB}")
-    manage("migrate", "--noinput", "-v0", env=app_env(f"{PG_ADMIN}/{TEMPLATE_DB}"), timeout=240)
+def _migrations_digest() -> str:
+    """A digest of every migration file's name and contents: a template made from other migrations (an
+    edited one, a new one) has another name, so it is never reused by mistake."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in ROOT.glob("**/migrations/0*.py") if ".venv" not in p.parts):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def ensure_template() -> str:
+    """A migrated database to copy from, made once per set of migrations (migrating takes ~15 s; copying
+    it, well under one). Returns its name."""
+    name = f"{TEMPLATE_DB}_{_migrations_digest()}"
+    if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+        building = f"{name}_new_{os.getpid()}"
+        psql(f"DROP DATABASE IF EXISTS {building}")
+        psql(f"CREATE DATABASE {building}")
+        manage("migrate", "--noinput", "-v0", env=app_env(f"{PG_ADMIN}/{building}"), timeout=240)
+        try:
+            psql(f"ALTER DATABASE {building} RENAME TO {name}")
+        except RuntimeError:  # another process made it meanwhile
+            psql(f"DROP DATABASE IF EXISTS {building}")
+    return name
 
 
 def fresh_database(name: str) -> str:
     """A new database copied from the migrated template; returns its URL."""
-    ensure_template()
+    template = ensure_template()
     psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    psql(f"CREATE DATABASE {name} TEMPLATE {template}")
     return f"{PG_ADMIN}/{name}"
 
 
@@ -264,6 +279,50 @@ class OwnPostgres:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def pids(self) -> list[int]:
+        """The postmaster first, then every process it started (backends, checkpointer, WAL writer, ...)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def signal_all(self, sig: int) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def crash(self) -> None:
+        """SIGKILL every process of the cluster at once: a crash, not a stop (no checkpoint, no goodbye)."""
+        pids = self.pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() and "zombie" not in _proc_state(pid) for pid in pids) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def start_after_crash(self) -> None:
+        """Start again on the crashed data directory (PostgreSQL replays its WAL: crash recovery)."""
+        for attempt in range(20):
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
+
     def load_schema_from(self, source_url: str, name: str) -> str:
         psql(f"CREATE DATABASE {name}", url=f"{self.url}/postgres")
         dump = subprocess.run(["pg_dump", "--no-owner", source_url], capture_output=True, text=True, timeout=120,
@@ -273,6 +332,48 @@ class OwnPostgres:
         if out.returncode:
             raise RuntimeError(out.stderr[-2000:])
         return f"{self.url}/{name}"
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+class OwnRedis:
+    """A throwaway redis-server on its own port and folder, persisting like docker-compose's
+    (`--appendonly yes`), safe to restart: nobody else uses it. Never the shared one on 6379."""
+
+    def __init__(self, port: int):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise FileNotFoundError("redis-server is not installed")
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="kaleido-hard-redis-"))
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", str(self.dir / "log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True,
+                                        timeout=5).stdout.strip() == b"PONG", timeout=20, every=0.1,
+                 what=f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        """A restart's first half: SIGTERM, on which Redis writes its append-only file and exits."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+    def destroy(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def flush_redis() -> None:
@@ -292,3 +393,125 @@ def redis_db_lock():
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- a served placement under rank and events load, counted against what the clients were answered ----------
+
+SEED_SERVED = """
+import json
+from django.utils import timezone
+from access.services import api_key_create
+from creative.models import Placement, StyleVariant
+from ranking.models import Decision
+p = Placement.objects.create(slug="fault-load", name="Fault load", width=750, height=300)
+vs = [StyleVariant.objects.create(placement=p, variant_key=f"v{i}", status="live") for i in range(3)]
+p.control_variant = vs[0]
+p.save()
+shown = Decision.objects.bulk_create([Decision(placement=p, user_id=f"shown-{i}", bucket="random", candidates=3,
+    items=[{"variant_id": vs[0].id, "rank": 1, "propensity": 1.0}], created_at=timezone.now()) for i in range(%d)])
+print(json.dumps({"key": api_key_create(name="fault load", scopes=["rank", "events"]).secret, "placement": p.id,
+                  "slug": p.slug, "variant": vs[0].id, "shown": [str(d.decision_id) for d in shown]}))
+"""
+
+
+def seed_served(env: dict[str, str], *, shown: int = 1500) -> dict:
+    """A placement with three live variants, a rank+events key, and `shown` decisions already stored for the
+    events to report on (an event must name a decision /rank answered)."""
+    return django_shell(SEED_SERVED % shown, env=env)
+
+
+class ServedLoad:
+    """Rank calls and event batches sent the way the SDK sends them (retrying 0/429/5xx with backoff, the
+    same body each time), recording every answer: the ground truth the stored rows are counted against."""
+
+    def __init__(self, base_url: str, seed: dict, *, prefix: str, rank_calls: int = 240, event_batches: int = 60,
+                 batch_size: int = 25, deadline_s: float = 90):
+        self.base, self.seed, self.prefix = base_url, seed, prefix
+        self.rank_calls, self.deadline_s = rank_calls, deadline_s
+        assert event_batches * batch_size <= len(seed["shown"])
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.batches = [[{"event_id": f"{prefix}-e-{b}-{i}", "type": "impression", "variant_id": seed["variant"],
+                          "decision_id": seed["shown"][b * batch_size + i], "user_id": f"shown-{b * batch_size + i}",
+                          "placement": seed["slug"], "position": 1, "ts": now} for i in range(batch_size)]
+                        for b in range(event_batches)]
+        self.answered: list[str] = []  # decision ids of rank calls answered 200
+        self.rank_gave_up = 0  # tries that got no answer at all (the server may still have logged them)
+        self.event_results: dict[int, tuple] = {}
+        self.failures: list[tuple[float, int]] = []  # (when, status) of every failed try, both endpoints
+        self.fault_at = 0.0
+
+    def _ranker(self, calls: range, deadline: float) -> None:
+        for i in calls:
+            body = {"placement": self.seed["slug"], "user": {"id": f"{self.prefix}-r{i}"}, "k": 1}
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    status, answer = post_json(f"{self.base}/api/v1/rank", body, key=self.seed["key"])
+                except OSError:
+                    status, answer = 0, {}
+                if status == 200:
+                    self.answered.append(answer["decision_id"])
+                    break
+                self.failures.append((time.monotonic(), status))
+                self.rank_gave_up += status == 0
+                if time.monotonic() > deadline or (status and status < 500 and status != 429):
+                    break
+                time.sleep(random.uniform(0, min(2.0, 0.25 * 2 ** attempt)))
+            time.sleep(0.02)
+
+    def _sender(self, mine: range, deadline: float) -> None:
+        for b in mine:
+            self.event_results[b] = send_like_the_sdk(f"{self.base}/api/v1/events", {"events": self.batches[b]},
+                                                      key=self.seed["key"], deadline=deadline, log=self.failures)
+            time.sleep(0.05)
+
+    def run(self, fault, *, after_s: float = 1.0) -> None:
+        """Send everything from 4 threads (2 rank, 2 events); `fault()` runs `after_s` into the load."""
+        deadline = time.monotonic() + self.deadline_s
+        threads = [threading.Thread(target=self._ranker, args=(range(t, self.rank_calls, 2), deadline))
+                   for t in range(2)]
+        threads += [threading.Thread(target=self._sender, args=(range(t, len(self.batches), 2), deadline))
+                    for t in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(after_s)
+        self.fault_at = time.monotonic()
+        fault()
+        for t in threads:
+            t.join(timeout=self.deadline_s + 60)
+
+    def count(self, db: str) -> dict:
+        """What the database holds for this load, next to what the clients were told."""
+        events, distinct = map(int, psql(
+            f"SELECT count(*), count(DISTINCT event_id) FROM analytics_event WHERE event_id LIKE '{self.prefix}-e-%'",
+            url=db).split("|"))
+        ledger = int(psql(f"SELECT count(*) FROM analytics_eventkey WHERE event_id LIKE '{self.prefix}-e-%'", url=db))
+        rows = psql(f"SELECT decision_id FROM ranking_decision WHERE user_id LIKE '{self.prefix}-r%'", url=db)
+        decisions = [r.replace("-", "") for r in rows.split("\n") if r]
+        return {"events_sent": sum(len(b) for b in self.batches), "events": events, "events_distinct": distinct,
+                "ledger": ledger, "decisions": decisions,
+                "answers": sorted({r[0] for r in self.event_results.values()})}
+
+    def check(self, db: str, *, label: str) -> dict:
+        """Nothing lost, nothing doubled: every event once; every answered decision stored once (plus at most
+        one per try the client gave up on, whose call the server may have finished after all)."""
+        counted = self.count(db)
+        answered = {d.replace("-", "") for d in self.answered}
+        stored = counted["decisions"]
+        during = [s for when, s in self.failures if when >= self.fault_at]
+        print(f"\n[{label}] events: sent {counted['events_sent']} in {len(self.batches)} batches, answers "
+              f"{counted['answers']}, stored {counted['events']} ({counted['events_distinct']} distinct, ledger "
+              f"{counted['ledger']}); rank: {len(answered)} answered, {len(stored)} decisions stored "
+              f"({len(set(stored))} distinct, {len(set(stored) - answered)} not answered, {self.rank_gave_up} tries "
+              f"given up); {len(self.failures)} failed tries (statuses {sorted({s for _, s in self.failures})}, "
+              f"{len(during)} after the fault began), all retried")
+        assert len(self.event_results) == len(self.batches), "some event batches were never sent"
+        assert all(r[0] == 202 for r in self.event_results.values()), self.event_results
+        assert counted["events"] == counted["events_distinct"] == counted["ledger"] == counted["events_sent"]
+        assert len(answered) == self.rank_calls, f"only {len(answered)} of {self.rank_calls} rank calls answered"
+        assert len(stored) == len(set(stored)), "a decision was stored twice"
+        assert answered <= set(stored), f"{len(answered - set(stored))} answered decisions are not stored"
+        assert len(set(stored) - answered) <= self.rank_gave_up
+        assert {s for _, s in self.failures} <= {0, 503}, sorted({s for _, s in self.failures})  # never a 500
+        return counted

@@ -1,12 +1,22 @@
-"""Faults across real processes: PostgreSQL restarted under an ingestion load, and a Celery worker
-killed in the middle of a generation job. Each prints what was sent and what was stored."""
+"""Faults across real processes: PostgreSQL restarted (with a poisoned journal line), crashed (SIGKILL) and
+hung (SIGSTOP) under rank and events load with the decision journal, and a Celery worker killed in the
+middle of a generation job. Each prints what was sent and what was stored, and counts the stored rows
+against what the clients were answered.
+
+The PostgreSQL faults hit a throwaway cluster each test starts on its own port in a temp dir; the shared
+server on 127.0.0.1:5432 only provides the migrated template and is never stopped or signalled."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import tempfile
-import threading
 import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,74 +34,125 @@ def _services():
         pytest.skip(f"needs the local PostgreSQL and Redis servers: {missing}")
 
 
-SEED_INGEST = """
-import json
-from access.services import api_key_create
-from creative.models import Placement, StyleVariant
-p = Placement.objects.create(slug="pg-restart", name="PG restart", width=750, height=300)
-v = StyleVariant.objects.create(placement=p, variant_key="only", status="live")
-print(json.dumps({"key": api_key_create(name="ingest", scopes=["events"]).secret, "variant": v.id}))
-"""
+def poisoned_orphan(journal: Path, seed: dict, *, prefix: str) -> set[str]:
+    """A segment left by a dead process (an older release's, or hand-written): five good decisions and,
+    among them, one whose feature holds a NUL, which PostgreSQL's jsonb refuses. Returns the good ids."""
+    good = []
+    lines = []
+    for i in range(6):
+        decision_id = uuid.uuid4().hex
+        features = {"city": "a\u0000b"} if i == 3 else {"city": "Lyon"}
+        lines.append(json.dumps({
+            "decision_id": decision_id, "placement_id": seed["placement"], "user_id": f"{prefix}-r-orphan-{i}",
+            "features": features, "context": {}, "bucket": "control", "experiment_id": None, "model_version": "",
+            "created_at": datetime.now(UTC).isoformat(), "assigned_bucket": "control", "fallback_reason": "",
+            "candidates": 3, "items": [{"variant_id": seed["variant"], "rank": 1, "propensity": 1.0}]}))
+        if i != 3:
+            good.append(decision_id)
+    journal.mkdir(parents=True, exist_ok=True)
+    (journal / "gone-host-999-1-poisoned.jsonl").write_text("\n".join(lines) + "\n")
+    return set(good)
 
 
-def test_postgres_restart_during_ingestion_loses_and_doubles_nothing():
+@dataclass
+class Served:
+    pg: stack.OwnPostgres
+    db: str
+    base: str
+    seed: dict
+    journal: Path
+    finish: Callable[[], None]
+
+
+@contextmanager
+def served_on_own_postgres(name: str):
+    """A throwaway PostgreSQL cluster (never the shared server), a migrated database on it and gunicorn
+    serving it with the journal, as docker-compose runs it. Yields a Served; `served.finish()` stops the
+    server gracefully (each worker flushes its journal at exit) and stores whatever a worker left, as an
+    operator's `flush_decisions` would, before the rows are counted."""
     try:
         pg = stack.OwnPostgres(stack.free_port())
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
+    journal = Path(tempfile.mkdtemp(prefix="kaleido-hard-journal-"))
     try:
         pg.init()
         pg.start()
-        stack.ensure_template()
-        db = pg.load_schema_from(f"{stack.PG_ADMIN}/{stack.TEMPLATE_DB}", "kaleido_fault")
-        # No Redis here: this test is about the database; tasks run in-process, the cache is local.
-        env = stack.app_env(db, REDIS_URL="", CELERY_BROKER_URL="", DB_CONN_MAX_AGE="60")
-        seed = stack.django_shell(SEED_INGEST, env=env)
+        db = pg.load_schema_from(f"{stack.PG_ADMIN}/{stack.ensure_template()}", name)
+        # No Redis here: these tests are about the database; tasks run in-process, the cache is local.
+        env = stack.app_env(db, REDIS_URL="", CELERY_BROKER_URL="", DB_CONN_MAX_AGE="60",
+                            KALEIDO_DECISION_LOG="journal", KALEIDO_DECISION_JOURNAL_DIR=str(journal),
+                            KALEIDO_DECISION_FLUSH_S="0.1", KALEIDO_DB_CONNECT_TIMEOUT_S="3")
+        seed = stack.seed_served(env)
         port = stack.free_port()
         with stack.processes() as start:
             web = start("web", stack.gunicorn_args(port, workers=2), env)
             stack.wait_http(f"http://127.0.0.1:{port}/api/schema/", proc=web)
-            url = f"http://127.0.0.1:{port}/api/v1/events"
-            batches = [[{"event_id": f"pgr-{b}-{i}", "type": "impression", "variant_id": seed["variant"],
-                         "user_id": f"u-{b}-{i}", "placement": "pg-restart", "position": 1,
-                         "ts": datetime.now(UTC).isoformat()} for i in range(25)] for b in range(80)]
-            failures: list = []
-            results: dict[int, tuple] = {}
-            deadline = time.monotonic() + 60
 
-            def sender(mine):
-                for b in mine:
-                    results[b] = stack.send_like_the_sdk(url, {"events": batches[b]}, key=seed["key"],
-                                                         deadline=deadline, log=failures)
-                    time.sleep(0.05)
+            def finish() -> None:
+                web.kill()
+                stack.manage("flush_decisions", "--dir", str(journal), env=env)
 
-            threads = [threading.Thread(target=sender, args=(range(t, len(batches), 4),)) for t in range(4)]
-            for t in threads:
-                t.start()
-            time.sleep(1.0)
-            restart_at = time.monotonic()
-            pg.stop()  # the database goes away under load...
-            time.sleep(2.0)
-            pg.start()  # ...and comes back
-            for t in threads:
-                t.join(timeout=90)
-        sent = {e["event_id"] for batch in batches for e in batch}
-        stored, distinct = map(int, stack.psql(
-            "SELECT count(*), count(DISTINCT event_id) FROM analytics_event WHERE event_id LIKE 'pgr-%'",
-            url=db).split("|"))
-        ledger = int(stack.psql("SELECT count(*) FROM analytics_eventkey WHERE event_id LIKE 'pgr-%'", url=db))
-        during = [s for when, s in failures if when >= restart_at]
-        print(f"\nsent {len(sent)} events in {len(batches)} batches; {len(failures)} failed tries "
-              f"(statuses {sorted(set(s for _, s in failures))}, {len(during)} after the restart began), retried; "
-              f"answers {sorted({r[0] for r in results.values()})}; stored {stored} rows, {distinct} distinct, "
-              f"ledger {ledger}")
-        assert len(results) == len(batches) and all(r[0] == 202 for r in results.values()), results
-        assert failures, "the restart should have failed some requests (else nothing was tested)"
-        # While the database is away the API says so (503 with Retry-After) or the connection drops; never a 500.
-        assert {s for _, s in failures} <= {0, 503}, failures  # 0: the connection itself failed
-        assert stored == distinct == ledger == len(sent)
+            yield Served(pg, db, f"http://127.0.0.1:{port}", seed, journal, finish)
     finally:
         pg.destroy()
+        shutil.rmtree(journal, ignore_errors=True)
+
+
+def test_postgres_restarted_under_rank_and_events_load_with_a_poisoned_journal_line():
+    with served_on_own_postgres("kaleido_fault_restart") as served:
+        load = stack.ServedLoad(served.base, served.seed, prefix="pgr")
+        orphans: set[str] = set()
+
+        def restart():
+            orphans.update(poisoned_orphan(served.journal, served.seed, prefix="pgr"))
+            served.pg.stop()  # the database goes away under load...
+            time.sleep(2.0)
+            served.pg.start()  # ...and comes back
+
+        load.run(restart)
+        quarantine = served.journal / "quarantine" / "gone-host-999-1-poisoned.jsonl"
+        stack.wait_for(quarantine.exists, timeout=30, what="the poisoned line quarantined by a running flusher")
+        served.finish()
+        load.answered.extend(orphans)  # the orphan's good decisions are owed to the table like answered ones
+        load.rank_calls += len(orphans)
+        counted = load.check(served.db, label="PostgreSQL restarted")
+        kept = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    print(f"quarantined: {[(json.loads(k['line'])['user_id'], k['reason'][:60]) for k in kept]}")
+    assert [json.loads(k["line"])["user_id"] for k in kept] == ["pgr-r-orphan-3"]
+    assert json.loads(kept[0]["line"])["decision_id"] not in counted["decisions"]
+    assert load.failures, "the restart should have failed some requests (else nothing was tested)"
+
+
+def test_postgres_killed_with_sigkill_during_ingestion_loses_and_doubles_nothing():
+    with served_on_own_postgres("kaleido_fault_crash") as served:
+        load = stack.ServedLoad(served.base, served.seed, prefix="pgk")
+
+        def crash():
+            served.pg.crash()  # every process of the cluster at once: no shutdown checkpoint
+            time.sleep(1.0)
+            served.pg.start_after_crash()  # WAL replay
+
+        load.run(crash)
+        served.finish()
+        load.check(served.db, label="PostgreSQL SIGKILLed")
+    assert load.failures, "the crash should have failed some requests (else nothing was tested)"
+
+
+def test_postgres_hung_with_sigstop_during_ingestion_loses_and_doubles_nothing():
+    with served_on_own_postgres("kaleido_fault_hang") as served:
+        load = stack.ServedLoad(served.base, served.seed, prefix="pgh")
+
+        def hang():
+            served.pg.signal_all(signal.SIGSTOP)  # the server hangs: connections stay open, nothing answers
+            try:
+                time.sleep(12.0)  # longer than a client's 10 s timeout: some calls are retried meanwhile
+            finally:
+                served.pg.signal_all(signal.SIGCONT)
+
+        load.run(hang)
+        served.finish()
+        load.check(served.db, label="PostgreSQL hung (SIGSTOP) for 12 s")
 
 
 START_JOB = """
