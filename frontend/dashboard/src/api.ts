@@ -1,8 +1,11 @@
 /**
  * Calls to Kaleido's report APIs (shared/API.md) and the dashboard's own read endpoints, with the
- * staff session cookie. Report bodies are normalised defensively so the pages can rely on one shape.
+ * staff session cookie. What each endpoint answers is typed by `generated/api.ts`, generated from the
+ * server's OpenAPI schema (`npm run generate:api`); the pages read a few of the report answers through
+ * the smaller view shapes below.
  */
 import type { DashboardConfig } from "./config";
+import type { components } from "./generated/api";
 import { isNum } from "./format";
 
 export class HttpError extends Error {
@@ -60,17 +63,17 @@ export class Api {
 
   async experimentReport(slug: string): Promise<ExperimentReport> {
     // Per-segment lifts are not shown here; skipping them keeps the report quick.
-    const r = await this.report<Record<string, unknown>>(`experiments/${encodeURIComponent(slug)}/report`, { segments: "false" });
+    const r = await this.report<ExperimentReportAnswer>(`experiments/${encodeURIComponent(slug)}/report`, { segments: "false" });
     return normalizeReport(r.body);
   }
 
   async experimentDaily(slug: string): Promise<DailyRow[]> {
-    const r = await this.own<{ days: DailyRow[] }>(`experiments/${encodeURIComponent(slug)}/daily`);
-    return r.body.days ?? [];
+    const r = await this.own<ExperimentDaily>(`experiments/${encodeURIComponent(slug)}/daily`);
+    return r.body.days;
   }
 
   async attribution(placement: string, segment: string, tagGroup: string): Promise<Attribution> {
-    const r = await this.report<Record<string, unknown>>(`placements/${encodeURIComponent(placement)}/attribution`, {
+    const r = await this.report<AttributionAnswer>(`placements/${encodeURIComponent(placement)}/attribution`, {
       segment,
       tag_group: tagGroup,
     });
@@ -78,7 +81,7 @@ export class Api {
   }
 
   async explain(placement: string): Promise<Explanation> {
-    const r = await this.report<Record<string, unknown>>(`placements/${encodeURIComponent(placement)}/explain`);
+    const r = await this.report<ExplanationAnswer>(`placements/${encodeURIComponent(placement)}/explain`);
     return normalizeExplanation(r.body, r.status);
   }
 
@@ -87,16 +90,16 @@ export class Api {
   }
 
   async models(placement: string): Promise<ModelList> {
-    const r = await this.own<Record<string, unknown>>("models", { placement });
+    const r = await this.own<ModelListAnswer>("models", { placement });
     return normalizeModels(r.body);
   }
 
   activate(version: string) {
-    return this.request<{ version: string }>(`${this.config.dashboardApi}models/${encodeURIComponent(version)}/activate`, { method: "POST" });
+    return this.request<ModelState>(`${this.config.dashboardApi}models/${encodeURIComponent(version)}/activate`, { method: "POST" });
   }
 
   rollback(placement: string) {
-    return this.request<{ version: string }>(`${this.config.dashboardApi}models/rollback`, {
+    return this.request<ModelState>(`${this.config.dashboardApi}models/rollback`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ placement }),
@@ -104,44 +107,47 @@ export class Api {
   }
 }
 
-// --- shapes ------------------------------------------------------------------------------------
+// --- answers, as the schema declares them ------------------------------------------------------
 
-export interface Meta {
-  placements: { slug: string; name: string; surface: string; width: number; height: number }[];
-  experiments: { slug: string; placement: string; status: string; buckets: Record<string, number>; started_at: string; stopped_at: string | null }[];
-  tag_groups: { name: string; layer: string; values: string[] }[];
-  segment_features: string[];
-}
+type Schemas = components["schemas"];
+
+export type Meta = Schemas["DashboardMeta"];
+export type ExperimentReportAnswer = Schemas["ExperimentReport"];
+export type BucketReport = Schemas["BucketReport"];
+export type ExperimentDaily = Schemas["ExperimentDaily"];
+export type DailyRow = Schemas["DailyRow"];
+export type AttributionAnswer = Schemas["Attribution"];
+export type ExplanationAnswer = Schemas["Explanation"];
+export type Gallery = Schemas["VariantGallery"];
+export type GalleryVariant = Schemas["GalleryVariant"];
+export type CalibrationPoint = Schemas["CalibrationPoint"];
+export type ModelListAnswer = Schemas["ModelList"];
+export type ModelState = Schemas["ModelState"];
+
+// --- what the pages read -----------------------------------------------------------------------
 
 export interface BucketRow {
   bucket: string;
-  users: number | null;
-  impressions: number | null;
-  clicks: number | null;
+  users: number;
+  impressions: number;
+  clicks: number;
   ctr: number | null;
   ctr_ci: [number, number] | null;
+  /** Relative lift against control. */
   lift: number | null;
   lift_ci: [number, number] | null;
   p_value: number | null;
   share: number | null;
 }
 
-export interface DailyRow {
-  day: string;
-  bucket: string;
-  impressions: number;
-  clicks: number;
-  ctr: number | null;
-}
-
 export interface ExperimentReport {
   experiment: string;
-  placement: string | null;
+  placement: string;
+  /** Control first, then random, then model, then any other bucket. */
   buckets: BucketRow[];
   srm_p_value: number | null;
   srm_warning: boolean;
-  daily: DailyRow[] | null;
-  raw: Record<string, unknown>;
+  raw: ExperimentReportAnswer;
 }
 
 export interface AttributionCell {
@@ -160,22 +166,24 @@ export interface Finding {
   tag: string;
   ratio: number;
   ratio_ci: [number, number] | null;
-  q_value: number | null;
+  q_value: number;
+  /** The CTR of the finding's cell. */
   ctr: number | null;
   impressions: number;
-  text?: string;
+  text: string;
 }
 
 export interface Attribution {
   segment: string;
   tag_group: string;
   cells: AttributionCell[];
-  findings: Finding[] | null;
-  min_support: number | null;
-  weighting: string | null;
+  findings: Finding[];
+  min_support: number;
+  weighting: AttributionAnswer["weighting"];
 }
 
 export interface Term {
+  /** Features joined by " × " for a pair. */
   name: string;
   importance: number;
   kind: "main" | "pair";
@@ -186,125 +194,50 @@ export interface Explanation {
   terms: Term[];
 }
 
-export interface GalleryVariant {
-  id: number;
-  variant_key: string;
-  status: string;
-  pinned: boolean;
-  blocked: boolean;
-  is_control: boolean;
-  tags: Record<string, string[]>;
-  headline: string;
-  subline: string;
-  cta: string;
-  language: string;
-  image_url: string;
-  impressions: number;
-  clicks: number;
-  ctr: number | null;
-}
-
-export interface Gallery {
-  placement: string;
-  variants: GalleryVariant[];
-  status_counts: Record<string, number>;
-}
-
-export interface CalibrationPoint {
-  predicted: number;
-  observed: number;
-  count?: number;
-}
-
-export interface ModelRow {
-  version: string;
-  placement: string | null;
-  scope: string;
-  algo: string;
-  rows: number;
-  auc: number | null;
-  logloss: number | null;
-  calibration_error: number | null;
-  is_active: boolean;
-  activated_at: string | null;
-  created_at: string;
+export type ModelRow = Omit<Schemas["ModelRow"], "holdout_calibration"> & {
   /** The registry's curve on the training holdout (`params["calibration"]`); empty when not stored. */
   holdout_calibration: CalibrationPoint[];
-  /** The curve on the traffic the version served. */
-  live_calibration: CalibrationPoint[];
-}
+};
 
 export interface ModelList {
   versions: ModelRow[];
   can_manage: boolean;
 }
 
-// --- normalisers -------------------------------------------------------------------------------
+// --- from answers to what the pages read ---------------------------------------------------------
 
-const num = (x: unknown): number | null => (isNum(x) ? x : typeof x === "string" && x.trim() !== "" && Number.isFinite(Number(x)) ? Number(x) : null);
-
-function interval(x: unknown): [number, number] | null {
-  if (Array.isArray(x) && x.length === 2 && isNum(x[0]) && isNum(x[1])) return [x[0], x[1]];
-  if (x && typeof x === "object") {
-    const o = x as Record<string, unknown>;
-    const low = num(o.low ?? o.lower ?? o.ci_low);
-    const high = num(o.high ?? o.upper ?? o.ci_high);
-    if (low !== null && high !== null) return [low, high];
-    if ("ci" in o) return interval(o.ci);
-  }
-  return null;
+/** `[low, high]` when both ends are known. */
+function interval(pair: (number | null)[] | undefined): [number, number] | null {
+  const [low, high] = pair ?? [];
+  return isNum(low) && isNum(high) ? [low, high] : null;
 }
 
-function bucketRow(name: string, o: Record<string, unknown>): BucketRow {
-  // The report gives lift_vs_control as {relative, relative_ci, absolute, absolute_ci, p_value};
-  // a bare number with lift_ci beside it is accepted too.
-  const liftRaw = o.lift_vs_control ?? o.lift;
-  let lift: number | null = null;
-  let liftCi: [number, number] | null = interval(o.lift_ci ?? o.lift_vs_control_ci);
-  let pRaw: unknown = o.p_value;
-  if (liftRaw && typeof liftRaw === "object" && !Array.isArray(liftRaw)) {
-    const l = liftRaw as Record<string, unknown>;
-    lift = num(l.relative ?? l.value ?? l.estimate);
-    liftCi = liftCi ?? interval(l.relative_ci ?? l.ci);
-    pRaw = pRaw ?? l.p_value;
-  } else {
-    lift = num(liftRaw);
-  }
+function bucketRow(name: string, b: BucketReport): BucketRow {
   return {
-    bucket: String(o.bucket ?? o.name ?? name),
-    users: num(o.users),
-    impressions: num(o.impressions),
-    clicks: num(o.clicks),
-    ctr: num(o.ctr),
-    ctr_ci: interval(o.ctr_ci),
-    lift,
-    lift_ci: liftCi,
-    p_value: num(pRaw),
-    share: num(o.share),
+    bucket: name,
+    users: b.users,
+    impressions: b.impressions,
+    clicks: b.clicks,
+    ctr: b.ctr,
+    ctr_ci: interval(b.ctr_ci),
+    lift: b.lift_vs_control?.relative ?? null,
+    lift_ci: interval(b.lift_vs_control?.relative_ci),
+    p_value: b.p_value,
+    share: b.share,
   };
 }
 
 const BUCKET_ORDER = ["control", "random", "model"];
 
-export function normalizeReport(raw: Record<string, unknown>): ExperimentReport {
-  const rawBuckets = raw.buckets;
-  let buckets: BucketRow[] = [];
-  if (Array.isArray(rawBuckets)) {
-    buckets = rawBuckets.map((b, i) => bucketRow(String(i), (b ?? {}) as Record<string, unknown>));
-  } else if (rawBuckets && typeof rawBuckets === "object") {
-    buckets = Object.entries(rawBuckets as Record<string, unknown>).map(([name, b]) => bucketRow(name, (b ?? {}) as Record<string, unknown>));
-  }
+export function normalizeReport(raw: ExperimentReportAnswer): ExperimentReport {
+  const buckets = Object.entries(raw.buckets).map(([name, b]) => bucketRow(name, b));
   buckets.sort((a, b) => rank(a.bucket) - rank(b.bucket));
-  const srm = num(raw.srm_p_value);
-  const daily = Array.isArray(raw.daily) ? (raw.daily as DailyRow[]) : null;
-  const experiment = raw.experiment;
   return {
-    experiment: typeof experiment === "string" ? experiment : String((experiment as Record<string, unknown> | undefined)?.slug ?? raw.slug ?? ""),
-    placement: typeof raw.placement === "string" ? raw.placement : null,
+    experiment: raw.experiment,
+    placement: raw.placement,
     buckets,
-    srm_p_value: srm,
-    srm_warning: typeof raw.srm_flag === "boolean" ? raw.srm_flag : srm !== null && srm < (num(raw.srm_threshold) ?? 0.001),
-    daily,
+    srm_p_value: raw.srm_p_value,
+    srm_warning: raw.srm_flag,
     raw,
   };
 }
@@ -314,109 +247,42 @@ function rank(bucket: string): number {
   return i === -1 ? BUCKET_ORDER.length : i;
 }
 
-export function normalizeAttribution(raw: Record<string, unknown>): Attribution {
-  const cells = (Array.isArray(raw.cells) ? raw.cells : []).map((c) => {
-    const o = (c ?? {}) as Record<string, unknown>;
-    return {
-      segment: String(o.segment_value ?? o.segment ?? ""),
-      tag: String(o.tag_value ?? o.tag ?? ""),
-      impressions: num(o.impressions) ?? 0,
-      clicks: num(o.clicks) ?? 0,
-      ctr: num(o.ctr),
-      normalized_preference: num(o.normalized_preference ?? o.preference),
-      supported: o.supported !== false,
-    };
-  });
-  let findings: Finding[] | null = null;
-  if (Array.isArray(raw.findings)) {
-    findings = raw.findings.map((f) => {
-      const o = (f ?? {}) as Record<string, unknown>;
-      const segment = String(o.segment_value ?? o.segment ?? "");
-      const tag = String(o.tag_value ?? o.tag ?? "");
-      const cell = cells.find((c) => c.segment === segment && c.tag === tag);
-      return {
-        segment,
-        tag,
-        ratio: num(o.normalized_preference ?? o.ratio) ?? 1,
-        ratio_ci: interval(o.normalized_preference_ci),
-        q_value: num(o.q_value),
-        ctr: num(o.ctr) ?? cell?.ctr ?? null,
-        impressions: num(o.impressions) ?? cell?.impressions ?? 0,
-        text: typeof o.text === "string" ? o.text : undefined,
-      };
-    });
-  }
-  return {
-    segment: String(raw.segment ?? ""),
-    tag_group: String(raw.tag_group ?? ""),
-    cells,
-    findings,
-    min_support: num(raw.min_support),
-    weighting: typeof raw.weighting === "string" ? raw.weighting : null,
-  };
+export function normalizeAttribution(raw: AttributionAnswer): Attribution {
+  const cells: AttributionCell[] = raw.cells.map((c) => ({
+    segment: c.segment_value,
+    tag: c.tag_value,
+    impressions: c.impressions,
+    clicks: c.clicks,
+    ctr: c.ctr,
+    normalized_preference: c.normalized_preference,
+    supported: c.supported,
+  }));
+  const findings = raw.findings.map((f): Finding => ({
+    segment: f.segment_value,
+    tag: f.tag_value,
+    ratio: f.normalized_preference,
+    ratio_ci: interval(f.normalized_preference_ci),
+    q_value: f.q_value,
+    ctr: cells.find((c) => c.segment === f.segment_value && c.tag === f.tag_value)?.ctr ?? null,
+    impressions: f.impressions,
+    text: f.text,
+  }));
+  return { segment: raw.segment, tag_group: raw.tag_group, cells, findings, min_support: raw.min_support, weighting: raw.weighting };
 }
 
-/** Calibration bins as {predicted, observed, count?}; [predicted, observed] pairs are accepted too. */
-export function normalizeCurve(raw: unknown): CalibrationPoint[] {
-  if (!Array.isArray(raw)) return [];
-  const points: CalibrationPoint[] = [];
-  for (const p of raw) {
-    const o = (Array.isArray(p) ? { predicted: p[0], observed: p[1] } : (p ?? {})) as Record<string, unknown>;
-    const predicted = num(o.predicted);
-    const observed = num(o.observed);
-    if (predicted === null || observed === null) continue;
-    const count = num(o.count);
-    points.push(count === null ? { predicted, observed } : { predicted, observed, count });
-  }
-  return points;
+export function normalizeModels(raw: ModelListAnswer): ModelList {
+  const versions = raw.versions.map((v) => ({ ...v, holdout_calibration: v.holdout_calibration ?? [] }));
+  return { versions, can_manage: raw.can_manage };
 }
 
-export function normalizeModels(raw: Record<string, unknown>): ModelList {
-  const versions = (Array.isArray(raw.versions) ? raw.versions : []).map((v) => {
-    const o = (v ?? {}) as Record<string, unknown>;
-    return {
-      ...(o as unknown as ModelRow),
-      version: String(o.version ?? ""),
-      holdout_calibration: normalizeCurve(o.holdout_calibration),
-      live_calibration: normalizeCurve(o.live_calibration),
-    };
-  });
-  return { versions, can_manage: raw.can_manage === true };
-}
-
-/** Findings from the cells when the API gives none: the strongest reliable deviations from 1×. */
-export function deriveFindings(cells: AttributionCell[], limit = 8, minImpressions = 100): Finding[] {
-  return cells
-    .filter((c) => c.normalized_preference !== null && c.supported && c.impressions >= minImpressions)
-    .map((c) => ({ segment: c.segment, tag: c.tag, ratio: c.normalized_preference as number, ratio_ci: null, q_value: null, ctr: c.ctr, impressions: c.impressions }))
-    .filter((f) => Math.abs(f.ratio - 1) >= 0.05)
-    .sort((a, b) => Math.abs(Math.log(b.ratio)) * Math.sqrt(b.impressions) - Math.abs(Math.log(a.ratio)) * Math.sqrt(a.impressions))
-    .slice(0, limit);
-}
-
-export function normalizeExplanation(raw: Record<string, unknown> | null, status: number): Explanation {
-  const body = raw ?? {};
-  const state = String(body.status ?? "");
-  if (status === 202 || state === "pending" || state === "running") return { status: "pending", terms: [] };
-  const terms: Term[] = [];
-  const push = (list: unknown, kind?: "main" | "pair") => {
-    if (!Array.isArray(list)) return;
-    for (const item of list) {
-      const o = (item ?? {}) as Record<string, unknown>;
-      const name = Array.isArray(o.features) ? (o.features as string[]).join(" × ") : String(o.term ?? o.name ?? o.feature ?? "");
-      const importance = num(o.importance ?? o.score ?? o.value);
-      if (!name || importance === null) continue;
-      const k = kind ?? (o.type === "pair" || name.includes(" × ") ? "pair" : "main");
-      terms.push({ name, importance, kind: k });
-    }
-  };
-  // `terms` lists main effects and pairs together; older answers split them.
-  if (Array.isArray(body.terms)) {
-    push(body.terms);
-  } else {
-    push(body.main_effects, "main");
-    push(body.pairs, "pair");
-  }
+/** Pending while the EBM is being fitted (202); terms by importance once it is ready. */
+export function normalizeExplanation(raw: ExplanationAnswer, status: number): Explanation {
+  if (status === 202 || raw.status === "pending") return { status: "pending", terms: [] };
+  const terms: Term[] = (raw.terms ?? []).map((term) => ({
+    name: term.features.length ? term.features.join(" × ") : term.name,
+    importance: term.importance,
+    kind: term.type,
+  }));
   terms.sort((a, b) => b.importance - a.importance);
   return { status: terms.length ? "ready" : "empty", terms };
 }

@@ -1,4 +1,4 @@
-import { type Attribution, deriveFindings, type Finding } from "../api";
+import type { Attribution, Finding } from "../api";
 import { FONT, PALETTE, drawChart } from "../charts";
 import { clear, h, hasHan } from "../dom";
 import { fmtInt, fmtNum, fmtP, fmtPct, fmtRatio } from "../format";
@@ -44,7 +44,7 @@ export async function renderAttribution(ctx: PageContext): Promise<void> {
     clear(findingsCard);
     if (!data) return;
     showHeatmap(heatCard, data, metric);
-    showFindings(findingsCard, data.findings ?? deriveFindings(data.cells), segment, tagGroup);
+    showFindings(findingsCard, data.findings, segment, tagGroup);
   });
   await Promise.all([attribution, showExplanation(ctx, placement, explainBox)]);
 }

@@ -28,8 +28,7 @@ export async function renderExperiments(ctx: PageContext): Promise<void> {
   const loaded = await load(ctx, content,
     Promise.all([ctx.api.experimentReport(experiment.slug), ctx.api.experimentDaily(experiment.slug).catch((): DailyRow[] => [])]));
   if (!loaded) return;
-  const [report, fetched] = loaded;
-  const daily = report.daily && report.daily.length ? report.daily : fetched;
+  const [report, daily] = loaded;
 
   content.append(srmBanner(report));
   const total = report.buckets.reduce((sum, b) => sum + (b.impressions ?? 0), 0);
