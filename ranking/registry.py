@@ -163,6 +163,7 @@ _lock = threading.Lock()
 _loaded: dict[str, LoadedModel] = {}
 _failed: dict[str, tuple[float, ModelUnavailable]] = {}
 _loading: dict[str, Future] = {}
+_analysis_slot: dict[str, LoadedModel] = {}  # batch work's one model, outside `_loaded` (model_for_analysis)
 _executor: ThreadPoolExecutor | None = None
 _compile_executor: ThreadPoolExecutor | None = None
 
@@ -173,6 +174,7 @@ def reset_caches() -> None:
         _loaded.clear()
         _failed.clear()
         _loading.clear()
+        _analysis_slot.clear()
     _active_memo[:] = [0.0, None, 0]
     serving_versions.forget()
     with contextlib.suppress(Exception):  # the shared copy expires on its own
@@ -260,6 +262,32 @@ def get_model(version: str, *, wait_s: float | None = None) -> LoadedModel:
         return pending.result(timeout=wait_s)
     except FuturesTimeout as exc:
         raise ModelUnavailable("model_loading", f"model v{version} is still loading") from exc
+
+
+def model_for_analysis(version: str) -> LoadedModel:
+    """A model for batch work (off-policy evaluation, explanations, scoring candidates) that never
+    changes what serving keeps loaded. Raises ModelUnavailable.
+
+    A version serving has loaded already is shared. Any other is read on the caller's thread into a
+    slot of its own that holds one model, so an analyst evaluating candidate after candidate cannot
+    push the active models out of the serving cache (a rank call would answer the control design
+    while its model reloaded).
+    """
+    model = _loaded.get(version)
+    if model is not None:
+        return model
+    with _lock:
+        held = _analysis_slot.get(version)
+    if held is not None:
+        return held
+    mv = ModelVersion.objects.filter(version=version).first()
+    if mv is None:
+        raise ModelUnavailable("no_model", f"model version {version} does not exist")
+    model = load_from_row(mv)
+    with _lock:
+        _analysis_slot.clear()
+        _analysis_slot[version] = model
+    return model
 
 
 def _loader() -> ThreadPoolExecutor:

@@ -123,7 +123,7 @@ def score_variants(*, model_version: str, user_features: list[dict] | dict, vari
     row by row. Features use the same flat map as training (context keys prefixed `ctx.`).
     Raises registry.ModelUnavailable if the artefact is missing or corrupt.
     """
-    model = registry.get_model(model_version)
+    model = registry.model_for_analysis(model_version)  # never evicts a serving model
     users, tags, codes, pos = _rows_for(model, user_features, variants, positions)
     return model.predict(users=users, tags=tags, vcodes=codes, positions=pos)
 
@@ -139,7 +139,7 @@ def score_matrix(*, model_version: str, user_features: Sequence[Mapping[str, Any
     and the cross product is predicted in chunks, instead of encoding every pair again as a loop over
     `score_variants` would. Raises registry.ModelUnavailable if the artefact is missing or corrupt.
     """
-    model = registry.get_model(model_version)
+    model = registry.model_for_analysis(model_version)  # never evicts a serving model
     n, v = len(user_features), len(variants)
     out = np.empty((n, v))
     if not n or not v:
@@ -163,7 +163,7 @@ def feature_contributions(*, model_version: str, rows: Sequence[Mapping[str, Any
     Each row: {"features": {...}, "variant": StyleVariant} or {"features": {...}, "tags": {...}},
     optional "position". Keys of the answer are feature names (`age`, `tag:button_color=blue`, …) and "bias".
     """
-    model = registry.get_model(model_version)
+    model = registry.model_for_analysis(model_version)  # never evicts a serving model
     users = F.user_codes(model.spec, [dict(r.get("features") or {}) for r in rows])
     tags = F.tag_matrix(model.spec, [r["variant"].tags if r.get("variant") is not None else r.get("tags")
                                      for r in rows])
