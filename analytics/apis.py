@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from access.permissions import scope_required
 from creative.models import Placement
+from kaleido.metrics import count_events
 from ranking.buckets import BUCKETS
 from ranking.models import Experiment
 
@@ -37,6 +38,7 @@ class EventsApi(APIView):
         api_key = getattr(request.user, "api_key", None)
         result = record_events(payload.validated_data["events"],
                                placements_allowed=api_key.placements if api_key is not None else None)
+        count_events(result)
         return Response(self.OutputSerializer(result.as_dict()).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
+from kaleido.metrics import RANK_REFUSED, observe_rank
 from kaleido.text import is_storable_text, storable_text_error
 
 from . import services
@@ -145,22 +147,13 @@ class RankApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request):
-        data = canonical_rank_request(request.data)
-        if data is None:
-            payload = self.InputSerializer(data=request.data)
-            payload.is_valid(raise_exception=True)
-            data = payload.validated_data
-        api_key = getattr(request.user, "api_key", None)
-        if api_key is not None and not api_key.allows_placement(data["placement"]):
-            raise exceptions.PermissionDenied(f"This API key may not rank placement '{data['placement']}'.")
+        started = time.perf_counter()
         try:
-            result = services.rank_variants(placement=data["placement"], user_id=data["user"]["id"],
-                                            features=data["user"]["features"], k=data["k"],
-                                            context=data["context"])
-        except services.UnknownPlacement as exc:
-            raise exceptions.NotFound(f"Unknown placement '{data['placement']}'.") from exc
-        except services.NoLiveVariant as exc:
-            raise NoLiveVariantError(f"Placement '{data['placement']}' has no live variant.") from exc
+            result = self._rank(request)
+        except exceptions.APIException as exc:
+            RANK_REFUSED.labels(str(exc.status_code)).inc()
+            raise
+        observe_rank(result, time.perf_counter() - started)
         # Built directly (the OutputSerializer documents the shape): this is the hot path.
         body = {
             "decision_id": result.decision_id, "placement": result.placement, "bucket": result.bucket,
@@ -171,3 +164,21 @@ class RankApi(APIView):
                        "render": it.render} for it in result.items],
         }
         return Response(body, status=status.HTTP_200_OK)
+
+    def _rank(self, request) -> services.RankResult:
+        data = canonical_rank_request(request.data)
+        if data is None:
+            payload = self.InputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            data = payload.validated_data
+        api_key = getattr(request.user, "api_key", None)
+        if api_key is not None and not api_key.allows_placement(data["placement"]):
+            raise exceptions.PermissionDenied(f"This API key may not rank placement '{data['placement']}'.")
+        try:
+            return services.rank_variants(placement=data["placement"], user_id=data["user"]["id"],
+                                          features=data["user"]["features"], k=data["k"],
+                                          context=data["context"])
+        except services.UnknownPlacement as exc:
+            raise exceptions.NotFound(f"Unknown placement '{data['placement']}'.") from exc
+        except services.NoLiveVariant as exc:
+            raise NoLiveVariantError(f"Placement '{data['placement']}' has no live variant.") from exc

@@ -46,6 +46,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
+from kaleido.metrics import RATE_LIMITED
+
 from .authentication import ApiKeyPrincipal
 
 WINDOW_SECONDS = 60
@@ -67,6 +69,7 @@ class ApiKeyRateThrottle(BaseThrottle):
             if who is not None and not _local_leases.spend(f"reports:{who}", settings.ANALYTICS_RATE_LIMIT_PER_MINUTE,
                                                            window):
                 self._wait = (window + 1) * WINDOW_SECONDS - now
+                RATE_LIMITED.labels("reports").inc()
                 return False
         if not isinstance(user, ApiKeyPrincipal):
             return True  # sessions are limited on report reads only (above)
@@ -74,6 +77,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         if _local_leases.spend(user.api_key.prefix, limit, window):
             return True
         self._wait = (window + 1) * WINDOW_SECONDS - now
+        RATE_LIMITED.labels("api_key").inc()
         return False
 
     def wait(self) -> float:

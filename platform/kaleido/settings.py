@@ -186,6 +186,9 @@ API_KEY_RATE_LEASE_MAX = env_int("API_KEY_RATE_LEASE_MAX", 100)  # most tokens a
 API_KEY_LOCAL_CACHE_S = env_float("API_KEY_LOCAL_CACHE_S", 5.0)  # s a process trusts its copy of a key
 # Report reads (analytics:read keys and dashboard sessions) are expensive: their own, lower limit.
 ANALYTICS_RATE_LIMIT_PER_MINUTE = env_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 120)
+# /metrics (kaleido.metrics) answers these networks, or a bearer token when one is set.
+KALEIDO_METRICS_ALLOWED_NETWORKS = env_list("KALEIDO_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+KALEIDO_METRICS_TOKEN = env_str("KALEIDO_METRICS_TOKEN", "")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kaleido API",
     "DESCRIPTION": "Rank personalized creative variants, report events, read experiment and attribution reports.",

@@ -5,7 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from access.login_throttle import ThrottledAdminAuthenticationForm, admin_login
-from kaleido import health
+from kaleido import health, metrics
 
 admin.site.login_form = ThrottledAdminAuthenticationForm  # a few failed passwords, then a pause
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("creative.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),

@@ -1,0 +1,103 @@
+"""The on-call engineer's Prometheus scrapes /metrics: after known traffic, each counter moved by exactly
+what was sent, and nobody outside the allowed networks can read it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.ranking.factories import catalogue
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client, **extra) -> dict[tuple[str, tuple], float]:
+    answer = client.get("/metrics", **extra)
+    assert answer.status_code == 200, answer.content
+    samples = {}
+    for family in text_string_to_metric_families(answer.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def moved(before: dict, after: dict, name: str, **labels) -> float:
+    key = (name, tuple(sorted(labels.items())))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def test_rank_and_event_counters_move_by_exactly_what_was_sent(client, api_client_with):
+    placement, _ = catalogue(slug="metrics-banner")
+    bff = api_client_with("rank", "events")
+    before = scrape(client)
+
+    served = [bff.post("/api/v1/rank", {"placement": placement.slug, "user": {"id": f"u-{i}"}}, format="json")
+              for i in range(3)]
+    unknown = bff.post("/api/v1/rank", {"placement": "no-such-slot", "user": {"id": "u-1"}}, format="json")
+    bad = bff.post("/api/v1/rank", {"placement": placement.slug, "user": {}}, format="json")
+    decision = served[0].json()
+    now = timezone.now().isoformat()
+    event = {"type": "impression", "decision_id": decision["decision_id"], "user_id": "u-0",
+             "variant_id": decision["items"][0]["variant_id"], "placement": placement.slug, "ts": now}
+    first = {**event, "event_id": uuid.uuid4().hex}
+    events = bff.post("/api/v1/events", {"events": [first, first, {**event, "event_id": uuid.uuid4().hex,
+                                                                    "type": "click"},
+                                                    {**event, "event_id": uuid.uuid4().hex, "position": 0}]},
+                      format="json")
+    after = scrape(client)
+
+    assert [a.status_code for a in served] == [200] * 3 and unknown.status_code == 404 and bad.status_code == 400
+    assert events.status_code == 202 and events.json()["accepted"] == 2
+    bucket = decision["bucket"]
+    assert moved(before, after, "kaleido_rank_seconds_count", placement=placement.slug, bucket=bucket) == 3
+    assert moved(before, after, "kaleido_rank_served_total", placement=placement.slug, bucket=bucket,
+                 model_version=decision["model_version"]) == 3
+    assert moved(before, after, "kaleido_rank_refused_total", status="404") == 1
+    assert moved(before, after, "kaleido_rank_refused_total", status="400") == 1
+    assert moved(before, after, "kaleido_events_total", outcome="accepted") == 2
+    assert moved(before, after, "kaleido_events_total", outcome="duplicate") == 1
+    assert moved(before, after, "kaleido_events_total", outcome="rejected") == 1
+    assert moved(before, after, "kaleido_events_rejected_total", reason="position") == 1
+    assert ("kaleido_generation_jobs", ()) not in after  # jobs are labelled by state; none exist yet
+    assert after[("kaleido_rollup_pending", ())] >= 1
+
+
+def test_a_rank_call_that_falls_back_is_counted_with_its_reason(client, api_client_with):
+    placement, _ = catalogue(slug="fallback-banner", default_mode="model")  # no model trained: control
+    bff = api_client_with("rank")
+    before = scrape(client)
+
+    answer = bff.post("/api/v1/rank", {"placement": placement.slug, "user": {"id": "u-1"}}, format="json").json()
+
+    after = scrape(client)
+    reason = answer["model_version"].removeprefix("fallback:")
+    assert answer["model_version"].startswith("fallback:")
+    assert moved(before, after, "kaleido_rank_fallbacks_total", placement=placement.slug, reason=reason) == 1
+
+
+def test_metrics_are_refused_outside_the_allowed_networks_unless_the_token_is_sent(client, settings):
+    settings.KALEIDO_METRICS_ALLOWED_NETWORKS = ["10.9.0.0/16"]
+    settings.KALEIDO_METRICS_TOKEN = "s3cret-scrape-token"
+
+    assert client.get("/metrics", REMOTE_ADDR="192.0.2.7").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="192.0.2.7", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="10.9.3.4").status_code == 200
+    assert scrape(client, REMOTE_ADDR="192.0.2.7", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token")
+
+
+def test_a_refusal_by_the_rate_limit_is_counted(client, api_client_with):
+    placement, _ = catalogue(slug="limited-banner")
+    bff = api_client_with("rank")
+    bff.api_key.rate_limit_per_minute = 1
+    bff.api_key.save()
+    before = scrape(client)
+
+    statuses = [bff.post("/api/v1/rank", {"placement": placement.slug, "user": {"id": "u-1"}}, format="json")
+                .status_code for _ in range(3)]
+
+    after = scrape(client)
+    assert statuses == [200, 429, 429]
+    assert moved(before, after, "kaleido_rate_limited_total", limit="api_key") == 2
