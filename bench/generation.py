@@ -71,7 +71,7 @@ def main() -> None:
         requests = [ImageRequest(index=i, prompt="a gold coin banner", mix=normalize_mix(mix or {}),
                                  width=args.size, height=args.size, seed=i, steps=args.steps, guidance=1.0)
                     for i in range(n)]
-        run_requests(backend=backend, requests=requests, model=model, loras=loras, on_step=lambda: None,
+        run_requests(backend=backend, requests=requests, model=model, loras=loras, on_step=lambda n: None,
                      on_image=lambda *a: None)
 
     def bare_image():

@@ -142,16 +142,15 @@ def native_size(family: str, aspect: float, *, fallback_long_side: int = 512) ->
 def fit_plan(generated: tuple[int, int], target: tuple[int, int], *, max_upscale: float = MAX_UPSCALE) -> dict:
     """How a generated image becomes the placement's size: centre-crop to its aspect, then scale.
 
-    Downscaling is always fine; enlarging stops at max_upscale, so a too-small image is delivered at the
-    largest size within that factor (same aspect) instead of a blurred one.
+    Downscaling is always fine and enlarging up to max_upscale too; an image that would need more is only
+    cropped to the placement's aspect and delivered at its own resolution (the composer scales it), never blurred.
     """
     gw, gh = generated
     tw, th = target
     scale = max(tw / gw, th / gh)  # cover: fill both sides
     if scale > max_upscale:
-        limit = max_upscale / scale
-        tw, th = max(1, int(tw * limit)), max(1, int(th * limit))
-        scale = max(tw / gw, th / gh)
+        tw, th = max(1, round(tw / scale)), max(1, round(th / scale))
+        scale = 1.0
     crop_w, crop_h = min(gw, round(tw / scale)), min(gh, round(th / scale))
     left, top = (gw - crop_w) // 2, (gh - crop_h) // 2
     return {"crop": [left, top, left + crop_w, top + crop_h], "size": [tw, th], "scale": round(scale, 4)}

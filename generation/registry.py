@@ -18,7 +18,16 @@ from django.db import transaction
 
 from creative.taxonomy import validate_tags
 
-from .models import FAMILY_CROSS_ATTENTION_DIM, BaseModel, Family, LoraStyle
+from .families import FAMILIES, XL_FAMILIES, detect_family, detect_folder_family, profile
+from .models import FAMILY_CROSS_ATTENTION_DIM, BaseModel, LoraStyle
+from .weights import (
+    base_modules,
+    components_folder,
+    lora_layers,
+    lora_mismatches,
+    sibling_config,
+    weights_sha256,
+)
 
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle")
 PICKLE_REASON = (
@@ -118,18 +127,55 @@ def lora_cross_attention_dim(header: dict, *, field: str = "path") -> int:
     return 0
 
 
-def check_base_model(*, path: str | Path, family: str) -> tuple[Path, int]:
+def tokenizer_folders(path: Path, family: str) -> list[Path]:
+    """Where a single file's tokenizer(s) are read from: `<stem>_config/tokenizer[_2]`, else
+    MODEL_ROOT/tokenizers/<name> (tokenizer files are vocabularies, not weights; Kaleido never fetches them)."""
+    sibling = sibling_config(path)
+    names = profile(family).tokenizers
+    found = []
+    for i, name in enumerate(names or ("",)):
+        sub = "tokenizer" if i == 0 else f"tokenizer_{i + 1}"
+        candidates = [sibling / sub] + ([model_root() / "tokenizers" / name] if name else [])
+        found.append(next((c for c in candidates if (c / "vocab.json").is_file()), candidates[-1]))
+    return found
+
+
+def _check_single_file_loadable(path: Path, family: str, *, field: str = "path") -> None:
+    """A single file loads offline only with component configs and a tokenizer on local disk."""
+    folder = components_folder(path, family)
+    if folder is None:
+        raise ValidationError({field: f"'{path.name}' is a single file of an architecture Kaleido ships no configs for "
+                                      f"({family}); put its diffusers configs in '{sibling_config(path).name}/' beside it."})
+    missing = [str(t) for t in tokenizer_folders(path, family) if not (t / "vocab.json").is_file()]
+    if missing:
+        raise ValidationError({field: f"no tokenizer for '{path.name}': copy the CLIP tokenizer files (vocab.json, "
+                                      f"merges.txt; no weights) to {', '.join(missing)}."})
+
+
+def check_base_model(*, path: str | Path, family: str | None = None) -> tuple[Path, int]:
+    """Check a base model's files; `family=None` reads it from the weights. Returns (path, text width)."""
     resolved = resolve_model_path(path)
     dim = _base_cross_attention_dim(resolved)
+    family = family or detect(resolved)
     expected = FAMILY_CROSS_ATTENTION_DIM.get(family)
     if expected is not None and dim != expected:
         raise ValidationError(
             {"family": f"a {family} model conditions on {expected}-wide text, but this one on {dim}; pick its real family."}
         )
+    if not resolved.is_dir():
+        _check_single_file_loadable(resolved, family)
     return resolved, dim
 
 
+def detect(resolved: Path) -> str:
+    """The family of a registered path, read from its weights (folder config or single-file keys)."""
+    if resolved.is_dir():
+        return detect_folder_family(resolved)
+    return detect_family(read_safetensors_header(resolved), name=resolved.stem)
+
+
 def check_lora(*, path: str | Path, base_model: BaseModel) -> tuple[Path, int]:
+    """Check a LoRA file against its base model's modules (names and widths); returns (path, text width)."""
     resolved = resolve_model_path(path)
     if resolved.is_dir():
         raise ValidationError({"path": "a LoRA is one .safetensors file, not a folder."})
@@ -139,17 +185,48 @@ def check_lora(*, path: str | Path, base_model: BaseModel) -> tuple[Path, int]:
             {"path": f"this LoRA was made for {dim}-wide text conditioning, but {base_model.name} "
                      f"({base_model.family}) uses {base_model.cross_attention_dim}: it does not fit that family."}
         )
+    base_path = resolve_model_path(base_model.path, field="base_model")
+    modules = base_modules(base_path, base_model.family)
+    if modules is not None:
+        try:
+            layers = lora_layers(resolved, xl=base_model.family in XL_FAMILIES)
+        except Exception as exc:  # diffusers could not read it as any LoRA layout it knows
+            raise ValidationError({"path": f"'{resolved.name}' is not a LoRA diffusers can read: {exc}"}) from exc
+        missing, misshapen = lora_mismatches(layers, modules)
+        if not layers or len(missing) == len(layers):
+            raise ValidationError({"path": f"this LoRA adapts none of {base_model.name}'s layers "
+                                           f"(e.g. {', '.join(missing[:2]) or 'no layers at all'}): it was made for "
+                                           f"another architecture than {base_model.family}."})
+        if missing or misshapen:
+            problems = [f"missing in the base: {', '.join(missing[:3])}" if missing else "",
+                        f"other widths: {', '.join(misshapen[:3])}" if misshapen else ""]
+            raise ValidationError({"path": f"this LoRA does not fit {base_model.name} ({base_model.family}): "
+                                           f"{len(missing) + len(misshapen)} of {len(layers)} layers differ; "
+                                           + "; ".join(p for p in problems if p)})
     return resolved, dim
+
+
+_PROFILE_DEFAULTS = ("default_steps", "default_guidance", "default_scheduler", "default_width", "default_height")
 
 
 @transaction.atomic
 def base_model_register(
-    *, name: str, path: str | Path, family: str = Family.SD15, instance: BaseModel | None = None, **fields
+    *, name: str, path: str | Path, family: str | None = None, instance: BaseModel | None = None, **fields
 ) -> BaseModel:
-    """Check the weights and save (or update) a base model; raises ValidationError with the reason."""
+    """Check the weights, hash them, and save (or update) a base model; raises ValidationError with the reason.
+
+    Without a family it is read from the weights; a new model takes its family's steps, guidance, sampler
+    and native square size unless given."""
     resolved, dim = check_base_model(path=path, family=family)
+    family = family or detect(resolved)
     model = instance or BaseModel()
+    if instance is None and family in FAMILIES and FAMILIES[family].sizes:
+        fam = FAMILIES[family]
+        side = fam.sizes[0][0]
+        defaults = dict(zip(_PROFILE_DEFAULTS, (fam.steps, fam.guidance, fam.scheduler, side, side), strict=True))
+        fields = {**defaults, **fields}
     model.name, model.family, model.path, model.cross_attention_dim = name, family, relative_to_root(resolved), dim
+    model.sha256 = weights_sha256(resolved)
     for key, value in fields.items():
         setattr(model, key, value)
     model.full_clean()
@@ -162,10 +239,11 @@ def lora_register(
     *, name: str, path: str | Path, base_model: BaseModel, instance: LoraStyle | None = None,
     implied_tags: dict | None = None, **fields,
 ) -> LoraStyle:
-    """Check the LoRA file against its base model and save (or update) the style."""
+    """Check the LoRA file against its base model, hash it, and save (or update) the style."""
     resolved, dim = check_lora(path=path, base_model=base_model)
     style = instance or LoraStyle()
     style.name, style.base_model, style.path, style.cross_attention_dim = name, base_model, relative_to_root(resolved), dim
+    style.sha256 = weights_sha256(resolved)
     style.implied_tags = validate_tags(implied_tags or {}, field="implied_tags")
     for key, value in fields.items():
         setattr(style, key, value)

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,7 +39,9 @@ from .engine import (
     run_requests,
 )
 from .engine.procedural import PROCEDURAL_STYLES
+from .families import apply_fit, fit_plan, native_size
 from .models import BaseModel, GenerationJob, LoraStyle
+from .provenance import png_bytes, provenance_record
 from .registry import lora_fits, resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ def _check_size(*, width: int, height: int, placement) -> None:
                                f"{placement.width}×{placement.height}; try {sw}×{sh}.")
     if errors:
         raise ValidationError(errors)
+
+
+def _native_size(base_model: BaseModel | None, placement) -> tuple[int, int]:
+    aspect = max(1, placement.width) / max(1, placement.height) if placement is not None else 1.0
+    long_side = max(base_model.default_width, base_model.default_height) if base_model else 512
+    return native_size(base_model.family if base_model else "other", aspect, fallback_long_side=long_side)
 
 
 def _clean_mixes(*, mixes, backend: str, base_model: BaseModel | None) -> list[dict[str, float]]:
@@ -136,10 +143,15 @@ def job_create(
         raise ValidationError({"images_per_mix": "between 1 and 64."})
     if not 0.0 < strength <= 1.0:
         raise ValidationError({"strength": "between 0 and 1 (0.4–0.6 restyles while keeping the picture)."})
-    long_side = max(base_model.default_width, base_model.default_height) if base_model else 512
-    default_w, default_h = size_for_placement(kit.placement, long_side=long_side)
-    width, height = width or default_w, height or default_h
-    _check_size(width=width, height=height, placement=kit.placement)
+    if width or height:
+        long_side = max(base_model.default_width, base_model.default_height) if base_model else 512
+        default_w, default_h = size_for_placement(kit.placement, long_side=long_side)
+        width, height = width or default_w, height or default_h
+        _check_size(width=width, height=height, placement=kit.placement)
+    elif base_model is None:
+        width, height = size_for_placement(kit.placement, long_side=512)
+    else:  # the family's trained size nearest the placement's aspect; the image is fitted to it when saved
+        width, height = _native_size(base_model, kit.placement)
     job = GenerationJob(
         kit=kit, backend=backend, base_model=base_model,
         mixes=_clean_mixes(mixes=mixes, backend=backend, base_model=base_model),
@@ -241,7 +253,8 @@ def _model_spec(base_model: BaseModel | None) -> ModelSpec | None:
     if base_model is None:
         return None
     path = resolve_model_path(base_model.path)  # re-checked: MODEL_ROOT may have changed since registration
-    return ModelSpec(name=base_model.name, family=base_model.family, path=str(path), dtype=base_model.dtype)
+    return ModelSpec(name=base_model.name, family=base_model.family, path=str(path), dtype=base_model.dtype,
+                     sha256=base_model.sha256)
 
 
 def _lora_specs(job: GenerationJob) -> dict[str, LoraSpec]:
@@ -251,7 +264,7 @@ def _lora_specs(job: GenerationJob) -> dict[str, LoraSpec]:
     specs = {}
     for style in LoraStyle.objects.filter(name__in=names):
         specs[style.name] = LoraSpec(name=style.name, path=str(resolve_model_path(style.path)),
-                                     trigger_words=style.trigger_words)
+                                     trigger_words=style.trigger_words, sha256=style.sha256)
     return specs
 
 
@@ -433,28 +446,22 @@ def job_run(*, job_id: int, worker: str | None = None) -> GenerationJob | None:
 
 
 def provenance_for(job: GenerationJob, request: ImageRequest, *, described: dict, batch_size: int,
-                   loras: dict[str, LoraSpec]) -> dict:
-    base = job.base_model
-    return {
-        **described,
-        "job": job.pk,
-        "index": request.index,
-        "base_model": ({"name": base.name, "family": base.family, "path": base.path} if base else None),
-        "mix": dict(request.mix),
-        "loras": {n: Path(loras[n].path).name for n, _ in request.mix if n in loras},
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "seed": request.seed,
-        "steps": request.steps,
-        "guidance": request.guidance,
-        "scheduler": request.scheduler,
-        "width": request.width,
-        "height": request.height,
-        "img2img": request.init_image is not None,
-        "strength": request.strength if request.init_image is not None else None,
-        "init_image": job.init_image.name if job.init_image else None,
-        "batch_size": batch_size,
-    }
+                   loras: dict[str, LoraSpec], fit: dict | None = None) -> dict:
+    """What generation.provenance.reproduce needs to make this image again (see that module)."""
+    request.details.setdefault("batch_size", batch_size)
+    return provenance_record(job=job, request=request, described=described, loras=loras, fit=fit)
+
+
+def _placement_fit(job: GenerationJob, image: Image.Image) -> dict | None:
+    """Generated at the family's native size; delivered at the placement's (never enlarged past MAX_UPSCALE)."""
+    placement = job.kit.placement
+    if job.backend != Job.Backend.DIFFUSERS:
+        return None  # procedural art is drawn at the job's size directly
+    if placement is None or not placement.width or not placement.height:
+        return None
+    if image.size == (placement.width, placement.height):
+        return None
+    return fit_plan(image.size, (placement.width, placement.height))
 
 
 def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *, described: dict,
@@ -464,13 +471,15 @@ def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *
 
     if ImageMaterial.objects.filter(generation_job=job, job_index=request.index).exists():
         return None
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    fit = _placement_fit(job, image)
+    provenance = provenance_for(job, request, described=described, batch_size=batch_size, loras=loras, fit=fit)
+    if fit is not None:
+        image = apply_fit(image, fit)
     material = ImageMaterial(
         kit=job.kit, source=ImageMaterial.Source.GENERATED, generation_job=job, job_index=request.index,
-        provenance=provenance_for(job, request, described=described, batch_size=batch_size, loras=loras),
+        provenance=provenance,
     )
-    material.file.save(f"gen-{job.pk}-{request.index}.png", ContentFile(buffer.getvalue()), save=False)
+    material.file.save(f"gen-{job.pk}-{request.index}.png", ContentFile(png_bytes(image, provenance)), save=False)
     material.width, material.height = image.size
     try:
         with transaction.atomic():

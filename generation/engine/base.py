@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 Mix = tuple[tuple[str, float], ...]  # sorted (style name, weight) pairs; () is the base model alone
-StepCallback = Callable[[], None]  # called once per denoising step; raising JobCancelled stops the batch
+# Called once per denoising step with the number of images that step advanced (the batch size), so a batch
+# of four counts four image-steps; raising JobCancelled stops the batch.
+StepCallback = Callable[[int], None]
 
 
 class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
@@ -29,6 +31,7 @@ class ModelSpec:
     family: str
     path: str
     dtype: str = "auto"
+    sha256: str = ""  # of the registered bytes; the worker refuses to load weights that no longer match
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class LoraSpec:
     name: str
     path: str
     trigger_words: str = ""
+    sha256: str = ""  # the adapter is cached under it: a re-registered file is a new adapter
 
 
 @dataclass
@@ -52,6 +56,11 @@ class ImageRequest:
     negative_prompt: str = ""
     init_image: Image.Image | None = field(default=None, repr=False)
     strength: float = 0.5
+    # Replaying an image: the exact scheduler (class and config) and the seeds of the batch it was made in.
+    scheduler_config: dict | None = field(default=None, repr=False)
+    batch_seeds: tuple[int, ...] | None = None
+    # Filled by the backend for provenance: resolved scheduler, dtype, device, batch size and index.
+    details: dict = field(default_factory=dict, repr=False)
 
     @property
     def batch_key(self) -> tuple:

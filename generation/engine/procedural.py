@@ -275,7 +275,7 @@ class ProceduralBackend(Backend):
             nonlocal calls
             if calls < steps_total - 1:  # keep the last step for the finished image
                 calls += 1
-                on_step()
+                on_step(1)
 
         result, cumulative = None, 0.0
         for name, weight in weighted:
@@ -283,11 +283,13 @@ class ProceduralBackend(Backend):
             cumulative += weight
             result = layer if result is None else Image.blend(result, layer, weight / cumulative)
         if request.init_image is not None:
-            init = request.init_image.convert("RGB").resize(size)
+            from ..families import centre_crop
+
+            init = centre_crop(request.init_image.convert("RGB"), size)
             result = Image.blend(init, result, max(0.0, min(1.0, request.strength)))
         while calls < steps_total:
             calls += 1
-            on_step()
+            on_step(1)
         return result
 
     def generate_batch(self, batch: list[ImageRequest], *, model: ModelSpec | None, loras: dict[str, LoraSpec],
@@ -296,7 +298,11 @@ class ProceduralBackend(Backend):
             for name, _ in request.mix:
                 if name not in RENDERERS:
                     raise GenerationError(f"unknown procedural style '{name}' (known: {', '.join(sorted(RENDERERS))}).")
-        return [self.render(r, on_step=on_step) for r in batch]
+        images = []
+        for i, request in enumerate(batch):
+            request.details = {"batch_size": len(batch), "batch_index": i}
+            images.append(self.render(request, on_step=on_step))
+        return images
 
     def describe(self, *, model: ModelSpec | None) -> dict:
         return {"backend": self.name, "note": "built-in procedural art (Pillow), not a diffusion model",

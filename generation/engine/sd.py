@@ -14,21 +14,46 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..families import XL_FAMILIES, centre_crop
 from .base import Backend, GenerationError, ImageRequest, LoraSpec, Mix, ModelSpec, StepCallback
 from .cache import CachedPipeline, PipelineCache
 
 logger = logging.getLogger(__name__)
 
-SCHEDULERS = {
-    "ddim": "DDIMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "euler_a": "EulerAncestralDiscreteScheduler",
-    "dpmpp_2m": "DPMSolverMultistepScheduler",
-    "pndm": "PNDMScheduler",
-    "lms": "LMSDiscreteScheduler",
-    "unipc": "UniPCMultistepScheduler",
+# Sampler name → (diffusers scheduler class, config overrides). The names follow ComfyUI/A1111 usage.
+SCHEDULERS: dict[str, tuple[str, dict]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": False}),
+    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}),
+    # The SDE variant of DPM++ inside DPMSolverMultistep needs no torchsde (unlike DPMSolverSDEScheduler).
+    "dpmpp_sde_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}),
+    "pndm": ("PNDMScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
 }
-XL_FAMILIES = {"sdxl", "sdxl-turbo"}
+
+
+_NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def _to_json(value):
+    """Scheduler config values as JSON can hold them (e.g. lambda_min_clipped = -inf becomes "-inf")."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    return value
 
 
 def pick_device(preference: str = "auto") -> str:
@@ -61,10 +86,19 @@ class DiffusersBackend(Backend):
     # -- loading -------------------------------------------------------------------------------------------
 
     def _cache_key(self, model: ModelSpec) -> tuple:
+        if model.sha256:
+            return (model.sha256, model.family, model.dtype, self.device)
         path = Path(model.path)
         marker = path / "model_index.json" if path.is_dir() else path
         mtime = marker.stat().st_mtime_ns if marker.exists() else 0
         return (str(path), mtime, model.dtype, self.device)
+
+    def _check_hash(self, model: ModelSpec) -> None:
+        from ..weights import weights_sha256
+
+        if model.sha256 and weights_sha256(Path(model.path)) != model.sha256:
+            raise GenerationError(f"base model '{model.name}': the files at {Path(model.path).name} changed since "
+                                  "registration (SHA-256 differs); register them again.")
 
     def load_pipeline(self, model: ModelSpec):
         """Read a pipeline from local disk: safetensors only, never the network."""
@@ -74,17 +108,19 @@ class DiffusersBackend(Backend):
         xl = model.family in XL_FAMILIES
         cls = diffusers.StableDiffusionXLPipeline if xl else diffusers.StableDiffusionPipeline
         dtype = pick_dtype(model.dtype, self.device)
+        self._check_hash(model)
         try:
             if path.is_dir():
                 pipe = cls.from_pretrained(str(path), dtype=dtype, use_safetensors=True, local_files_only=True)
             else:
-                # A single original-layout file; component configs come from a sibling "<stem>_config" folder
-                # when one exists, so nothing is fetched from the hub.
-                config_dir = path.with_name(f"{path.stem}_config")
-                extra = {"config": str(config_dir)} if config_dir.is_dir() else {}
-                pipe = cls.from_single_file(str(path), dtype=dtype, local_files_only=True, **extra)
+                pipe = cls.from_single_file(str(path), dtype=dtype, local_files_only=True,
+                                            **self._single_file_parts(path, model.family))
+        except GenerationError:
+            raise
         except Exception as exc:
             raise GenerationError(f"base model '{model.name}' could not be loaded from {path}: {exc}") from exc
+        if pipe.unet.dtype != dtype:  # older diffusers ignored `dtype=` and silently kept fp32
+            raise GenerationError(f"base model '{model.name}' loaded as {pipe.unet.dtype}, not {dtype}.")
         if getattr(pipe, "safety_checker", None) is not None:
             pipe.safety_checker = None  # marketing art is reviewed by operators; the checker costs memory
         pipe.set_progress_bar_config(disable=True)
@@ -100,30 +136,68 @@ class DiffusersBackend(Backend):
         pipe._kaleido_default_scheduler = pipe.scheduler
         return pipe
 
+    @staticmethod
+    def _single_file_parts(path: Path, family: str) -> dict:
+        """Offline single-file loading: component configs from the project (or `<stem>_config/`) and the
+        tokenizer(s) from local disk, so diffusers never asks the hub."""
+        from transformers import CLIPTokenizer
+
+        from ..registry import tokenizer_folders
+        from ..weights import components_folder
+
+        folder = components_folder(path, family)
+        if folder is None:
+            raise GenerationError(f"no component configs for the single file {path.name} ({family}); "
+                                  f"put them in {path.stem}_config/ beside it.")
+        parts: dict = {"config": str(folder)}
+        for i, tok_dir in enumerate(tokenizer_folders(path, family)):
+            if not (tok_dir / "vocab.json").is_file():
+                raise GenerationError(f"no tokenizer for {path.name}: copy vocab.json and merges.txt to {tok_dir}.")
+            parts["tokenizer" if i == 0 else f"tokenizer_{i + 1}"] = CLIPTokenizer.from_pretrained(str(tok_dir))
+        return parts
+
     def pipeline_for(self, model: ModelSpec) -> CachedPipeline:
         return self.cache.get(self._cache_key(model), lambda: self.load_pipeline(model))
 
     # -- LoRA switching ------------------------------------------------------------------------------------
 
+    @staticmethod
+    def adapter_name(spec: LoraSpec) -> str:
+        """The adapter's name inside the pipeline: the style and its file hash, so new bytes are a new adapter."""
+        return f"{spec.name}_{spec.sha256[:12]}" if spec.sha256 else spec.name
+
     def apply_mix(self, entry: CachedPipeline, mix: Mix, loras: dict[str, LoraSpec], *, model: ModelSpec) -> None:
         """Load any adapter not yet in this pipeline, then switch weights; the pipeline is never reloaded."""
+        from ..weights import file_sha256
+
         pipe = entry.pipe
-        active = [(name, weight) for name, weight in mix]
-        for name, _ in active:
-            if name in entry.loaded_loras:
-                continue
+        active: list[tuple[str, float]] = []
+        for name, weight in mix:
             spec = loras.get(name)
             if spec is None:
                 raise GenerationError(f"LoRA style '{name}' is not registered.")
+            adapter = self.adapter_name(spec)
+            active.append((adapter, weight))
+            if adapter in entry.loaded_loras:
+                continue
             path = Path(spec.path)
+            if spec.sha256 and file_sha256(path) != spec.sha256:
+                raise GenerationError(f"LoRA style '{name}': {path.name} changed since registration "
+                                      "(SHA-256 differs); register it again.")
+            stale = [a for a in entry.loaded_loras if a.rsplit("_", 1)[0] == name and a != adapter]
+            if stale:  # the style was re-registered with other bytes: its old adapter goes
+                self.unload(entry, stale)
             try:
-                pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name,
+                pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter,
                                        use_safetensors=True, local_files_only=True)
+                if not any(adapter in (pipe.get_list_adapters() or {}).get(c, []) for c in ("unet", "text_encoder",
+                                                                                             "text_encoder_2")):
+                    raise GenerationError("none of its layers matched the base model")
             except Exception as exc:
                 # A half-loaded adapter may leave layers patched: drop this pipeline so the next job starts clean.
                 self.cache.evict(self._cache_key(model))
                 raise GenerationError(f"LoRA style '{name}' could not be loaded from {path.name}: {exc}") from exc
-            entry.loaded_loras.add(name)
+            entry.loaded_loras.add(adapter)
         if not entry.loaded_loras:
             return
         if not active:
@@ -132,17 +206,43 @@ class DiffusersBackend(Backend):
         pipe.enable_lora()
         pipe.set_adapters([n for n, _ in active], adapter_weights=[w for _, w in active])
 
+    def unload(self, entry: CachedPipeline, adapters: list[str] | None = None) -> None:
+        """Remove adapters (all when None) from a cached pipeline, freeing their weights."""
+        names = sorted(entry.loaded_loras if adapters is None else set(adapters) & entry.loaded_loras)
+        if not names:
+            return
+        entry.pipe.delete_adapters(names)
+        entry.loaded_loras.difference_update(names)
+
+    def unload_lora(self, style: str) -> int:
+        """Unload every adapter of this style from every cached pipeline; returns how many were removed."""
+        removed = 0
+        for key in self.cache.keys():
+            entry = self.cache.get(key, lambda: None)
+            names = [a for a in entry.loaded_loras if a == style or a.rsplit("_", 1)[0] == style]
+            self.unload(entry, names)
+            removed += len(names)
+        return removed
+
     # -- generation ----------------------------------------------------------------------------------------
 
-    def _scheduler(self, pipe, name: str):
-        default = pipe._kaleido_default_scheduler
-        if not name or name == "default":
-            return default
+    def _scheduler(self, pipe, name: str, resolved: dict | None = None):
+        """A fresh scheduler: from a resolved config (replay), by sampler name, or the model's own."""
         import diffusers
 
+        default = pipe._kaleido_default_scheduler
+        if resolved:
+            config = {k: _from_json(v) for k, v in resolved.items()}
+            cls = getattr(diffusers, config.pop("_class_name"), None)
+            if cls is None:
+                raise GenerationError(f"unknown scheduler class in provenance: {resolved.get('_class_name')}.")
+            return cls.from_config(config)
+        if not name or name == "default":
+            return type(default).from_config(default.config)
         if name not in SCHEDULERS:
             raise GenerationError(f"unknown scheduler '{name}' (known: {', '.join(sorted(SCHEDULERS))}).")
-        return getattr(diffusers, SCHEDULERS[name]).from_config(default.config)
+        class_name, overrides = SCHEDULERS[name]
+        return getattr(diffusers, class_name).from_config(default.config, **overrides)
 
     def _img2img(self, entry: CachedPipeline, model: ModelSpec):
         view = entry.extras.get("img2img")
@@ -167,12 +267,20 @@ class DiffusersBackend(Backend):
         first = batch[0]
         self.apply_mix(entry, first.mix, loras, model=model)
         pipe = self._img2img(entry, model) if first.init_image is not None else entry.pipe
-        pipe.scheduler = self._scheduler(entry.pipe, first.scheduler)
+        pipe.scheduler = self._scheduler(entry.pipe, first.scheduler, first.scheduler_config)
         generator_device = "cpu" if not self.device.startswith("cuda") else self.device
         generators = [torch.Generator(device=generator_device).manual_seed(r.seed) for r in batch]
+        scheduler_config = {"_class_name": type(pipe.scheduler).__name__,
+                            **{k: _to_json(v) for k, v in dict(pipe.scheduler.config).items() if not k.startswith("_")}}
+        dtype = str(pipe.unet.dtype).replace("torch.", "")
+        seeds = [r.seed for r in batch]
+        for i, request in enumerate(batch):
+            request.details = {"scheduler_config": scheduler_config, "dtype": dtype, "device": self.device,
+                               "device_kind": self.device.split(":")[0], "batch_size": len(batch),
+                               "batch_index": i, "batch_seeds": seeds}
 
         def step_end(_pipe, _step, _timestep, callback_kwargs):
-            on_step()
+            on_step(len(batch))  # one step of every image in the batch
             return callback_kwargs
 
         kwargs = {
@@ -186,7 +294,7 @@ class DiffusersBackend(Backend):
         if any(r.negative_prompt for r in batch):
             kwargs["negative_prompt"] = [r.negative_prompt for r in batch]
         if first.init_image is not None:
-            kwargs["image"] = [r.init_image.convert("RGB").resize((r.width, r.height)) for r in batch]
+            kwargs["image"] = [centre_crop(r.init_image.convert("RGB"), (r.width, r.height)) for r in batch]
             kwargs["strength"] = first.strength
         else:
             kwargs["height"], kwargs["width"] = first.height, first.width
@@ -198,8 +306,11 @@ class DiffusersBackend(Backend):
 
     def describe(self, *, model: ModelSpec | None) -> dict:
         import diffusers
+        import peft
         import torch
+        import transformers
 
         dtype = pick_dtype(model.dtype if model else "auto", self.device)
         return {"backend": self.name, "device": self.device, "dtype": str(dtype).replace("torch.", ""),
-                "diffusers": diffusers.__version__, "torch": torch.__version__}
+                "versions": {"diffusers": diffusers.__version__, "torch": torch.__version__,
+                             "transformers": transformers.__version__, "peft": peft.__version__}}

@@ -15,7 +15,7 @@ def _generate(model, mix=(), seed=7, loras=None, batch=1, **overrides):
                              seed=seed + i, steps=2, guidance=1.0, **overrides) for i in range(batch)]
     out = []
     run_requests(backend=backend, requests=requests, model=_model_spec(model), loras=loras or {},
-                 on_step=lambda: None, on_image=lambda r, img, n: out.append(np.asarray(img)))
+                 on_step=lambda n: None, on_image=lambda r, img, n: out.append(np.asarray(img)))
     return out
 
 
@@ -50,7 +50,7 @@ def test_switching_styles_never_reloads_the_pipeline(sparkle, tiny_model):
         _generate(tiny_model, mix={"sparkle": weight}, loras=loras)
     assert backend.cache.loads == 1
     (entry,) = [backend.cache.get(k, lambda: None) for k in backend.cache.keys()]
-    assert entry.loaded_loras == {"sparkle"}
+    assert entry.loaded_loras == {f"sparkle_{sparkle.sha256[:12]}"}  # one adapter, named by its file's hash
 
 
 def test_a_batch_gives_each_image_its_own_seed(tiny_model):

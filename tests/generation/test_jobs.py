@@ -36,7 +36,11 @@ def test_a_diffusers_job_runs_end_to_end_through_celery(sparkle, square_kit, dja
     assert all(i.source == "generated" and i.kit == square_kit and (i.width, i.height) == (32, 32) for i in images)
     made = images[3].provenance
     assert made["backend"] == "diffusers" and made["base_model"]["name"] == "tiny-sd"
-    assert made["mix"] == {"sparkle": 1.0} and made["loras"] == {"sparkle": "sparkle.safetensors"}
+    assert made["mix"] == {"sparkle": 1.0} and made["loras"]["sparkle"]["path"] == "loras/sparkle.safetensors"
+    assert made["loras"]["sparkle"]["sha256"] == sparkle.sha256 and made["base_model"]["sha256"] == sparkle.base_model.sha256
+    assert (made["batch_size"], made["batch_index"], made["batch_seeds"]) == (2, 1, [13, 14])
+    assert made["scheduler_config"]["_class_name"] == "DDIMScheduler" and made["dtype"] == "float32"
+    assert made["device_kind"] == "cpu" and set(made["versions"]) >= {"diffusers", "torch", "transformers", "peft"}
     assert made["seed"] == 14 and made["steps"] == 2 and made["width"] == 32 and "sparkle style" in made["prompt"]
     # Tagged on arrival: pixels plus what the LoRA implies.
     assert images[3].tags["visual_style"] == ["3d"]
@@ -44,10 +48,36 @@ def test_a_diffusers_job_runs_end_to_end_through_celery(sparkle, square_kit, dja
     assert "visual_style" not in images[0].tags  # the base model alone implies nothing
 
 
-def test_an_image_is_reproduced_bit_for_bit_from_its_provenance(tiny_model, square_kit):
-    first = services.job_run(job_id=services.job_create(kit=square_kit, seed=5, width=32, height=32).pk)
-    again = services.job_run(job_id=services.job_create(kit=square_kit, seed=5, width=32, height=32).pk)
-    assert np.array_equal(_pixels(first.images.get()), _pixels(again.images.get()))
+def test_an_image_is_reproduced_bit_for_bit_from_the_provenance_in_its_png(sparkle, square_kit):
+    from generation.engine import reset_backends
+    from generation.provenance import read_png_provenance, reproduce
+    from generation.weights import forget_hashes
+
+    job = services.job_run(job_id=services.job_create(
+        kit=square_kit, mixes=[{"sparkle": 0.7}], images_per_mix=2, seed=5, width=32, height=32,
+        scheduler="dpmpp_2m_karras").pk)
+    second = job.images.get(job_index=1)
+    with second.file.open("rb") as fh:
+        png = fh.read()
+    # A cold worker: no pipeline, no adapter, no remembered hash, and nothing read from the database.
+    reset_backends()
+    forget_hashes()
+    record = read_png_provenance(png)
+    assert record["scheduler_config"]["use_karras_sigmas"] is True and record["batch_index"] == 1
+    assert np.array_equal(np.asarray(reproduce(png).convert("RGB")), _pixels(second))
+
+
+def test_a_replay_refuses_weights_that_changed_since_the_image_was_made(sparkle, square_kit, model_root):
+    from generation.engine import GenerationError, reset_backends
+    from generation.provenance import reproduce
+
+    job = services.job_run(job_id=services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}], seed=5,
+                                                      width=32, height=32).pk)
+    reset_backends()
+    with (model_root / "loras" / "sparkle.safetensors").open("ab") as fh:
+        fh.write(b" ")  # same name, other bytes
+    with pytest.raises(GenerationError, match="changed since registration"):
+        reproduce(job.images.get())
 
 
 def test_a_retried_task_does_not_duplicate_images(square_kit):
@@ -71,8 +101,16 @@ def test_a_broken_lora_fails_its_job_clearly_and_the_next_job_succeeds(sparkle, 
     bad = services.job_run(job_id=services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}], width=32,
                                                       height=32).pk)
     assert bad.status == S.FAILED
-    assert "LoRA style 'sparkle' could not be loaded" in bad.error
+    assert "sparkle.safetensors changed since registration" in bad.error  # the file's hash no longer matches
     assert bad.images.count() == 0
+    # Even bytes that hash as registered (here: recorded as such) fail clearly when diffusers cannot load them.
+    from generation.models import LoraStyle
+    from generation.weights import weights_sha256
+
+    LoraStyle.objects.filter(pk=sparkle.pk).update(sha256=weights_sha256(model_root / "loras" / "sparkle.safetensors"))
+    bad = services.job_run(job_id=services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}], width=32,
+                                                      height=32).pk)
+    assert bad.status == S.FAILED and "LoRA style 'sparkle' could not be loaded" in bad.error
     good = services.job_run(job_id=services.job_create(kit=square_kit, width=32, height=32).pk)
     assert good.status == S.SUCCEEDED and good.images.count() == 1
 
