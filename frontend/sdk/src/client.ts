@@ -107,6 +107,7 @@ export class KaleidoClient {
   private readonly removeListeners: (() => void) | undefined;
   private closed = false;
   private readonly authLogged = new Set<number>();
+  private storeFailing = false;
 
   constructor(private readonly options: KaleidoClientOptions) {
     checkBaseUrl(options.baseUrl);
@@ -116,8 +117,18 @@ export class KaleidoClient {
     this.fetchImpl = fetchImpl;
     this.rankUrl = joinUrl(options.baseUrl, "/api/v1/rank");
     this.eventsUrl = joinUrl(options.baseUrl, "/api/v1/events");
-    this.fatigue = options.fatigue === false ? undefined : new FatigueTracker(options.fatigue ?? {});
     this.log = makeLog(options.logger, options.logLevel ?? "warn");
+    this.fatigue =
+      options.fatigue === false
+        ? undefined
+        : new FatigueTracker({
+            onStoreError: (error, operation) => {
+              // Once per outage of the store, not once per call.
+              (this.storeFailing ? this.log.debug : this.log.warn)("fatigue store failed", { operation, error: String(error) });
+              this.storeFailing = true;
+            },
+            ...(options.fatigue ?? {}),
+          });
     this.breaker =
       options.circuitBreaker === false
         ? undefined
@@ -181,7 +192,7 @@ export class KaleidoClient {
         throw error;
       }
       this.breaker?.success();
-      return this.withFatigue(request, response);
+      return await this.withFatigue(request, response);
     } catch (error) {
       if (error instanceof KaleidoAuthError) {
         this.logAuthError(error);
@@ -203,9 +214,13 @@ export class KaleidoClient {
     }
   }
 
-  private answerFallback(request: RankRequest, fallback: NonNullable<RankOptions["fallback"]>, why: NonNullable<RankResult["fallback"]>): RankResult {
+  private async answerFallback(
+    request: RankRequest,
+    fallback: NonNullable<RankOptions["fallback"]>,
+    why: NonNullable<RankResult["fallback"]>,
+  ): Promise<RankResult> {
     const answer = typeof fallback === "function" ? fallback() : fallback;
-    const result = this.withFatigue(request, answer);
+    const result = await this.withFatigue(request, answer);
     result.fallback = why;
     return result;
   }
@@ -220,15 +235,22 @@ export class KaleidoClient {
     });
   }
 
-  private withFatigue(request: RankRequest, response: RankResponse): RankResult {
+  private async withFatigue(request: RankRequest, response: RankResponse): Promise<RankResult> {
     const served = response.items ?? [];
-    const items =
-      this.fatigue && this.fatigue.buckets.has(response.bucket)
-        ? this.fatigue.rerank(request.user.id, response.placement ?? request.placement, served)
-        : served.map((item) => ({ ...item, server_rank: item.rank, fatigued: false }));
+    let items = served.map((item) => ({ ...item, server_rank: item.rank, fatigued: false }));
+    let skipped: RankResult["fatigueSkipped"];
+    if (this.fatigue && this.fatigue.buckets.has(response.bucket)) {
+      const outcome = await this.fatigue.rerankAsync(request.user.id, response.placement ?? request.placement, served);
+      items = outcome.items;
+      skipped = outcome.skipped;
+      if (!skipped) this.storeFailing = false;
+      if (skipped) this.log.info("fatigue re-rank skipped: the store did not answer", { reason: skipped, placement: request.placement });
+    }
     const reranked = items.some((item) => item.rank !== item.server_rank);
     if (reranked && response.decision_id) this.rememberRerank(response.decision_id, items);
-    return { ...response, items, reranked };
+    const result: RankResult = { ...response, items, reranked };
+    if (skipped) result.fatigueSkipped = skipped;
+    return result;
   }
 
   /** Server positions of re-ranked decisions, so their impressions can say so (bounded, oldest out). */

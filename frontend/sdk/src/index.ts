@@ -15,7 +15,7 @@ export {
   MemoryFatigueStore,
   defaultFatigueStore,
 } from "./fatigue.js";
-export type { FatigueOptions, FatigueStore } from "./fatigue.js";
+export type { AsyncFatigueStore, FatigueOptions, FatigueStore, RerankOutcome } from "./fatigue.js";
 export { backoffDelay, parseRetryAfter } from "./http.js";
 export type { FetchLike } from "./http.js";
 export { newEventId } from "./ids.js";

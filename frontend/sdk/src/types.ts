@@ -88,6 +88,8 @@ export interface RankResult extends Omit<RankResponse, "items"> {
    * decision then carry `rerank: "fatigue"` and `server_position` (see TrackEvent).
    */
   reranked: boolean;
+  /** Set when the fatigue store did not answer within storeTimeoutMs ("timeout") or failed ("error"): served as ranked. */
+  fatigueSkipped?: "timeout" | "error";
   /** Present when the caller's fallback was returned instead of the server's answer. */
   fallback?: { reason: FallbackReason; status?: number; retryAfterMs?: number; error?: unknown };
 }
