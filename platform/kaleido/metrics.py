@@ -129,16 +129,15 @@ def _generation_jobs():
 def _queue_depth():
     from kaleido.queues import CPU_QUEUE, GPU_QUEUE
 
-    broker = getattr(settings, "CELERY_BROKER_URL", "") or ""
-    if not broker.startswith(("redis://", "rediss://")):
-        return
-    import redis
-
-    client = redis.Redis.from_url(broker, socket_timeout=0.5, socket_connect_timeout=0.5)
-    family = GaugeMetricFamily("kaleido_celery_queue_depth", "Tasks waiting in each Celery queue.",
+    family = GaugeMetricFamily("kaleido_celery_queue_depth", "Tasks waiting in each Celery queue (Redis brokers).",
                                labels=["queue"])
-    for queue in (GPU_QUEUE, CPU_QUEUE):
-        family.add_metric([queue], client.llen(queue))
+    broker = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    if broker.startswith(("redis://", "rediss://")):  # eager tasks (no broker) have no queue to measure
+        import redis
+
+        client = redis.Redis.from_url(broker, socket_timeout=0.5, socket_connect_timeout=0.5)
+        for queue in (GPU_QUEUE, CPU_QUEUE):
+            family.add_metric([queue], client.llen(queue))
     yield family
 
 
