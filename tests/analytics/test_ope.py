@@ -56,7 +56,11 @@ def test_doubly_robust_estimate_matches_the_ctr_the_model_gets_once_activated(ap
     # interval must cover the CTR the model then gets, and the point must be close.
     assert dr["ci"][0] <= true_ctr <= dr["ci"][1], (dr, true_ctr)
     assert abs(dr["ctr"] - true_ctr) / true_ctr < 0.15, (dr, true_ctr)
-    assert dr["effective_sample_size"] > 100 and dr["largest_weight"] <= len(variants)
+    # Uniform logging (p = 1/n): a row weighs π/p = n·(1 − ε + ε/n) where the logged variant is the candidate's
+    # greedy choice and ε elsewhere, so the largest weight is exactly n·(1 − ε) + ε.
+    n, epsilon = len(variants), placement.exploration_epsilon
+    assert dr["largest_weight"] == pytest.approx(n * (1 - epsilon) + epsilon)
+    assert dr["effective_sample_size"] > 100
     assert estimate["estimates"]["snips"]["ci"][0] < estimate["estimates"]["snips"]["ci"][1]
     online = _online_ctr(placement, candidate.model_version, None)
     assert online["impressions"] == 3000
