@@ -4,8 +4,9 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = ("Drop raw events older than the retention window (whole day partitions on PostgreSQL) and "
-            "create the partitions of the coming days.")
+    help = ("Drop raw events older than the retention window (whole day partitions on PostgreSQL), decisions "
+            "older than KALEIDO_DECISION_RETENTION_DAYS (imported history is kept) and create the partitions of "
+            "the coming days.")
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=None,
