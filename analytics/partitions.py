@@ -3,6 +3,11 @@
 Events whose day has no partition land in `analytics_event_default`; creating that day's
 partition later moves them out, so nothing is ever refused for want of a partition.
 
+Imported history (`historical` rows, import_impressions --historical) outlives the retention window:
+a day partition past it that holds history is not dropped but emptied of everything else and renamed
+`analytics_event_h<day>` (keep_history_before), which retention never lists again; prune_history
+deletes the history itself.
+
 Creating, attaching or dropping a partition takes a strong lock on the events table, and a lock
 request that waits (behind a long report query, say) makes every insert queue behind it. So each
 of these statements runs with a short `lock_timeout` (LOCK_TIMEOUT_MS): if the lock is not free at
@@ -42,6 +47,11 @@ def partition_name(day: date) -> str:
     return f"{PARENT}_p{day:%Y%m%d}"
 
 
+def history_partition_name(day: date) -> str:
+    """A day partition past the retention window that keeps imported history only."""
+    return f"{PARENT}_h{day:%Y%m%d}"
+
+
 def _bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
@@ -70,8 +80,8 @@ def ensure_partition(day: date, connection=default_connection) -> bool:
         # One maintainer at a time; ingestion is not blocked by this lock.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
         _short_lock_wait(cursor)
-        cursor.execute("SELECT to_regclass(%s)", [name])
-        if cursor.fetchone()[0] is not None:
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", [name, history_partition_name(day)])
+        if any(found is not None for found in cursor.fetchone()):  # a history partition covers the day too
             return False
         # Table names below come from constants and a date, never from input.
         cursor.execute(f"SELECT 1 FROM {DEFAULT_PARTITION} WHERE ts >= %s AND ts < %s LIMIT 1",  # noqa: S608
@@ -155,5 +165,29 @@ def drop_partitions_before(*, cutoff: date, connection=default_connection) -> li
                                 "the next retention run retries", day, LOCK_TIMEOUT_MS)
                     continue
                 dropped.append(day)
-        cursor.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts < %s", [cutoff_ts])  # noqa: S608
+        cursor.execute(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts < %s AND NOT historical",  # noqa: S608
+                       [cutoff_ts])
     return dropped
+
+
+def keep_history_before(*, cutoff: date, connection=default_connection) -> list[date]:
+    """Before drop_partitions_before: each day partition older than `cutoff` that holds imported history
+    is emptied of its other rows and renamed a history partition, so it is kept and never listed again."""
+    if not is_partitioned(connection):
+        return []
+    kept = []
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics_event_partitions'))")
+        _short_lock_wait(cursor)
+        for day in list_partitions(connection):
+            if day >= cutoff:
+                continue
+            name = partition_name(day)
+            # The partial index on historical rows makes this a lookup, not a scan of the day.
+            cursor.execute(f"SELECT 1 FROM {name} WHERE historical LIMIT 1")  # noqa: S608 - names from dates
+            if cursor.fetchone() is None:
+                continue
+            cursor.execute(f"DELETE FROM {name} WHERE NOT historical")  # noqa: S608
+            cursor.execute(f"ALTER TABLE {name} RENAME TO {history_partition_name(day)}")
+            kept.append(day)
+    return kept
