@@ -137,22 +137,44 @@ def rebuild_rollups(*, placement_id: int) -> int:
     return len(days)
 
 
-def apply_retention(*, days: int | None = None, today: date | None = None) -> dict[str, int]:
-    """Drop raw events (whole partitions on PostgreSQL) and idempotency keys older than `days`.
+DECISION_DELETE_CHUNK = 10_000  # decisions per DELETE: each statement stays well inside statement_timeout
+
+
+def prune_decisions(*, before: datetime) -> int:
+    """Delete decisions made before `before`, except imported history, in chunks; returns how many."""
+    deleted = 0
+    while True:
+        ids = list(Decision.objects.filter(created_at__lt=before, historical=False)
+                   .values_list("decision_id", flat=True)[:DECISION_DELETE_CHUNK])
+        if not ids:
+            return deleted
+        count, _ = Decision.objects.filter(decision_id__in=ids).delete()
+        deleted += count
+
+
+def apply_retention(*, days: int | None = None, today: date | None = None,
+                    decision_days: int | None = None) -> dict[str, int]:
+    """Drop raw events (whole partitions on PostgreSQL) and idempotency keys older than `days`, and
+    decisions older than `decision_days` (KALEIDO_DECISION_RETENTION_DAYS).
 
     Rollups are kept: they are small and reports over long periods read them. Imported history
     (`historical` rows) is kept too, until `prune_history` deletes it.
     """
     days = settings.KALEIDO_EVENT_RETENTION_DAYS if days is None else days
+    decision_days = settings.KALEIDO_DECISION_RETENTION_DAYS if decision_days is None else decision_days
     today = today or timezone.now().astimezone(UTC).date()
     cutoff = today - timedelta(days=days)
     cutoff_ts = day_bounds(cutoff)[0]
     dropped_partitions = 0
     if partitions.is_partitioned():
+        partitions.keep_history_before(cutoff=cutoff)  # days holding imported history are kept, renamed
         dropped_partitions = len(partitions.drop_partitions_before(cutoff=cutoff))
         deleted_events = 0
     else:
         deleted_events, _ = Event.objects.filter(ts__lt=cutoff_ts, historical=False).delete()
     deleted_keys, _ = EventKey.objects.filter(ts__lt=cutoff_ts, historical=False).delete()
+    decision_cutoff = today - timedelta(days=decision_days)
+    deleted_decisions = prune_decisions(before=day_bounds(decision_cutoff)[0])
     return {"dropped_partitions": dropped_partitions, "deleted_events": deleted_events,
-            "deleted_keys": deleted_keys, "cutoff": cutoff.isoformat()}
+            "deleted_keys": deleted_keys, "cutoff": cutoff.isoformat(), "deleted_decisions": deleted_decisions,
+            "decision_cutoff": decision_cutoff.isoformat()}
