@@ -92,3 +92,13 @@ def test_connections_carry_the_configured_timeouts():
     assert configured == f"-c statement_timeout={live['statement_timeout']} -c lock_timeout={live['lock_timeout']}"
     assert int(live["statement_timeout"]) > 0 and int(live["lock_timeout"]) > 0  # on by default
     assert connection.settings_dict["OPTIONS"]["connect_timeout"] > 0
+
+
+@pytest.mark.parametrize("query", ["segment=a%00b&tag_group=layout", "segment=age&tag_group=layout%00",
+                                   "segment=age&tag_group=layout&days=99999999999999999999",
+                                   "segment=age&tag_group=layout&min_support=-1"])
+def test_report_parameters_the_database_could_not_take_are_a_400(api_client_with, query):
+    PlacementFactory(slug="home-banner")
+    response = api_client_with("analytics:read").get(f"/api/v1/placements/home-banner/attribution?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"]
