@@ -127,6 +127,10 @@ def lora_cross_attention_dim(header: dict, *, field: str = "path") -> int:
     return 0
 
 
+def has_tokenizer(folder: Path) -> bool:
+    return (folder / "vocab.json").is_file() or (folder / "tokenizer.json").is_file()
+
+
 def tokenizer_folders(path: Path, family: str) -> list[Path]:
     """Where a single file's tokenizer(s) are read from: `<stem>_config/tokenizer[_2]`, else
     MODEL_ROOT/tokenizers/<name> (tokenizer files are vocabularies, not weights; Kaleido never fetches them)."""
@@ -136,7 +140,7 @@ def tokenizer_folders(path: Path, family: str) -> list[Path]:
     for i, name in enumerate(names or ("",)):
         sub = "tokenizer" if i == 0 else f"tokenizer_{i + 1}"
         candidates = [sibling / sub] + ([model_root() / "tokenizers" / name] if name else [])
-        found.append(next((c for c in candidates if (c / "vocab.json").is_file()), candidates[-1]))
+        found.append(next((c for c in candidates if has_tokenizer(c)), candidates[-1]))
     return found
 
 
@@ -146,7 +150,7 @@ def _check_single_file_loadable(path: Path, family: str, *, field: str = "path")
     if folder is None:
         raise ValidationError({field: f"'{path.name}' is a single file of an architecture Kaleido ships no configs for "
                                       f"({family}); put its diffusers configs in '{sibling_config(path).name}/' beside it."})
-    missing = [str(t) for t in tokenizer_folders(path, family) if not (t / "vocab.json").is_file()]
+    missing = [str(t) for t in tokenizer_folders(path, family) if not has_tokenizer(t)]
     if missing:
         raise ValidationError({field: f"no tokenizer for '{path.name}': copy the CLIP tokenizer files (vocab.json, "
                                       f"merges.txt; no weights) to {', '.join(missing)}."})

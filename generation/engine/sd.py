@@ -142,7 +142,7 @@ class DiffusersBackend(Backend):
         tokenizer(s) from local disk, so diffusers never asks the hub."""
         from transformers import CLIPTokenizer
 
-        from ..registry import tokenizer_folders
+        from ..registry import has_tokenizer, tokenizer_folders
         from ..weights import components_folder
 
         folder = components_folder(path, family)
@@ -151,7 +151,7 @@ class DiffusersBackend(Backend):
                                   f"put them in {path.stem}_config/ beside it.")
         parts: dict = {"config": str(folder)}
         for i, tok_dir in enumerate(tokenizer_folders(path, family)):
-            if not (tok_dir / "vocab.json").is_file():
+            if not has_tokenizer(tok_dir):
                 raise GenerationError(f"no tokenizer for {path.name}: copy vocab.json and merges.txt to {tok_dir}.")
             parts["tokenizer" if i == 0 else f"tokenizer_{i + 1}"] = CLIPTokenizer.from_pretrained(str(tok_dir))
         return parts

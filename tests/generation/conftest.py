@@ -23,6 +23,15 @@ def tiny_weights(tmp_path_factory):
     save_tiny_pipeline(root / "tiny-sd")
     save_tiny_lora(root / "loras" / "sparkle.safetensors", seed=1)
     save_tiny_lora(root / "loras" / "wide.safetensors", pipeline=tiny_pipeline(cross_attention_dim=16), seed=2)
+    # Same text width as the tiny model, other channel widths: another architecture's LoRA.
+    save_tiny_lora(root / "loras" / "narrow.safetensors", pipeline=tiny_pipeline(channels=(16, 32)), seed=3)
+    save_tiny_lora(root / "loras" / "glow.safetensors", seed=4)
+    # The same weights as one original-layout file, with its (weight-free) configs beside it.
+    from generation.single_file import save_component_configs, save_single_file
+
+    pipe = tiny_pipeline()
+    save_single_file(pipe, root / "single" / "tiny-single.safetensors")
+    save_component_configs(pipe, root / "single" / "tiny-single_config")
     return root
 
 

@@ -112,3 +112,49 @@ def test_procedural_styles_look_different_from_each_other():
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             assert np.abs(images[a] - images[b]).mean() > 15, (a, b)
+
+
+def test_a_single_file_checkpoint_loads_offline_and_draws_what_its_folder_draws(tiny_model, model_root):
+    from generation.registry import base_model_register
+
+    single = base_model_register(name="tiny-single", path="single/tiny-single.safetensors", default_steps=2)
+    folder_image, single_image = _generate(tiny_model)[0], _generate(single)[0]
+    assert np.array_equal(folder_image, single_image)  # the same random weights, in the original layout
+
+
+def test_two_loras_mix_and_a_re_registered_file_replaces_its_adapter(sparkle, tiny_model, model_root):
+    import shutil
+
+    from generation.registry import lora_register
+
+    glow = lora_register(name="glow", path="loras/glow.safetensors", base_model=tiny_model)
+    loras = _specs(tiny_model, "sparkle", "glow")
+    alone = _generate(tiny_model, mix={"sparkle": 1.0}, loras=loras)[0]
+    mixed = _generate(tiny_model, mix={"sparkle": 0.6, "glow": 0.6}, loras=loras)[0]
+    assert np.abs(alone.astype(int) - mixed.astype(int)).mean() > 1.0
+    # The operator overwrites sparkle's file with other weights and registers it again.
+    shutil.copy(model_root / "loras" / "glow.safetensors", model_root / "loras" / "sparkle.safetensors")
+    sparkle = lora_register(name="sparkle", path="loras/sparkle.safetensors", base_model=tiny_model,
+                            instance=sparkle)
+    loras = _specs(tiny_model, "sparkle", "glow")
+    as_glow = _generate(tiny_model, mix={"sparkle": 1.0}, loras=loras)[0]
+    assert np.array_equal(as_glow, _generate(tiny_model, mix={"glow": 1.0}, loras=loras)[0])  # no worker restart
+    backend = get_backend("diffusers")
+    (entry,) = [backend.cache.get(k, lambda: None) for k in backend.cache.keys()]
+    assert entry.loaded_loras == {f"sparkle_{sparkle.sha256[:12]}", f"glow_{glow.sha256[:12]}"}
+    assert backend.unload_lora("sparkle") == 1 and entry.loaded_loras == {f"glow_{glow.sha256[:12]}"}
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp_2m_karras", "dpmpp_sde_karras", "euler_a", "unipc", "lcm"])
+def test_every_sampler_runs_and_is_recorded_with_its_resolved_config(tiny_model, sampler):
+    requests = [ImageRequest(index=0, prompt="a gold coin", mix=(), width=32, height=32, seed=3, steps=2,
+                             guidance=1.0, scheduler=sampler)]
+    images = get_backend("diffusers").generate_batch(requests, model=_model_spec(tiny_model), loras={},
+                                                     on_step=lambda n: None)
+    config = requests[0].details["scheduler_config"]
+    assert images[0].size == (32, 32)
+    expected = {"dpmpp_sde_karras": "DPMSolverMultistepScheduler", "euler_a": "EulerAncestralDiscreteScheduler",
+                "unipc": "UniPCMultistepScheduler", "lcm": "LCMScheduler"}.get(sampler, "DPMSolverMultistepScheduler")
+    assert config["_class_name"] == expected
+    if "karras" in sampler:
+        assert config["use_karras_sigmas"] is True

@@ -224,3 +224,30 @@ def test_size_for_placement_keeps_the_aspect_in_multiples_of_8():
     assert services.size_for_placement(SimpleNamespace(width=750, height=300)) == (512, 208)
     assert services.size_for_placement(SimpleNamespace(width=343, height=160)) == (512, 240)
     assert services.size_for_placement(SimpleNamespace(width=300, height=600), long_side=256) == (128, 256)
+
+
+def test_progress_of_a_batched_job_counts_every_image_step(tiny_model, square_kit, monkeypatch):
+    seen = []
+    real_step = services._Progress.step
+
+    def step_and_read(self, images=1):  # watch the value the operator's page would read after each step
+        real_step(self, images)
+        seen.append(GenerationJob.objects.get(pk=self.job_id).progress)
+
+    monkeypatch.setattr(services._Progress, "step", step_and_read)
+    job = services.job_run(job_id=services.job_create(kit=square_kit, images_per_mix=2, steps=2, width=32,
+                                                      height=32).pk)
+    assert job.status == S.SUCCEEDED
+    assert seen == [50.0, 99.9]  # one batch of two images, two steps each: 2 of 4 image-steps, then all
+
+
+def test_a_job_on_a_known_family_generates_at_its_native_size_and_fits_the_placement(db):
+    from generation.models import BaseModel
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    sd15 = BaseModel.objects.create(name="dreamshaper", family="sd15", path="dreamshaper.safetensors")
+    banner = CreativeKitFactory(placement=PlacementFactory(slug="banner", width=750, height=300))
+    job = services.job_create(kit=banner, base_model=sd15)
+    assert (job.width, job.height) == (768, 320)
+    fit = services._placement_fit(job, Image.new("RGB", (768, 320)))
+    assert fit["size"] == [750, 300] and fit["scale"] < 1

@@ -64,3 +64,47 @@ def test_a_lora_must_imply_tags_from_the_taxonomy(tiny_model):
     with pytest.raises(ValidationError, match="unknown value"):
         lora_register(name="sparkle", path="loras/sparkle.safetensors", base_model=tiny_model,
                       implied_tags={"visual_style": ["watercolour"]})
+
+
+def test_registration_hashes_the_weights(tiny_model, sparkle, model_root):
+    from generation.weights import file_sha256
+
+    assert len(tiny_model.sha256) == 64
+    assert sparkle.sha256 == file_sha256(model_root / "loras" / "sparkle.safetensors")
+
+
+def test_a_lora_of_another_architecture_is_refused_even_with_the_same_text_width(tiny_model):
+    # Its cross-attention reads 32-wide text like the base, but every layer has other channel widths.
+    with pytest.raises(ValidationError, match="does not fit tiny-sd") as err:
+        lora_register(name="narrow", path="loras/narrow.safetensors", base_model=tiny_model)
+    assert "other widths" in str(err.value)
+
+
+def test_a_lora_for_layers_the_base_lacks_is_refused(tiny_model, model_root):
+    import torch
+    from safetensors.torch import save_file
+
+    # An SDXL-style LoRA: adapters on transformer blocks the tiny model does not have.
+    key = "unet.down_blocks.2.attentions.1.transformer_blocks.7.attn1.to_q"
+    save_file({f"{key}.lora_A.weight": torch.zeros(4, 64), f"{key}.lora_B.weight": torch.zeros(64, 4)},
+              str(model_root / "loras" / "xl.safetensors"))
+    with pytest.raises(ValidationError, match="adapts none of tiny-sd's layers"):
+        lora_register(name="xl", path="loras/xl.safetensors", base_model=tiny_model)
+
+
+def test_a_single_file_checkpoint_registers_with_its_configs_and_no_family_given(db, model_root):
+    model = base_model_register(name="tiny-single", path="single/tiny-single.safetensors")
+    assert (model.family, model.cross_attention_dim) == ("other", 32)
+
+
+def test_a_real_family_single_file_without_a_tokenizer_is_refused_with_where_to_put_it(db, model_root):
+    import shutil
+
+    from generation.families import detect_family
+    from generation.registry import read_safetensors_header
+
+    single = model_root / "single"
+    shutil.copy(single / "tiny-single.safetensors", single / "lonely.safetensors")  # no lonely_config/ beside it
+    assert detect_family(read_safetensors_header(single / "lonely.safetensors")) == "other"
+    with pytest.raises(ValidationError, match="ships no configs"):
+        base_model_register(name="lonely", path="single/lonely.safetensors", family="other")
