@@ -224,6 +224,8 @@ class ExplanationSerializer(serializers.Serializer):
     contributions = ContributionsSerializer(allow_null=True, required=False,
                                             help_text="Null without an active model.")
     train_seconds = serializers.FloatField(required=False)
+    detail = serializers.CharField(required=False,
+                                   help_text="Present when a refresh was asked while a fit is running.")
 
 
 # --- off-policy estimate (GET /api/v1/placements/<slug>/ope) ---------------------------------------
