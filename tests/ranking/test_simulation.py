@@ -25,28 +25,36 @@ def two_proportion_p_value(c1: int, n1: int, c2: int, n2: int) -> float:
 
 def test_the_trained_model_bucket_beats_control_and_random():
     placement, variants = catalogue(default_mode=ServingMode.RANDOM)
+    ab_users = simulator.make_users(2400, seed=22, prefix="ab")
+    # Control is the best one-size-fits-all design for these very users (by the simulator's ground truth),
+    # not the catalogue's default, the design they like least: beating it takes personalization.
+    placement.control_variant = max(variants, key=lambda v: sum(
+        simulator.click_probability(user, v.tags, variant_key=v.variant_key) for user in ab_users))
+    placement.save()
     transport = simulator.in_process_transport()
 
     # 1. Random exposure: the unbiased training data.
     exposure = simulator.simulate(transport=transport, placement=placement.slug,
-                                  users=simulator.make_users(2000, seed=21, prefix="train"), seed=21)
+                                  users=simulator.make_users(8000, seed=21, prefix="train"), seed=21)
     assert set(exposure.buckets) == {"random"} and exposure.rejected_events == 0
 
     # 2. Train on it and activate.
     trained = services.train_model(placement=placement, activate=True)
-    assert trained.rows == 2000
+    assert trained.rows == 8000
 
     # 3. An A/B test on fresh users.
     services.experiment_start(slug="sim-ab", placement=placement, buckets="control=0.34,random=0.33,model=0.33")
-    report = simulator.simulate(transport=transport, placement=placement.slug,
-                                users=simulator.make_users(2400, seed=22, prefix="ab"), seed=22)
+    report = simulator.simulate(transport=transport, placement=placement.slug, users=ab_users, seed=22)
 
     control, random, model = (report.buckets[b] for b in ("control", "random", "model"))
     assert report.model_versions.get(trained.model_version, 0) == model.users
-    # Ground truth (expected clicks of what was shown) and observed clicks tell the same story.
-    assert model.true_ctr >= 1.2 * control.true_ctr and model.true_ctr >= 1.1 * random.true_ctr
-    assert model.ctr >= 1.2 * control.ctr and model.ctr >= 1.1 * random.ctr
-    assert two_proportion_p_value(model.clicks, model.impressions, control.clicks, control.impressions) < 0.01
+    # Ground truth (expected clicks of what was shown): personalization beats the best single design, by
+    # about 11% on this log (2,000 training rows were not enough: 0.216 against 0.230), and random by far.
+    assert model.true_ctr >= 1.05 * control.true_ctr, (model, control)
+    assert model.true_ctr >= 1.5 * random.true_ctr, (model, random)
+    # Observed clicks tell the same story where 800 users an arm can tell it: against random. (Against the
+    # best single design an 11% lift needs about 6,000 users an arm to be significant.)
+    assert model.ctr >= 1.5 * random.ctr
     assert two_proportion_p_value(model.clicks, model.impressions, random.clicks, random.impressions) < 0.01
     # Every request left a decision the events join on.
     assert Decision.objects.filter(experiment__slug="sim-ab").count() == 2400
