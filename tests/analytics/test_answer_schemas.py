@@ -138,10 +138,8 @@ def test_attribution_explanation_and_off_policy_answers_are_as_declared(
                       {"segment": "age", "tag_group": "button_color", "min_support": 50}).json()
     weighted = client.get(f"/api/v1/placements/{placement.slug}/attribution",
                           {"segment": "income_band", "tag_group": "layout", "buckets": "random,model"}).json()
-    with django_capture_on_commit_callbacks(execute=False):
-        pending = client.get(f"/api/v1/placements/{placement.slug}/explain")
     with django_capture_on_commit_callbacks(execute=True):
-        client.get(f"/api/v1/placements/{placement.slug}/explain?refresh=1")  # fits the EBM (eager here)
+        pending = client.get(f"/api/v1/placements/{placement.slug}/explain")  # then fits the EBM (eager here)
     ready = client.get(f"/api/v1/placements/{placement.slug}/explain")
     estimate = client.get(f"/api/v1/placements/{placement.slug}/ope", {"model_version": version}).json()
 

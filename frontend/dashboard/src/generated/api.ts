@@ -478,6 +478,8 @@ export interface components {
             contributions?: components["schemas"]["Contributions"] | null;
             /** Format: double */
             train_seconds?: number;
+            /** @description Present when a refresh was asked while a fit is running. */
+            detail?: string;
         };
         /**
          * @description * `pending` - Pending
