@@ -20,7 +20,7 @@ def test_demo_step_explores_trains_and_starts_an_ab_test_per_placement():
     placement, _ = catalogue()
     empty = PlacementFactory(slug="nothing-live")
     out = StringIO()
-    ctx = DemoContext(stdout=out, placements=[placement, empty], users=550)
+    ctx = DemoContext(stdout=out, placements=[placement, empty], users=2000)
 
     demo.run(ctx)
 

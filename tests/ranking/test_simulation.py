@@ -39,8 +39,8 @@ def test_the_trained_model_bucket_beats_control_and_random():
     assert set(exposure.buckets) == {"random"} and exposure.rejected_events == 0
 
     # 2. Train on it and activate.
-    trained = services.train_model(placement=placement, activate=True)
-    assert trained.rows == 8000
+    trained = services.train_model(placement=placement, activate=True, click_window_s=0)  # simulation is over
+    assert trained.rows == 8000 and trained.activated, trained.gate["reasons"]
 
     # 3. An A/B test on fresh users.
     services.experiment_start(slug="sim-ab", placement=placement, buckets="control=0.34,random=0.33,model=0.33")
