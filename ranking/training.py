@@ -174,6 +174,7 @@ LGB_CANDIDATES: dict[str, dict[str, Any]] = {
     "lgb-interactions": {"num_leaves": 31, "learning_rate": 0.03, "lambda_l2": 10.0, "min_data_in_leaf_per": 4000,
                          "feature_fraction": 0.7, "max_cat_to_onehot": 4},
 }
+SELECTION_MARGIN = 0.01  # relative validation log-loss gain a later candidate needs to be chosen
 LOGREG_CANDIDATES: dict[str, float] = {"logreg-C0.05": 0.05, "logreg-C0.5": 0.5}  # inverse L2 strength
 
 
@@ -319,7 +320,9 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
         cal = platt(y[va], p_va, w[va])
         loss = weighted_logloss(y[va], 1 / (1 + np.exp(-(cal[0] * _logit(p_va) + cal[1]))), w[va])
         tried.append({"candidate": name, "valid_logloss": loss})
-        if best is None or loss < best[0]:
+        # One-standard-error style: a later (more flexible) candidate must beat the incumbent by more than
+        # the noise of a small validation split, else the simpler one stays.
+        if best is None or loss < best[0] * (1 - SELECTION_MARGIN):
             best = (loss, name, fitted, params, cal)
     if best is None:
         raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
