@@ -14,11 +14,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug, as_json=False, **options):
         from analytics.experiments import experiment_report, format_report
+        from analytics.rollups import refresh_rollups
 
         experiment = Experiment.objects.select_related("placement").filter(slug=slug).first()
         if experiment is None:
             raise CommandError(f"No experiment named '{slug}'.")
-        report = experiment_report(experiment=experiment)
+        refresh_rollups(placement_id=experiment.placement_id)  # a command may take the time a GET may not
+        report = experiment_report(experiment=experiment, refresh=False)
         self.stdout.write(_dumps(report) if as_json else format_report(report))
 
 
