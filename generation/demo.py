@@ -5,7 +5,7 @@ from __future__ import annotations
 from creative.demo_context import DemoContext
 
 from .models import GenerationJob
-from .services import job_create, job_run, size_for_placement
+from .services import job_accept, job_create, job_run, size_for_placement
 from .tagging import kit_autotag
 
 # Visibly different looks; two images each, so every kit gets at least 6 pictures.
@@ -26,6 +26,7 @@ def run(ctx: DemoContext) -> None:
         )
         # The demo runs in one process: call the worker's function directly instead of the queue.
         job = job_run(job_id=job.pk)
+        job_accept(job=job)  # the demo keeps every image; an operator accepts or rejects each on the job
         tagged = kit_autotag(kit)
         styles = ", ".join(name for mix in job.mixes for name in mix)
         ctx.say(f"Generation: job {job.pk} {job.status}: {job.images.count()} {width}×{height} images "

@@ -25,7 +25,7 @@ from django.utils import timezone
 from PIL import Image
 
 from creative.models import CreativeKit, ImageMaterial
-from creative.services.materials import material_delete
+from creative.services.materials import images_review
 from creative.uploads import clean_image_upload
 
 from .engine import (
@@ -230,20 +230,19 @@ def job_cancel(*, job: GenerationJob) -> GenerationJob:
 
 @transaction.atomic
 def job_accept(*, job: GenerationJob, keep: Iterable[int] | None = None, by=None) -> int:
-    """Keep the chosen images (ids, default all) in the kit, delete the rest; returns how many were kept.
-
-    A discarded image goes the way of every deleted material: its variants that served traffic are retired
-    and kept (creative.services.materials), only the others are deleted with it."""
+    """Accept the chosen images (ids, default all) into the kit and reject the others; returns how many were
+    accepted. A generated image waits for this review: only accepted images are combined into variants; a
+    rejected one is kept, with its file and provenance, for the record (creative.services.materials
+    .images_review, which also retires the served variants of an image rejected after it was accepted)."""
     images = list(job.images.all())
     keep_ids = {img.id for img in images} if keep is None else set(keep)
-    removed = [img for img in images if img.id not in keep_ids]
-    for img in removed:
-        outcome = material_delete(material=img, by=by)
-        if outcome.kept_variants:
-            logger.info("generation job %s: %s", job.pk, outcome.summary())
+    accepted = [img for img in images if img.id in keep_ids]
+    outcome = images_review(accept=accepted, reject=[img for img in images if img.id not in keep_ids], by=by)
+    if outcome.retired_variants:
+        logger.info("generation job %s: retired %s", job.pk, ", ".join(outcome.retired_variants))
     job.accepted_at = timezone.now()
     job.save(update_fields=["accepted_at"])
-    return len(images) - len(removed)
+    return len(accepted)
 
 
 # -- worker side ---------------------------------------------------------------------------------------------
@@ -477,7 +476,7 @@ def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *
         image = apply_fit(image, fit)
     material = ImageMaterial(
         kit=job.kit, source=ImageMaterial.Source.GENERATED, generation_job=job, job_index=request.index,
-        provenance=provenance,
+        provenance=provenance, review=ImageMaterial.Review.PENDING,  # joins combinations once accepted
     )
     material.file.save(f"gen-{job.pk}-{request.index}.png", ContentFile(png_bytes(image, provenance)), save=False)
     material.width, material.height = image.size

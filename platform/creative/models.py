@@ -153,6 +153,15 @@ class ImageMaterial(TaggedMaterial):
     )
     job_index = models.PositiveIntegerField(null=True, blank=True)
 
+    class Review(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected (kept for the record, not used)"
+
+    # A generated image waits for an operator (generation job: accept/reject); only accepted images are combined.
+    review = models.CharField(max_length=10, choices=Review.choices, default=Review.ACCEPTED,
+                              help_text="Only accepted images are used in combinations.")
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -234,6 +243,9 @@ class StyleVariant(models.Model):
     render_spec = models.JSONField(default=dict, blank=True)
     rendered_image = models.CharField(max_length=255, blank=True, help_text="Path under MEDIA_ROOT.")
     published_at = models.DateTimeField(null=True, blank=True)
+    # A new version made after a part of a live or paused variant changed: {"render_spec", "rendered_image",
+    # "tags", "reason"}. The current version keeps serving until an operator approves this one.
+    pending_revision = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -257,10 +269,13 @@ class StyleVariant(models.Model):
 
 
 class VariantAuditEntry(models.Model):
-    """Who changed a variant's status or flags, and when."""
+    """Who changed a variant's status or flags, and when. Entries outlive their variant (the variant field
+    becomes empty, `variant_label` keeps its name); nobody changes or deletes them through the admin."""
 
-    variant = models.ForeignKey(StyleVariant, on_delete=models.CASCADE, related_name="audit_entries")
-    action = models.CharField(max_length=40, help_text="status, pin, unpin, block, unblock, tags")
+    variant = models.ForeignKey(StyleVariant, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="audit_entries")
+    variant_label = models.CharField(max_length=200, blank=True, help_text="placement/variant_key when written.")
+    action = models.CharField(max_length=40, help_text="status, pin, unpin, block, unblock, tags, render, revision")
     from_value = models.CharField(max_length=40, blank=True)
     to_value = models.CharField(max_length=40, blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -272,7 +287,7 @@ class VariantAuditEntry(models.Model):
         verbose_name_plural = "variant audit entries"
 
     def __str__(self) -> str:
-        return f"{self.variant}: {self.action} {self.from_value} → {self.to_value}"
+        return f"{self.variant_label or self.variant_id}: {self.action} {self.from_value} → {self.to_value}"
 
 
 class ExclusionRule(models.Model):

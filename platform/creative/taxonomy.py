@@ -21,6 +21,7 @@ DEFAULT_TAXONOMY: list[tuple[str, str, bool, str, list[str]]] = [
      ["red", "orange", "gold", "green", "blue", "purple", "black", "white"]),
     ("presentation", "layout", False, "Arrangement of image and text", ["single", "list", "grid", "left_image"]),
     ("presentation", "text_position", False, "Where the copy sits", ["left", "right", "bottom"]),
+    ("presentation", "background", False, "What is behind the copy", ["image", "solid", "gradient"]),
     ("presentation", "subject", True, "What the image shows",
      ["person", "gold", "product", "coins", "chart", "scenery", "abstract"]),
     ("content", "appeal", True, "What the copy appeals to",
@@ -114,6 +115,23 @@ def seed_taxonomy(tag_group_model, tag_value_model) -> None:
         )
         for value in values:
             tag_value_model.objects.get_or_create(group=group, value=value)
+
+
+def parse_tag(text: str, *, field: str = "tag") -> tuple[str, str]:
+    """'group=value' checked against the taxonomy; a ValidationError that says what is wrong otherwise."""
+    from .models import TagValue
+
+    text = (text or "").strip()
+    group, sep, value = text.partition("=")
+    group, value = group.strip(), value.strip()
+    if not sep or not group or not value:
+        raise ValidationError({field: [f"write a tag as group=value, e.g. button_color=red (got '{text[:60]}')"]})
+    if not TagValue.objects.filter(group__name=group).exists():
+        raise ValidationError({field: [f"unknown tag group '{group[:60]}'"]})
+    if not TagValue.objects.filter(group__name=group, value=value).exists():
+        allowed = ", ".join(TagValue.objects.filter(group__name=group).values_list("value", flat=True))
+        raise ValidationError({field: [f"unknown value '{value[:60]}' for '{group}' (allowed: {allowed})"]})
+    return group, value
 
 
 def tag_pairs(tags: Mapping[str, list[str]]) -> set[str]:

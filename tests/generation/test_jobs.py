@@ -143,9 +143,11 @@ def test_a_cancelled_queued_job_never_runs(square_kit):
 def test_accepting_keeps_the_chosen_images_in_the_kit(square_kit):
     job = services.job_run(job_id=services.job_create(kit=square_kit, backend="procedural", mixes=[{"clay": 1}],
                                                       images_per_mix=3, width=64, height=64, steps=2).pk)
+    assert set(job.images.values_list("review", flat=True)) == {"pending"}  # nothing joins the kit unreviewed
     chosen = list(job.images.order_by("job_index").values_list("id", flat=True))[:2]
     assert services.job_accept(job=job, keep=chosen) == 2
-    assert set(square_kit.images.values_list("id", flat=True)) == set(chosen)
+    assert set(square_kit.images.filter(review="accepted").values_list("id", flat=True)) == set(chosen)
+    assert square_kit.images.filter(review="rejected").count() == 1  # kept for the record, never combined
     job.refresh_from_db()
     assert job.accepted_at is not None
 

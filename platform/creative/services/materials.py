@@ -26,10 +26,9 @@ from ..models import (
     ImageMaterial,
     LayoutTemplate,
     StyleVariant,
-    VariantAuditEntry,
     VariantStatus,
 )
-from .variants import _user_or_none, variant_transition
+from .variants import audit, variant_transition
 
 Material = CopyVariant | ImageMaterial | LayoutTemplate
 # The variant field that points at each kind of material.
@@ -94,8 +93,7 @@ def material_delete(*, material: Material, by=None) -> MaterialDeletion:
             variant_transition(variant=variant, to_status=VariantStatus.RETIRED, by=by, note=note[:300])
             retired.append(variant.variant_key)
         else:
-            VariantAuditEntry.objects.create(variant=variant, action=field_name, changed_by=_user_or_none(by),
-                                             note=f"its {field_name} {name} was deleted"[:300])
+            audit(variant, action=field_name, by=by, note=f"its {field_name} {name} was deleted")
     kept_ids = [v.pk for v in keep]
     StyleVariant.objects.filter(pk__in=kept_ids).update(**{field_name: None})
     _, deleted = variants.exclude(pk__in=kept_ids).delete()
@@ -105,3 +103,48 @@ def material_delete(*, material: Material, by=None) -> MaterialDeletion:
     material.delete()
     return MaterialDeletion(material=name, deleted_variants=deleted.get(StyleVariant._meta.label, 0),
                             retired_variants=retired, kept_variants=[v.variant_key for v in keep])
+
+
+@dataclass(frozen=True)
+class ImageReview:
+    accepted: int
+    rejected: int
+    deleted_variants: int  # never served, made from an image rejected after it had been accepted
+    retired_variants: list[str]  # served, retired because their image was rejected
+
+
+@transaction.atomic
+def images_review(*, accept: list[ImageMaterial], reject: list[ImageMaterial], by=None) -> ImageReview:
+    """Accept images into their kit's combinations, or reject them: a rejected image stays, with its file and
+    provenance, for the record, but is never combined again. Variants already made from it are treated as
+    when a material is deleted: the ones that never served are deleted, the served ones retired and kept."""
+    deleted, retired = 0, []
+    for image in accept:
+        if image.review != ImageMaterial.Review.ACCEPTED:
+            image.review = ImageMaterial.Review.ACCEPTED
+            image.save(update_fields=["review"])
+    for image in reject:
+        variants = _variants_of(image).select_for_update()
+        served = list(served_variants(variants))
+        for variant in served:
+            if variant.status != VariantStatus.RETIRED:
+                variant_transition(variant=variant, to_status=VariantStatus.RETIRED, by=by,
+                                   note=f"retired: its image '{image}' was rejected")
+                retired.append(variant.variant_key)
+        _, counts = variants.exclude(pk__in=[v.pk for v in served]).delete()
+        deleted += counts.get(StyleVariant._meta.label, 0)
+        if image.review != ImageMaterial.Review.REJECTED:
+            image.review = ImageMaterial.Review.REJECTED
+            image.save(update_fields=["review"])
+    return ImageReview(accepted=len(accept), rejected=len(reject), deleted_variants=deleted, retired_variants=retired)
+
+
+def material_parts_changed(*, material: Material, by=None) -> dict[str, int]:
+    """A material's content changed (copy text, image file, layout fields): its variants are rendered again
+    and sent back through review (creative.services.rendering.variant_rerender). Counts per outcome."""
+    from .rendering import variants_rerender
+
+    name = f"{material._meta.verbose_name} '{material}'"
+    variants = _variants_of(material).exclude(status=VariantStatus.RETIRED).exclude(rendered_image="").select_related(
+        "copy", "image", "layout", "placement")
+    return variants_rerender(variants=variants, by=by, reason=f"its {name} changed")

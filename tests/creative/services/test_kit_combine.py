@@ -33,7 +33,9 @@ def test_cross_product_makes_one_draft_variant_per_combination_with_union_tags()
     assert variant.status == "draft"
     assert variant.variant_key == f"c{variant.copy_id}-i{variant.image_id}-l{variant.layout_id}"
     assert variant.tags == {"appeal": ["benefit"], "button_color": ["red"], "dominant_color": ["red"],
-                            "layout": ["single"]}
+                            "layout": ["single"],
+                            # what the layout's own fields imply: image background, regular font, text left
+                            "background": ["image"], "font_scale": ["regular"], "text_position": ["left"]}
 
 
 def test_rerunning_only_adds_what_is_new():

@@ -97,22 +97,25 @@ def test_a_kit_whose_variants_never_served_can_still_be_deleted(kit, staff_clien
     assert not CreativeKit.objects.filter(pk=kit.pk).exists() and not StyleVariant.objects.exists()
 
 
-def test_accepting_a_job_retires_the_served_variants_of_the_images_it_discards(
+def test_rejecting_an_accepted_image_retires_its_served_variants_and_keeps_the_image(
         kit, django_capture_on_commit_callbacks):
     job = generation.job_create(kit=kit, backend="procedural", mixes=[{"flat": 1.0}], images_per_mix=2,
                                 width=80, height=32, steps=2)
     generation.job_run(job_id=job.pk)
     first, second = job.images.order_by("job_index")
+    generation.job_accept(job=job)
     kit_combine(kit=kit)
     served = first.variants.order_by("id").first()
     variant_publish(variant=served)
-    discarded_file = Path(first.file.path)
+    drafts = first.variants.exclude(pk=served.pk).count()
+    assert drafts > 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert generation.job_accept(job=job, keep=[second.pk]) == 1
+        assert generation.job_accept(job=job, keep=[second.pk]) == 1  # the operator changes their mind
 
     served.refresh_from_db()
-    assert served.status == "retired" and served.image is None
-    assert list(StyleVariant.objects.filter(image=first.pk)) == []
-    assert not ImageMaterial.objects.filter(pk=first.pk).exists()
-    assert not discarded_file.exists()  # the file goes once the deletion has committed
+    first.refresh_from_db()
+    assert served.status == "retired" and served.image_id == first.pk
+    assert list(first.variants.all()) == [served]  # its drafts, which never served, are gone
+    assert first.review == "rejected" and Path(first.file.path).exists()  # kept for the record
+    assert kit_combine(kit=kit).created == 0  # and never combined again
