@@ -243,7 +243,15 @@ def _claim_keys(rows: list[_Row]) -> set[str]:
 
 
 def _insert_events(rows: list[_Row], received_at: datetime) -> None:
-    """Insert events whose keys are claimed and whose decision is confirmed."""
+    """Insert events whose keys are claimed and whose decision is confirmed (COPY on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with _server_cursor() as cursor, cursor.copy(
+                f"COPY analytics_event ({_STAGE_COLUMNS}, received_at) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r.event_id, r.type, r.decision_id, r.variant_id, r.user_id, r.placement_id,
+                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key,
+                                received_at))
+        return
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     with connection.cursor() as cursor:
@@ -367,23 +375,48 @@ def record_events(raw_events: list[Any], *, now: datetime | None = None,
     return result
 
 
-def settle_late_events(*, now: datetime | None = None, limit: int = 50_000) -> dict[str, int]:
-    """Decide the events held for their decision (the rollup refresh calls this first): confirmed ones move to `Event`
-    and mark their day dirty; those their decision contradicts are rejected; those that waited
-    KALEIDO_EVENT_LATE_DECISION_S with no decision are dropped. Returns the counts, also logged.
+SETTLE_BATCH = 20_000  # held events decided per transaction
+SETTLE_MAX = 1_000_000  # held events one refresh decides at most (the next refresh goes on from there)
 
-    The held rows are locked as they are read (SKIP LOCKED on PostgreSQL), so two refreshers never
-    move the same event twice; their keys stay claimed, so a resend of a dropped event is a duplicate.
+
+def settle_late_events(*, now: datetime | None = None, batch: int = SETTLE_BATCH,
+                       limit: int = SETTLE_MAX) -> dict[str, int]:
+    """Decide the events held for their decision (the rollup refresh calls this first): confirmed ones
+    move to `Event` and mark their day dirty; those their decision contradicts are rejected; those that
+    waited KALEIDO_EVENT_LATE_DECISION_S with no decision are dropped. Returns the counts, also logged.
+
+    Works through the hold in id order, `batch` rows a transaction, up to `limit` rows. The rows are
+    locked as they are read (SKIP LOCKED on PostgreSQL), so two refreshers never move the same event
+    twice; their keys stay claimed, so a resend of a dropped event is a duplicate.
     """
     now = now or timezone.now()
     expired_before = now - timedelta(seconds=settings.KALEIDO_EVENT_LATE_DECISION_S)
     counts = {"confirmed": 0, "rejected": 0, "expired": 0, "waiting": 0}
+    after, seen = 0, 0
+    while seen < limit:
+        read, after = _settle_batch(after=after, size=min(batch, limit - seen), expired_before=expired_before,
+                                    now=now, counts=counts)
+        seen += read
+        if read < batch:
+            break
+    if counts["rejected"] or counts["expired"]:
+        log.warning("late events settled: %(confirmed)d confirmed, %(rejected)d rejected (their decision shows "
+                    "another placement or variant), %(expired)d dropped (no decision within the hold), "
+                    "%(waiting)d still waiting", counts)
+    elif counts["confirmed"]:
+        log.info("late events settled: %(confirmed)d confirmed, %(waiting)d still waiting", counts)
+    return counts
+
+
+def _settle_batch(*, after: int, size: int, expired_before: datetime, now: datetime,
+                  counts: dict[str, int]) -> tuple[int, int]:
+    """Decide up to `size` held events with ids above `after`; returns (rows read, last id read)."""
     with transaction.atomic():
-        held = list(LateEvent.objects.select_for_update(skip_locked=True).order_by("id").values_list(
-            "id", "event_id", "type", "decision_id", "variant_id", "user_id", "placement_id", "position", "ts",
-            "received_at")[:limit])
+        held = list(LateEvent.objects.select_for_update(skip_locked=True).filter(id__gt=after).order_by("id")
+                    .values_list("id", "event_id", "type", "decision_id", "variant_id", "user_id", "placement_id",
+                                 "position", "ts", "received_at")[:size])
         if not held:
-            return counts
+            return 0, after
         facts = decision_facts({h[3] for h in held})
         confirmed: list[_Row] = []
         settled: list[int] = []
@@ -410,11 +443,5 @@ def settle_late_events(*, now: datetime | None = None, limit: int = 50_000) -> d
             _mark_dirty(confirmed)
         for start in range(0, len(settled), 5000):
             LateEvent.objects.filter(id__in=settled[start:start + 5000]).delete()
-    counts["confirmed"] = len(confirmed)
-    if counts["rejected"] or counts["expired"]:
-        log.warning("late events settled: %(confirmed)d confirmed, %(rejected)d rejected (their decision shows "
-                    "another placement or variant), %(expired)d dropped (no decision within the hold), "
-                    "%(waiting)d still waiting", counts)
-    elif counts["confirmed"]:
-        log.info("late events settled: %(confirmed)d confirmed, %(waiting)d still waiting", counts)
-    return counts
+        counts["confirmed"] += len(confirmed)
+    return len(held), held[-1][0]

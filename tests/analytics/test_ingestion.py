@@ -215,3 +215,21 @@ def test_rollups_equal_a_recount_after_duplicates_late_events_and_early_clicks(p
     assert sum(c[2] for c in stored.values()) == 1
     # The late conversion counts toward the day it happened, two days ago.
     assert {k[0] for k, c in stored.items() if c[2]} == {(today - timedelta(days=2)).date()}
+
+
+def test_the_refresh_works_through_the_hold_in_batches_past_events_still_waiting(placement):
+    decided = [uuid.uuid4() for _ in range(4)]
+    waiting = uuid.uuid4()
+    held = [event(placement="home-banner", variant_id=9, decision_id=d) for d in decided[:2]]
+    held += [event(placement="home-banner", variant_id=9, decision_id=waiting)]
+    held += [event(placement="home-banner", variant_id=9, decision_id=d) for d in decided[2:]]
+    assert record_events(held).accepted == 5
+    for decision_id in decided:
+        DecisionFactory(decision_id=decision_id, placement=placement,
+                        items=[{"variant_id": 9, "rank": 1, "propensity": 1.0}])
+
+    counts = settle_late_events(batch=2)
+
+    assert counts == {"confirmed": 4, "rejected": 0, "expired": 0, "waiting": 1}
+    assert Event.objects.count() == 4
+    assert list(LateEvent.objects.values_list("decision_id", flat=True)) == [waiting]
