@@ -1,19 +1,63 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
 from creative.models import Placement
+from kaleido.api_errors import RETRY_AFTER, error_answers
 from kaleido.metrics import count_events
 from ranking.buckets import BUCKETS
 from ranking.models import Experiment
 
 from . import serializers as answers
 from .ingestion import MAX_EVENTS_PER_REQUEST, record_events
+from .models import EventType
+
+
+class EventSerializer(serializers.Serializer):
+    """One event. Each is checked on its own: a bad one is listed in `rejected` and does not reject its batch."""
+
+    # Documentation only: analytics.ingestion validates each event itself (see EventsApi.InputSerializer).
+
+    event_id = serializers.CharField(max_length=64, help_text="The client's id for the event; stored once.")
+    type = serializers.ChoiceField(choices=EventType.values)  # noqa: A003
+    decision_id = serializers.UUIDField(
+        help_text="Required: the decision_id /rank answered for what was shown. An event whose decision "
+                  "is not stored (yet) is held outside every count until it is, and dropped if it never is.")
+    variant_id = serializers.IntegerField(min_value=1, help_text="A variant that decision showed.")
+    user_id = serializers.CharField(max_length=128)
+    placement = serializers.CharField(max_length=80, help_text="The placement of that decision.")
+    position = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1,
+                                        help_text="Where the variant was shown (1 = first).")
+    ts = serializers.DateTimeField(help_text="When it happened: ISO-8601 with a zone, within the retention "
+                                             "window and at most a day ahead.")
+    rerank = serializers.ChoiceField(
+        choices=["fatigue"], required=False,
+        help_text="Sent by the SDK on impressions of a decision its fatigue re-rank reordered. Accepted and "
+                  "not stored today.")
+    server_position = serializers.IntegerField(
+        min_value=1, required=False,
+        help_text="With `rerank`: the position /rank gave the variant (`position` is where it was shown). "
+                  "Accepted and not stored today.")
+
+
+class RejectedEventSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The event's index in the request's `events`.")
+    error = serializers.CharField(help_text="`field: problem`.")
+
+
+@extend_schema_field(EventSerializer(many=True))
+class _DocumentedEvents(serializers.ListField):
+    """A list of events that the schema types item by item; validated here as a plain list."""
+
+
+@extend_schema_field(RejectedEventSerializer(many=True))
+class _DocumentedRejections(serializers.ListField):
+    """The rejected events, typed in the schema; answered as the service lists them."""
 
 
 class EventsApi(APIView):
@@ -24,14 +68,15 @@ class EventsApi(APIView):
     class InputSerializer(serializers.Serializer):
         # Events are validated one by one in the service so one bad event never rejects the batch.
         # No per-item child field: a JSONField per event costs more than the whole validation in the service.
-        events = serializers.ListField(allow_empty=False, max_length=MAX_EVENTS_PER_REQUEST)
+        events = _DocumentedEvents(allow_empty=False, max_length=MAX_EVENTS_PER_REQUEST)
 
     class OutputSerializer(serializers.Serializer):
-        accepted = serializers.IntegerField()
-        duplicates = serializers.IntegerField()
-        rejected = serializers.ListField(child=serializers.DictField())
+        accepted = serializers.IntegerField(help_text="Events stored now (or held for their decision).")
+        duplicates = serializers.IntegerField(help_text="Events whose event_id was already stored.")
+        rejected = _DocumentedRejections(child=serializers.DictField())
 
-    @extend_schema(request=InputSerializer, responses={202: OutputSerializer})
+    @extend_schema(request=InputSerializer, parameters=[RETRY_AFTER],
+                   responses={202: OutputSerializer, **error_answers(400, 401, 403, 413, 429, 503)})
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

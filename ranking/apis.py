@@ -7,13 +7,14 @@ import time
 from typing import Any
 
 import orjson
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
+from kaleido.api_errors import RETRY_AFTER, error_answers
 from kaleido.metrics import RANK_REFUSED, observe_rank
 from kaleido.text import is_storable_text, storable_text_error
 
@@ -49,6 +50,44 @@ def _validate_flat_map(value: dict, *, name: str) -> dict:
     if errors:
         raise serializers.ValidationError(errors)
     return value
+
+
+_FLAT_VALUE = {"oneOf": [{"type": "string", "maxLength": 200}, {"type": "number"}, {"type": "boolean"}]}
+
+
+@extend_schema_field({"type": "object", "maxProperties": MAX_FEATURES, "additionalProperties": _FLAT_VALUE,
+                      "description": "An open map: keys of 1 to 64 characters, values a string (at most 200 "
+                                     "characters), a number or a boolean; nothing nested."})
+class _FlatMapField(serializers.DictField):
+    """A features or context map; the schema names its value types, _validate_flat_map checks them."""
+
+
+_COLOR = {"type": "string", "description": "A CSS colour, e.g. #E8322E."}
+RENDER_SCHEMA = {
+    "type": "object",
+    "description": "How to draw the variant natively. Every field is optional: a variant stores what its "
+                   "creative has, and more fields may be added.",
+    "properties": {
+        "layout": {"type": "string", "description": "e.g. single_image_text."},
+        "headline": {"type": "string"},
+        "subline": {"type": "string"},
+        "cta": {"type": "string"},
+        "language": {"type": "string"},
+        "colors": {"type": "object",
+                   "properties": {"button": _COLOR, "button_text": _COLOR, "background": _COLOR, "text": _COLOR},
+                   "additionalProperties": {"type": "string"}},
+        "font_scale": {"type": "number"},
+        "text_position": {"type": "string"},
+        "background_style": {"type": "string"},
+        "image_url": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+@extend_schema_field(RENDER_SCHEMA)
+class _RenderField(serializers.DictField):
+    """The variant's stored render spec, answered as it is stored."""
 
 
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
@@ -114,7 +153,7 @@ class RankApi(APIView):
     class InputSerializer(serializers.Serializer):
         class UserSerializer(serializers.Serializer):
             id = serializers.CharField(max_length=128)  # noqa: A003
-            features = serializers.DictField(required=False, default=dict)
+            features = _FlatMapField(required=False, default=dict)
 
             def validate_features(self, value):
                 return _validate_flat_map(value, name="features")
@@ -122,7 +161,7 @@ class RankApi(APIView):
         placement = serializers.SlugField(max_length=80)
         user = UserSerializer()
         k = serializers.IntegerField(min_value=1, max_value=50, default=1)
-        context = serializers.DictField(required=False, default=dict)
+        context = _FlatMapField(required=False, default=dict)
 
         def validate_context(self, value):
             return _validate_flat_map(value, name="context keys")
@@ -134,9 +173,10 @@ class RankApi(APIView):
             rank = serializers.IntegerField()
             score = serializers.FloatField(allow_null=True)
             propensity = serializers.FloatField()
-            tags = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-            image_url = serializers.CharField()
-            render = serializers.DictField()
+            tags = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                         help_text="Tag group → values, e.g. {\"button_color\": [\"red\"]}.")
+            image_url = serializers.CharField(help_text="The rendered image's absolute URL; empty when none.")
+            render = _RenderField()
 
         decision_id = serializers.CharField()
         placement = serializers.CharField()
@@ -145,7 +185,8 @@ class RankApi(APIView):
         model_version = serializers.CharField(allow_blank=True)
         items = ItemSerializer(many=True)
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(request=InputSerializer, parameters=[RETRY_AFTER],
+                   responses={200: OutputSerializer, **error_answers(400, 401, 403, 404, 409, 413, 429, 503)})
     def post(self, request):
         started = time.perf_counter()
         try:

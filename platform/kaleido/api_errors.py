@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, InternalError, OperationalError
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -56,6 +57,39 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
         response.data = {"detail": "Invalid request.", "errors": errors}
     return response
+
+
+class ErrorAnswerSerializer(serializers.Serializer):
+    """Every error answer: what went wrong in `detail`, and on a 400 each offending field in `errors`."""
+
+    # Documentation only: exception_handler above builds the answer.
+
+    detail = serializers.CharField(help_text="What went wrong, in words.")
+    errors = serializers.DictField(
+        required=False,
+        help_text="Only on 400: each offending field and its messages (a list of strings; a nested field's "
+                  "messages nest the same way, a list item's under its index).")
+
+
+_ERROR_MEANINGS = {
+    400: "Invalid request: `errors` names each offending field and its messages.",
+    401: "No API key, or an unknown or revoked one.",
+    403: "The key lacks the scope this endpoint needs, or may not use this placement.",
+    404: "Unknown placement.",
+    409: "The placement has no live variant.",
+    413: "The body is over the size limit.",
+    429: "Rate limited: retry after `Retry-After` seconds.",
+    503: "The database is unavailable and nothing was stored: retry after `Retry-After` seconds.",
+}
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", int, OpenApiParameter.HEADER, response=[429, 503],
+    description="Seconds to wait before retrying.")
+
+
+def error_answers(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The schema's error answers for these statuses, each in the one error shape."""
+    return {code: OpenApiResponse(ErrorAnswerSerializer, description=_ERROR_MEANINGS[code]) for code in statuses}
 
 
 _API_PREFIXES = ("/api/", "/dashboard/api/")

@@ -1,9 +1,9 @@
 """Every report, attribution, explanation, off-policy and dashboard answer is what /api/schema/ says it is.
 
-The schema is read from /api/schema/, as the dashboard's type generator reads it, and turned into JSON
-Schema: OpenAPI 3.0's `nullable` becomes a null alternative and every object with named properties is
-closed, so a field the code returns but the schema leaves out fails as surely as a declared field the
-code omits or a value of the wrong type. Each answer comes from a real request on real traffic.
+The schema is read from /api/schema/, as the dashboard's type generator reads it, and checked with every
+object closed (tests/openapi_checks.py), so a field the code returns but the schema leaves out fails as
+surely as a declared field the code omits or a value of the wrong type. Each answer comes from a real
+request on real traffic.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
-from jsonschema import Draft202012Validator, FormatChecker
 from rest_framework.test import APIClient
 
 from ranking import services as ranking
@@ -22,6 +20,7 @@ from ranking.models import Decision
 from tests.analytics.factories import ExperimentFactory, log_simulated_random_bucket, log_traffic
 from tests.factories import PlacementFactory, StyleVariantFactory
 from tests.frontend.factories import serve_and_report, staff_user
+from tests.openapi_checks import resolve, served_schema, violations
 from tests.ranking.factories import catalogue, log_random_traffic
 
 # "__all__": ranking may log decisions on their own connection (an alias mirroring default).
@@ -35,39 +34,7 @@ OPE = "/api/v1/placements/{slug}/ope"
 
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, Any]:
-    response = Client().get("/api/schema/", {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
-
-
-def _json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema → JSON Schema 2020-12, with every object that names its properties closed."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: ({name: _json_schema(s) for name, s in value.items()} if key == "properties"
-                 else _json_schema(value)) for key, value in node.items()}
-    if "properties" in out:
-        out.setdefault("additionalProperties", False)
-    if out.pop("nullable", False):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def violations(openapi: dict, path: str, body: Any, *, method: str = "get", status: int = 200) -> list[str]:
-    """Where `body` breaks the schema of (method, path, status); empty when it fits."""
-    operation = openapi["paths"][path][method]
-    declared = operation["responses"][str(status)]["content"]["application/json"]["schema"]
-    validator = Draft202012Validator({**_json_schema(declared), "components": _json_schema(openapi["components"])},
-                                     format_checker=FormatChecker())
-    return [f"{error.json_path}: {error.message[:300]}" for error in validator.iter_errors(body)]
-
-
-def _resolve(openapi: dict, schema: dict) -> dict:
-    while "$ref" in schema:
-        schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    return schema
+    return served_schema()
 
 
 def test_every_answer_in_the_schema_names_its_fields(openapi):
@@ -77,7 +44,7 @@ def test_every_answer_in_the_schema_names_its_fields(openapi):
             for status, response in operation["responses"].items():
                 if not status.startswith("2"):
                     continue
-                schema = _resolve(openapi, response.get("content", {}).get("application/json", {}).get("schema", {}))
+                schema = resolve(openapi, response.get("content", {}).get("application/json", {}).get("schema", {}))
                 if not schema.get("properties"):
                     untyped.append(f"{method.upper()} {path} {status}")
     assert not untyped, f"answers the schema does not describe: {untyped}"

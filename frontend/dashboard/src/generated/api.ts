@@ -390,6 +390,15 @@ export interface components {
          * @enum {string}
          */
         DirectionEnum: "prefer" | "avoid";
+        /** @description Every error answer: what went wrong in `detail`, and on a 400 each offending field in `errors`. */
+        ErrorAnswer: {
+            /** @description What went wrong, in words. */
+            detail: string;
+            /** @description Only on 400: each offending field and its messages (a list of strings; a nested field's messages nest the same way, a list item's under its index). */
+            errors?: {
+                [key: string]: unknown;
+            };
+        };
         Estimate: {
             /** Format: double */
             ctr: number;
@@ -417,15 +426,56 @@ export interface components {
          * @enum {string}
          */
         EvaluatedOnEnum: "after_training" | "including_training";
+        /** @description One event. Each is checked on its own: a bad one is listed in `rejected` and does not reject its batch. */
+        Event: {
+            /** @description The client's id for the event; stored once. */
+            event_id: string;
+            type: components["schemas"]["EventTypeEnum"];
+            /**
+             * Format: uuid
+             * @description Required: the decision_id /rank answered for what was shown. An event whose decision is not stored (yet) is held outside every count until it is, and dropped if it never is.
+             */
+            decision_id: string;
+            /** @description A variant that decision showed. */
+            variant_id: number;
+            user_id: string;
+            /** @description The placement of that decision. */
+            placement: string;
+            /**
+             * @description Where the variant was shown (1 = first).
+             * @default 1
+             */
+            position: number;
+            /**
+             * Format: date-time
+             * @description When it happened: ISO-8601 with a zone, within the retention window and at most a day ahead.
+             */
+            ts: string;
+            /**
+             * @description Sent by the SDK on impressions of a decision its fatigue re-rank reordered. Accepted and not stored today.
+             *
+             *     * `fatigue` - fatigue
+             */
+            rerank?: components["schemas"]["RerankEnum"];
+            /** @description With `rerank`: the position /rank gave the variant (`position` is where it was shown). Accepted and not stored today. */
+            server_position?: number;
+        };
+        /**
+         * @description * `impression` - impression
+         *     * `click` - click
+         *     * `conversion` - conversion
+         * @enum {string}
+         */
+        EventTypeEnum: "impression" | "click" | "conversion";
         EventsApiInput: {
-            events: unknown[];
+            events: components["schemas"]["Event"][];
         };
         EventsApiOutput: {
+            /** @description Events stored now (or held for their decision). */
             accepted: number;
+            /** @description Events whose event_id was already stored. */
             duplicates: number;
-            rejected: {
-                [key: string]: unknown;
-            }[];
+            rejected: components["schemas"]["RejectedEvent"][];
         };
         ExperimentDaily: {
             experiment: string;
@@ -726,14 +776,16 @@ export interface components {
             user: components["schemas"]["RankApiInputUser"];
             /** @default 1 */
             k: number;
+            /** @description An open map: keys of 1 to 64 characters, values a string (at most 200 characters), a number or a boolean; nothing nested. */
             context?: {
-                [key: string]: unknown;
+                [key: string]: string | number | boolean;
             };
         };
         RankApiInputUser: {
             id: string;
+            /** @description An open map: keys of 1 to 64 characters, values a string (at most 200 characters), a number or a boolean; nothing nested. */
             features?: {
-                [key: string]: unknown;
+                [key: string]: string | number | boolean;
             };
         };
         RankApiOutput: {
@@ -752,14 +804,51 @@ export interface components {
             score: number | null;
             /** Format: double */
             propensity: number;
+            /** @description Tag group → values, e.g. {"button_color": ["red"]}. */
             tags: {
                 [key: string]: string[];
             };
+            /** @description The rendered image's absolute URL; empty when none. */
             image_url: string;
+            /** @description How to draw the variant natively. Every field is optional: a variant stores what its creative has, and more fields may be added. */
             render: {
+                /** @description e.g. single_image_text. */
+                layout?: string;
+                headline?: string;
+                subline?: string;
+                cta?: string;
+                language?: string;
+                colors?: {
+                    /** @description A CSS colour, e.g. #E8322E. */
+                    button?: string;
+                    /** @description A CSS colour, e.g. #E8322E. */
+                    button_text?: string;
+                    /** @description A CSS colour, e.g. #E8322E. */
+                    background?: string;
+                    /** @description A CSS colour, e.g. #E8322E. */
+                    text?: string;
+                } & {
+                    [key: string]: string;
+                };
+                font_scale?: number;
+                text_position?: string;
+                background_style?: string;
+                image_url?: string;
+            } & {
                 [key: string]: unknown;
             };
         };
+        RejectedEvent: {
+            /** @description The event's index in the request's `events`. */
+            index: number;
+            /** @description `field: problem`. */
+            error: string;
+        };
+        /**
+         * @description * `fatigue` - fatigue
+         * @enum {string}
+         */
+        RerankEnum: "fatigue";
         /**
          * @description * `dedicated` - Dedicated (one placement)
          *     * `general` - General (all placements)
@@ -865,6 +954,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventsApiOutput"];
+                };
+            };
+            /** @description Invalid request: `errors` names each offending field and its messages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The key lacks the scope this endpoint needs, or may not use this placement. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description Rate limited: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The database is unavailable and nothing was stored: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -998,6 +1145,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RankApiOutput"];
+                };
+            };
+            /** @description Invalid request: `errors` names each offending field and its messages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The key lacks the scope this endpoint needs, or may not use this placement. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description Unknown placement. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The placement has no live variant. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description Rate limited: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+            /** @description The database is unavailable and nothing was stored: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
