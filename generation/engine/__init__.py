@@ -6,6 +6,7 @@ loaded pipelines and LoRA adapters from one job to the next.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -31,6 +32,7 @@ __all__ = [
     "PipelineCache", "StepCallback", "batches", "get_backend", "normalize_mix", "reset_backends", "run_requests",
 ]
 
+logger = logging.getLogger(__name__)
 _backends: dict[str, Backend] = {}
 _lock = threading.Lock()
 
@@ -73,11 +75,42 @@ def run_requests(
     *, backend: Backend, requests: list[ImageRequest], model: ModelSpec | None, loras: dict[str, LoraSpec],
     on_step: StepCallback, on_image: Callable[[ImageRequest, Image.Image, int], None],
 ) -> None:
-    """Generate every request, batch by batch; on_image(request, image, batch_size) runs as each lands."""
+    """Generate every request, batch by batch; on_image(request, image, batch_size) runs as each lands.
+
+    Out of accelerator memory, a batch is halved and retried (down to one image); a single image that does
+    not fit fails the job with a clear message. Steps already reported for the failed attempt are counted
+    again, so progress may briefly run ahead; it ends at 100% when the job does.
+    """
     max_batch = getattr(backend, "max_batch", 1)
-    for batch in batches(requests, max_batch=max_batch):
-        images = backend.generate_batch(batch, model=model, loras=loras, on_step=on_step)
+    pending = list(batches(requests, max_batch=max_batch))
+    while pending:
+        batch = pending.pop(0)
+        try:
+            images = backend.generate_batch(batch, model=model, loras=loras, on_step=on_step)
+        except Exception as exc:
+            if not _out_of_memory(exc):
+                raise
+            _release_memory()
+            if len(batch) == 1:
+                raise GenerationError("out of GPU memory for a single image; lower the size, enable VAE tiling "
+                                      "or attention slicing, or free the GPU.") from exc
+            half = len(batch) // 2
+            logger.warning("out of memory at batch %d; retrying as %d + %d", len(batch), half, len(batch) - half)
+            pending[:0] = [batch[:half], batch[half:]]
+            continue
         if len(images) != len(batch):
             raise GenerationError(f"backend returned {len(images)} images for a batch of {len(batch)}.")
         for request, image in zip(batch, images, strict=True):
             on_image(request, image, len(batch))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _release_memory() -> None:
+    from .cache import _release_accelerator_memory
+
+    _release_accelerator_memory()

@@ -158,3 +158,23 @@ def test_every_sampler_runs_and_is_recorded_with_its_resolved_config(tiny_model,
     assert config["_class_name"] == expected
     if "karras" in sampler:
         assert config["use_karras_sigmas"] is True
+
+
+def test_out_of_memory_halves_the_batch_and_retries(tiny_model):
+    import torch
+
+    from generation.engine.sd import DiffusersBackend
+
+    class SmallGpu(DiffusersBackend):  # the real backend on a device that holds one image at a time
+        def generate_batch(self, batch, **kwargs):
+            if len(batch) > 1:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return super().generate_batch(batch, **kwargs)
+
+    backend = SmallGpu(cache=get_backend("diffusers").cache, device="cpu", max_batch=4)
+    requests = [ImageRequest(index=i, prompt="a gold coin banner", mix=(), width=32, height=32, seed=7 + i, steps=2,
+                             guidance=1.0) for i in range(3)]
+    landed = []
+    run_requests(backend=backend, requests=requests, model=_model_spec(tiny_model), loras={}, on_step=lambda n: None,
+                 on_image=lambda r, img, n: landed.append((r.index, n)))
+    assert landed == [(0, 1), (1, 1), (2, 1)]
