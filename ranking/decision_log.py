@@ -61,6 +61,7 @@ from django.db import DataError, IntegrityError, connection, connections, transa
 from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement
+from kaleido.metrics import DECISIONS_FLUSHED, DECISIONS_JOURNALED, DECISIONS_QUARANTINED, JOURNAL_FLUSH_LAG
 
 from .models import Decision, Experiment
 
@@ -244,6 +245,7 @@ class DecisionJournal:
             segment.written += written
             if segment.written >= self.segment_bytes:
                 self._rotate()
+        DECISIONS_JOURNALED.inc()
         if self._thread is None:
             self._start_flusher()
 
@@ -272,6 +274,7 @@ class DecisionJournal:
         next_recovery = 0.0
         next_flush = 0.0
         failures = 0
+        last_ok = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(self.flush_s)
             self._wake.clear()
@@ -288,8 +291,11 @@ class DecisionJournal:
                     recover_orphans(self.directory)
                     next_recovery = time.monotonic() + RECOVER_EVERY_S
                 failures = 0
+                last_ok = time.monotonic()
+                JOURNAL_FLUSH_LAG.set(0)
             except Exception:  # the database is away: the lines wait in the file; back off and retry
                 failures += 1
+                JOURNAL_FLUSH_LAG.set(time.monotonic() - last_ok)
                 next_flush = time.monotonic() + self.flush_s * min(2 ** failures, 50)
                 log.warning("decision journal flush failed (attempt %d); retrying", failures, exc_info=True)
                 connections.close_all()  # this thread's connections only; the next try reconnects
@@ -381,6 +387,7 @@ def _insert_isolating(batch: list[bytes], source: Path) -> None:
     """
     try:
         _insert_batch(batch)
+        DECISIONS_FLUSHED.inc(len(batch))
         return
     except _REFUSED_ROWS + _LINE_REFUSED as exc:
         if len(batch) == 1:
@@ -417,6 +424,7 @@ def _quarantine(source: Path, line: bytes, exc: Exception) -> None:
     with _quarantined_lock:
         global quarantined_total
         quarantined_total += 1
+    DECISIONS_QUARANTINED.inc()
     log.error("decision journal: quarantined a line the database refused (%s) from %s into %s; "
               "decision_journal_quarantined_total=%d", reason, source.name, folder / source.name, quarantined_total)
 

@@ -101,3 +101,26 @@ def test_a_refusal_by_the_rate_limit_is_counted(client, api_client_with):
     after = scrape(client)
     assert statuses == [200, 429, 429]
     assert moved(before, after, "kaleido_rate_limited_total", limit="api_key") == 2
+
+
+def test_journaled_flushed_and_quarantined_decisions_are_counted(client, api_client_with, settings, tmp_path):
+    from ranking import decision_log
+
+    settings.KALEIDO_DECISION_LOG = "journal"
+    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
+    settings.KALEIDO_DECISION_FLUSH_S = 3600.0
+    decision_log.close_journal()
+    placement, _ = catalogue(slug="journal-metrics-banner")
+    bff = api_client_with("rank")
+    before = scrape(client)
+
+    for i in range(4):
+        bff.post("/api/v1/rank", {"placement": placement.slug, "user": {"id": f"u-{i}"}}, format="json")
+    decision_log.journal().append({"decision_id": "not-a-uuid", "placement_id": placement.id})
+    decision_log.flush_journal()
+    decision_log.close_journal()
+
+    after = scrape(client)
+    assert moved(before, after, "kaleido_decisions_journaled_total") == 5
+    assert moved(before, after, "kaleido_decisions_flushed_total") == 4
+    assert moved(before, after, "kaleido_decisions_quarantined_total") == 1
