@@ -275,7 +275,9 @@ def _trigger(job: GenerationJob, mix: dict[str, float], loras: dict[str, LoraSpe
         if job.backend == Job.Backend.PROCEDURAL:
             words.append(PROCEDURAL_STYLES.get(name, {}).get("trigger", name))
         elif name in loras and loras[name].trigger_words:
-            words.append(loras[name].trigger_words)
+            trigger = loras[name].trigger_words
+            # Weighted like the LoRA itself ("(clay 3d:0.6)"), read by generation.prompts.
+            words.append(trigger if weight == 1.0 else f"({trigger}:{weight:g})")
     return ", ".join(words)
 
 

@@ -293,6 +293,7 @@ class DiffusersBackend(Backend):
         }
         if any(r.negative_prompt for r in batch):
             kwargs["negative_prompt"] = [r.negative_prompt for r in batch]
+        self._weighted_prompts(pipe, kwargs, xl=model.family in XL_FAMILIES)
         if first.init_image is not None:
             kwargs["image"] = [centre_crop(r.init_image.convert("RGB"), (r.width, r.height)) for r in batch]
             kwargs["strength"] = first.strength
@@ -303,6 +304,27 @@ class DiffusersBackend(Backend):
             images = pipe(**kwargs).images
         logger.info("generated %d image(s) in %.2fs", len(images), time.perf_counter() - started)
         return images
+
+    def _weighted_prompts(self, pipe, kwargs: dict, *, xl: bool) -> None:
+        """Prompt weighting and prompts over 77 tokens (generation.prompts) become embeddings; SDXL's two
+        encoders are not covered yet, so there the weighting syntax is removed and CLIP truncates at 77."""
+        from .. import prompts as weighting
+
+        negative = kwargs.get("negative_prompt") or [""] * len(kwargs["prompt"])
+        if xl:
+            kwargs["prompt"] = [weighting.plain(p) for p in kwargs["prompt"]]
+            if "negative_prompt" in kwargs:
+                kwargs["negative_prompt"] = [weighting.plain(p) for p in negative]
+            return
+        if not weighting.needs_encoding(pipe.tokenizer, kwargs["prompt"] + negative):
+            kwargs["prompt"] = [weighting.plain(p) for p in kwargs["prompt"]]  # e.g. "(gold:1.0)" is just "gold"
+            if "negative_prompt" in kwargs:
+                kwargs["negative_prompt"] = [weighting.plain(p) for p in negative]
+            return
+        embeds = weighting.encode(pipe, kwargs.pop("prompt") + negative, device=pipe.device)
+        kwargs.pop("negative_prompt", None)
+        n = len(negative)
+        kwargs["prompt_embeds"], kwargs["negative_prompt_embeds"] = embeds[:n], embeds[n:]
 
     def describe(self, *, model: ModelSpec | None) -> dict:
         import diffusers

@@ -9,9 +9,9 @@ from generation.engine import ImageRequest, get_backend, normalize_mix, run_requ
 from generation.services import _lora_specs, _model_spec
 
 
-def _generate(model, mix=(), seed=7, loras=None, batch=1, **overrides):
+def _generate(model, mix=(), seed=7, loras=None, batch=1, prompt="a gold coin banner", **overrides):
     backend = get_backend("diffusers")
-    requests = [ImageRequest(index=i, prompt="a gold coin banner", mix=normalize_mix(mix), width=32, height=32,
+    requests = [ImageRequest(index=i, prompt=prompt, mix=normalize_mix(mix), width=32, height=32,
                              seed=seed + i, steps=2, guidance=1.0, **overrides) for i in range(batch)]
     out = []
     run_requests(backend=backend, requests=requests, model=_model_spec(model), loras=loras or {},
@@ -178,3 +178,17 @@ def test_out_of_memory_halves_the_batch_and_retries(tiny_model):
     run_requests(backend=backend, requests=requests, model=_model_spec(tiny_model), loras={}, on_step=lambda n: None,
                  on_image=lambda r, img, n: landed.append((r.index, n)))
     assert landed == [(0, 1), (1, 1), (2, 1)]
+
+
+def test_a_prompt_longer_than_77_tokens_is_read_to_its_end(tiny_model):
+    filler = "a " * 80  # the tiny tokenizer makes one token per word
+    gold, clay = _generate(tiny_model, prompt=filler + "gold")[0], _generate(tiny_model, prompt=filler + "clay")[0]
+    assert not np.array_equal(gold, clay)  # truncated at 77 tokens, both would be the same picture
+
+
+def test_prompt_weights_change_the_emphasis_and_weight_one_changes_nothing(tiny_model):
+    plain = _generate(tiny_model, prompt="a gold coin banner")[0]
+    neutral = _generate(tiny_model, prompt="a (gold:1.0) coin banner")[0]
+    heavy = _generate(tiny_model, prompt="a (gold:1.8) coin banner")[0]
+    assert np.array_equal(plain, neutral)
+    assert not np.array_equal(plain, heavy)

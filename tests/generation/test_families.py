@@ -67,3 +67,12 @@ def test_the_shipped_configs_build_the_published_architectures(family, unet_mill
         unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(str(config_dir(family) / "unet")))
     assert sum(p.numel() for p in unet.parameters()) / 1e6 == pytest.approx(unet_millions, abs=0.1)
     assert unet.config.cross_attention_dim == FAMILIES[family].cross_attention_dim
+
+
+def test_prompt_weighting_syntax_is_parsed_like_a1111():
+    from generation.prompts import parse, plain
+
+    assert parse("a (gold:1.5) coin, (clay) [flat] \\(x\\)") == [
+        ("a ", 1.0), ("gold", 1.5), (" coin, ", 1.0), ("clay", 1.1), (" ", 1.0), ("flat", 1 / 1.1), (" (x)", 1.0)]
+    assert parse("((deep:2))") == [("deep", pytest.approx(2.2))]
+    assert plain("a (gold:1.5) coin") == "a gold coin"

@@ -253,3 +253,9 @@ def test_a_job_on_a_known_family_generates_at_its_native_size_and_fits_the_place
     assert (job.width, job.height) == (768, 320)
     fit = services._placement_fit(job, Image.new("RGB", (768, 320)))
     assert fit["size"] == [750, 300] and fit["scale"] < 1
+
+
+def test_lora_trigger_words_carry_their_weight_in_the_prompt(sparkle, square_kit):
+    job = services.job_create(kit=square_kit, mixes=[{"sparkle": 0.6}, {"sparkle": 1.0}], width=32, height=32)
+    prompts = [r.prompt for r in services.job_requests(job, loras=services._lora_specs(job))]
+    assert "(sparkle style:0.6)" in prompts[0] and "(" not in prompts[1] and "sparkle style" in prompts[1]
