@@ -12,7 +12,7 @@ export interface DesignVariant {
 /**
  * A rank answer built from the BFF's own default design, to pass as rank()'s `fallback`: no
  * decision (`decision_id` ""), bucket "control", the variants in the given order with propensity 1.
- * Impressions of it may be tracked as they are: an empty decision_id is sent as no decision.
+ * Its impressions are not sent to Kaleido: track() refuses an event without a decision.
  */
 export function fallbackFromDesign(placement: string, design: DesignVariant | DesignVariant[]): RankResponse {
   const variants = Array.isArray(design) ? design : [design];

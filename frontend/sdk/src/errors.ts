@@ -1,6 +1,7 @@
 /** An HTTP answer the caller must act on (4xx other than 408/429): the request itself was wrong. */
 export class KaleidoApiError extends Error {
   readonly status: number;
+  /** The answer's body: Kaleido's error shape, an `ErrorAnswer` ({detail, errors?}), when it sent JSON. */
   readonly body: unknown;
 
   constructor(status: number, body: unknown, message?: string) {

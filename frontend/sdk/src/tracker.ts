@@ -124,18 +124,17 @@ export function toWireEvent(input: TrackInput, now: () => number = Date.now): Tr
         ? "Invalid Date"
         : input.ts.toISOString()
       : (input.ts ?? new Date(now()).toISOString());
-  const event: TrackEvent = {
+  // decision_id as given: validateEvent() refuses a missing or empty one (a fallback answer's "").
+  return {
     event_id: input.event_id ?? newEventId(),
     type: input.type,
+    decision_id: input.decision_id,
     variant_id: input.variant_id,
     user_id: input.user_id,
     placement: input.placement,
     position: input.position ?? 1,
     ts,
   };
-  // "" is what fallbackFromDesign() and fallbacks without a decision carry: no decision.
-  if (input.decision_id !== undefined && input.decision_id !== "") event.decision_id = input.decision_id;
-  return event;
 }
 
 /**

@@ -1,67 +1,44 @@
-/** Shapes of the public contract (shared/API.md). Field names match the wire format. */
+/**
+ * Shapes of the public contract (shared/API.md). What goes over the wire is generated from the server's
+ * OpenAPI schema (generated/api.ts, `npm run generate:api --workspace dashboard`), so the SDK and the
+ * server cannot drift: a serializer change that breaks these types fails the SDK's build.
+ */
+import type { components } from "./generated/api.js";
 
+type Wire = components["schemas"];
+type WireRankAnswer = Wire["RankApiOutput"];
+type WireEvent = Wire["Event"];
+
+/** A user feature or context value: nothing nested. */
 export type FeatureValue = string | number | boolean;
 
-export interface RankUser {
-  id: string;
-  /** Open map of user features, e.g. {age: 34, gender: "f", has_credit_card: true}. */
-  features?: Record<string, FeatureValue>;
-}
+export type RankUser = Wire["RankApiInputUser"];
 
-export interface RankRequest {
-  placement: string;
-  user: RankUser;
-  /** How many ranked candidates to return; the server defaults to 1. */
-  k?: number;
-  context?: Record<string, FeatureValue>;
-}
+/** The body of POST /api/v1/rank; `k` defaults to 1, `features` and `context` are open maps. */
+export type RankRequest = Wire["RankApiInput"];
 
-export type Bucket = "control" | "random" | "model";
+export type Bucket = Wire["BucketEnum"];
 
 /** Tags of a variant: tag group -> values, e.g. {button_color: ["red"]}. */
-export type Tags = Record<string, string[]>;
-
-export interface RenderColors {
-  button?: string;
-  button_text?: string;
-  background?: string;
-  text?: string;
-  [name: string]: string | undefined;
-}
+export type Tags = Wire["RankApiOutputItem"]["tags"];
 
 /** How to draw a variant natively; every field is optional so older servers stay compatible. */
-export interface RenderSpec {
-  layout?: string;
-  headline?: string;
-  subline?: string;
-  cta?: string;
-  colors?: RenderColors;
-  font_scale?: number;
-  language?: string;
-  image_url?: string;
-  text_position?: string;
-  [extra: string]: unknown;
-}
+export type RenderSpec = Wire["RankApiOutputItem"]["render"];
 
-export interface RankItem {
-  variant_id: number;
-  variant_key: string;
-  rank: number;
-  score: number | null;
-  propensity: number;
-  tags: Tags;
-  image_url: string;
-  render: RenderSpec;
-}
+export type RenderColors = NonNullable<RenderSpec["colors"]>;
 
-export interface RankResponse {
-  decision_id: string;
-  placement: string;
-  bucket: Bucket;
-  experiment: string | null;
+export type RankItem = Wire["RankApiOutputItem"];
+
+/**
+ * The answer of POST /api/v1/rank. The server always sends a `model_version` string ("" when no model
+ * served); `null` is allowed for fallback answers built by the caller (fallbackFromDesign()).
+ */
+export interface RankResponse extends Omit<WireRankAnswer, "model_version"> {
   model_version: string | null;
-  items: RankItem[];
 }
+
+/** The one shape of every error answer: `detail`, and on a 400 each offending field in `errors`. */
+export type ErrorAnswer = Wire["ErrorAnswer"];
 
 /** An item after the client-side fatigue re-rank. */
 export interface RankedItem extends RankItem {
@@ -94,7 +71,7 @@ export interface RankResult extends Omit<RankResponse, "items"> {
   fallback?: { reason: FallbackReason; status?: number; retryAfterMs?: number; error?: unknown };
 }
 
-export type EventType = "impression" | "click" | "conversion";
+export type EventType = Wire["EventTypeEnum"];
 
 /** What a caller passes to `track()`; `event_id` and `ts` are filled in when missing. */
 export interface TrackInput {
@@ -102,33 +79,43 @@ export interface TrackInput {
   variant_id: number;
   user_id: string;
   placement: string;
-  decision_id?: string | null;
+  /**
+   * Required: the `decision_id` rank() answered for what was shown. A fallback answer has none, and
+   * Kaleido records no event without one, so track() refuses it (see "Tracking fallback impressions").
+   */
+  decision_id: string;
   position?: number;
   ts?: string | Date;
   event_id?: string;
 }
 
-/** One event exactly as it goes over the wire. */
-export interface TrackEvent {
-  event_id: string;
-  type: EventType;
-  decision_id?: string | null;
-  variant_id: number;
-  user_id: string;
-  placement: string;
+/**
+ * One event exactly as it goes over the wire. `rerank` and `server_position` are set by the SDK on
+ * impressions of a decision its fatigue re-rank reordered (what was shown is not the order the server
+ * logged); the server accepts them and does not store them today.
+ */
+export interface TrackEvent extends WireEvent {
+  /** Always set by the SDK (the server's default is 1). */
   position: number;
-  ts: string;
-  /**
-   * Set by the SDK on impressions of a decision its fatigue re-rank reordered: what was shown is
-   * not the order the server logged. The server stores events without reading these today.
-   */
-  rerank?: "fatigue";
-  /** With `rerank`: the position the server gave this variant (`position` is where it was shown). */
-  server_position?: number;
 }
 
-export interface EventsResponse {
-  accepted: number;
-  duplicates: number;
-  rejected: { index: number; error: string }[];
-}
+/** The answer of POST /api/v1/events. */
+export type EventsResponse = Wire["EventsApiOutput"];
+
+// Compile-time checks where the SDK's types differ from the generated ones on purpose: the build fails
+// when the server's schema moves away from them.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+/** Every rank answer the server sends is a RankResponse, and a RankResponse names nothing else. */
+type _RankAnswerChecks = [
+  Assert<Wire["RankApiOutput"] extends RankResponse ? true : false>,
+  Assert<Equal<keyof RankResponse, keyof Wire["RankApiOutput"]>>,
+  Assert<Equal<FeatureValue, NonNullable<RankUser["features"]>[string]>>,
+  Assert<Equal<FeatureValue, NonNullable<RankRequest["context"]>[string]>>,
+];
+/** Every event the SDK sends fits the server's event, and names nothing the server does not know. */
+type _EventChecks = [
+  Assert<TrackEvent extends Wire["Event"] ? true : false>,
+  Assert<Equal<keyof TrackEvent, keyof Wire["Event"]>>,
+  Assert<TrackInput["decision_id"] extends Wire["Event"]["decision_id"] ? true : false>,
+];

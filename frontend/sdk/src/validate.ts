@@ -17,6 +17,10 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 /** An ISO-8601 time that names its zone (Z or ±hh:mm), as the server requires. */
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
 const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
+/** Why an event without a decision is refused (the server rejects it too). */
+export const NO_DECISION =
+  "required, the decision_id rank() answered for what was shown. A fallback answer has no decision, and " +
+  "Kaleido does not record events without one: track fallback impressions in your own analytics";
 
 function requireString(event: Record<string, unknown>, field: string, maxLength: number): void {
   const value = event[field];
@@ -34,8 +38,11 @@ export function validateEvent(event: TrackEvent, now: number = Date.now()): void
   requireString(raw, "event_id", 64);
   if (!TYPES.has(raw.type as string)) throw new KaleidoValidationError("type", "must be one of click, conversion, impression");
   const decision = raw.decision_id;
-  if (decision !== undefined && decision !== null && (typeof decision !== "string" || !UUID.test(decision))) {
-    throw new KaleidoValidationError("decision_id", "not a valid UUID (omit it, or pass null, for an event without a decision)");
+  if (decision === undefined || decision === null || decision === "") {
+    throw new KaleidoValidationError("decision_id", NO_DECISION);
+  }
+  if (typeof decision !== "string" || !UUID.test(decision)) {
+    throw new KaleidoValidationError("decision_id", "not a valid UUID: pass the decision_id rank() answered");
   }
   const variant = raw.variant_id;
   if (typeof variant !== "number" || !Number.isSafeInteger(variant) || variant <= 0) {

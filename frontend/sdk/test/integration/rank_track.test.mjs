@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { EventTracker, KaleidoClient, toWireEvent } from "../../dist/index.js";
+import { EventTracker, KaleidoClient, KaleidoValidationError, toWireEvent } from "../../dist/index.js";
 import { DjangoServer } from "../../../tests/support/django.mjs";
 import { startFlakyProxy } from "../../../tests/support/flaky_proxy.mjs";
 
@@ -262,12 +262,38 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
     assert.equal(result.bucket, "control");
   });
 
+  it("refuses a fallback's impression at once, as the server would reject it", async () => {
+    // What the server does with an event that names no decision, sent past the SDK's check:
+    const tracker = new EventTracker({ fetch, eventsUrl: `${server.url}/api/v1/events`, headers: () => ({ Authorization: `Api-Key ${apiKey}` }) });
+    const result = await new KaleidoClient({ baseUrl: server.url, apiKey, fatigue: false }).rank({ placement, user: { id: "snodecision-1" } });
+    const undecided = { ...toWireEvent({ type: "impression", decision_id: result.decision_id, variant_id: result.items[0].variant_id, user_id: "snodecision-1", placement }) };
+    delete undecided.decision_id;
+    tracker.enqueue(undecided);
+    const outcome = await tracker.close();
+
+    assert.equal(outcome.accepted, 0);
+    assert.match(outcome.rejected[0]?.error ?? "", /^decision_id: required/);
+
+    // What the SDK does with a fallback answer's impression: refuses it before anything is sent.
+    const offline = new KaleidoClient({ baseUrl: "http://127.0.0.1:9", apiKey, fatigue: false });
+    const fallback = { decision_id: "", placement, bucket: "control", experiment: null, model_version: null, items: result.items };
+    const served = await offline.rank({ placement, user: { id: "snodecision-2" } }, { timeoutMs: 2000, fallback });
+    assert.throws(
+      () => offline.track({ type: "impression", decision_id: served.decision_id, variant_id: served.items[0].variant_id, user_id: "snodecision-2", placement }),
+      (error) => error instanceof KaleidoValidationError && error.field === "decision_id",
+    );
+    assert.equal(offline.queued, 0);
+    await offline.close();
+    assertAccounted([], await storedCounts(["snodecision-1", "snodecision-2"]), []);
+  });
+
   it("reports a key without the events scope instead of dropping the events", async () => {
     const rankOnly = await server.createApiKey("rank");
     const failures = [];
     const sdk = new KaleidoClient({ baseUrl: server.url, apiKey: rankOnly, onFailed: (f) => failures.push(f), fatigue: false });
+    const { decision_id: decisionId, items } = await sdk.rank({ placement, user: { id: "u-1" } });
 
-    const id = sdk.track({ type: "impression", variant_id: 1, user_id: "u-1", placement });
+    const id = sdk.track({ type: "impression", decision_id: decisionId, variant_id: items[0].variant_id, user_id: "u-1", placement });
     const outcome = await sdk.close();
 
     assert.equal(failures.length, 1);

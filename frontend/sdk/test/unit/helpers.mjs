@@ -41,8 +41,11 @@ export function rankResponse(overrides = {}) {
 
 export const noSleep = () => Promise.resolve();
 
+/** The decision the events of these tests report on (not the one rankResponse() answers). */
+export const DECISION = "6f1c2d7e-0000-4000-8000-0000000000aa";
+
 export function impression(overrides = {}) {
-  return { type: "impression", variant_id: 411, user_id: "u-1", placement: "wealth-home-banner", position: 1, ...overrides };
+  return { type: "impression", decision_id: DECISION, variant_id: 411, user_id: "u-1", placement: "wealth-home-banner", position: 1, ...overrides };
 }
 
 /** A clock the test moves: sleeping advances it, so retry windows and cooldowns run without waiting. */

@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { KaleidoApiError, KaleidoClient, MockKaleidoClient, fallbackFromDesign } from "../../dist/index.js";
-import { scriptedFetch } from "./helpers.mjs";
+import { KaleidoApiError, KaleidoClient, KaleidoValidationError, MockKaleidoClient, fallbackFromDesign } from "../../dist/index.js";
+import { DECISION, scriptedFetch } from "./helpers.mjs";
 
-/** A BFF handler as a team would write it: rank with a fallback, track the impression. */
-async function homeBanner(kaleido, userId) {
+/**
+ * A BFF handler as a team would write it: rank with a fallback, track the impression of a ranked
+ * answer (a fallback's goes to the BFF's own analytics: Kaleido records no event without a decision).
+ */
+async function homeBanner(kaleido, userId, ownAnalytics = []) {
   const fallback = fallbackFromDesign("home-banner", { variant_id: 7, variant_key: "default", render: { headline: "Save more" } });
   const result = await kaleido.rank({ placement: "home-banner", user: { id: userId }, k: 1 }, { timeoutMs: 300, fallback });
   const top = result.items[0];
-  kaleido.track({ type: "impression", decision_id: result.decision_id, variant_id: top.variant_id, user_id: userId, placement: "home-banner", position: top.rank });
+  if (result.fallback) ownAnalytics.push({ variant_id: top.variant_id, reason: result.fallback.reason });
+  else kaleido.track({ type: "impression", decision_id: result.decision_id, variant_id: top.variant_id, user_id: userId, placement: "home-banner", position: top.rank });
   return { variant: top.variant_id, fallback: result.fallback?.reason };
 }
 
@@ -28,18 +32,30 @@ describe("MockKaleidoClient", () => {
   });
 
   it("plays failures, so the fallback path can be tested", async () => {
+    const ownAnalytics = [];
     const kaleido = new MockKaleidoClient({ answers: { "home-banner": "timeout" } });
-    assert.deepEqual(await homeBanner(kaleido, "u-1"), { variant: 7, fallback: "timeout" });
+    assert.deepEqual(await homeBanner(kaleido, "u-1", ownAnalytics), { variant: 7, fallback: "timeout" });
 
     kaleido.setAnswer("home-banner", { status: 503 });
-    assert.deepEqual(await homeBanner(kaleido, "u-2"), { variant: 7, fallback: "server_error" });
+    assert.deepEqual(await homeBanner(kaleido, "u-2", ownAnalytics), { variant: 7, fallback: "server_error" });
 
     kaleido.setAnswer("home-banner", "network_error");
-    assert.deepEqual(await homeBanner(kaleido, "u-3"), { variant: 7, fallback: "network_error" });
+    assert.deepEqual(await homeBanner(kaleido, "u-3", ownAnalytics), { variant: 7, fallback: "network_error" });
 
-    const fallbackImpressions = kaleido.tracked.filter((e) => e.variant_id === 7);
-    assert.equal(fallbackImpressions.length, 3);
-    assert.ok(fallbackImpressions.every((e) => !("decision_id" in e)), "fallback impressions carry no decision");
+    assert.deepEqual(ownAnalytics.map((e) => e.reason), ["timeout", "server_error", "network_error"]);
+    assert.deepEqual(kaleido.tracked, [], "nothing about the fallbacks went to Kaleido");
+  });
+
+  it("refuses a fallback's impression, as the real client does, saying why", async () => {
+    const kaleido = new MockKaleidoClient({ answers: { "home-banner": "timeout" } });
+    const fallback = fallbackFromDesign("home-banner", { variant_id: 7 });
+    const result = await kaleido.rank({ placement: "home-banner", user: { id: "u-1" } }, { fallback });
+
+    assert.throws(
+      () => kaleido.track({ type: "impression", decision_id: result.decision_id, variant_id: 7, user_id: "u-1", placement: "home-banner" }),
+      (error) => error instanceof KaleidoValidationError && error.field === "decision_id" && /fallback answer has no decision/.test(error.message),
+    );
+    assert.deepEqual(kaleido.tracked, []);
   });
 
   it("answers 404 for a placement it was not given, like the server", async () => {
@@ -50,9 +66,9 @@ describe("MockKaleidoClient", () => {
   it("validates track() like the real client, and reset() forgets what it recorded", async () => {
     const kaleido = new MockKaleidoClient({ answers: { p: (request) => ({ items: [{ variant_id: request.user.id === "vip" ? 2 : 1 }] }) } });
     assert.equal((await kaleido.rank({ placement: "p", user: { id: "vip" } })).items[0].variant_id, 2);
-    assert.throws(() => kaleido.track({ type: "impression", variant_id: 1, user_id: "u", placement: "p", position: 0 }), /position/);
+    assert.throws(() => kaleido.track({ type: "impression", decision_id: DECISION, variant_id: 1, user_id: "u", placement: "p", position: 0 }), /position/);
 
-    kaleido.track({ type: "click", variant_id: 2, user_id: "vip", placement: "p" });
+    kaleido.track({ type: "click", decision_id: DECISION, variant_id: 2, user_id: "vip", placement: "p" });
     kaleido.reset();
 
     assert.deepEqual(kaleido.tracked, []);

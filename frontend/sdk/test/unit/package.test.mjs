@@ -41,6 +41,7 @@ describe("the packed package", { timeout: 120_000 }, () => {
     assert.ok(changelog.includes(`## ${manifest.version}`), "CHANGELOG.md has a section for this version");
     assert.ok(files.includes("dist/index.js") && files.includes("dist/cjs/index.js") && files.includes("dist/cjs/package.json"));
     assert.ok(files.includes("CHANGELOG.md") && files.includes("README.md"));
+    assert.ok(files.includes("dist/generated/api.d.ts") && files.includes("dist/cjs/generated/api.d.ts"), "the wire types generated from the schema");
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/")), files.join(", "));
   });
 
@@ -62,7 +63,7 @@ describe("the packed package", { timeout: 120_000 }, () => {
       `import { KaleidoClient, KaleidoValidationError } from "@kaleido/sdk";
        const client = new KaleidoClient({ baseUrl: "http://kaleido.test", fetch: async () => new Response("{}"), fatigue: false });
        let field;
-       try { client.track({ type: "impression", variant_id: 0, user_id: "u", placement: "p" }); } catch (e) { field = e instanceof KaleidoValidationError && e.field; }
+       try { client.track({ type: "impression", decision_id: "6f1c2d7e-0000-4000-8000-000000000001", variant_id: 0, user_id: "u", placement: "p" }); } catch (e) { field = e instanceof KaleidoValidationError && e.field; }
        console.log(JSON.stringify({ field }));`,
     );
     const { stdout } = await run(process.execPath, ["main.mjs"], { cwd: consumer() });
@@ -70,12 +71,19 @@ describe("the packed package", { timeout: 120_000 }, () => {
   });
 
   it("type-checks in a TypeScript project, from CommonJS and from ESM", async () => {
-    const source = `import { KaleidoClient, type RankResult } from "@kaleido/sdk";
+    const source = `import { KaleidoClient, type ErrorAnswer, type RankResult, type TrackInput } from "@kaleido/sdk";
       const client = new KaleidoClient({ baseUrl: "http://kaleido.test", closeTimeoutMs: 5000, overflow: "drop-newest" });
       export async function top(): Promise<number | undefined> {
-        const result: RankResult = await client.rank({ placement: "p", user: { id: "u" } });
+        const result: RankResult = await client.rank({ placement: "p", user: { id: "u", features: { age: 30, vip: true } } });
+        const button: string | undefined = result.items[0]?.render.colors?.button;
+        const seen: TrackInput = { type: "impression", decision_id: result.decision_id, variant_id: 1, user_id: "u", placement: "p" };
+        // @ts-expect-error: an event names its decision
+        const undecided: TrackInput = { type: "impression", variant_id: 1, user_id: "u", placement: "p" };
+        // @ts-expect-error: features are flat
+        await client.rank({ placement: "p", user: { id: "u", features: { nested: { a: 1 } } } });
+        const problem: ErrorAnswer = { detail: "Invalid request.", errors: { k: ["too big"] } };
         const closed = await client.close({ timeoutMs: 1000 });
-        return result.items[0]?.variant_id ?? closed.undelivered.length;
+        return result.items[0]?.variant_id ?? closed.undelivered.length + [button, seen, undecided, problem].length;
       }\n`;
     writeFileSync(consumer("check.cts"), source);
     writeFileSync(consumer("check.mts"), source);

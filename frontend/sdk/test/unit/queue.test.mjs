@@ -83,6 +83,9 @@ describe("track() validation", () => {
     [{ ts: new Date("nope") }, "ts"],
     [{ ts: new Date(Date.now() + 3 * 24 * 3600 * 1000) }, "ts"],
     [{ decision_id: "not-a-uuid" }, "decision_id"],
+    [{ decision_id: undefined }, "decision_id"],
+    [{ decision_id: null }, "decision_id"],
+    [{ decision_id: "" }, "decision_id"],
     [{ event_id: "e".repeat(65) }, "event_id"],
   ];
 
@@ -105,14 +108,27 @@ describe("track() validation", () => {
     const sdk = client(fetch);
 
     sdk.track(impression({ ts: new Date("2026-11-21T10:00:00Z"), decision_id: "6f1c2d7e-0000-4000-8000-000000000001" }));
-    sdk.track(impression({ ts: "2026-11-21T18:00:00+08:00", decision_id: null, position: 1000 }));
-    sdk.track(impression({ decision_id: "" }));
+    sdk.track(impression({ ts: "2026-11-21T18:00:00+08:00", decision_id: "6F1C2D7E00004000800000000000000B", position: 1000 }));
     await sdk.flush();
 
-    const [first, second, third] = calls[0].body.events;
+    const [first, second] = calls[0].body.events;
     assert.equal(first.ts, "2026-11-21T10:00:00.000Z");
-    assert.equal(second.decision_id, null);
-    assert.equal("decision_id" in third, false, "an empty decision_id (a fallback's) is sent as no decision");
+    assert.equal(first.decision_id, "6f1c2d7e-0000-4000-8000-000000000001");
+    assert.equal(second.decision_id, "6F1C2D7E00004000800000000000000B", "sent as given: the server reads any UUID form");
+  });
+
+  it("refuses an event without a decision at once, saying that fallback answers have none", () => {
+    const { fetch, calls } = scriptedFetch([accepted]);
+    const rejected = [];
+    const sdk = client(fetch, { invalidEvents: "report", onRejected: (r) => rejected.push(r) });
+
+    sdk.track(impression({ decision_id: "" }));
+
+    assert.equal(sdk.queued, 0);
+    assert.equal(calls.length, 0);
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0].source, "client");
+    assert.match(rejected[0].error, /^decision_id: required.*fallback answer has no decision.*your own analytics/);
   });
 
   it("with invalidEvents: 'report', hands the event to onRejected instead of throwing", () => {

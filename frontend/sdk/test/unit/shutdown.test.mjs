@@ -57,7 +57,7 @@ describe("close()", () => {
       const failed = [];
       const sdk = new KaleidoClient({ baseUrl: "http://kaleido.test", fetch, fatigue: false, flushIntervalMs: 60000,
                                       retryBaseMs: 200, retryMaxMs: 200, random: () => 1, onFailed: (f) => failed.push(f) });
-      for (const position of [1, 2]) sdk.track({ type: "impression", variant_id: 1, user_id: "u", placement: "p", position });
+      for (const position of [1, 2]) sdk.track({ type: "impression", decision_id: "6f1c2d7e-0000-4000-8000-0000000000aa", variant_id: 1, user_id: "u", placement: "p", position });
       // No deadline, so no deadline timer: only close() itself can hold the process open.
       const result = await sdk.close({ timeoutMs: Infinity });
       console.log(JSON.stringify({ calls, delivered: result.delivered, undelivered: result.undelivered.length, failed: failed.length }));
