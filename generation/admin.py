@@ -8,10 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from access.admin_guard import RoleAdmin
+from creative.console import dry_run_errors, form_add_errors
 from creative.models import CreativeKit, ImageMaterial
+from creative.services.materials import images_review
 from creative.taxonomy import validate_tags
+from creative.uploads import clean_image_upload
 
 from . import services
+from .engine.procedural import PROCEDURAL_STYLES
 from .models import BaseModel, GenerationJob, LoraStyle
 from .registry import base_model_register, check_base_model, check_lora, lora_register
 from .tagging import kit_autotag, tags_set_manual
@@ -77,15 +81,21 @@ class LoraStyleAdmin(RoleAdmin):
 
 
 class GeneratedImageInline(admin.TabularInline):
-    """The job's images: preview, tags (editing a group makes it manual), how each was made."""
+    """The job's images: preview, accept or reject each (only accepted ones join the kit's combinations;
+    rejected ones stay here for the record), tags (editing a group makes it manual), how each was made."""
 
     model = ImageMaterial
     fk_name = "generation_job"
-    fields = ["preview", "job_index", "tags", "tag_sources", "provenance"]
+    fields = ["preview", "job_index", "review", "tags", "tag_sources", "provenance"]
     readonly_fields = ["preview", "job_index", "tag_sources", "provenance"]
     extra = 0
-    can_delete = True
+    can_delete = False  # reject instead: the image stays as a record of what the job made
     show_change_link = True
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "review":
+            kwargs["widget"] = forms.RadioSelect
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     @admin.display(description="image")
     def preview(self, obj):
@@ -97,24 +107,83 @@ class GeneratedImageInline(admin.TabularInline):
         return False
 
 
+def style_choices() -> list[tuple[str, str]]:
+    procedural = [(name, f"{name} (procedural)") for name in sorted(PROCEDURAL_STYLES)]
+    loras = [(s.name, f"{s.name} (LoRA for {s.base_model.name})")
+             for s in LoraStyle.objects.select_related("base_model").order_by("name")]
+    return procedural + loras
+
+
 class GenerationJobForm(forms.ModelForm):
+    """A job is checked by the same service that creates it (services.job_create), so what it refuses (Stable
+    Diffusion without a base model, a size that does not fit the placement, an unknown style …) shows on the
+    form, field by field, before anything is queued."""
+
     init_upload = forms.ImageField(required=False, label="Init image (image-to-image)")
+    styles = forms.MultipleChoiceField(
+        required=False, choices=(), widget=forms.CheckboxSelectMultiple,
+        help_text="Tick the looks to make; each one is a separate set of images. Leave empty to use the "
+                  "mixes box below (for several styles blended with weights).")
 
     class Meta:
         model = GenerationJob
-        fields = ["kit", "backend", "base_model", "prompt_template", "negative_prompt", "mixes", "images_per_mix",
-                  "width", "height", "seed", "steps", "guidance", "scheduler", "strength"]
+        fields = ["kit", "backend", "base_model", "prompt_template", "negative_prompt", "mixes",
+                  "images_per_mix", "width", "height", "seed", "steps", "guidance", "scheduler", "strength"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "styles" in self.fields:
+            self.fields["styles"].choices = style_choices()
         for name in ("width", "height", "seed", "steps", "guidance"):
             if name not in self.fields:  # read-only once the job exists
                 continue
             self.fields[name].required = False
+            self.fields[name].initial = None  # never a fixed 512×512: empty means "fit the placement"
             self.fields[name].help_text = (self.fields[name].help_text + " Empty: from the model or placement.").strip()
+        kit_id = self.initial.get("kit")
+        kit = CreativeKit.objects.select_related("placement").filter(pk=kit_id).first() if kit_id else None
+        if kit is not None and "width" in self.fields:
+            self.initial["width"], self.initial["height"] = services.size_for_placement(kit.placement)
+            self.fields["width"].help_text = (f"Pre-filled to fit {kit.placement} at 512 px on the long side; "
+                                              "any multiple of 8 with the same shape works.")
         if "mixes" in self.fields:
-            self.fields["mixes"].help_text = ('A list of {style: weight} mixes, e.g. [{"flat": 1.0}, {"clay": 0.8}]. '
-                                              "Procedural styles: flat, clay, photo, illustration, neon, gold.")
+            self.fields["mixes"].required = False
+            self.fields["mixes"].help_text = ('Advanced: a list of {style: weight} mixes, e.g. [{"flat": 1.0}, '
+                                              '{"flat": 0.5, "neon": 0.5}]. Used when no style is ticked above.')
+        if "backend" in self.fields:
+            self.fields["backend"].help_text = ("Procedural draws simple artwork on any machine; Stable "
+                                                "Diffusion needs a registered base model and a gpu worker.")
+
+    def clean_init_upload(self):
+        upload = self.cleaned_data.get("init_upload")
+        if upload is None:
+            return None
+        upload.seek(0)
+        data = upload.read()
+        try:
+            clean_image_upload(data, name=upload.name)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return data
+
+    def job_options(self) -> dict:
+        data = self.cleaned_data
+        mixes = [{name: 1.0} for name in data.get("styles") or []] or data.get("mixes") or None
+        return dict(
+            kit=data["kit"], backend=data.get("backend"), base_model=data.get("base_model"),
+            prompt_template=data.get("prompt_template"), negative_prompt=data.get("negative_prompt") or "",
+            mixes=mixes, images_per_mix=data.get("images_per_mix") or 1, width=data.get("width"),
+            height=data.get("height"), seed=data.get("seed"), steps=data.get("steps"), guidance=data.get("guidance"),
+            scheduler=data.get("scheduler"), strength=data.get("strength") or 0.5)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.instance.pk or "kit" not in data:
+            return data
+        exc = dry_run_errors(lambda: services.job_create(**self.job_options()))
+        if exc is not None:
+            form_add_errors(self, exc, {"init_image": "init_upload"})
+        return data
 
 
 @admin.register(GenerationJob)
@@ -144,22 +213,27 @@ class GenerationJobAdmin(RoleAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        data = form.cleaned_data
-        upload = data.get("init_upload")
-        job = services.job_create(
-            kit=data["kit"], backend=data.get("backend"), base_model=data.get("base_model"),
-            prompt_template=data.get("prompt_template"), negative_prompt=data.get("negative_prompt") or "",
-            mixes=data.get("mixes") or None, images_per_mix=data.get("images_per_mix") or 1,
-            width=data.get("width"), height=data.get("height"), seed=data.get("seed"), steps=data.get("steps"),
-            guidance=data.get("guidance"), scheduler=data.get("scheduler"), strength=data.get("strength") or 0.5,
-            init_image=upload.read() if upload else None,
-        )
+        job = services.job_create(**form.job_options(), init_image=form.cleaned_data.get("init_upload"))
         obj.pk = job.pk
         obj.refresh_from_db()
         services.job_start(job=job)
-        self.message_user(request, f"Job {job.pk} queued on the gpu queue.", messages.SUCCESS)
+        self.message_user(request, f"Job {job.pk} queued. When it has finished, open it, accept or reject each "
+                                   "image, and save: only accepted images are combined into variants.",
+                          messages.SUCCESS)
 
     def save_formset(self, request, form, formset, change):
+        # Accept/reject per image goes through the review service (it also retires the served variants of
+        # an image rejected after it was accepted); the field itself is not saved by the formset.
+        accept, reject = [], []
+        for inline_form in formset.forms:
+            if inline_form.instance.pk and "review" in inline_form.changed_data:
+                chosen = inline_form.cleaned_data.get("review")
+                original = ImageMaterial.objects.get(pk=inline_form.instance.pk)
+                inline_form.instance.review = original.review
+                if chosen == ImageMaterial.Review.ACCEPTED:
+                    accept.append(original)
+                elif chosen == ImageMaterial.Review.REJECTED:
+                    reject.append(original)
         # An operator's edit of an image's tags marks those groups manual so auto-tagging keeps them.
         edited: list[tuple[ImageMaterial, set[str]]] = []
         for inline_form in formset.forms:
@@ -169,6 +243,12 @@ class GenerationJobAdmin(RoleAdmin):
                 groups = {g for g in set(before) | set(after) if before.get(g) != after.get(g)}
                 edited.append((inline_form.instance, groups))
         super().save_formset(request, form, formset, change)
+        if accept or reject:
+            outcome = images_review(accept=accept, reject=reject, by=request.user)
+            text = f"{outcome.accepted} image(s) accepted into the kit, {outcome.rejected} rejected (kept here)."
+            if outcome.retired_variants:
+                text += f" Retired {len(outcome.retired_variants)} served variant(s) of rejected images."
+            self.message_user(request, text)
         for image, groups in edited:
             if not ImageMaterial.objects.filter(pk=image.pk).exists():
                 continue
@@ -190,10 +270,14 @@ class GenerationJobAdmin(RoleAdmin):
             services.job_cancel(job=job)
         self.message_user(request, "Cancelled (running jobs stop at their next step).")
 
-    @admin.action(description="Accept all images of selected jobs into their kits", permissions=["change"])
+    @admin.action(description="Accept the images of selected jobs (those not rejected) into their kits",
+                  permissions=["change"])
     def accept_images(self, request, queryset):
-        kept = sum(services.job_accept(job=job, by=request.user) for job in queryset)
-        self.message_user(request, f"{kept} image(s) accepted.")
+        kept = 0
+        for job in queryset:
+            keep = job.images.exclude(review=ImageMaterial.Review.REJECTED).values_list("pk", flat=True)
+            kept += services.job_accept(job=job, keep=list(keep), by=request.user)
+        self.message_user(request, f"{kept} image(s) accepted; rejected images stay rejected.")
 
     @admin.action(description="Auto-tag the kits of selected jobs (copies and images)", permissions=["change"])
     def autotag_kits(self, request, queryset):

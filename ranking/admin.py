@@ -1,25 +1,52 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from access.admin_guard import RoleAdmin
+from creative.console import dry_run_errors, form_add_errors
 
 from . import services
+from .buckets import parse_buckets
+from .checklist import experiment_checklist
 from .models import Decision, Experiment, ModelVersion
 
 
 class ExperimentForm(forms.ModelForm):
-    buckets_text = forms.CharField(initial="control=0.2,random=0.2,model=0.6", label="Buckets",
-                                   help_text="NAME=SHARE, comma separated; shares sum to 1.")
+    """Checked by experiment_start itself (shares that sum to 1, one running experiment per placement), then
+    against the checklist: something missing must be confirmed before the experiment starts."""
+
+    buckets_text = forms.CharField(
+        initial="control=0.2,random=0.2,model=0.6", label="Buckets",
+        help_text="Who sees what, as NAME=SHARE separated by commas; the shares add up to 1. control: the "
+                  "placement's control design; random: any live variant; model: the trained model's choice.")
+    start_anyway = forms.BooleanField(required=False, label="Start anyway",
+                                      help_text="Tick to start although the checklist shows something missing.")
 
     class Meta:
         model = Experiment
         fields = ["slug", "placement"]
 
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        exc = dry_run_errors(lambda: services.experiment_start(slug=data["slug"], placement=data["placement"],
+                                                                buckets=data["buckets_text"]))
+        if exc is not None:
+            form_add_errors(self, exc, {"buckets": "buckets_text"})
+            return data
+        checks = experiment_checklist(placement=data["placement"], shares=parse_buckets(data["buckets_text"]))
+        missing = [c.text for c in checks if not c.ok]
+        if missing and not data.get("start_anyway"):
+            self.add_error("start_anyway", ["Before this experiment starts: " + "; ".join(missing) +
+                                            ". Fix it, or tick “Start anyway”."])
+        return data
+
 
 @admin.register(Experiment)
 class ExperimentAdmin(RoleAdmin):
-    list_display = ("slug", "placement", "status", "buckets", "started_at", "stopped_at")
+    list_display = ("slug", "placement", "status", "buckets", "started_at", "stopped_at", "dashboard_link")
     list_filter = ("status", "placement")
     actions = ["stop"]
 
@@ -28,18 +55,44 @@ class ExperimentAdmin(RoleAdmin):
             kwargs["form"] = ExperimentForm
         return super().get_form(request, obj, **kwargs)
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["slug", "placement", "buckets_text", "start_anyway"]
+        return ["slug", "placement", "buckets", "status", "started_at", "stopped_at", "checklist", "results",
+                "dashboard_link", "salt"]
+
     def get_readonly_fields(self, request, obj=None):
-        return ("slug", "placement", "buckets", "salt", "status", "started_at", "stopped_at") if obj else ()
+        return ("slug", "placement", "buckets", "salt", "status", "started_at", "stopped_at", "checklist",
+                "results", "dashboard_link") if obj else ()
+
+    @admin.display(description="checklist")
+    def checklist(self, obj):
+        checks = experiment_checklist(placement=obj.placement, shares=obj.buckets or {})
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{} {}</li>", (("✔" if c.ok else "⚠", c.text) for c in checks)))
+
+    @admin.display(description="results")
+    def results(self, obj):
+        """The report's summary: per bucket CTR with its interval, lift against control, p-value, SRM."""
+        from analytics.experiments import experiment_report, format_report
+
+        try:
+            report = experiment_report(experiment=obj, refresh=False, segments=False)
+        except Exception as exc:  # the report is a convenience here; the dashboard has the full one
+            return f"The report could not be computed here ({type(exc).__name__}); open the dashboard."
+        srm = ("⚠ sample ratio mismatch: the buckets did not get the traffic their shares say"
+               if report.get("srm_flag") else "no sample ratio mismatch")
+        return format_html('<pre style="white-space:pre-wrap">{}</pre><p>{}</p>', format_report(report), srm)
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, obj):
+        return format_html('<a href="/dashboard/?experiment={}">open in the dashboard</a>', obj.slug)
 
     def save_model(self, request, obj, form, change):
         if change:
             return  # experiments change only through start/stop
-        try:
-            created = services.experiment_start(slug=obj.slug, placement=obj.placement,
-                                                buckets=form.cleaned_data["buckets_text"])
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            raise
+        created = services.experiment_start(slug=obj.slug, placement=obj.placement,
+                                            buckets=form.cleaned_data["buckets_text"])
         obj.pk = created.pk
 
     @admin.action(description="Stop selected experiments", permissions=["change"])
@@ -92,6 +145,8 @@ class ModelVersionAdmin(RoleAdmin):
 
     @admin.action(description="Roll back to the version active before", permissions=["activate"])
     def roll_back(self, request, queryset):
+        if not queryset.exists():
+            self.message_user(request, "No version selected (it may have been deleted meanwhile).", messages.WARNING)
         for placement_id, scope in set(queryset.values_list("placement_id", "scope")):
             placement = queryset.filter(placement_id=placement_id).first().placement if placement_id else None
             try:

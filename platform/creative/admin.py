@@ -5,13 +5,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from access.admin_guard import RoleAdmin
 
+from . import console
+from .layout_tags import layout_autotag
 from .models import (
     CopyVariant,
     CreativeKit,
@@ -24,13 +28,23 @@ from .models import (
     TagValue,
     VariantAuditEntry,
 )
-from .services.combination import kit_combine
+from .services.combination import exclusion_rule_clean, kit_combine, kit_exclusion_counts
 from .services.copy_io import copies_export, copies_import
-from .services.materials import material_delete, material_deletion_plan, served_variants
-from .services.rendering import variants_render
+from .services.materials import (
+    material_delete,
+    material_deletion_plan,
+    material_parts_changed,
+    served_variants,
+)
+from .services.rendering import outcomes_summary, variants_render, variants_rerender
 from .services.variants import variant_set_tag_overrides, variants_bulk
 from .taxonomy import manual_tag_sources, validate_tags
 from .uploads import clean_image_upload
+
+console.install(admin.site)
+# Fields of each material whose change makes a new version of its variants (re-rendered, reviewed again).
+CONTENT_FIELDS = {"headline", "subline", "cta", "language", "file", "name", "kind", "font_scale", "button_color",
+                  "background_style", "background_color", "text_position"}
 
 
 def thumbnail(url: str, height: int = 60):
@@ -44,13 +58,27 @@ def tags_summary(tags: dict) -> str:
 
 
 def autotag(material) -> None:
-    """Tag a new or edited material automatically; manual tag groups are left as they are."""
+    """Tag a new or edited material automatically; manual tag groups are left as they are. A layout's tags
+    come from its own fields (button colour, kind, font scale, text position, background)."""
     from generation import tagging
 
     if isinstance(material, CopyVariant):
         tagging.copy_autotag(material)
     elif isinstance(material, ImageMaterial):
         tagging.image_autotag(material)
+    elif isinstance(material, LayoutTemplate):
+        layout_autotag(material)
+
+
+def parts_changed(request, material, changed_fields) -> None:
+    """A material's content changed: its rendered variants are rendered again and go back to review."""
+    if not material.pk or not CONTENT_FIELDS & set(changed_fields or ()):
+        return
+    outcomes = material_parts_changed(material=material, by=request.user)
+    if outcomes:
+        messages.info(request, f"“{material}” changed, so its variants were rendered again: "
+                               f"{outcomes_summary(outcomes)}. A live variant keeps serving its current version "
+                               "until its new one is approved (Variants → “Approve the new version”).")
 
 
 class TaggedMaterialForm(forms.ModelForm):
@@ -140,23 +168,104 @@ class LayoutInline(admin.TabularInline):
     extra = 0
 
 
+class ExclusionRuleForm(forms.ModelForm):
+    """Both tags are checked against the taxonomy when the rule is saved (a typo would exclude nothing)."""
+
+    class Meta:
+        model = ExclusionRule
+        fields = ["tag_a", "tag_b"]
+        help_texts = {"tag_a": "group=value, e.g. dominant_color=red", "tag_b": "group=value, e.g. button_color=red"}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not (data.get("tag_a") or data.get("tag_b")):
+            return data
+        try:
+            data["tag_a"], data["tag_b"] = exclusion_rule_clean(tag_a=data.get("tag_a", ""), tag_b=data.get("tag_b", ""))
+        except ValidationError as exc:
+            console.form_add_errors(self, exc)
+        return data
+
+
 class ExclusionInline(admin.TabularInline):
     model = ExclusionRule
+    form = ExclusionRuleForm
     extra = 0
+    verbose_name = "exclusion rule (two tags never in one variant)"
+
+
+KIT_STEPS = {"combine": "Generate combinations", "render": "Render variants"}
 
 
 @admin.register(CreativeKit)
 class CreativeKitAdmin(RoleAdmin):
-    list_display = ("name", "placement", "offer_name", "materials", "variant_count", "preview_link")
+    list_display = ("name", "placement", "offer_name", "materials", "variant_count", "lifecycle", "preview_link")
     list_filter = ("placement",)
     inlines = [CopyInline, ImageInline, LayoutInline, ExclusionInline]
     actions = ["generate_combinations", "render_variants", "autotag_materials"]
+    readonly_fields = ("next_steps", "lifecycle", "rule_effects")
+    fieldsets = [
+        (None, {"fields": ("placement", "name", "offer_name", "max_variants")}),
+        ("Where this kit stands", {"fields": ("next_steps", "lifecycle", "rule_effects")}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets if obj is not None else self.fieldsets[:1]
 
     def save_formset(self, request, form, formset, change):
+        changed = {f.instance.pk: f.changed_data for f in formset.forms if f.instance.pk}
         instances = formset.save()
         for instance in instances:
-            if isinstance(instance, CopyVariant | ImageMaterial):
+            if isinstance(instance, CopyVariant | ImageMaterial | LayoutTemplate):
                 autotag(instance)
+                parts_changed(request, instance, changed.get(instance.pk))
+
+    @admin.display(description="next steps")
+    def next_steps(self, obj):
+        """The work in order, as buttons: images, combinations, render, review in the preview grid."""
+        steps = [format_html('<a class="button" href="{}?kit={}">1. Generate images</a>',
+                             reverse("admin:generation_generationjob_add"), obj.pk)]
+        for number, (step, label) in enumerate(KIT_STEPS.items(), start=2):
+            steps.append(format_html('<button type="submit" class="button" formmethod="post" formaction="{}" '
+                                     'formnovalidate>{}. {}</button>',
+                                     reverse("admin:creative_kit_step", args=[obj.pk, step]), number, label))
+        steps.append(format_html('<a class="button" href="{}">4. Review in the preview grid</a>',
+                                 reverse("admin:creative_kit_preview", args=[obj.pk])))
+        return format_html_join(" ", "{}", ((step,) for step in steps))
+
+    @admin.display(description="lifecycle")
+    def lifecycle(self, obj):
+        counts = dict(obj.variants.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        parts = [f"{counts.get(status, 0)} {status}" for status in ("draft", "approved", "live", "paused", "retired")]
+        pending = obj.images.filter(review=ImageMaterial.Review.PENDING).count()
+        revisions = obj.variants.exclude(pending_revision={}).count()
+        unrendered = obj.variants.filter(rendered_image="").count()
+        extra = [f"{pending} image(s) awaiting review"] if pending else []
+        extra += [f"{revisions} new version(s) awaiting approval"] if revisions else []
+        extra += [f"{unrendered} not rendered yet"] if unrendered else []
+        return " · ".join(parts + extra)
+
+    @admin.display(description="exclusion rules")
+    def rule_effects(self, obj):
+        counts = kit_exclusion_counts(obj)
+        if not counts:
+            return "No rules: every combination is made."
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{} {}: excludes {} combination(s){}</li>",
+            ((r, "(every kit)" if r.kit_id is None else "", n, "" if n else " — check that the tags are really "
+              "on the materials") for r, n in counts)))
+
+    def step_view(self, request, kit_id: int, step: str):
+        """One step of the kit's work from its page (POST only); the kit page opens again with the outcome."""
+        kit = get_object_or_404(CreativeKit, pk=kit_id)
+        back = HttpResponseRedirect(reverse("admin:creative_creativekit_change", args=[kit.pk]))
+        if request.method != "POST" or step not in KIT_STEPS:
+            self.message_user(request, f"Unknown step “{step[:40]}”." if step not in KIT_STEPS else
+                              "Use the buttons on the kit page.", messages.ERROR)
+            return back
+        queryset = CreativeKit.objects.filter(pk=kit.pk)
+        (self.generate_combinations if step == "combine" else self.render_variants)(request, queryset)
+        return back
 
     def get_deleted_objects(self, objs, request):
         return protect_served(super().get_deleted_objects(objs, request),
@@ -176,6 +285,8 @@ class CreativeKitAdmin(RoleAdmin):
 
     @admin.action(description="Generate combinations (copy × image × layout)", permissions=["change"])
     def generate_combinations(self, request, queryset):
+        if not queryset.exists():
+            self.message_user(request, "No kit selected (it may have been deleted meanwhile).", messages.WARNING)
         for kit in queryset:
             result = kit_combine(kit=kit)
             self.message_user(request, f"{kit}: {result.created} new variants, {result.existing} already there, "
@@ -192,11 +303,14 @@ class CreativeKitAdmin(RoleAdmin):
     def render_variants(self, request, queryset):
         pending = StyleVariant.objects.filter(kit__in=queryset, rendered_image="").select_related(
             "copy", "image", "layout", "placement")
-        self.message_user(request, f"Rendered {variants_render(variants=pending)} variants.")
+        self.message_user(request, f"Rendered {variants_render(variants=pending)} variants. Next: review them "
+                                   "in the preview grid.")
 
     def get_urls(self):
         custom = [path("<int:kit_id>/preview/", self.guarded_view(self.preview_view, "view"),
-                       name="creative_kit_preview")]
+                       name="creative_kit_preview"),
+                  path("<int:kit_id>/step/<slug:step>/", self.guarded_view(self.step_view, "change"),
+                       name="creative_kit_step")]
         return custom + super().get_urls()
 
     def preview_view(self, request, kit_id: int):
@@ -215,11 +329,14 @@ class CreativeKitAdmin(RoleAdmin):
                 return HttpResponseRedirect(request.get_full_path())
             if not variant_admin.may_review(request, action):
                 raise PermissionDenied
-            bulk_review(self, request, kit.variants.filter(pk__in=request.POST.getlist("variant")), action, action)
+            chosen = kit.variants.filter(pk__in=request.POST.getlist("variant"))
+            if action in CONFIRM_ACTIONS and request.POST.get("confirm") != "yes":
+                return confirm_page(self, request, chosen, action, field="variant")
+            bulk_review(self, request, chosen, action, REVIEW_ACTIONS[action][0])
             return HttpResponseRedirect(request.get_full_path())
         context = {**self.admin_site.each_context(request), "kit": kit, "variants": variants,
                    "title": f"Preview: {kit}", "opts": self.model._meta, "status": status,
-                   "actions": [a for a in REVIEW_ACTIONS if variant_admin.may_review(request, a)]}
+                   "actions": [(a, d) for a, (d, _) in REVIEW_ACTIONS.items() if variant_admin.may_review(request, a)]}
         return render(request, "admin/creative/kit_preview.html", context)
 
 
@@ -235,6 +352,8 @@ class MaterialAdmin(RoleAdmin):
             obj.tag_sources.update(manual_tag_sources(obj.tags))
             obj.save(update_fields=["tag_sources"])
         autotag(obj)
+        if change:
+            parts_changed(request, obj, form.changed_data)
 
     def get_deleted_objects(self, objs, request):
         """The confirmation page lists what the deletion really does: the material, its variants that never
@@ -331,9 +450,9 @@ class CopyVariantAdmin(MaterialAdmin):
 
 @admin.register(ImageMaterial)
 class ImageMaterialAdmin(MaterialAdmin):
-    list_display = ("preview", "kit", "source", "width", "height", "tag_list")
-    list_filter = ("source", "kit")
-    readonly_fields = ("provenance", "width", "height")
+    list_display = ("preview", "kit", "source", "review", "width", "height", "tag_list")
+    list_filter = ("source", "review", "kit")
+    readonly_fields = ("provenance", "width", "height", "review")
 
     @admin.display(description="preview")
     def preview(self, obj):
@@ -377,6 +496,12 @@ class AuditInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 def bulk_review(modeladmin, request, variants, action: str, description: str) -> None:
     """Apply a review action to variants and report what changed and the first refusals."""
@@ -384,19 +509,40 @@ def bulk_review(modeladmin, request, variants, action: str, description: str) ->
     modeladmin.message_user(request, f"{description}: {changed} variant(s) changed.")
     for error in errors[:10]:
         modeladmin.message_user(request, error, level=messages.WARNING)
+    if len(errors) > 10:
+        modeladmin.message_user(request, f"… and {len(errors) - 10} more refused.", level=messages.WARNING)
 
 
 # The review actions (variant list and kit preview) and the permission each needs: approving is an edit,
 # everything that changes what serves needs creative.publish_variant.
 REVIEW_ACTIONS = {
-    "approve": ("Approve", "change"), "publish": ("Publish (make live)", "publish"), "pause": ("Pause", "publish"),
-    "retire": ("Retire", "publish"), "pin": ("Pin", "publish"), "unpin": ("Unpin", "publish"),
-    "block": ("Block", "publish"), "unblock": ("Unblock", "publish"),
+    "approve": ("Approve", "change"),
+    "approve_publish": ("Approve and publish", "publish"),
+    "publish": ("Publish approved (make live)", "publish"),
+    "pause": ("Pause", "publish"),
+    "retire": ("Retire (stop for good; can be restored to paused)", "publish"),
+    "restore": ("Restore retired to paused", "publish"),
+    "approve_revision": ("Approve the new version (it serves from now on)", "publish"),
+    "discard_revision": ("Discard the new version (keep serving the current one)", "change"),
+    "pin": ("Pin (first in every bucket)", "publish"), "unpin": ("Unpin", "publish"),
+    "block": ("Block (never served)", "publish"), "unblock": ("Unblock", "publish"),
 }
+CONFIRM_ACTIONS = {"retire"}
+
+
+def confirm_page(modeladmin, request, variants, action: str, *, field: str):
+    """The "are you sure?" page of an action that stops variants for good; it posts the same choice again."""
+    context = {**modeladmin.admin_site.each_context(request), "opts": StyleVariant._meta,
+               "title": f"{REVIEW_ACTIONS[action][0]}: are you sure?", "variants": list(variants[:200]),
+               "action": action, "field": field, "description": REVIEW_ACTIONS[action][0],
+               "post_action": request.POST.get("action", action)}
+    return TemplateResponse(request, "admin/creative/confirm_review.html", context)
 
 
 def _bulk_action(action: str, description: str, permission: str):
     def run(modeladmin, request, queryset):
+        if action in CONFIRM_ACTIONS and request.POST.get("confirm") != "yes":
+            return confirm_page(modeladmin, request, queryset, action, field="_selected_action")
         bulk_review(modeladmin, request, queryset, action, description)
 
     run.__name__ = f"bulk_{action}"
@@ -405,13 +551,13 @@ def _bulk_action(action: str, description: str, permission: str):
 
 @admin.register(StyleVariant)
 class StyleVariantAdmin(RoleAdmin):
-    list_display = ("preview", "variant_key", "placement", "status", "pinned", "blocked", "tag_list")
+    list_display = ("preview", "variant_key", "placement", "status", "new_version", "pinned", "blocked", "tag_list")
     list_filter = ("status", "pinned", "blocked", "placement", TagFilter)
     search_fields = ("variant_key",)
-    readonly_fields = ("large_preview", "status", "pinned", "blocked", "tags", "render_spec", "rendered_image",
-                       "published_at", "copy", "image", "layout", "kit", "placement", "variant_key")
-    fields = ("large_preview", "placement", "kit", "variant_key", "copy", "image", "layout", "status", "pinned",
-              "blocked", "tags", "tag_overrides", "render_spec", "rendered_image", "published_at")
+    readonly_fields = ("large_preview", "revision", "status", "pinned", "blocked", "tags", "render_spec",
+                       "rendered_image", "published_at", "copy", "image", "layout", "kit", "placement", "variant_key")
+    fields = ("large_preview", "revision", "placement", "kit", "variant_key", "copy", "image", "layout", "status",
+              "pinned", "blocked", "tags", "tag_overrides", "render_spec", "rendered_image", "published_at")
     inlines = [AuditInline]
     list_per_page = 60
     actions = [_bulk_action(a, d, p) for a, (d, p) in REVIEW_ACTIONS.items()] + ["render"]
@@ -440,28 +586,51 @@ class StyleVariantAdmin(RoleAdmin):
     def preview(self, obj):
         return thumbnail(obj.image_url)
 
-    @admin.display(description="rendered")
+    @admin.display(description="rendered (serving)")
     def large_preview(self, obj):
         return thumbnail(obj.image_url, height=200)
+
+    @admin.display(description="new version")
+    def new_version(self, obj):
+        return "awaiting approval" if obj.pending_revision else ""
+
+    @admin.display(description="new version awaiting approval")
+    def revision(self, obj):
+        revision = obj.pending_revision or {}
+        if not revision.get("rendered_image"):
+            return "none"
+        url = StyleVariant(rendered_image=revision["rendered_image"]).image_url
+        return format_html('{}<p>{}. The version above keeps serving until this one is approved (action '
+                           '“Approve the new version”).</p>', thumbnail(url, height=200), revision.get("reason", ""))
 
     @admin.display(description="tags")
     def tag_list(self, obj):
         return format_html_join(" ", '<code>{}={}</code>', ((g, "|".join(v)) for g, v in sorted(obj.tags.items())))
 
-    @admin.action(description="Render (again)", permissions=["change"])
+    @admin.action(description="Render (again): live ones get a new version to approve", permissions=["change"])
     def render(self, request, queryset):
-        count = variants_render(variants=queryset.select_related("copy", "image", "layout", "placement"))
-        self.message_user(request, f"Rendered {count} variants.")
+        outcomes = variants_rerender(variants=queryset.select_related("copy", "image", "layout", "placement"),
+                                     by=request.user, reason="rendered again from the variant list")
+        self.message_user(request, f"Rendered: {outcomes_summary(outcomes)}.")
 
 
 @admin.register(VariantAuditEntry)
 class VariantAuditEntryAdmin(RoleAdmin):
-    list_display = ("changed_at", "variant", "action", "from_value", "to_value", "changed_by")
+    """The record of who changed what: readable by everyone who may view it, changed or deleted by nobody.
+    Entries outlive their variant (the foreign key is SET_NULL), so deleting a kit or a variant that never
+    served does not need, and does not take, any audit entry."""
+
+    list_display = ("changed_at", "variant_label", "action", "from_value", "to_value", "changed_by", "note")
     list_filter = ("action",)
-    readonly_fields = ("variant", "action", "from_value", "to_value", "changed_by", "changed_at", "note")
+    search_fields = ("variant_label",)
+    readonly_fields = ("variant", "variant_label", "action", "from_value", "to_value", "changed_by", "changed_at",
+                       "note")
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -49,8 +49,11 @@ def test_generate_render_preview_and_publish_from_the_admin(staff_client, kit):
         assert variant.image_url in html and variant.variant_key in html
 
     ids = list(StyleVariant.objects.filter(kit=kit).values_list("pk", flat=True))
-    staff_client.post(preview_url, {"action": "publish", "variant": ids})
+    staff_client.post(preview_url, {"action": "publish", "variant": ids})  # a draft is not published unreviewed
+    assert set(StyleVariant.objects.filter(kit=kit).values_list("status", flat=True)) == {"draft"}
+    staff_client.post(preview_url, {"action": "approve_publish", "variant": ids})
     assert set(StyleVariant.objects.filter(kit=kit).values_list("status", flat=True)) == {"live"}
+    assert set(VariantAuditEntry.objects.values_list("to_value", flat=True)) == {"approved", "live"}
     entry = VariantAuditEntry.objects.filter(to_value="live").first()
     assert entry.changed_by == staff_client.user
 

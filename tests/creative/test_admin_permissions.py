@@ -58,9 +58,10 @@ ACTIONS = {
     "creative.layouttemplate.delete_selected": "operate",
     "creative.stylevariant.delete_selected": "operate",
     **{f"creative.stylevariant.bulk_{a}": "operate"
-       for a in ("approve", "publish", "pause", "retire", "pin", "unpin", "block", "unblock")},
+       for a in ("approve", "approve_publish", "publish", "pause", "retire", "restore", "approve_revision",
+                 "discard_revision", "pin", "unpin", "block", "unblock")},
     "creative.stylevariant.render": "operate",
-    "creative.variantauditentry.delete_selected": "operate",
+    "creative.variantauditentry.delete_selected": "nobody",  # the audit trail is never deleted by hand
     "generation.basemodel.delete_selected": "operate",
     "generation.lorastyle.delete_selected": "operate",
     "generation.generationjob.delete_selected": "operate",
@@ -77,6 +78,7 @@ ACTIONS = {
 }
 # Custom admin views (added through get_urls) and who may open them (GET) and use them (POST).
 VIEWS = {"creative_kit_preview": ("view", "operate"), "creative_copy_import": ("operate", "operate"),
+         "creative_kit_step": ("operate", "operate"),
          "auth_user_password_change": ("admin", "admin")}
 # Django's own views check the change permission themselves; ours go through RoleAdmin.guarded_view.
 DJANGO_VIEWS = {"auth_user_password_change"}
@@ -184,7 +186,7 @@ def test_an_analyst_cannot_publish_and_an_operator_can(world):
     variant.refresh_from_db()
     assert not variant.blocked
     assert messages_of(response) == [
-        "You do not have permission to run “Block” (it needs the publish permission); nothing was changed."]
+        "You do not have permission to run “Block (never served)” (it needs the publish permission); nothing was changed."]
 
     client_for(world["users"][OPERATORS]).post(url, post)
     variant.refresh_from_db()
@@ -202,7 +204,7 @@ def test_custom_views_answer_each_role_as_declared(world):
         checks = [("kit preview GET", client.get(preview).status_code, 200 if role in WHO["view"] else 403)]
         for action in ("approve", "publish", "pause", "retire", "pin", "unpin", "block", "unblock"):
             before = snapshot()
-            status = client.post(preview, {"action": action, "variant": variant_ids}).status_code
+            status = client.post(preview, {"action": action, "variant": variant_ids, "confirm": "yes"}).status_code
             allowed = role in WHO["operate"]
             checks.append((f"kit preview POST {action}", status, 302 if allowed else 403))
             if not allowed and snapshot() != before:
