@@ -56,6 +56,8 @@ class ImageRequest:
     negative_prompt: str = ""
     init_image: Image.Image | None = field(default=None, repr=False)
     strength: float = 0.5
+    # Inpainting (with init_image): white pixels are regenerated, black ones kept; see generation.editing.
+    mask_image: Image.Image | None = field(default=None, repr=False)
     # Replaying an image: the exact scheduler (class and config) and the seeds of the batch it was made in.
     scheduler_config: dict | None = field(default=None, repr=False)
     batch_seeds: tuple[int, ...] | None = None
@@ -65,8 +67,8 @@ class ImageRequest:
     @property
     def batch_key(self) -> tuple:
         # Images share a batch only when one adapter setting, one size and one mode serve them all.
-        return (self.mix, self.width, self.height, self.init_image is not None, self.steps, self.guidance,
-                self.scheduler, self.strength)
+        return (self.mix, self.width, self.height, self.init_image is not None, self.mask_image is not None,
+                self.steps, self.guidance, self.scheduler, self.strength)
 
 
 def normalize_mix(mix: dict[str, float] | Iterable[tuple[str, float]] | None) -> Mix:

@@ -244,17 +244,21 @@ class DiffusersBackend(Backend):
         class_name, overrides = SCHEDULERS[name]
         return getattr(diffusers, class_name).from_config(default.config, **overrides)
 
-    def _img2img(self, entry: CachedPipeline, model: ModelSpec):
-        view = entry.extras.get("img2img")
+    def _img2img(self, entry: CachedPipeline, model: ModelSpec, *, inpaint: bool = False):
+        kind = "inpaint" if inpaint else "img2img"
+        view = entry.extras.get(kind)
         if view is None:
             import diffusers
 
-            cls = (diffusers.StableDiffusionXLImg2ImgPipeline if model.family in XL_FAMILIES
-                   else diffusers.StableDiffusionImg2ImgPipeline)
+            xl = model.family in XL_FAMILIES
+            if inpaint:
+                cls = diffusers.StableDiffusionXLInpaintPipeline if xl else diffusers.StableDiffusionInpaintPipeline
+            else:
+                cls = diffusers.StableDiffusionXLImg2ImgPipeline if xl else diffusers.StableDiffusionImg2ImgPipeline
             # Same modules (and so the same LoRA adapters), no copy of the weights.
             view = cls(**entry.pipe.components)
             view.set_progress_bar_config(disable=True)
-            entry.extras["img2img"] = view
+            entry.extras[kind] = view
         return view
 
     def generate_batch(self, batch: list[ImageRequest], *, model: ModelSpec | None, loras: dict[str, LoraSpec],
@@ -266,7 +270,10 @@ class DiffusersBackend(Backend):
         entry = self.pipeline_for(model)
         first = batch[0]
         self.apply_mix(entry, first.mix, loras, model=model)
-        pipe = self._img2img(entry, model) if first.init_image is not None else entry.pipe
+        if first.init_image is not None:
+            pipe = self._img2img(entry, model, inpaint=first.mask_image is not None)
+        else:
+            pipe = entry.pipe
         pipe.scheduler = self._scheduler(entry.pipe, first.scheduler, first.scheduler_config)
         generator_device = "cpu" if not self.device.startswith("cuda") else self.device
         generators = [torch.Generator(device=generator_device).manual_seed(r.seed) for r in batch]
@@ -297,11 +304,17 @@ class DiffusersBackend(Backend):
         if first.init_image is not None:
             kwargs["image"] = [centre_crop(r.init_image.convert("RGB"), (r.width, r.height)) for r in batch]
             kwargs["strength"] = first.strength
+            if first.mask_image is not None:  # white = regenerate, black = keep
+                kwargs["mask_image"] = [centre_crop(r.mask_image.convert("L"), (r.width, r.height)) for r in batch]
+                kwargs["height"], kwargs["width"] = first.height, first.width
         else:
             kwargs["height"], kwargs["width"] = first.height, first.width
         started = time.perf_counter()
         with torch.inference_mode():
             images = pipe(**kwargs).images
+        if "mask_image" in kwargs:  # the kept pixels are the original's, not their VAE round trip
+            images = [Image.composite(img, init, mask)
+                      for img, init, mask in zip(images, kwargs["image"], kwargs["mask_image"], strict=True)]
         logger.info("generated %d image(s) in %.2fs", len(images), time.perf_counter() - started)
         return images
 

@@ -192,3 +192,37 @@ def test_prompt_weights_change_the_emphasis_and_weight_one_changes_nothing(tiny_
     heavy = _generate(tiny_model, prompt="a (gold:1.8) coin banner")[0]
     assert np.array_equal(plain, neutral)
     assert not np.array_equal(plain, heavy)
+
+
+def test_inpainting_keeps_the_product_and_regenerates_the_scene(tiny_model):
+    from PIL import Image
+
+    from generation.editing import keep_mask
+
+    product = Image.new("RGB", (32, 32), (20, 200, 20))
+    product_mask = Image.new("L", (32, 32), 0)
+    product_mask.paste(255, (8, 8, 24, 24))  # the product sits in the middle
+    out = _generate(tiny_model, init_image=product, mask_image=keep_mask(product_mask, feather=0), strength=1.0)[0]
+    scene = _generate(tiny_model)[0]
+    assert (out[8:24, 8:24] == [20, 200, 20]).all()  # the product, pixel for pixel
+    assert np.abs(out[:6].astype(int) - [20, 200, 20]).mean() > 30  # a new scene around it
+    assert not np.array_equal(out, scene)
+
+
+def test_outpainting_extends_a_square_picture_to_a_banner(tiny_model):
+    from PIL import Image
+
+    from generation.editing import outpaint_canvas
+
+    square = Image.new("RGB", (32, 32), (200, 30, 30))
+    canvas, mask = outpaint_canvas(square, (64, 32), overlap=2)
+    assert canvas.size == mask.size == (64, 32)
+    assert mask.getpixel((2, 16)) == 255 and mask.getpixel((32, 16)) == 0  # new margins painted, picture kept
+    requests = [ImageRequest(index=0, prompt="a gold coin banner", mix=(), width=64, height=32, seed=3, steps=2,
+                             guidance=1.0, init_image=canvas, mask_image=mask, strength=1.0)]
+    (wide,) = get_backend("diffusers").generate_batch(requests, model=_model_spec(tiny_model), loras={},
+                                                      on_step=lambda n: None)
+    assert wide.size == (64, 32)
+    pixels = np.asarray(wide)
+    assert (pixels[2:30, 18:46] == [200, 30, 30]).all()  # the original picture, kept in the middle
+    assert np.abs(pixels[:, :6].astype(int) - [200, 30, 30]).mean() > 30  # margins painted
