@@ -44,6 +44,8 @@ class TrainingData:
     weights: np.ndarray
     times: list[datetime]
     tags_by_variant: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    immature_dropped: int = 0  # rows younger than the click window that were left out
+    immature_kept: int = 0  # young rows used anyway because too few older ones remained
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,16 +64,16 @@ def default_click_window_s() -> float:
 
 
 def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: float | None = None,
-                 now: datetime | None = None) -> TrainingData:
-    """Every mature logged impression with its decision's features and whether it was clicked.
+                 now: datetime | None = None, min_mature: int = 0) -> TrainingData:
+    """Every logged impression with its decision's features and whether it was clicked, in time order.
 
     Label maturity: a decision younger than the click window may still get its click, so its impressions
-    are left out altogether (keeping only its early clicks would bias the click rate up), until it is older.
+    are left out altogether (keeping only its early clicks would bias the click rate up) as long as at
+    least `min_mature` older rows remain. A log that is nearly all that young (a demo, a test, a
+    system switched on minutes ago) is used whole, and `immature_kept` says how many rows were young.
     """
     window = default_click_window_s() if click_window_s is None else click_window_s
     decisions_qs = Decision.objects.all()
-    if window > 0:
-        decisions_qs = decisions_qs.filter(created_at__lte=(now or timezone.now()) - timedelta(seconds=window))
     events_qs = Event.objects.filter(decision_id__isnull=False)
     if placement_ids is not None:
         decisions_qs = decisions_qs.filter(placement_id__in=placement_ids)
@@ -102,6 +104,14 @@ def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: 
         weights.append(ips_weight(bucket=bucket, propensity=propensity, candidates=candidates, clip=clip))
         times.append(created_at)
     order = sorted(range(len(times)), key=times.__getitem__)
+    dropped = kept = 0
+    if window > 0 and times:
+        cutoff = (now or timezone.now()) - timedelta(seconds=window)
+        mature = [i for i in order if times[i] <= cutoff]
+        if len(mature) >= max(min_mature, 1):
+            dropped, order = len(order) - len(mature), mature
+        else:
+            kept = len(order) - len(mature)
     tags = dict(StyleVariant.objects.filter(id__in=set(vids)).values_list("id", "tags"))
     return TrainingData(
         feature_rows=[feature_rows[i] for i in order],
@@ -110,7 +120,7 @@ def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: 
         labels=np.array([labels[i] for i in order], dtype=np.float64),
         weights=np.array([weights[i] for i in order], dtype=np.float64),
         times=[times[i] for i in order],
-        tags_by_variant=tags,
+        tags_by_variant=tags, immature_dropped=dropped, immature_kept=kept,
     )
 
 
@@ -387,8 +397,9 @@ def train(*, placement=None, algo: str = "auto", general: bool = False, use_vari
         raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
     general = general or placement is None
     started = time.perf_counter()
-    data = collect_rows(placement_ids=None if general else [placement.id], click_window_s=click_window_s)
     min_rows = settings.KALEIDO_TRAIN_MIN_ROWS if min_rows is None else min_rows
+    data = collect_rows(placement_ids=None if general else [placement.id], click_window_s=click_window_s,
+                        min_mature=min_rows)
     clicks = int(data.labels.sum())
     if len(data) < min_rows:
         raise TrainingError(f"Only {len(data)} impressions with decisions ({clicks} clicks); need at least "
@@ -421,7 +432,8 @@ def train(*, placement=None, algo: str = "auto", general: bool = False, use_vari
             version=f"tmp-{time.time_ns()}", placement=None if general else placement,
             scope=ModelVersion.Scope.GENERAL if general else ModelVersion.Scope.DEDICATED,
             algo=fitted.algo, artefact="", artefact_sha256="", feature_spec=fitted.spec,
-            params={**fitted.params, "clicks": clicks, "gate": gate_numbers},
+            params={**fitted.params, "clicks": clicks, "gate": gate_numbers,
+                    "immature_dropped": data.immature_dropped, "immature_kept": data.immature_kept},
             data_from=data.times[0], data_to=data.times[-1], rows=len(y),
             positive_rate=float(y.mean()), train_seconds=time.perf_counter() - started, **fitted.metrics,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -239,3 +239,23 @@ def test_calibration_curve_uses_equal_count_bins_and_folds_a_small_remainder():
     assert [b["count"] for b in curve] == [10] * 9 + [13]
     assert curve[0]["observed"] == 0.0 and curve[-1]["observed"] == 1.0
     assert calibration_curve(np.array([]), np.array([])) == []
+
+
+def test_impressions_younger_than_the_click_window_wait_until_their_clicks_can_have_arrived():
+    placement, variants = catalogue(default_mode=ServingMode.MODEL)
+    log_random_traffic(placement, variants, users=1000, seed=2, start=datetime.now(UTC) - timedelta(hours=3))
+    log_random_traffic(placement, variants, users=300, seed=3, start=datetime.now(UTC) - timedelta(minutes=4))
+
+    mv = ModelVersion.objects.get(version=services.train_model(placement=placement).model_version)
+
+    assert mv.rows == 1000 and mv.params["immature_dropped"] == 300  # their clicks may still be coming
+    assert mv.data_to < datetime.now(UTC) - timedelta(minutes=30)
+
+
+def test_a_log_that_is_all_young_is_used_whole_and_says_so():
+    placement, variants = catalogue(default_mode=ServingMode.MODEL)
+    log_random_traffic(placement, variants, users=800, seed=3, start=datetime.now(UTC) - timedelta(minutes=14))
+
+    mv = ModelVersion.objects.get(version=services.train_model(placement=placement).model_version)
+
+    assert mv.rows == 800 and mv.params["immature_kept"] == 800
