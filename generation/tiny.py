@@ -122,3 +122,24 @@ def save_tiny_lora(path: Path, *, pipeline=None, rank: int = 4, seed: int = 1, s
         save_directory=str(path.parent), unet_lora_layers=state, weight_name=path.name, safe_serialization=True
     )
     return path
+
+
+def save_tiny_controlnet(path: Path, *, pipeline=None, seed: int = 5) -> Path:
+    """A ControlNet initialised from the tiny UNet (random conditioning weights), as one safetensors file.
+
+    Its conditioning embedding downsamples by 2, like the tiny VAE, so control images are at pixel size."""
+    import torch
+    from diffusers import ControlNetModel
+    from safetensors.torch import save_file
+
+    pipe = pipeline if pipeline is not None else tiny_pipeline()
+    torch.manual_seed(seed)
+    controlnet = ControlNetModel.from_unet(pipe.unet, conditioning_embedding_out_channels=(16, 32))
+    with torch.no_grad():  # zero-initialised outputs would make it a no-op: give them weights
+        for name, param in controlnet.named_parameters():
+            if "zero_conv" in name or "controlnet_down_blocks" in name or "controlnet_mid_block" in name:
+                param.normal_(0.0, 0.2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    controlnet.save_config(path.with_name(f"{path.stem}_config"))
+    save_file({k: v.contiguous() for k, v in controlnet.state_dict().items()}, str(path))
+    return path

@@ -15,6 +15,7 @@ from PIL import Image
 
 from .base import (
     Backend,
+    ControlSpec,
     GenerationError,
     ImageRequest,
     JobCancelled,
@@ -28,7 +29,7 @@ from .base import (
 from .cache import PipelineCache
 
 __all__ = [
-    "Backend", "GenerationError", "ImageRequest", "JobCancelled", "LoraSpec", "Mix", "ModelSpec",
+    "Backend", "ControlSpec", "GenerationError", "ImageRequest", "JobCancelled", "LoraSpec", "Mix", "ModelSpec",
     "PipelineCache", "StepCallback", "batches", "get_backend", "normalize_mix", "reset_backends", "run_requests",
 ]
 

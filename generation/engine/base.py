@@ -42,6 +42,17 @@ class LoraSpec:
     sha256: str = ""  # the adapter is cached under it: a re-registered file is a new adapter
 
 
+@dataclass(frozen=True)
+class ControlSpec:
+    """A ControlNet and the structure it keeps: an edge (canny), line-art or depth image at the job's size."""
+
+    name: str
+    path: str  # a diffusers folder, or one .safetensors file with "<stem>_config/config.json" beside it
+    image: Image.Image = field(repr=False, compare=False)
+    scale: float = 1.0
+    sha256: str = ""
+
+
 @dataclass
 class ImageRequest:
     index: int
@@ -58,6 +69,7 @@ class ImageRequest:
     strength: float = 0.5
     # Inpainting (with init_image): white pixels are regenerated, black ones kept; see generation.editing.
     mask_image: Image.Image | None = field(default=None, repr=False)
+    control: ControlSpec | None = field(default=None, repr=False)
     # Replaying an image: the exact scheduler (class and config) and the seeds of the batch it was made in.
     scheduler_config: dict | None = field(default=None, repr=False)
     batch_seeds: tuple[int, ...] | None = None
@@ -67,8 +79,9 @@ class ImageRequest:
     @property
     def batch_key(self) -> tuple:
         # Images share a batch only when one adapter setting, one size and one mode serve them all.
+        control = (self.control.path, self.control.scale, id(self.control.image)) if self.control else None
         return (self.mix, self.width, self.height, self.init_image is not None, self.mask_image is not None,
-                self.steps, self.guidance, self.scheduler, self.strength)
+                control, self.steps, self.guidance, self.scheduler, self.strength)
 
 
 def normalize_mix(mix: dict[str, float] | Iterable[tuple[str, float]] | None) -> Mix:

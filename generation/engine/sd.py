@@ -270,7 +270,11 @@ class DiffusersBackend(Backend):
         entry = self.pipeline_for(model)
         first = batch[0]
         self.apply_mix(entry, first.mix, loras, model=model)
-        if first.init_image is not None:
+        if first.control is not None:
+            if first.init_image is not None:
+                raise GenerationError("ControlNet runs with text-to-image only (no init image) for now.")
+            pipe = self._controlnet_view(entry, model, first.control)
+        elif first.init_image is not None:
             pipe = self._img2img(entry, model, inpaint=first.mask_image is not None)
         else:
             pipe = entry.pipe
@@ -309,6 +313,12 @@ class DiffusersBackend(Backend):
                 kwargs["height"], kwargs["width"] = first.height, first.width
         else:
             kwargs["height"], kwargs["width"] = first.height, first.width
+        if first.control is not None:
+            kwargs["image"] = [centre_crop(r.control.image.convert("RGB"), (r.width, r.height)) for r in batch]
+            kwargs["controlnet_conditioning_scale"] = first.control.scale
+            for request in batch:
+                request.details["control"] = {"name": first.control.name, "sha256": first.control.sha256,
+                                              "scale": first.control.scale}
         started = time.perf_counter()
         with torch.inference_mode():
             images = pipe(**kwargs).images
@@ -317,6 +327,38 @@ class DiffusersBackend(Backend):
                       for img, init, mask in zip(images, kwargs["image"], kwargs["mask_image"], strict=True)]
         logger.info("generated %d image(s) in %.2fs", len(images), time.perf_counter() - started)
         return images
+
+    def _controlnet_view(self, entry: CachedPipeline, model: ModelSpec, control):
+        """A ControlNet pipeline over the loaded modules; each ControlNet is loaded once per pipeline."""
+        import diffusers
+
+        from ..weights import weights_sha256
+
+        key = f"controlnet:{control.sha256 or control.path}"
+        view = entry.extras.get(key)
+        if view is not None:
+            return view
+        path = Path(control.path)
+        if control.sha256 and weights_sha256(path) != control.sha256:
+            raise GenerationError(f"ControlNet '{control.name}': {path.name} changed since registration.")
+        try:
+            if path.is_dir():
+                net = diffusers.ControlNetModel.from_pretrained(str(path), use_safetensors=True, local_files_only=True)
+            else:
+                from safetensors.torch import load_file
+
+                config = diffusers.ControlNetModel.load_config(str(path.with_name(f"{path.stem}_config")))
+                net = diffusers.ControlNetModel.from_config(config)
+                net.load_state_dict(load_file(str(path)))
+        except Exception as exc:
+            raise GenerationError(f"ControlNet '{control.name}' could not be loaded from {path.name}: {exc}") from exc
+        net = net.to(self.device, entry.pipe.unet.dtype)
+        cls = (diffusers.StableDiffusionXLControlNetPipeline if model.family in XL_FAMILIES
+               else diffusers.StableDiffusionControlNetPipeline)
+        view = cls(**entry.pipe.components, controlnet=net)
+        view.set_progress_bar_config(disable=True)
+        entry.extras[key] = view
+        return view
 
     def _weighted_prompts(self, pipe, kwargs: dict, *, xl: bool) -> None:
         """Prompt weighting and prompts over 77 tokens (generation.prompts) become embeddings; SDXL's two

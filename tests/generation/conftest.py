@@ -77,3 +77,10 @@ def encoder():
     from generation.tagging import encoder as load
 
     return load()
+
+
+@pytest.fixture
+def tiny_controlnet(model_root):
+    from generation.tiny import save_tiny_controlnet
+
+    return save_tiny_controlnet(model_root / "controlnets" / "canny.safetensors")

@@ -226,3 +226,36 @@ def test_outpainting_extends_a_square_picture_to_a_banner(tiny_model):
     pixels = np.asarray(wide)
     assert (pixels[2:30, 18:46] == [200, 30, 30]).all()  # the original picture, kept in the middle
     assert np.abs(pixels[:, :6].astype(int) - [200, 30, 30]).mean() > 30  # margins painted
+
+
+def test_canny_edges_outline_a_shape():
+    from PIL import Image, ImageDraw
+
+    from generation.editing import canny_edges
+
+    img = Image.new("RGB", (64, 64), (255, 255, 255))
+    ImageDraw.Draw(img).rectangle([16, 16, 47, 47], fill=(0, 0, 0))
+    edges = np.asarray(canny_edges(img).convert("L")) > 0
+    assert edges[16:48, 14:19].any() and edges[16:48, 45:50].any()  # the left and right sides
+    assert not edges[24:40, 24:40].any() and not edges[:8, :8].any()  # nothing inside or far outside
+
+
+def test_a_controlnet_keeps_the_structure_of_a_brand_image(tiny_model, tiny_controlnet):
+    from PIL import Image, ImageDraw
+
+    from generation.editing import canny_edges
+    from generation.engine import ControlSpec
+    from generation.weights import weights_sha256
+
+    brand = Image.new("RGB", (32, 32), (255, 255, 255))
+    ImageDraw.Draw(brand).ellipse([6, 6, 26, 26], fill=(0, 0, 0))
+    edges = canny_edges(brand)
+
+    def with_control(scale):
+        control = ControlSpec(name="canny", path=str(tiny_controlnet), image=edges, scale=scale,
+                              sha256=weights_sha256(tiny_controlnet))
+        return _generate(tiny_model, control=control)[0]
+
+    plain = _generate(tiny_model)[0]
+    assert np.array_equal(with_control(0.0), plain)  # scale 0: the ControlNet adds nothing
+    assert np.abs(with_control(1.5).astype(int) - plain.astype(int)).mean() > 1.0
