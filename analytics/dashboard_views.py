@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 
-from access.roles import can_operate, can_read_reports
+from access.roles import can_read_reports
 
 PAGES = ("experiments", "attribution", "variants", "models")
 MANIFEST_NAME = "dashboard/manifest.json"
@@ -48,8 +48,9 @@ def dashboard_assets() -> dict[str, list[str] | str]:
 
 
 def can_manage_models(user) -> bool:
-    """Activating or rolling back a ranker changes what users see: operators and admins only."""
-    return bool(getattr(user, "is_staff", False) and can_operate(user))
+    """Activating or rolling back a ranker changes what users see: staff holding `ranking.activate_model`
+    (operators and admins), the permission the admin's actions check too."""
+    return bool(getattr(user, "is_staff", False) and user.has_perm("ranking.activate_model"))
 
 
 def _is_staff(user) -> bool:
