@@ -104,8 +104,8 @@ class ExperimentAdmin(RoleAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(RoleAdmin):
-    list_display = ("version", "placement", "scope", "algo", "is_active", "artefact_status", "rows", "auc",
-                    "logloss", "calibration_error", "created_at", "activated_at")
+    list_display = ("version", "placement", "scope", "algo", "is_active", "gate_verdict", "artefact_status", "rows",
+                    "auc", "logloss", "calibration_error", "created_at", "activated_at")
     list_filter = ("is_active", "scope", "algo", "placement")
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate", "roll_back"]
@@ -115,6 +115,14 @@ class ModelVersionAdmin(RoleAdmin):
 
     def has_activate_permission(self, request) -> bool:
         return request.user.has_perm("ranking.activate_model")
+
+    @admin.display(description="gate")
+    def gate_verdict(self, obj):
+        """The activation gate's verdict in words (ranking.gate.check, as model_activate applies it)."""
+        from .gate import check
+
+        verdict = check(obj)
+        return "passes" if verdict.passed else "refused: " + "; ".join(verdict.reasons)
 
     @admin.display(description="Artefact")
     def artefact_status(self, obj):

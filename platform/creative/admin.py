@@ -125,12 +125,70 @@ def protect_served(found: tuple, variants) -> tuple:
         *protected, *(f"variant {v} ({v.status}: it has served traffic; retire it instead)" for v in served)]
 
 
+def training_report(summary: dict | None) -> tuple[str, int]:
+    """The operator's words for a training run's summary (ranking.retraining.retrain_placement), and a level."""
+    if summary is None:
+        return ("Not enough logged traffic to train a model yet: publish variants, let them serve (random or "
+                "experiment traffic), then try again.", messages.WARNING)
+    gate = summary.get("gate") or {}
+    auc = summary.get("auc")
+    head = f"Trained v{summary['model_version']} on {summary.get('rows', 0)} rows" + (
+        f" (holdout AUC {auc:.3f})" if auc is not None else "")
+    if summary.get("activated"):
+        return f"{head}. It passed the activation gate and now serves the model bucket.", messages.SUCCESS
+    reasons = "; ".join(gate.get("reasons") or []) or "the gate refused it"
+    return (f"{head}. Not activated: {reasons}. The model serving before (if any) keeps serving.",
+            messages.WARNING)
+
+
 @admin.register(Placement)
 class PlacementAdmin(RoleAdmin):
     list_display = ("slug", "name", "width", "height", "surface", "default_mode", "live_variants")
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ("slug", "name")
     raw_id_fields = ("control_variant",)
+    actions = ["train_model_now"]
+    # Plain words for the placement's settings (the model's own names are for programmers).
+    PLAIN = {
+        "default_mode": "What this placement shows while no experiment runs: the control design, any live "
+                        "variant at random, or the trained model's choice for each user.",
+        "exploration_policy": "How the model keeps trying designs it is unsure about.",
+        "exploration_epsilon": "Share of the model's traffic (0.05 = 5%) that tries another live design instead "
+                               "of the model's favourite, so the model keeps learning.",
+        "new_variant_impressions": "A newly published variant is shown extra until it has been seen this many times.",
+        "control_variant": "The default design: what the control bucket sees, and the fallback.",
+    }
+    POLICY_LABELS = {"epsilon_greedy": "Mostly the favourite, sometimes another design (fixed share below)",
+                     "thompson": "Try designs in proportion to how likely each is to be the best"}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in self.PLAIN:
+            field.help_text = self.PLAIN[db_field.name]
+        if field is not None and db_field.name == "exploration_policy":
+            field.choices = [(value, self.POLICY_LABELS.get(value, label)) for value, label in field.choices]
+        return field
+
+    def has_train_permission(self, request) -> bool:
+        return request.user.has_perm("ranking.activate_model")
+
+    @admin.action(description="Train a model now (activated only if it passes the activation gate)",
+                  permissions=["train"])
+    def train_model_now(self, request, queryset):
+        """Queued on the cpu queue (ranking.tasks.train_placement_model); where no broker is configured the
+        task runs at once and its verdict is shown here, otherwise it appears under Models when done."""
+        from ranking.tasks import train_placement_model
+
+        if not queryset.exists():
+            self.message_user(request, "No placement selected.", messages.WARNING)
+        for placement in queryset:
+            result = train_placement_model.delay(placement.pk, "auto", True)
+            if result.ready():
+                text, level = training_report(result.get())
+                self.message_user(request, f"{placement.slug}: {text}", level)
+            else:
+                self.message_user(request, f"{placement.slug}: training queued on the cpu queue; the new version "
+                                           "and the gate's verdict appear under Models (“gate”) when it is done.")
 
     @admin.display(description="live variants")
     def live_variants(self, obj):
@@ -575,6 +633,23 @@ class StyleVariantAdmin(RoleAdmin):
         return protect_served(super().get_deleted_objects(objs, request),
                               StyleVariant.objects.filter(pk__in=[o.pk for o in objs]))
 
+    def get_urls(self):
+        custom = [path("<int:variant_id>/actual-size/", self.guarded_view(self.actual_size_view, "view"),
+                       name="creative_variant_actual_size")]
+        return custom + super().get_urls()
+
+    def actual_size_view(self, request, variant_id: int):
+        """The variant at its placement's real size, in a phone frame (@2x) and pixel for pixel (1:1)."""
+        variant = get_object_or_404(StyleVariant.objects.select_related("placement"), pk=variant_id)
+        placement = variant.placement
+        half_width, half_height = max(1, placement.width // 2), max(1, placement.height // 2)
+        revision = (variant.pending_revision or {}).get("rendered_image")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "variant": variant,
+                   "placement": placement, "title": f"Actual size: {variant}", "half_width": half_width,
+                   "half_height": half_height, "frame_width": max(half_width + 24, 320),
+                   "revision_url": StyleVariant(rendered_image=revision).image_url if revision else ""}
+        return render(request, "admin/creative/variant_actual_size.html", context)
+
     def save_model(self, request, obj, form, change):
         if "tag_overrides" in form.changed_data:
             variant_set_tag_overrides(variant=obj, overrides=form.cleaned_data["tag_overrides"] or {},
@@ -588,7 +663,11 @@ class StyleVariantAdmin(RoleAdmin):
 
     @admin.display(description="rendered (serving)")
     def large_preview(self, obj):
-        return thumbnail(obj.image_url, height=200)
+        if not obj.pk:
+            return "—"
+        return format_html('{}<p><a class="button" href="{}">Open at actual size (phone frame)</a></p>',
+                           thumbnail(obj.image_url, height=200),
+                           reverse("admin:creative_variant_actual_size", args=[obj.pk]))
 
     @admin.display(description="new version")
     def new_version(self, obj):

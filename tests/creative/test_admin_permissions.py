@@ -47,6 +47,7 @@ ACTIONS = {
     "access.apikey.revoke": "admin",
     "creative.taggroup.delete_selected": "operate",
     "creative.placement.delete_selected": "operate",
+    "creative.placement.train_model_now": "operate",
     "creative.creativekit.delete_selected": "operate",
     "creative.creativekit.generate_combinations": "operate",
     "creative.creativekit.render_variants": "operate",
@@ -78,7 +79,7 @@ ACTIONS = {
 }
 # Custom admin views (added through get_urls) and who may open them (GET) and use them (POST).
 VIEWS = {"creative_kit_preview": ("view", "operate"), "creative_copy_import": ("operate", "operate"),
-         "creative_kit_step": ("operate", "operate"),
+         "creative_kit_step": ("operate", "operate"), "creative_variant_actual_size": ("view", "view"),
          "auth_user_password_change": ("admin", "admin")}
 # Django's own views check the change permission themselves; ours go through RoleAdmin.guarded_view.
 DJANGO_VIEWS = {"auth_user_password_change"}
