@@ -135,6 +135,10 @@ class GenerationJob(models.Model):
     init_image = models.ImageField(upload_to="generation/init/", null=True, blank=True,
                                    help_text="Image-to-image: restyle this picture.")
     strength = models.FloatField(default=0.5, help_text="Image-to-image only: 0 keeps the picture, 1 ignores it.")
+    mask_image = models.ImageField(upload_to="generation/mask/", null=True, blank=True,
+                                   help_text="Inpainting (with an init image): white is regenerated, black is kept.")
+    outpaint = models.BooleanField(default=False, help_text="Extend the init image to the job's aspect ratio "
+                                                            "(the new margins are painted) instead of cropping it.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0, help_text="Percent of denoising steps done.")
     step_timings = models.JSONField(default=list, blank=True, help_text="Seconds per denoising step, in order.")

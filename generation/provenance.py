@@ -46,7 +46,10 @@ def provenance_record(*, job, request, described: dict, loras: dict, fit: dict |
         "img2img": request.init_image is not None,
         "strength": request.strength if request.init_image is not None else None,
         "init_image": job.init_image.name if job.init_image else None,
-        "init_image_sha256": _image_sha256(job) if job.init_image else None,
+        "init_image_sha256": _image_sha256(job.init_image) if job.init_image else None,
+        "mask_image": job.mask_image.name if job.mask_image else None,
+        "mask_image_sha256": _image_sha256(job.mask_image) if job.mask_image else None,
+        "outpaint": bool(job.outpaint),
         "batch_size": details.pop("batch_size", 1),
         "batch_index": details.pop("batch_index", 0),
         "batch_seeds": details.pop("batch_seeds", [request.seed]),
@@ -65,8 +68,8 @@ def _relative(path: str) -> str:
         return str(path)
 
 
-def _image_sha256(job) -> str:
-    with job.init_image.open("rb") as fh:
+def _image_sha256(field) -> str:
+    with field.open("rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()
 
 
@@ -117,13 +120,20 @@ def reproduce(source) -> Image.Image:
                           dtype=_DTYPES.get(record.get("dtype", ""), base.get("dtype", "auto")), sha256=base["sha256"])
     loras = {name: LoraSpec(name=name, path=str(resolve_model_path(spec["path"])), sha256=spec["sha256"])
              for name, spec in record.get("loras", {}).items()}
-    init = _init_image(record)
+    init = _stored_image(record, "init_image")
+    mask = _stored_image(record, "mask_image")
+    if init is not None and mask is not None:
+        mask = mask.convert("L")
+    if init is not None and record.get("outpaint"):
+        from .editing import outpaint_canvas
+
+        init, mask = outpaint_canvas(init, (record["width"], record["height"]))
     seeds = record.get("batch_seeds") or [record["seed"]]
     requests = [
         ImageRequest(index=i, prompt=record["prompt"], negative_prompt=record.get("negative_prompt", ""),
                      mix=normalize_mix(record.get("mix")), width=record["width"], height=record["height"], seed=seed,
                      steps=record["steps"], guidance=record["guidance"], scheduler=record.get("scheduler", "default"),
-                     init_image=init, strength=record.get("strength") or 0.5,
+                     init_image=init, strength=record.get("strength") or 0.5, mask_image=mask,
                      scheduler_config=record.get("scheduler_config"))
         for i, seed in enumerate(seeds)
     ]
@@ -144,15 +154,15 @@ def _record(source) -> dict:
         return read_png_provenance(fh.read())
 
 
-def _init_image(record: dict) -> Image.Image | None:
-    if not record.get("init_image"):
+def _stored_image(record: dict, key: str) -> Image.Image | None:
+    if not record.get(key):
         return None
     from django.core.files.storage import default_storage
 
     from .engine import GenerationError
 
-    with default_storage.open(record["init_image"], "rb") as fh:
+    with default_storage.open(record[key], "rb") as fh:
         data = fh.read()
-    if record.get("init_image_sha256") and hashlib.sha256(data).hexdigest() != record["init_image_sha256"]:
-        raise GenerationError("the init image changed since the image was made (SHA-256 differs).")
+    if record.get(f"{key}_sha256") and hashlib.sha256(data).hexdigest() != record[f"{key}_sha256"]:
+        raise GenerationError(f"the {key.replace('_', ' ')} changed since the image was made (SHA-256 differs).")
     return Image.open(io.BytesIO(data)).convert("RGB")

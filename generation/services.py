@@ -28,6 +28,7 @@ from creative.models import CreativeKit, ImageMaterial
 from creative.services.materials import images_review
 from creative.uploads import clean_image_upload
 
+from .editing import outpaint_canvas
 from .engine import (
     GenerationError,
     ImageRequest,
@@ -125,7 +126,7 @@ def job_create(
     base_model: BaseModel | None = None, backend: str | None = None, prompt_template: str | None = None,
     negative_prompt: str = "", width: int | None = None, height: int | None = None, seed: int | None = None,
     steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
-    init_image: bytes | None = None, strength: float = 0.5,
+    init_image: bytes | None = None, strength: float = 0.5, mask_image: bytes | None = None, outpaint: bool = False,
 ) -> GenerationJob:
     """A queued job, validated; nothing runs until job_start. Without a base model (and none registered)
     the procedural backend is used."""
@@ -171,7 +172,8 @@ def job_create(
         except ValidationError as exc:
             raise ValidationError({"init_image": exc.messages}) from exc
         job.init_image.save(cleaned.name, cleaned, save=False)
-    job.full_clean(exclude=["init_image"])
+    _attach_editing(job, mask_image=mask_image, outpaint=outpaint, has_init=init_image is not None)
+    job.full_clean(exclude=["init_image", "mask_image"])
     job.save()
     return job
 
@@ -281,9 +283,43 @@ def _trigger(job: GenerationJob, mix: dict[str, float], loras: dict[str, LoraSpe
     return ", ".join(words)
 
 
+def _attach_editing(job: GenerationJob, *, mask_image: bytes | None, outpaint: bool, has_init: bool) -> None:
+    """Inpainting (a mask) and outpainting need an init image and the diffusers backend; not both at once."""
+    if mask_image is None and not outpaint:
+        return
+    field = "mask_image" if mask_image is not None else "outpaint"
+    if not has_init:
+        raise ValidationError({field: "needs an init image (the picture to keep or extend)."})
+    if job.backend != Job.Backend.DIFFUSERS:
+        raise ValidationError({field: "inpainting and outpainting need the diffusers backend and a base model."})
+    if mask_image is not None and outpaint:
+        raise ValidationError({"outpaint": "outpainting makes its own mask; send a mask or outpaint, not both."})
+    job.outpaint = outpaint
+    if mask_image is not None:
+        try:
+            cleaned = clean_image_upload(mask_image, name="mask")
+        except ValidationError as exc:
+            raise ValidationError({"mask_image": exc.messages}) from exc
+        job.mask_image.save(cleaned.name, cleaned, save=False)
+
+
+def editing_inputs(job: GenerationJob, init: Image.Image | None) -> tuple[Image.Image | None, Image.Image | None]:
+    """(init image, mask) as the engine takes them: outpainting turns the init into a canvas of the job's
+    aspect with its margins masked; inpainting reads the job's mask."""
+    if init is None:
+        return None, None
+    if job.outpaint:
+        return outpaint_canvas(init, (job.width, job.height))
+    if job.mask_image:
+        with job.mask_image.open("rb") as fh:
+            return init, Image.open(io.BytesIO(fh.read())).convert("L")
+    return init, None
+
+
 def job_requests(job: GenerationJob, *, loras: dict[str, LoraSpec], init: Image.Image | None = None
                  ) -> list[ImageRequest]:
     """One request per (mix, repeat); image i gets seed + i, so any image can be made again alone."""
+    init, mask = editing_inputs(job, init)
     requests = []
     for m, mix in enumerate(job.mixes or [{}]):
         prompt = job.prompt_template.format_map(_Defaulting(offer=job.kit.offer_name, trigger=_trigger(job, mix, loras)))
@@ -293,7 +329,7 @@ def job_requests(job: GenerationJob, *, loras: dict[str, LoraSpec], init: Image.
             requests.append(ImageRequest(
                 index=index, prompt=prompt, negative_prompt=job.negative_prompt, mix=normalize_mix(mix),
                 width=job.width, height=job.height, seed=job.seed + index, steps=job.steps, guidance=job.guidance,
-                scheduler=job.scheduler, init_image=init, strength=job.strength,
+                scheduler=job.scheduler, init_image=init, strength=job.strength, mask_image=mask,
             ))
     return requests
 

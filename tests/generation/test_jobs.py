@@ -259,3 +259,49 @@ def test_lora_trigger_words_carry_their_weight_in_the_prompt(sparkle, square_kit
     job = services.job_create(kit=square_kit, mixes=[{"sparkle": 0.6}, {"sparkle": 1.0}], width=32, height=32)
     prompts = [r.prompt for r in services.job_requests(job, loras=services._lora_specs(job))]
     assert "(sparkle style:0.6)" in prompts[0] and "(" not in prompts[1] and "sparkle style" in prompts[1]
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_outpaint_job_adapts_a_square_material_to_a_banner_and_replays(tiny_model):
+    from generation.engine import reset_backends
+    from generation.provenance import reproduce
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    banner = CreativeKitFactory(placement=PlacementFactory(slug="wide-banner", width=640, height=320))
+    square = Image.new("RGB", (48, 48), (200, 30, 30))
+    job = services.job_run(job_id=services.job_create(
+        kit=banner, init_image=_png(square), outpaint=True, strength=1.0, width=64, height=32, seed=3).pk)
+    assert job.status == S.SUCCEEDED, job.error
+    material = job.images.get()
+    pixels = _pixels(material)
+    assert pixels.shape == (32, 64, 3)
+    assert (pixels[8:24, 24:40] == [200, 30, 30]).all()  # the material, kept (fitted inside, 8 px of seam repainted)
+    assert np.abs(pixels[:, :6].astype(int) - [200, 30, 30]).mean() > 30  # the new margins, painted
+    assert material.provenance["outpaint"] is True
+    reset_backends()
+    assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
+
+
+def test_an_inpaint_job_keeps_the_masked_product(tiny_model, square_kit):
+    product = Image.new("RGB", (32, 32), (20, 200, 20))
+    mask = Image.new("L", (32, 32), 255)
+    mask.paste(0, (8, 8, 24, 24))  # keep the middle
+    job = services.job_run(job_id=services.job_create(
+        kit=square_kit, init_image=_png(product), mask_image=_png(mask), strength=1.0, width=32, height=32).pk)
+    assert job.status == S.SUCCEEDED, job.error
+    pixels = _pixels(job.images.get())
+    assert (pixels[8:24, 8:24] == [20, 200, 20]).all()
+    assert job.images.get().provenance["mask_image_sha256"]
+
+
+def test_inpainting_and_outpainting_say_what_they_need(tiny_model, square_kit):
+    with pytest.raises(ValidationError, match="needs an init image"):
+        services.job_create(kit=square_kit, outpaint=True, width=32, height=32)
+    with pytest.raises(ValidationError, match="diffusers backend"):
+        services.job_create(kit=square_kit, backend="procedural", init_image=_png(Image.new("RGB", (8, 8))),
+                            outpaint=True, width=32, height=32)
