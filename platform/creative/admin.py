@@ -209,8 +209,8 @@ class CopyInline(admin.TabularInline):
 class ImageInline(admin.TabularInline):
     model = ImageMaterial
     form = TaggedMaterialForm
-    fields = ("preview", "file", "source", "tags")
-    readonly_fields = ("preview",)
+    fields = ("preview", "file", "source", "review", "tags")
+    readonly_fields = ("preview", "review")  # accepted or rejected on the generation job's page
     extra = 0
 
     @admin.display(description="preview")
