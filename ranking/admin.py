@@ -73,16 +73,37 @@ class ExperimentAdmin(RoleAdmin):
 
     @admin.display(description="results")
     def results(self, obj):
-        """The report's summary: per bucket CTR with its interval, lift against control, p-value, SRM."""
-        from analytics.experiments import experiment_report, format_report
+        """The report's summary: per bucket CTR with its 95% interval, lift against control with its interval
+        and p-value, and the sample ratio mismatch check; the dashboard has the full report."""
+        from analytics.experiments import experiment_report
 
         try:
             report = experiment_report(experiment=obj, refresh=False, segments=False)
         except Exception as exc:  # the report is a convenience here; the dashboard has the full one
             return f"The report could not be computed here ({type(exc).__name__}); open the dashboard."
-        srm = ("⚠ sample ratio mismatch: the buckets did not get the traffic their shares say"
-               if report.get("srm_flag") else "no sample ratio mismatch")
-        return format_html('<pre style="white-space:pre-wrap">{}</pre><p>{}</p>', format_report(report), srm)
+
+        def pct(value):
+            return "—" if value is None else f"{100 * value:.2f}%"
+
+        def interval(pair):
+            return "—" if not pair or pair[0] is None else f"[{pct(pair[0])}, {pct(pair[1])}]"
+
+        rows = []
+        for name, b in report["buckets"].items():
+            lift = b.get("lift_vs_control") or {}
+            p_value = b.get("p_value")
+            rows.append((name + (" (control)" if name == report["control"] else ""), b["users"], b["impressions"],
+                         b["clicks"], pct(b["ctr"]), interval(b["ctr_ci"]), pct(lift.get("absolute")),
+                         interval(lift.get("absolute_ci")), "—" if p_value is None else f"{p_value:.3f}"))
+        head = ("bucket", "users", "impressions", "clicks", "CTR", "CTR 95% interval", "lift vs control",
+                "lift 95% interval", "p")
+        srm = ("⚠ sample ratio mismatch: the buckets did not get the traffic their shares say (p = "
+               f"{report['srm_p_value']:.4f}); check the integration before reading the lifts"
+               if report.get("srm_flag") else "Traffic split matches the shares (no sample ratio mismatch).")
+        return format_html(
+            '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table><p>{}</p>',
+            format_html_join("", "<th>{}</th>", ((h,) for h in head)),
+            format_html_join("", "<tr>" + "<td>{}</td>" * len(head) + "</tr>", rows), srm)
 
     @admin.display(description="dashboard")
     def dashboard_link(self, obj):

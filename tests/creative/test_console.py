@@ -107,3 +107,15 @@ def test_a_variant_opens_at_its_real_size_in_a_phone_frame(operator):
     html = operator.get(url).content.decode()
     assert 'aria-label="phone frame"' in html
     assert 'width="375" height="150"' in html and 'width="750" height="300"' in html
+
+
+def test_the_experiment_page_shows_the_checklist_the_results_and_the_dashboard(operator):
+    from ranking import services as ranking
+
+    placement, _ = catalogue("console-ab")
+    experiment = ranking.experiment_start(slug="console-ab", placement=placement,
+                                          buckets="control=0.5,random=0.5")
+    html = operator.get(reverse("admin:ranking_experiment_change", args=[experiment.pk])).content.decode()
+    assert "36 live variant(s) to compare" in html and "control variant red-single-benefit-photo is live" in html
+    assert "<th>CTR 95% interval</th>" in html and "<td>control (control)</td>" in html
+    assert 'href="/dashboard/?experiment=console-ab"' in html
