@@ -12,6 +12,7 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -208,6 +209,38 @@ def check_lora(*, path: str | Path, base_model: BaseModel) -> tuple[Path, int]:
                                            f"{len(missing) + len(misshapen)} of {len(layers)} layers differ; "
                                            + "; ".join(p for p in problems if p)})
     return resolved, dim
+
+
+def check_controlnet(*, path: str | Path, base_model: BaseModel) -> Path:
+    """Check a ControlNet against its base model: safetensors only, and the same UNet shape (block widths and
+    text width) as the base, read from configs without loading weights."""
+    resolved = resolve_model_path(path)
+    if resolved.is_dir():
+        config_file = resolved / "config.json"
+        weights = list(resolved.glob("*.safetensors"))
+        pickles = [p.name for p in resolved.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES]
+        if pickles:
+            raise ValidationError({"path": f"refused: the folder holds {', '.join(pickles[:3])}; {PICKLE_REASON}."})
+        if not weights:
+            raise ValidationError({"path": "the ControlNet folder has no .safetensors weights."})
+    else:
+        read_safetensors_header(resolved)
+        config_file = sibling_config(resolved) / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValidationError({"path": f"no readable ControlNet config at {config_file.name}: {exc}."}) from exc
+    base_folder = components_folder(resolve_model_path(base_model.path, field="base_model"), base_model.family)
+    try:
+        base = json.loads((base_folder / "unet" / "config.json").read_text()) if base_folder else {}
+    except (OSError, ValueError):
+        base = {}
+    mismatches = [f"{key} {config.get(key)} vs {base.get(key)}" for key in ("block_out_channels", "cross_attention_dim")
+                  if base and list(np.atleast_1d(config.get(key))) != list(np.atleast_1d(base.get(key)))]
+    if mismatches:
+        raise ValidationError({"path": f"this ControlNet does not fit {base_model.name} ({base_model.family}): "
+                                       + "; ".join(mismatches) + "."})
+    return resolved
 
 
 _PROFILE_DEFAULTS = ("default_steps", "default_guidance", "default_scheduler", "default_width", "default_height")

@@ -108,3 +108,13 @@ def test_a_real_family_single_file_without_a_tokenizer_is_refused_with_where_to_
     assert detect_family(read_safetensors_header(single / "lonely.safetensors")) == "other"
     with pytest.raises(ValidationError, match="ships no configs"):
         base_model_register(name="lonely", path="single/lonely.safetensors", family="other")
+
+
+def test_a_controlnet_is_checked_against_its_base_model(tiny_model, tiny_controlnet, model_root):
+    from generation.registry import check_controlnet
+    from generation.tiny import save_tiny_controlnet, tiny_pipeline
+
+    assert check_controlnet(path="controlnets/canny.safetensors", base_model=tiny_model) == tiny_controlnet
+    save_tiny_controlnet(model_root / "controlnets" / "narrow.safetensors", pipeline=tiny_pipeline(channels=(16, 32)))
+    with pytest.raises(ValidationError, match="block_out_channels"):
+        check_controlnet(path="controlnets/narrow.safetensors", base_model=tiny_model)
