@@ -7,27 +7,20 @@ serving policy's. Other buckets are re-weighted by 1 / propensity (inverse-prope
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from creative.models import Placement, StyleVariant
+from creative.models import Placement
 
-from . import stats
+from . import interaction_log, stats
 from .segments import AGE_EDGES, band_for, band_order, is_numeric, segment_phrase
 
-# Impressions a report read loads at most, the most recent first: a GET never pulls a placement's whole
-# history into memory. The EBM job (a background fit) passes its own cap, KALEIDO_EBM_MAX_ROWS.
-MAX_ROWS = 200_000
-_CLICK_CLOCK_SLACK = timedelta(hours=1)  # a click's client clock may read a little before its impression's
+# Impressions a report read loads at most, the most recent first (see analytics.interaction_log).
+MAX_ROWS = interaction_log.MAX_ROWS
 FDR = 0.05
 # A finding must also matter: at least a 10% difference from the segment's CTR.
 MIN_EFFECT = 0.10
@@ -41,53 +34,12 @@ def split_buckets(text: str) -> list[str]:
 
 def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ...] = ("random",),
                      days: int | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
-    """One row per logged impression: user features, variant, bucket, propensity, clicked (0/1).
+    """One row per logged impression, read through the interaction log (its FEEDBACK_COLUMNS: user
+    features, variant, bucket, propensity, clicked (0/1), the tags as served, ...).
 
     At most `limit` impressions, the most recent; the clicks read are those from the oldest of them on.
     """
-    since = timezone.now() - timedelta(days=days) if days else None
-    ops = connection.ops
-    where = "e.placement_id = %s AND e.type = 'impression'"
-    params: list[Any] = [placement.id]
-    if since is not None:
-        where += " AND e.ts >= %s"
-        params.append(ops.adapt_datetimefield_value(since))
-    if buckets:
-        where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
-        params += list(buckets)
-    sql = ("SELECT e.decision_id, e.user_id, e.variant_id, e.position, e.bucket, e.propensity, d.features, "  # noqa: S608
-           "d.context, d.model_version, d.created_at, e.ts "
-           "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
-           f"WHERE {where} ORDER BY e.ts DESC LIMIT %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        rows = cursor.fetchall()
-        clicks_since = since
-        if rows and len(rows) >= limit:  # capped: clicks well before the oldest impression read cannot match
-            oldest = rows[-1][-1]
-            oldest = (parse_datetime(oldest) if isinstance(oldest, str) else oldest) - _CLICK_CLOCK_SLACK
-            clicks_since = max(since, oldest) if since is not None else oldest
-        time_filter = " AND ts >= %s" if clicks_since is not None else ""
-        click_sql = f"SELECT DISTINCT decision_id, variant_id FROM analytics_event WHERE placement_id = %s AND type = 'click'{time_filter}"  # noqa: S608, E501
-        click_params = [placement.id] + ([ops.adapt_datetimefield_value(clicks_since)] if clicks_since else [])
-        cursor.execute(click_sql, click_params)
-        clicked = {(str(d), v) for d, v in cursor.fetchall()}
-    columns = ["decision_id", "user_id", "variant_id", "position", "bucket", "propensity", "features", "context",
-               "model_version", "decided_at", "ts"]
-    frame = pd.DataFrame.from_records(rows, columns=columns).drop(columns=["ts"])
-    if frame.empty:
-        return frame.assign(clicked=pd.Series(dtype=int))
-    frame["decision_id"] = frame["decision_id"].map(str)
-    frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)  # SQLite hands back text
-    frame["clicked"] = [int((d, v) in clicked) for d, v in zip(frame["decision_id"], frame["variant_id"], strict=True)]
-    for column in ("features", "context"):
-        frame[column] = frame[column].map(lambda f: json.loads(f) if isinstance(f, str) else (f or {}))
-    return frame
-
-
-def variant_tags(placement: Placement, variant_ids) -> dict[int, dict[str, list[str]]]:
-    return dict(StyleVariant.objects.filter(placement=placement, id__in=[int(v) for v in set(variant_ids)])
-                .values_list("id", "tags"))
+    return interaction_log.impression_frame(placement=placement, buckets=buckets, days=days, limit=limit)
 
 
 def numeric_edges(name: str, values: pd.Series) -> list[float]:
@@ -129,10 +81,11 @@ def _weights(frame: pd.DataFrame) -> np.ndarray:
 
 
 class _Columns:
-    """Segment and tag columns of one impression frame, computed once and reused across grids."""
+    """Segment and tag columns of one impression frame, computed once and reused across grids. Each
+    impression's tags are those its variant was served with (the frame's `tags` column)."""
 
-    def __init__(self, frame: pd.DataFrame, tags: dict[int, dict]):
-        self.frame, self.tags = frame, tags
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
         self.y = frame["clicked"].astype(float).to_numpy()
         self.w = _weights(frame)
         self._segments: dict[str, pd.Series] = {}
@@ -145,8 +98,7 @@ class _Columns:
 
     def group(self, group: str) -> pd.Series:
         if group not in self._groups:
-            by_variant = {v: (t or {}).get(group) or [] for v, t in self.tags.items()}
-            self._groups[group] = self.frame["variant_id"].map(lambda v: by_variant.get(int(v), []))
+            self._groups[group] = self.frame["tags"].map(lambda t: (t or {}).get(group) or [])
         return self._groups[group]
 
 
@@ -240,8 +192,7 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
     buckets = buckets or ["random"]
     min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
-    tags = variant_tags(placement, frame["variant_id"]) if len(frame) else {}
-    cells = _cells(_Columns(frame, tags), segment, tag_group, min_support) if len(frame) else []
+    cells = _cells(_Columns(frame), segment, tag_group, min_support) if len(frame) else []
     findings = _adjust_and_find(cells)
     return {"placement": placement.slug, "segment": segment, "tag_group": tag_group, "buckets": buckets,
             "weighting": "none" if set(buckets) <= {"random"} else "inverse_propensity",
@@ -257,10 +208,9 @@ def top_findings(*, placement: Placement, features: list[str] | None = None, tag
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
     if frame.empty:
         return []
-    tags = variant_tags(placement, frame["variant_id"])
     features = features or sorted({k for f in frame["features"] for k in f})
-    tag_groups = tag_groups or sorted({g for t in tags.values() for g in (t or {})})
-    columns = _Columns(frame, tags)
+    tag_groups = tag_groups or sorted({g for t in frame["tags"] for g in (t or {})})
+    columns = _Columns(frame)
     findings: list[dict] = []
     for feature in features:
         for group in tag_groups:

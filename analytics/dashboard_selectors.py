@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 from django.db.models import Count, Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
-from ranking.models import Decision, Experiment, ModelVersion
+from ranking.models import Experiment, ModelVersion
 from ranking.services import calibration_curve
 
-from .models import DailyRollup, Event, EventType
+from . import interaction_log
+from .models import DailyRollup
 from .rollups import refresh_for_read
 
 # Decisions sampled for a live calibration curve; enough for stable deciles, cheap to read.
@@ -45,12 +45,8 @@ def dashboard_meta() -> dict[str, Any]:
         for g in TagGroup.objects.prefetch_related("values").order_by("layer", "name")
     ]
     # Feature names as BFFs send them, from a recent sample of decisions.
-    features: set[str] = set()
-    for row in Decision.objects.order_by("-created_at").values_list("features", flat=True)[:500]:
-        if isinstance(row, dict):
-            features.update(str(k) for k in row)
     return {"placements": placements, "experiments": experiments, "tag_groups": tag_groups,
-            "segment_features": sorted(features)}
+            "segment_features": interaction_log.recent_feature_names(limit=500)}
 
 
 def experiment_daily(*, experiment: Experiment) -> list[dict[str, Any]]:
@@ -147,28 +143,11 @@ def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict
     Uses what the model actually served (decision scores joined with impressions and clicks), so
     it shows calibration on live traffic rather than on the training holdout.
     """
-    decisions = list(Decision.objects.filter(model_version=version, bucket="model")
-                     .order_by("-created_at").values_list("decision_id", "items")[:CALIBRATION_SAMPLE])
-    if not decisions:
+    predicted, clicked = interaction_log.served_scores(model_version=version, bucket="model",
+                                                       limit=CALIBRATION_SAMPLE)
+    if not len(predicted):
         return []
-    scores: dict[tuple[str, int], float] = {}
-    for decision_id, items in decisions:
-        for item in items or []:
-            score = item.get("score")
-            if isinstance(score, int | float):
-                scores[(str(decision_id), int(item["variant_id"]))] = float(score)
-    ids = [d for d, _ in decisions]
-    seen: set[tuple[str, int]] = set()
-    clicked: set[tuple[str, int]] = set()
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
-        for decision_id, variant_id, kind in Event.objects.filter(
-                decision_id__in=chunk, type__in=[EventType.IMPRESSION, EventType.CLICK]
-        ).values_list("decision_id", "variant_id", "type"):
-            key = (str(decision_id), int(variant_id))
-            (seen if kind == EventType.IMPRESSION else clicked).add(key)
-    keys = [k for k in seen if k in scores]
-    return calibration_curve(np.array([scores[k] for k in keys]), np.array([k in clicked for k in keys]), bins)
+    return calibration_curve(predicted, clicked, bins)
 
 
 def variant_counts_by_status(*, placement: Placement) -> dict[str, int]:

@@ -12,9 +12,9 @@ import pandas as pd
 from django.db.models import Count, Sum
 
 from creative.models import StyleVariant, VariantStatus
-from ranking.models import Decision, Experiment
+from ranking.models import Experiment
 
-from . import stats
+from . import interaction_log, stats
 from .models import DailyRollup, UserDayRollup
 from .rollups import refresh_for_read
 from .segments import parse_segment_key
@@ -114,9 +114,8 @@ def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
 
     checked = valid = 0
     problems: dict[str, int] = defaultdict(int)
-    decisions = (Decision.objects.filter(experiment=experiment).order_by("-created_at")
-                 .values_list("bucket", "candidates", "items")[:HEALTH_DECISION_SAMPLE])
-    for bucket, candidates, items in decisions:
+    for decision in interaction_log.decision_sample(experiment_id=experiment.id, limit=HEALTH_DECISION_SAMPLE):
+        bucket, candidates, items = decision.bucket, decision.candidates, decision.items
         checked += 1
         ok = bool(items)
         for item in items or []:

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from creative.models import Placement
 
-from .attribution import impression_frame, segment_column, variant_tags
+from .attribution import segment_column
+from .interaction_log import impression_frame
 from .models import PlacementExplanation
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ TOP_MAINS = 12
 FIT_STALE_S = 3600
 
 
-def ebm_design(frame: pd.DataFrame, tags: dict[int, dict]) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Columns for the EBM: one per user feature (as logged) and one per tag group (values joined by +)."""
+def ebm_design(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Columns for the EBM: one per user feature (as logged) and one per tag group (values joined by +),
+    from the tags each impression's variant was served with."""
     features = pd.DataFrame.from_records(list(frame["features"])).reset_index(drop=True)
     user_cols = []
     design = pd.DataFrame(index=features.index)
@@ -44,12 +46,11 @@ def ebm_design(frame: pd.DataFrame, tags: dict[int, dict]) -> tuple[pd.DataFrame
         else:
             design[name] = column.map(lambda v: "unknown" if v is None else str(v).lower())
         user_cols.append(name)
-    groups = sorted({g for t in tags.values() for g in (t or {})})
+    served = list(frame["tags"])
+    groups = sorted({g for t in served for g in (t or {})})
     tag_cols = []
-    variant_ids = frame["variant_id"].astype(int).to_numpy()
     for group in groups:
-        by_variant = {v: "+".join(sorted((t or {}).get(group) or [])) or "none" for v, t in tags.items()}
-        design[f"tag:{group}"] = [by_variant.get(v, "none") for v in variant_ids]
+        design[f"tag:{group}"] = ["+".join(sorted((t or {}).get(group) or [])) or "none" for t in served]
         tag_cols.append(f"tag:{group}")
     return design, user_cols, tag_cols
 
@@ -116,11 +117,11 @@ def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: in
     if version is None or frame.empty:
         return None
     sample = frame.sample(n=min(rows, len(frame)), random_state=seed).reset_index(drop=True)
-    tags = variant_tags(placement, sample["variant_id"])
     try:
         contributions = ranking.feature_contributions(model_version=version, rows=[
-            {"features": f, "tags": tags.get(int(v)) or {}, "variant_id": int(v), "position": int(p or 1)}
-            for f, v, p in zip(sample["features"], sample["variant_id"], sample["position"], strict=True)])
+            {"features": f, "tags": t or {}, "variant_id": int(v), "position": int(p or 1)}
+            for f, t, v, p in zip(sample["features"], sample["tags"], sample["variant_id"], sample["position"],
+                                  strict=True)])
     except Exception as exc:  # a missing artefact or a model without contributions: report, do not fail
         log.warning("contributions unavailable for %s: %s", version, exc)
         return {"model_version": version, "error": str(exc)[:300]}
@@ -177,8 +178,7 @@ def _fit_and_store(placement: Placement, explanation: PlacementExplanation, *, b
         frame = impression_frame(placement=placement, buckets=list(buckets), limit=max_rows)
         if len(frame) < 200 or frame["clicked"].nunique() < 2:
             raise ValueError(f"needs at least 200 random-bucket impressions with clicks (has {len(frame)})")
-        tags = variant_tags(placement, frame["variant_id"])
-        design, user_cols, tag_cols = ebm_design(frame, tags)
+        design, user_cols, tag_cols = ebm_design(frame)
         ebm = fit_ebm(design, frame["clicked"].to_numpy(), user_cols, tag_cols, n_jobs=n_jobs)
         result = summarise_ebm(ebm)
         result["contributions"] = segment_contributions(placement=placement, frame=frame)

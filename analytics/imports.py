@@ -23,11 +23,11 @@ from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement, StyleVariant, VariantStatus
 from ranking.buckets import BUCKETS
-from ranking.models import Decision
 
-from . import partitions
+from . import interaction_log, partitions
 from .ingestion import record_events
-from .models import Event, EventKey, RollupDirty
+from .interaction_log import DecisionRecord, PruneResult
+from .models import Event, EventKey
 
 REQUIRED = ("user_id", "variant_key", "clicked")
 OPTIONAL = ("converted", "bucket", "propensity", "position", "ts")
@@ -97,7 +97,7 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
     variants = dict(StyleVariant.objects.filter(placement=placement).values_list("variant_key", "id"))
     live = StyleVariant.objects.filter(placement=placement, status=VariantStatus.LIVE, blocked=False).count()
     errors: list[str] = []
-    decisions: list[Decision] = []
+    decisions: list[DecisionRecord] = []
     events: list[dict] = []
     clicks = conversions = 0
     for raw in reader:
@@ -150,11 +150,11 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
         # Deterministic ids: importing the same file twice stores it once.
         digest = hashlib.sha256(f"{placement.slug}|{reader.line_num}|{user_id}|{key}|{ts.isoformat()}".encode())
         decision_id = uuid.uuid5(_NAMESPACE, digest.hexdigest())
-        decisions.append(Decision(decision_id=decision_id, placement=placement, user_id=user_id, features=features,
-                                  bucket=bucket, assigned_bucket=bucket, created_at=ts, candidates=live,
-                                  model_version="import", historical=historical,
-                                  items=[{"variant_id": variant_id, "rank": position, "score": None,
-                                          "propensity": propensity}]))
+        decisions.append(DecisionRecord(decision_id=decision_id, placement_id=placement.id, user_id=user_id,
+                                        features=features, bucket=bucket, created_at=ts, candidates=live,
+                                        model_version="import", historical=historical,
+                                        items=[{"variant_id": variant_id, "rank": position, "score": None,
+                                                "propensity": propensity}]))
         base = {"decision_id": str(decision_id), "variant_id": variant_id, "user_id": user_id,
                 "placement": placement.slug, "position": position,
                 "ts": ts.isoformat()}
@@ -170,7 +170,7 @@ def import_impressions(*, placement: Placement, file: IO[str], now: datetime | N
     if decisions:
         days = [d.created_at.astimezone(UTC).date() for d in decisions]
         partitions.ensure_partitions_for_range(first=min(days), last=max(days))
-    Decision.objects.bulk_create(decisions, batch_size=1000, ignore_conflicts=True)
+    interaction_log.store_decisions(decisions)
     accepted = duplicates = 0
     for start in range(0, len(events), 1000):
         chunk = events[start:start + 1000]
@@ -195,26 +195,8 @@ def _mark_historical(placement: Placement, events: list[dict]) -> None:
     EventKey.objects.filter(event_id__in=ids, historical=False).update(historical=True)
 
 
-@dataclass(frozen=True)
-class PruneResult:
-    decisions: int
-    events: int
-    keys: int
-
-
-@transaction.atomic
 def prune_history(*, placement: Placement, before: date | None = None) -> PruneResult:
     """Delete a placement's imported history (all of it, or the days before `before`): decisions, events
-    and idempotency keys marked historical. Live traffic is never touched. The days it empties are
-    marked for a rollup recount."""
-    events = Event.objects.filter(placement=placement, historical=True)
-    decisions = Decision.objects.filter(placement=placement, historical=True)
-    if before is not None:
-        cutoff = datetime.combine(before, datetime.min.time(), tzinfo=UTC)
-        events, decisions = events.filter(ts__lt=cutoff), decisions.filter(created_at__lt=cutoff)
-    days = {moment.date() for moment in events.datetimes("ts", "day", tzinfo=UTC)}
-    deleted_keys = EventKey.objects.filter(historical=True, event_id__in=events.values("event_id")).delete()[0]
-    deleted_events = events.delete()[0]
-    deleted_decisions = decisions.delete()[0]
-    RollupDirty.objects.bulk_create([RollupDirty(placement_id=placement.id, day=d) for d in sorted(days)])
-    return PruneResult(decisions=deleted_decisions, events=deleted_events, keys=deleted_keys)
+    and idempotency keys marked historical. Live traffic is never touched (see
+    analytics.interaction_log.delete_history)."""
+    return interaction_log.delete_history(placement=placement, before=before)

@@ -17,7 +17,6 @@ therefore cannot add impressions or clicks that no decision showed.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -31,10 +30,10 @@ from django.utils.dateparse import parse_datetime
 
 from creative.models import Placement
 from kaleido.text import is_storable_text, storable_text_error
-from ranking.models import Decision
 
+from .interaction_log import decision_facts, logged_propensity
+from .interaction_log import server_cursor as _server_cursor
 from .models import EventType, LateEvent, RollupDirty
-from .segments import segment_key
 
 log = logging.getLogger(__name__)
 
@@ -133,48 +132,6 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
                 user_id=user_id, placement_id=placements[slug], position=position, ts=ts)
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionFacts:
-    """What an event is checked against and copies from its decision."""
-
-    placement_id: int
-    bucket: str  # the assigned arm (see decision_enrichment)
-    experiment_id: int | None
-    propensities: dict  # variant_id -> logged propensity, for every variant the decision showed
-    segment_key: str
-
-    def mismatch(self, *, placement_id: int, variant_id: int) -> str | None:
-        """Why an event for (placement, variant) cannot belong to this decision, or None when it can."""
-        if placement_id != self.placement_id:
-            return "placement: differs from the placement of its decision"
-        if variant_id not in self.propensities:
-            return "variant_id: not among the items its decision showed"
-        return None
-
-
-def decision_facts(ids: set[uuid.UUID]) -> dict[uuid.UUID, DecisionFacts]:
-    """The stored decisions among `ids`, as events need them (one query)."""
-    if not ids:
-        return {}
-    names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
-    if connection.vendor == "postgresql":
-        with _server_cursor() as cursor:
-            cursor.execute("SELECT decision_id, placement_id, bucket, assigned_bucket, experiment_id, features, items "
-                           "FROM ranking_decision WHERE decision_id = ANY(%s)", [list(ids)])
-            found = cursor.fetchall()
-    else:
-        found = Decision.objects.filter(decision_id__in=ids).values_list(
-            "decision_id", "placement_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
-    facts = {}
-    for decision_id, placement_id, bucket, assigned, experiment_id, features, items in found:
-        if isinstance(features, str):  # Django's connection hands jsonb back as text
-            features, items = json.loads(features), json.loads(items)
-        arm, experiment_id, propensities, key = decision_enrichment(bucket, assigned, experiment_id, features,
-                                                                    items, names)
-        facts[decision_id] = DecisionFacts(placement_id, arm, experiment_id, propensities, key)
-    return facts
-
-
 def _tie_to_decisions(rows: list[_Row]) -> list[tuple[_Row, str]]:
     """Check each event against its stored decision and copy bucket, experiment, propensity and segment
     from it; mark the events whose decision is not stored yet as late. Returns the rejected ones."""
@@ -192,36 +149,6 @@ def _tie_to_decisions(rows: list[_Row]) -> list[tuple[_Row, str]]:
         row.bucket, row.experiment_id, row.segment_key = found.bucket, found.experiment_id, found.segment_key
         row.propensity = logged_propensity(found.propensities, row.variant_id)
     return rejected
-
-
-def decision_enrichment(bucket: str, assigned_bucket: str, experiment_id: int | None, features: Any, items: Any,
-                        names: list[str]) -> tuple[str, int | None, dict, str]:
-    """What an event copies from its decision: (bucket, experiment_id, propensity by variant, segment_key).
-
-    The bucket is the assigned arm, not the served one: a model-bucket user served control on fallback
-    stays in the model arm (intention to treat), so the split stays randomised.
-    """
-    propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
-                    if isinstance(item, dict)}
-    return assigned_bucket or bucket, experiment_id, propensities, segment_key(features, names)
-
-
-def logged_propensity(propensities: dict, variant_id: int) -> float | None:
-    """The propensity the decision logged for the variant, when it is a positive number."""
-    propensity = propensities.get(variant_id)
-    return float(propensity) if isinstance(propensity, int | float) and propensity > 0 else None
-
-
-def _server_cursor():
-    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction).
-
-    Django's cursors bind parameters client-side, quoting every array element in Python; sending the
-    arrays as parameters is several times faster for a 1000-event batch.
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def _claim_keys(rows: list[_Row]) -> set[str]:

@@ -8,7 +8,8 @@ method is the candidate's own predictions), each with a bootstrap 95% interval o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from django.utils import timezone
 from creative.models import Placement, StyleVariant, VariantStatus
 
 from . import stats
-from .attribution import impression_frame
+from .interaction_log import impression_frame
 
 MIN_ROWS = 50  # rank-1 impressions needed for an estimate
 MAX_ROWS = 200_000
@@ -35,7 +36,8 @@ def _flat_features(features: dict, context: dict) -> dict:
     return {**(features or {}), **{f"ctx.{k}": v for k, v in (context or {}).items()}}
 
 
-def _bootstrap(values: dict[str, np.ndarray], estimators, n_boot: int, seed: int) -> dict[str, list[float]]:
+def _bootstrap(values: dict[str, np.ndarray], estimators: dict[str, Callable[[np.ndarray], np.ndarray]],
+               n_boot: int, seed: int) -> dict[str, list[float]]:
     """Percentile intervals with Poisson(1) resampling weights per decision, in chunks to bound memory."""
     rng = np.random.default_rng(seed)
     n = len(next(iter(values.values())))
@@ -100,13 +102,13 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     direct = (pi * q).sum(axis=1)
     dr_terms = direct + w * (r - q_logged)
 
-    def ips(b):
+    def ips(b: np.ndarray) -> np.ndarray:
         return (b * w * r).sum(axis=-1) / b.sum(axis=-1)
 
-    def snips(b):
+    def snips(b: np.ndarray) -> np.ndarray:
         return (b * w * r).sum(axis=-1) / (b * w).sum(axis=-1)
 
-    def dr(b):
+    def dr(b: np.ndarray) -> np.ndarray:
         return (b * dr_terms).sum(axis=-1) / b.sum(axis=-1)
 
     ones = np.ones(len(r))
@@ -131,7 +133,7 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     }
 
 
-def _iso(moment) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 

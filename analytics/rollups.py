@@ -14,10 +14,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ranking.models import Decision
-
-from . import partitions
-from .ingestion import decision_enrichment, logged_propensity, settle_late_events
+from . import interaction_log, partitions
+from .ingestion import settle_late_events
+from .interaction_log import reenrich_events
 from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
 
 _DAILY_SQL = """
@@ -53,33 +52,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _reenrich(placement_id: int, start: datetime, end: datetime) -> int:
-    """Fill bucket/experiment/propensity/segment on events stored before their decision (rows written
-    before late events were held in `LateEvent`; new rows are stored with their decision's fields)."""
-    missing = list(Event.objects.filter(placement_id=placement_id, ts__gte=start, ts__lt=end,
-                                        decision_id__isnull=False, bucket="")
-                   .values_list("id", "ts", "decision_id", "variant_id")[:50_000])
-    if not missing:
-        return 0
-    names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
-    decisions = {decision_id: decision_enrichment(bucket, assigned, experiment_id, features, items, names)
-                 for decision_id, bucket, assigned, experiment_id, features, items
-                 in Decision.objects.filter(decision_id__in={m[2] for m in missing}).values_list(
-                     "decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
-                 if bucket}
-    fixed = 0
-    for event_pk, ts, decision_id, variant_id in missing:
-        found = decisions.get(decision_id)
-        if found is None:
-            continue
-        bucket, experiment_id, propensities, key = found
-        Event.objects.filter(id=event_pk, ts=ts).update(
-            bucket=bucket, experiment_id=experiment_id, propensity=logged_propensity(propensities, variant_id),
-            segment_key=key)
-        fixed += 1
-    return fixed
-
-
 def refresh_day(*, placement_id: int, day: date) -> None:
     """Recount one placement's rollups for one day from its raw events."""
     start, end = day_bounds(day)
@@ -90,7 +62,7 @@ def refresh_day(*, placement_id: int, day: date) -> None:
         if connection.vendor == "postgresql":
             # Two refreshers of the same day must not interleave their delete and insert.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [placement_id % 2**31, day.toordinal()])
-        _reenrich(placement_id, start, end)
+        reenrich_events(placement_id, start, end)
         DailyRollup.objects.filter(placement_id=placement_id, day=day).delete()
         UserDayRollup.objects.filter(placement_id=placement_id, day=day).delete()
         cursor.execute(_DAILY_SQL, params)
@@ -137,19 +109,12 @@ def rebuild_rollups(*, placement_id: int) -> int:
     return len(days)
 
 
-DECISION_DELETE_CHUNK = 10_000  # decisions per DELETE: each statement stays well inside statement_timeout
+DECISION_DELETE_CHUNK = interaction_log.DECISION_DELETE_CHUNK
 
 
 def prune_decisions(*, before: datetime) -> int:
     """Delete decisions made before `before`, except imported history, in chunks; returns how many."""
-    deleted = 0
-    while True:
-        ids = list(Decision.objects.filter(created_at__lt=before, historical=False)
-                   .values_list("decision_id", flat=True)[:DECISION_DELETE_CHUNK])
-        if not ids:
-            return deleted
-        count, _ = Decision.objects.filter(decision_id__in=ids).delete()
-        deleted += count
+    return interaction_log.prune_decisions(before=before, chunk=DECISION_DELETE_CHUNK)
 
 
 def apply_retention(*, days: int | None = None, today: date | None = None,

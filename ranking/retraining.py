@@ -8,12 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Max
 
-from analytics.models import Event, EventType
+from analytics import interaction_log
 from creative.models import Placement
 
 from . import services
 from .gate import ActivationRefused
-from .models import Decision, ModelVersion
+from .models import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,7 @@ def placements_due(*, min_new: int) -> list[int]:
                      .values("placement_id").annotate(last=Max("data_to")).values_list("placement_id", "last"))
     due = []
     for placement_id in Placement.objects.filter(variants__status="live").distinct().values_list("id", flat=True):
-        decisions = Decision.objects.filter(placement_id=placement_id)
-        since = last_data.get(placement_id)
-        if since is not None:
-            decisions = decisions.filter(created_at__gt=since)
-        new = Event.objects.filter(placement_id=placement_id, type=EventType.IMPRESSION,
-                                   decision_id__in=decisions.values("decision_id")).count()
+        new = interaction_log.impressions_count(placement_id=placement_id, decided_after=last_data.get(placement_id))
         if new >= min_new:
             due.append(placement_id)
     return due

@@ -300,8 +300,10 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         "decision_id": decision_id.hex, "placement_id": cat.placement_id, "user_id": user_id,
         "features": features, "context": context, "bucket": served, "experiment_id": experiment_id,
         "model_version": model_version, "created_at": timezone.now().isoformat(),
-        "items": [{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity}
-                  for it in items],
+        # Each item keeps the tags it was served with: re-tagging a variant later does not rewrite history
+        # (analytics.interaction_log reads them back as the tags as served).
+        "items": [{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity,
+                   "tags": it.tags} for it in items],
         "assigned_bucket": assigned, "fallback_reason": reason, "candidates": len(cat.pool) or len(cat.variants),
     })
     return RankResult(decision_id=str(decision_id), placement=cat.slug, bucket=served,

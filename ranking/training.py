@@ -15,16 +15,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.models import Event, EventType
+from analytics import interaction_log
 from creative.models import StyleVariant
 
 from . import features as F
 from .gate import champion_numbers
-from .models import Decision, ModelVersion
+from .models import ModelVersion
 
 TRAIN_SHARE, VALID_SHARE = 0.70, 0.15
 CLICK_WINDOW_S = 1800.0  # default label-maturity window; KALEIDO_CLICK_WINDOW_S overrides it
@@ -73,36 +74,20 @@ def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: 
     system switched on minutes ago) is used whole, and `immature_kept` says how many rows were young.
     """
     window = default_click_window_s() if click_window_s is None else click_window_s
-    decisions_qs = Decision.objects.all()
-    events_qs = Event.objects.filter(decision_id__isnull=False)
-    if placement_ids is not None:
-        decisions_qs = decisions_qs.filter(placement_id__in=placement_ids)
-        events_qs = events_qs.filter(placement_id__in=placement_ids)
-    clicks = set(events_qs.filter(type=EventType.CLICK).values_list("decision_id", "variant_id").iterator())
-    impressions: dict[tuple, int] = {}
-    for decision_id, variant_id, position in events_qs.filter(type=EventType.IMPRESSION).values_list(
-            "decision_id", "variant_id", "position").iterator():
-        impressions.setdefault((decision_id, variant_id), position)
-    wanted = {d for d, _ in impressions}
-    decisions = {}
-    for row in decisions_qs.values_list("decision_id", "features", "context", "bucket", "items", "candidates",
-                                        "created_at").iterator(chunk_size=5000):
-        if row[0] in wanted:
-            decisions[row[0]] = row
+    # Every bucket, every impression: the interaction log owns the join of decisions and events.
+    frame = interaction_log.bandit_feedback(placement_ids=placement_ids, buckets=(), limit=None).frame
+    if len(frame):  # one row per (decision, variant), the first impression stored
+        frame = frame.sort_values("seq", kind="stable").drop_duplicates(["decision_id", "variant_id"])
     clip = settings.KALEIDO_IPS_CLIP
-    feature_rows, vids, positions, labels, weights, times = [], [], [], [], [], []
-    for (decision_id, variant_id), position in impressions.items():
-        decision = decisions.get(decision_id)
-        if decision is None:
-            continue
-        _, feats, context, bucket, items, candidates, created_at = decision
-        propensity = next((it.get("propensity") for it in items if it.get("variant_id") == variant_id), None)
-        feature_rows.append(F.row_features(feats, context))
-        vids.append(variant_id)
-        positions.append(position)
-        labels.append(1 if (decision_id, variant_id) in clicks else 0)
-        weights.append(ips_weight(bucket=bucket, propensity=propensity, candidates=candidates, clip=clip))
-        times.append(created_at)
+    feature_rows = [F.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
+    vids = [int(v) for v in frame["variant_id"]]
+    positions = [int(p) for p in frame["position"]]
+    labels = [int(c) for c in frame["clicked"]]
+    # The weight uses the bucket that served the row and the propensity its decision stored.
+    weights = [ips_weight(bucket=bucket, propensity=None if pd.isna(p) else float(p), candidates=int(c), clip=clip)
+               for bucket, p, c in zip(frame["served_bucket"], frame["served_propensity"], frame["candidates"],
+                                       strict=True)]
+    times = [t.to_pydatetime() for t in frame["decided_at"]]
     order = sorted(range(len(times)), key=times.__getitem__)
     dropped = kept = 0
     if window > 0 and times:

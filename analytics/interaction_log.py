@@ -1,0 +1,493 @@
+"""The interaction log: decisions (what /rank served, `ranking.models.Decision`) joined with the events
+clients reported on them (`analytics.models.Event`). The one place that joins the two tables.
+
+It owns three things:
+
+- **The enrichment rule** (`decision_enrichment`, `logged_propensity`, `decision_facts`): what an
+  event copies from its decision when it is stored (assigned bucket, experiment, the propensity logged
+  for its variant, segment key). Ingestion and the rollups' re-enrichment both call it.
+- **The read API** (`bandit_feedback`, `impression_frame`, `served_scores`, `impressions_count`,
+  `decision_sample`, `recent_feature_names`), shaped like Open Bandit Pipeline's bandit feedback: one row per logged
+  impression with its context, action, position, reward and logged propensity.
+- **The write services** for rows that do not come from /rank (`store_decisions`, used by the CSV
+  import) and the deletion of decisions (`prune_decisions`, `delete_history`).
+
+**Tags as served.** /rank stores each item's tags in the decision (`items[].tags`), so a variant
+re-tagged later does not rewrite what its past impressions showed. Decisions stored before the tags
+were kept (and imported ones) have no `tags` on their items: for those the log falls back to the
+variant's current tags. The `tags_source` column says which one a row got ("served" or "current").
+
+The feedback frame's columns (`FEEDBACK_COLUMNS`, one row per impression, most recent first):
+
+=================  ==========================================================================
+decision_id        str, the decision the impression reports on
+user_id            str
+features           dict, the user features the decision was made with (context, part 1)
+context            dict, the request context of the decision (context, part 2)
+variant_id         int, the action: the variant shown
+position           int, 1-based slot it was shown in
+bucket             str, the assigned arm copied onto the event (see `decision_enrichment`)
+experiment_id      int or None
+propensity         float or None, the probability the logging policy had to show it there
+model_version      str, the model that scored the decision ("" without one, "fallback:…")
+decided_at         datetime (UTC), when the decision was made
+ts                 datetime (UTC), the impression's time (client clock)
+clicked            int 0/1, the reward: a click on this (decision, variant)
+clicked_at         datetime (UTC) or NaT, the first click's time
+converted          int 0/1, a conversion on this (decision, variant)
+tags               dict, group -> values, the variant's tags as served (see above)
+tags_source        "served" or "current"
+served_bucket      str, the bucket that served it (differs from `bucket` when the model arm fell back)
+candidates         int, the live variants the policy chose from
+served_propensity  float or None, the propensity as the decision stored it (`propensity` is the event's
+                   copy of it, None on events stored before their decision until they are re-enriched)
+seq                int, the impression's storage order (the events table's id)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from creative.models import Placement, StyleVariant
+from ranking.models import Decision
+
+from .models import Event, EventKey, EventType, RollupDirty
+from .segments import segment_key
+
+# Impressions a read loads at most, the most recent first: a GET never pulls a placement's whole
+# history into memory. The EBM job (a background fit) passes its own cap, KALEIDO_EBM_MAX_ROWS.
+MAX_ROWS = 200_000
+# A click's (or conversion's) client clock may read a little before its impression's.
+_CLICK_CLOCK_SLACK = timedelta(hours=1)
+
+FEEDBACK_COLUMNS = ("decision_id", "user_id", "features", "context", "variant_id", "position", "bucket",
+                    "experiment_id", "propensity", "model_version", "decided_at", "ts", "clicked", "clicked_at",
+                    "converted", "tags", "tags_source", "served_bucket", "candidates", "served_propensity",
+                    "seq")
+
+
+# --- the enrichment rule ---------------------------------------------------------------------------------
+
+
+def decision_enrichment(bucket: str, assigned_bucket: str, experiment_id: int | None, features: Any, items: Any,
+                        names: list[str]) -> tuple[str, int | None, dict, str]:
+    """What an event copies from its decision: (bucket, experiment_id, propensity by variant, segment_key).
+
+    The bucket is the assigned arm, not the served one: a model-bucket user served control on fallback
+    stays in the model arm (intention to treat), so the split stays randomised.
+    """
+    propensities = {item.get("variant_id"): item.get("propensity") for item in items or []
+                    if isinstance(item, dict)}
+    return assigned_bucket or bucket, experiment_id, propensities, segment_key(features, names)
+
+
+def logged_propensity(propensities: Mapping[Any, Any], variant_id: int) -> float | None:
+    """The propensity the decision logged for the variant, when it is a positive number."""
+    return _positive(propensities.get(variant_id))
+
+
+def _positive(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFacts:
+    """What an event is checked against and copies from its decision."""
+
+    placement_id: int
+    bucket: str  # the assigned arm (see decision_enrichment)
+    experiment_id: int | None
+    propensities: dict  # variant_id -> logged propensity, for every variant the decision showed
+    segment_key: str
+
+    def mismatch(self, *, placement_id: int, variant_id: int) -> str | None:
+        """Why an event for (placement, variant) cannot belong to this decision, or None when it can."""
+        if placement_id != self.placement_id:
+            return "placement: differs from the placement of its decision"
+        if variant_id not in self.propensities:
+            return "variant_id: not among the items its decision showed"
+        return None
+
+
+def server_cursor() -> Any:
+    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction).
+
+    Django's cursors bind parameters client-side, quoting every array element in Python; sending the
+    arrays as parameters is several times faster for a 1000-event batch.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def decision_facts(ids: set[uuid.UUID]) -> dict[uuid.UUID, DecisionFacts]:
+    """The stored decisions among `ids`, as events need them (one query)."""
+    if not ids:
+        return {}
+    names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
+    found: Iterable[Sequence[Any]]
+    if connection.vendor == "postgresql":
+        with server_cursor() as cursor:
+            cursor.execute("SELECT decision_id, placement_id, bucket, assigned_bucket, experiment_id, features, items "
+                           "FROM ranking_decision WHERE decision_id = ANY(%s)", [list(ids)])
+            found = cursor.fetchall()
+    else:
+        found = Decision.objects.filter(decision_id__in=ids).values_list(
+            "decision_id", "placement_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
+    facts = {}
+    for decision_id, placement_id, bucket, assigned, experiment_id, features, items in found:
+        if isinstance(features, str):  # Django's connection hands jsonb back as text
+            features, items = json.loads(features), json.loads(items)
+        arm, experiment_id, propensities, key = decision_enrichment(bucket, assigned, experiment_id, features,
+                                                                    items, names)
+        facts[decision_id] = DecisionFacts(placement_id, arm, experiment_id, propensities, key)
+    return facts
+
+
+def reenrich_events(placement_id: int, start: datetime, end: datetime) -> int:
+    """Fill bucket/experiment/propensity/segment on events stored before their decision (rows written
+    before late events were held in `LateEvent`; new rows are stored with their decision's fields).
+    Returns how many events were filled."""
+    missing = list(Event.objects.filter(placement_id=placement_id, ts__gte=start, ts__lt=end,
+                                        decision_id__isnull=False, bucket="")
+                   .values_list("id", "ts", "decision_id", "variant_id")[:50_000])
+    if not missing:
+        return 0
+    names = list(settings.KALEIDO_ROLLUP_SEGMENTS)
+    decisions = {decision_id: decision_enrichment(bucket, assigned, experiment_id, features, items, names)
+                 for decision_id, bucket, assigned, experiment_id, features, items
+                 in Decision.objects.filter(decision_id__in={m[2] for m in missing}).values_list(
+                     "decision_id", "bucket", "assigned_bucket", "experiment_id", "features", "items")
+                 if bucket}
+    fixed = 0
+    for event_pk, ts, decision_id, variant_id in missing:
+        found = decisions.get(decision_id)
+        if found is None:
+            continue
+        bucket, experiment_id, propensities, key = found
+        Event.objects.filter(id=event_pk, ts=ts).update(
+            bucket=bucket, experiment_id=experiment_id, propensity=logged_propensity(propensities, variant_id),
+            segment_key=key)
+        fixed += 1
+    return fixed
+
+
+# --- the read API ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BanditFeedback:
+    """Logged bandit feedback of one read: `frame` holds one row per impression (FEEDBACK_COLUMNS, most
+    recent first); the accessors give Open Bandit Pipeline's arrays. Treat the frame as read-only."""
+
+    frame: pd.DataFrame
+    placement: str | None
+    buckets: tuple[str, ...]
+    since: datetime | None
+    until: datetime | None
+    capped: bool  # `limit` rows were read: older impressions exist and were left out
+
+    @property
+    def n_rounds(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def action(self) -> np.ndarray:
+        return self.frame["variant_id"].to_numpy(dtype=np.int64)
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.frame["position"].to_numpy(dtype=np.int64)
+
+    @property
+    def reward(self) -> np.ndarray:
+        """Clicks (0/1)."""
+        return self.frame["clicked"].to_numpy(dtype=np.int64)
+
+    @property
+    def conversion(self) -> np.ndarray:
+        return self.frame["converted"].to_numpy(dtype=np.int64)
+
+    @property
+    def pscore(self) -> np.ndarray:
+        """Logged propensities; NaN where the decision logged none."""
+        return self.frame["propensity"].astype(float).to_numpy()
+
+    @property
+    def context(self) -> list[dict[str, Any]]:
+        """User features plus request-context keys prefixed `ctx.`, as the ranker reads them."""
+        return [{**(f or {}), **{f"ctx.{k}": v for k, v in (c or {}).items()}}
+                for f, c in zip(self.frame["features"], self.frame["context"], strict=True)]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _time(value: Any) -> datetime:
+    return parse_datetime(value) if isinstance(value, str) else value
+
+
+def bandit_feedback(*, placement: Placement | None = None, placement_ids: Sequence[int] | None = None,
+                    buckets: Sequence[str] = ("random",), days: int | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int | None = MAX_ROWS) -> BanditFeedback:
+    """Logged impressions of a placement (or of `placement_ids`, or of every placement) joined with their
+    decisions and rewards.
+
+    Window: impressions with `since <= ts < until` (`days` sets `since` to that many days ago); `buckets`
+    empty reads every bucket. At most `limit` impressions (None: all), the most recent; the clicks and
+    conversions read are those from the oldest of them on (less a clock slack).
+    """
+    if days and since is None:
+        since = timezone.now() - timedelta(days=days)
+    ops = connection.ops
+    where = "e.type = 'impression'"
+    params: list[Any] = []
+    ids = [placement.id] if placement is not None else list(placement_ids) if placement_ids is not None else None
+    if ids is not None:
+        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+        params += ids
+    if since is not None:
+        where += " AND e.ts >= %s"
+        params.append(ops.adapt_datetimefield_value(since))
+    if until is not None:
+        where += " AND e.ts < %s"
+        params.append(ops.adapt_datetimefield_value(until))
+    if buckets:
+        where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
+        params += list(buckets)
+    sql = ("SELECT e.decision_id, e.user_id, d.features, d.context, e.variant_id, e.position, e.bucket, "  # noqa: S608
+           "e.experiment_id, e.propensity, d.model_version, d.created_at, e.ts, d.items, d.bucket, d.candidates, e.id "
+           "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
+           f"WHERE {where} ORDER BY e.ts DESC" + (" LIMIT %s" if limit is not None else ""))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params] + ([limit] if limit is not None else []))
+        rows = cursor.fetchall()
+        rewards_since = since
+        capped = limit is not None and bool(rows) and len(rows) >= limit
+        if capped:  # clicks well before the oldest impression read cannot match
+            oldest = _time(rows[-1][11]) - _CLICK_CLOCK_SLACK
+            rewards_since = max(since, oldest) if since is not None else oldest
+        reward_where = "type IN ('click', 'conversion')"
+        reward_params: list[Any] = []
+        if ids is not None:
+            reward_where += f" AND placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+            reward_params += ids
+        if rewards_since is not None:
+            reward_where += " AND ts >= %s"
+            reward_params.append(ops.adapt_datetimefield_value(rewards_since))
+        cursor.execute("SELECT decision_id, variant_id, type, MIN(ts) FROM analytics_event "  # noqa: S608
+                       f"WHERE {reward_where} GROUP BY decision_id, variant_id, type", reward_params)
+        clicked: dict[tuple[str, int], datetime] = {}
+        converted: set[tuple[str, int]] = set()
+        for decision_id, variant_id, kind, first in cursor.fetchall():
+            key = (str(decision_id), int(variant_id))
+            if kind == EventType.CLICK:
+                clicked[key] = _time(first)
+            else:
+                converted.add(key)
+    frame = _feedback_frame(rows, clicked, converted)
+    return BanditFeedback(frame=frame, placement=placement.slug if placement is not None else None,
+                          buckets=tuple(buckets), since=since, until=until, capped=capped)
+
+
+def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],
+                    converted: set[tuple[str, int]]) -> pd.DataFrame:
+    if not rows:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FEEDBACK_COLUMNS})
+        return empty.astype({"clicked": int, "converted": int})
+    served: list[dict | None] = []
+    served_propensity: list[float | None] = []
+    for row in rows:
+        items = _json(row[12]) or []
+        variant_id = row[4]
+        item = next((it for it in items if isinstance(it, dict) and it.get("variant_id") == variant_id), None)
+        tags = item.get("tags") if item is not None else None
+        served.append(tags if isinstance(tags, dict) else None)
+        served_propensity.append(_positive(item.get("propensity")) if item is not None else None)
+    frame = pd.DataFrame.from_records([r[:12] for r in rows], columns=list(FEEDBACK_COLUMNS[:12]))
+    frame["served_bucket"] = [r[13] for r in rows]
+    frame["candidates"] = [r[14] for r in rows]
+    frame["served_propensity"] = served_propensity
+    frame["seq"] = [r[15] for r in rows]
+    frame["decision_id"] = frame["decision_id"].map(str)
+    frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)  # SQLite hands back text
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    keys = list(zip(frame["decision_id"], frame["variant_id"].map(int), strict=True))
+    frame["clicked"] = [int(k in clicked) for k in keys]
+    frame["clicked_at"] = pd.to_datetime([clicked.get(k) for k in keys], utc=True)
+    frame["converted"] = [int(k in converted) for k in keys]
+    for column in ("features", "context"):
+        frame[column] = frame[column].map(lambda f: _json(f) or {})
+    missing = {int(v) for v, t in zip(frame["variant_id"], served, strict=True) if t is None}
+    current = current_tags(missing)
+    frame["tags"] = [t if t is not None else current.get(int(v)) or {}
+                     for v, t in zip(frame["variant_id"], served, strict=True)]
+    frame["tags_source"] = ["served" if t is not None else "current" for t in served]
+    return frame[list(FEEDBACK_COLUMNS)]
+
+
+def impression_frame(*, placement: Placement | None, buckets: Sequence[str] = ("random",),
+                     days: int | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """`bandit_feedback(...).frame`: one row per logged impression (FEEDBACK_COLUMNS)."""
+    return bandit_feedback(placement=placement, buckets=buckets, days=days, limit=limit).frame
+
+
+def current_tags(variant_ids: Iterable[Any]) -> dict[int, dict[str, list[str]]]:
+    """Each variant's tags as they are now (for decisions stored without the tags they served)."""
+    ids = {int(v) for v in variant_ids}
+    if not ids:
+        return {}
+    return {pk: tags or {} for pk, tags in StyleVariant.objects.filter(id__in=ids).values_list("id", "tags")}
+
+
+def served_tags_by_variant(frame: pd.DataFrame) -> dict[int, dict[str, list[str]]]:
+    """One tag set per variant of a feedback frame: the most recent impression's served tags."""
+    out: dict[int, dict[str, list[str]]] = {}
+    for variant_id, tags in zip(frame["variant_id"], frame["tags"], strict=True):
+        out.setdefault(int(variant_id), tags or {})
+    return out
+
+
+def served_scores(*, model_version: str, bucket: str = "model",
+                  limit: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """(score, clicked) of each impression of the `limit` most recent decisions `model_version` scored in
+    `bucket`: what the model predicted for what it served, and what happened."""
+    decisions = list(Decision.objects.filter(model_version=model_version, bucket=bucket)
+                     .order_by("-created_at").values_list("decision_id", "items")[:limit])
+    if not decisions:
+        return np.array([], dtype=float), np.array([], dtype=bool)
+    scores: dict[tuple[str, int], float] = {}
+    for decision_id, items in decisions:
+        for item in items or []:
+            score = item.get("score")
+            if isinstance(score, int | float):
+                scores[(str(decision_id), int(item["variant_id"]))] = float(score)
+    ids = [d for d, _ in decisions]
+    seen: set[tuple[str, int]] = set()
+    clicked: set[tuple[str, int]] = set()
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start:chunk_start + 500]
+        for decision_id, variant_id, kind in Event.objects.filter(
+                decision_id__in=chunk, type__in=[EventType.IMPRESSION, EventType.CLICK]
+        ).values_list("decision_id", "variant_id", "type"):
+            key = (str(decision_id), int(variant_id))
+            (seen if kind == EventType.IMPRESSION else clicked).add(key)
+    keys = [k for k in seen if k in scores]
+    return np.array([scores[k] for k in keys], dtype=float), np.array([k in clicked for k in keys], dtype=bool)
+
+
+def impressions_count(*, placement_id: int, decided_after: datetime | None = None) -> int:
+    """Impressions logged on a placement's decisions made after `decided_after` (all of them when None)."""
+    decisions = Decision.objects.filter(placement_id=placement_id)
+    if decided_after is not None:
+        decisions = decisions.filter(created_at__gt=decided_after)
+    return Event.objects.filter(placement_id=placement_id, type=EventType.IMPRESSION,
+                                decision_id__in=decisions.values("decision_id")).count()
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedDecision:
+    """One stored decision, as the logging-health checks read it."""
+
+    bucket: str
+    candidates: int
+    items: list[dict[str, Any]]
+
+
+def decision_sample(*, experiment_id: int, limit: int) -> list[LoggedDecision]:
+    """The `limit` most recent decisions of an experiment."""
+    rows = (Decision.objects.filter(experiment_id=experiment_id).order_by("-created_at")
+            .values_list("bucket", "candidates", "items")[:limit])
+    return [LoggedDecision(bucket, candidates, items or []) for bucket, candidates, items in rows]
+
+
+def recent_feature_names(*, limit: int = 500) -> list[str]:
+    """User feature names as clients send them, from the `limit` most recent decisions."""
+    names: set[str] = set()
+    for row in Decision.objects.order_by("-created_at").values_list("features", flat=True)[:limit]:
+        if isinstance(row, dict):
+            names.update(str(k) for k in row)
+    return sorted(names)
+
+
+# --- write services --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """A decision that did not come from /rank (an imported row): what it showed and to whom."""
+
+    decision_id: uuid.UUID
+    placement_id: int
+    user_id: str
+    features: dict[str, Any]
+    bucket: str
+    created_at: datetime
+    candidates: int
+    model_version: str
+    items: list[dict[str, Any]]
+    historical: bool = False
+
+
+def store_decisions(records: Sequence[DecisionRecord]) -> None:
+    """Store decisions; one already stored (same decision_id) is left as it is."""
+    Decision.objects.bulk_create([
+        Decision(decision_id=r.decision_id, placement_id=r.placement_id, user_id=r.user_id, features=r.features,
+                 bucket=r.bucket, assigned_bucket=r.bucket, created_at=r.created_at, candidates=r.candidates,
+                 model_version=r.model_version, historical=r.historical, items=r.items)
+        for r in records], batch_size=1000, ignore_conflicts=True)
+
+
+DECISION_DELETE_CHUNK = 10_000  # decisions per DELETE: each statement stays well inside statement_timeout
+
+
+def prune_decisions(*, before: datetime, chunk: int = DECISION_DELETE_CHUNK) -> int:
+    """Delete decisions made before `before`, except imported history, `chunk` at a time; returns how many."""
+    deleted = 0
+    while True:
+        ids = list(Decision.objects.filter(created_at__lt=before, historical=False)
+                   .values_list("decision_id", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        count, _ = Decision.objects.filter(decision_id__in=ids).delete()
+        deleted += count
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    decisions: int
+    events: int
+    keys: int
+
+
+@transaction.atomic
+def delete_history(*, placement: Placement, before: date | None = None) -> PruneResult:
+    """Delete a placement's imported history (all of it, or the days before `before`): decisions, events
+    and idempotency keys marked historical. Live traffic is never touched. The days it empties are
+    marked for a rollup recount."""
+    events = Event.objects.filter(placement=placement, historical=True)
+    decisions = Decision.objects.filter(placement=placement, historical=True)
+    if before is not None:
+        cutoff = datetime.combine(before, datetime.min.time(), tzinfo=UTC)
+        events, decisions = events.filter(ts__lt=cutoff), decisions.filter(created_at__lt=cutoff)
+    days = {moment.date() for moment in events.datetimes("ts", "day", tzinfo=UTC)}
+    deleted_keys = EventKey.objects.filter(historical=True, event_id__in=events.values("event_id")).delete()[0]
+    deleted_events = events.delete()[0]
+    deleted_decisions = decisions.delete()[0]
+    RollupDirty.objects.bulk_create([RollupDirty(placement_id=placement.id, day=d) for d in sorted(days)])
+    return PruneResult(decisions=deleted_decisions, events=deleted_events, keys=deleted_keys)
