@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as sps
 
+# A number or an array of them (the functions here are vectorised).
+Numeric = float | np.ndarray
 Z95 = float(sps.norm.ppf(0.975))
 # Mixture parameter of the always-valid intervals, tuned to be tightest near this many users per arm.
 CS_PLANNED_USERS = 10_000
@@ -58,12 +62,12 @@ def ratio_delta(s: RatioStats) -> tuple[np.ndarray, np.ndarray]:
     return ratio, var
 
 
-def normal_ci(estimate, variance, z: float = Z95):
+def normal_ci(estimate: Numeric, variance: Numeric, z: float = Z95) -> tuple[Any, Any]:
     se = np.sqrt(variance)
     return estimate - z * se, estimate + z * se
 
 
-def two_sided_p(estimate, variance) -> np.ndarray:
+def two_sided_p(estimate: Numeric, variance: Numeric) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(estimate) / np.sqrt(variance)
     p = 2 * sps.norm.sf(z)
@@ -157,7 +161,7 @@ def cs_rho2(alpha: float = 0.05, planned_n: float = CS_PLANNED_USERS) -> float:
     return (log_term + math.log(1 + log_term)) / planned_n
 
 
-def cs_radius(se, n, alpha: float = 0.05, planned_n: float = CS_PLANNED_USERS):
+def cs_radius(se: ArrayLike, n: ArrayLike, alpha: float = 0.05, planned_n: float = CS_PLANNED_USERS) -> np.ndarray:
     """Half-width of a normal-mixture confidence sequence (Robbins; Howard et al. 2021).
 
     With n units and standard error se, |estimate − truth| ≤ radius holds at every n simultaneously
@@ -171,7 +175,7 @@ def cs_radius(se, n, alpha: float = 0.05, planned_n: float = CS_PLANNED_USERS):
     return np.asarray(se) * factor
 
 
-def effective_n(n_treatment, n_control):
+def effective_n(n_treatment: ArrayLike, n_control: ArrayLike) -> np.ndarray:
     """Units of a two-sample comparison on the scale of one sample (n_t·n_c / (n_t + n_c)) × 2."""
     n_treatment = np.asarray(n_treatment, dtype=float)
     n_control = np.asarray(n_control, dtype=float)
@@ -181,7 +185,7 @@ def effective_n(n_treatment, n_control):
 
 # --- multiple comparisons --------------------------------------------------------------------------------------
 
-def benjamini_hochberg(p_values) -> np.ndarray:
+def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     """BH-adjusted p-values (q-values); NaN stays NaN and is not counted as a test."""
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
@@ -193,7 +197,7 @@ def benjamini_hochberg(p_values) -> np.ndarray:
 
 # --- intervals on counts ----------------------------------------------------------------------------------------
 
-def wilson_interval(successes, trials, z: float = Z95):
+def wilson_interval(successes: ArrayLike, trials: ArrayLike, z: float = Z95) -> tuple[Any, Any]:
     """Wilson score interval for a proportion (used where the unit is the impression)."""
     successes = np.asarray(successes, dtype=float)
     trials = np.asarray(trials, dtype=float)
@@ -205,7 +209,7 @@ def wilson_interval(successes, trials, z: float = Z95):
     return center - half, center + half
 
 
-def chi_square_uniform(counts) -> float:
+def chi_square_uniform(counts: ArrayLike) -> float:
     """p-value that the counts came from a uniform distribution over their cells."""
     counts = np.asarray(counts, dtype=float)
     if len(counts) < 2 or counts.sum() == 0:

@@ -8,6 +8,9 @@ VENV=${VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 
 ruff check .
+echo "==> import contracts and types"
+PYTHONPATH=platform lint-imports
+mypy
 echo "==> pytest on PostgreSQL"
 DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDIS_URL_FOR_TESTS=redis://127.0.0.1:6379/15 \
   pytest -p no:cacheprovider "$@"
