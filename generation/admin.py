@@ -150,6 +150,19 @@ class GenerationJobForm(forms.ModelForm):
             self.fields["mixes"].required = False
             self.fields["mixes"].help_text = ('Advanced: a list of {style: weight} mixes, e.g. [{"flat": 1.0}, '
                                               '{"flat": 0.5, "neon": 0.5}]. Used when no style is ticked above.')
+        plain = {
+            "prompt_template": "What to draw; {offer} becomes the kit's offer and {trigger} the style's words.",
+            "negative_prompt": "Stable Diffusion only: what the picture should not contain.",
+            "images_per_mix": "How many pictures of each style.",
+            "seed": "Same seed, same settings: the same pictures again. Empty: a new random seed.",
+            "steps": "More steps: finer pictures, slower. Empty: the model's default (8 for procedural).",
+            "guidance": "How closely Stable Diffusion follows the prompt (about 7). Empty: the model's default.",
+            "scheduler": "Stable Diffusion's sampling method; the default suits most models.",
+            "strength": "Only with an init image: 0 keeps the picture, 1 ignores it (0.4–0.6 restyles it).",
+        }
+        for name, text in plain.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
         if "backend" in self.fields:
             self.fields["backend"].help_text = ("Procedural draws simple artwork on any machine; Stable "
                                                 "Diffusion needs a registered base model and a gpu worker.")
@@ -195,6 +208,7 @@ class GenerationJobAdmin(RoleAdmin):
     search_fields = ["kit__name", "prompt_template"]
     inlines = [GeneratedImageInline]
     actions = ["start_jobs", "cancel_jobs", "accept_images", "autotag_kits"]
+    change_form_template = "admin/creative/change_form_with_notice.html"  # "Saving…" while a job runs
     readonly_fields = ["status", "progress", "error", "step_timings", "started_at", "finished_at", "accepted_at"]
 
     @admin.display(description="progress")

@@ -261,6 +261,7 @@ class CreativeKitAdmin(RoleAdmin):
     list_filter = ("placement",)
     inlines = [CopyInline, ImageInline, LayoutInline, ExclusionInline]
     actions = ["generate_combinations", "render_variants", "autotag_materials"]
+    change_form_template = "admin/creative/change_form_with_notice.html"  # "Saving…" while tagging runs
     readonly_fields = ("next_steps", "lifecycle", "rule_effects")
     fieldsets = [
         (None, {"fields": ("placement", "name", "offer_name", "max_variants")}),

@@ -58,6 +58,7 @@ def test_the_kit_page_offers_the_next_steps_and_counts_its_variants_by_status(op
     html = operator.get(page).content.decode()
     assert f"{reverse('admin:generation_generationjob_add')}?kit={kit.pk}" in html
     assert "2. Generate combinations" in html and "4. Review in the preview grid" in html
+    assert "Saving… tagging materials" in html  # a slow save says it is working
 
     response = operator.post(reverse("admin:creative_kit_step", args=[kit.pk, "combine"]), follow=True)
     assert any("1 new variants" in m for m in said(response))
