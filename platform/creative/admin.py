@@ -40,6 +40,7 @@ from .services.rendering import outcomes_summary, variants_render, variants_rere
 from .services.variants import variant_set_tag_overrides, variants_bulk
 from .taxonomy import manual_tag_sources, validate_tags
 from .uploads import clean_image_upload
+from .widgets import TagPickerWidget
 
 console.install(admin.site)
 # Fields of each material whose change makes a new version of its variants (re-rendered, reviewed again).
@@ -82,6 +83,14 @@ def parts_changed(request, material, changed_fields) -> None:
 
 
 class TaggedMaterialForm(forms.ModelForm):
+    """Tags are picked per group from the taxonomy (widgets.TagPickerWidget), then checked as everywhere."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "tags" in self.fields:
+            self.fields["tags"].widget = TagPickerWidget()
+            self.fields["tags"].help_text = "Open to pick a value per tag group; groups you set are never re-tagged."
+
     def clean_file(self):
         upload = self.cleaned_data.get("file")
         if upload is None or not hasattr(upload, "content_type"):  # unchanged on edit

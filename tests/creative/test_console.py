@@ -120,3 +120,20 @@ def test_the_experiment_page_shows_the_checklist_the_results_and_the_dashboard(o
     assert "36 live variant(s) to compare" in html and "control variant red-single-benefit-photo is live" in html
     assert "<th>CTR 95% interval</th>" in html and "<td>control (control)</td>" in html
     assert 'href="/dashboard/?experiment=console-ab"' in html
+
+
+def test_tags_are_picked_from_the_taxonomy_instead_of_typed_as_json(operator):
+    kit = CreativeKitFactory()
+    copy = CopyVariantFactory(kit=kit, tags={"appeal": ["benefit"]})
+    url = reverse("admin:creative_copyvariant_change", args=[copy.pk])
+    html = operator.get(url).content.decode()
+    assert 'name="tags__tone"' in html and '<option value="benefit" selected>benefit</option>' in html
+    form = {"kit": kit.pk, "headline": copy.headline, "subline": "", "cta": copy.cta, "language": "en",
+            "tags__picker": "1", "tags__appeal": ["benefit", "urgency"], "tags__tone": "friendly", "tag_sources": "{}"}
+    assert operator.post(url, form).status_code == 302
+    copy.refresh_from_db()
+    assert copy.tags["appeal"] == ["benefit", "urgency"] and copy.tags["tone"] == ["friendly"]
+    assert copy.tag_sources["tone"]["source"] == "manual"
+    form["tags__tone"] = ["friendly", "formal"]  # one value only for tone: said on the form
+    html = operator.post(url, form).content.decode()
+    assert "&#x27;tone&#x27; takes one value" in html
