@@ -19,21 +19,68 @@ from .engine.procedural import PROCEDURAL_STYLES
 from .models import BaseModel, GenerationJob, LoraStyle
 from .registry import base_model_register, check_base_model, check_lora, lora_register
 from .tagging import kit_autotag, tags_set_manual
+from .weights_upload import weights_discard, weights_store
 
 
-class BaseModelForm(forms.ModelForm):
+def upload_field() -> forms.FileField:
+    return forms.FileField(required=False, label="Upload weights (.safetensors)",
+                           help_text="Or upload the file here instead of copying it under MODEL_ROOT: it is stored "
+                                     "under MODEL_ROOT/uploads and checked like a typed path.")
+
+
+class WeightsUploadMixin:
+    """An optional `.safetensors` upload instead of a path typed under MODEL_ROOT (generation.weights_upload)."""
+
+    upload_kind = "models"
+
+    def add_upload_field(self) -> None:
+        self.fields["path"].required = False
+        self.stored_upload = None
+
+    def take_upload(self, data: dict) -> None:
+        """Store the upload (if any) and use its path; a refused upload is an error on the field."""
+        upload = data.get("upload")
+        if upload is None:
+            if not data.get("path"):
+                self.add_error("path", "Give the path under MODEL_ROOT, or upload the file.")
+            return
+        try:
+            data["path"], _ = weights_store(upload=upload, kind=self.upload_kind)
+        except ValidationError as exc:
+            form_add_errors(self, exc)
+            return
+        self.stored_upload = data["path"]
+
+    def discard_upload(self) -> None:
+        if self.stored_upload:
+            weights_discard(self.stored_upload)
+            self.stored_upload = None
+
+
+class BaseModelForm(WeightsUploadMixin, forms.ModelForm):
+    upload_kind = "base"
+    upload = upload_field()
+
     class Meta:
         model = BaseModel
         fields = ["name", "family", "path", "default_scheduler", "default_steps", "default_guidance",
                   "default_width", "default_height", "dtype", "is_active"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_upload_field()
+
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data
+        self.take_upload(data)
         if self.errors:
             return data
         try:  # the same checks as base_model_register: inside MODEL_ROOT, safetensors only
             check_base_model(path=data["path"], family=data["family"])
         except ValidationError as exc:
+            self.discard_upload()
             raise forms.ValidationError(exc.messages) from exc
         return data
 
@@ -46,23 +93,34 @@ class BaseModelAdmin(RoleAdmin):
     readonly_fields = ["cross_attention_dim", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("name", "path", "family")}
-        base_model_register(name=obj.name, path=obj.path, family=obj.family, instance=obj, **fields)
+        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("name", "path", "family", "upload")}
+        base_model_register(name=obj.name, path=form.cleaned_data["path"], family=obj.family, instance=obj, **fields)
 
 
-class LoraStyleForm(forms.ModelForm):
+class LoraStyleForm(WeightsUploadMixin, forms.ModelForm):
+    upload_kind = "lora"
+    upload = upload_field()
+
     class Meta:
         model = LoraStyle
         fields = ["name", "base_model", "path", "trigger_words", "default_weight", "implied_tags"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_upload_field()
+
     def clean(self):
         data = super().clean()
+        if self.errors:
+            return data
+        self.take_upload(data)
         if self.errors:
             return data
         try:
             check_lora(path=data["path"], base_model=data["base_model"])
             validate_tags(data.get("implied_tags") or {}, field="implied_tags")
         except ValidationError as exc:
+            self.discard_upload()
             raise forms.ValidationError(exc.messages) from exc
         return data
 
@@ -75,7 +133,7 @@ class LoraStyleAdmin(RoleAdmin):
     readonly_fields = ["cross_attention_dim", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        lora_register(name=obj.name, path=obj.path, base_model=obj.base_model, instance=obj,
+        lora_register(name=obj.name, path=form.cleaned_data["path"], base_model=obj.base_model, instance=obj,
                       implied_tags=form.cleaned_data.get("implied_tags"), trigger_words=obj.trigger_words,
                       default_weight=obj.default_weight)
 
