@@ -222,8 +222,11 @@ class GenerationJobForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].help_text = text
         if "backend" in self.fields:
+            from .workers import gpu_status_text
+
             self.fields["backend"].help_text = ("Procedural draws simple artwork on any machine; Stable "
-                                                "Diffusion needs a registered base model and a gpu worker.")
+                                                "Diffusion needs a registered base model and a gpu worker. "
+                                                + gpu_status_text())
 
     def clean_init_upload(self):
         upload = self.cleaned_data.get("init_upload")
