@@ -73,6 +73,8 @@ def model_activate(*, version: str, force: bool = False, by: str = "", min_auc: 
     it and the gate's numbers. Raises ModelVersion.DoesNotExist for an unknown version.
     """
     candidate = ModelVersion.objects.get(version=version)
+    if candidate.is_active:  # it serves already: activating it again changes nothing, so nothing to judge
+        return candidate
     verdict = gate.check(candidate, min_auc=min_auc)
     if not verdict.passed and not force:
         raise gate.ActivationRefused(version, verdict)

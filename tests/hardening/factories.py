@@ -38,7 +38,9 @@ def served_world(slug: str = "fuzz-banner", *, experiment: str | None = "fuzz-ab
     version = None
     if model:
         log_random_traffic(placement, variants, users=400, seed=3)
-        version = ranking.train_model(placement=placement, algo="logreg", activate=True).model_version
+        # An active model is this world's premise, not what is tested: past the gate on purpose.
+        version = ranking.train_model(placement=placement, algo="logreg", activate=True, force=True,
+                                      by="served_world fixture").model_version
     if experiment:
         ranking.experiment_start(slug=experiment, placement=placement,
                                  buckets="control=0.34,random=0.33,model=0.33")

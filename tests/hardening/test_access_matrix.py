@@ -56,7 +56,8 @@ def expected(guard: str, caller: str) -> str:
 @pytest.fixture
 def world():
     placement, variants, first = served_world("matrix-banner", experiment="matrix-ab", model=True)
-    second = ranking.train_model(placement=placement, algo="logreg", activate=True).model_version
+    second = ranking.train_model(placement=placement, algo="logreg", activate=True, force=True,
+                                 by="access matrix fixture").model_version
     return {"slug": placement.slug, "variant": variants[0].id, "version": second, "first": first}
 
 
