@@ -28,7 +28,6 @@ from .gate import champion_numbers
 from .models import ModelVersion
 
 TRAIN_SHARE, VALID_SHARE = 0.70, 0.15
-CLICK_WINDOW_S = 1800.0  # default label-maturity window; KALEIDO_CLICK_WINDOW_S overrides it
 MIN_CLICKS_HINT = 200  # clicks below which a model rarely beats predicting the mean click rate (see docs)
 
 
@@ -61,7 +60,7 @@ def ips_weight(*, bucket: str, propensity: float | None, candidates: int, clip: 
 
 def default_click_window_s() -> float:
     """Seconds after an impression in which its click may still arrive (KALEIDO_CLICK_WINDOW_S)."""
-    return float(getattr(settings, "KALEIDO_CLICK_WINDOW_S", CLICK_WINDOW_S))
+    return float(settings.KALEIDO_CLICK_WINDOW_S)
 
 
 def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: float | None = None,

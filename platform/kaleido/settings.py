@@ -252,6 +252,8 @@ KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # mode
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
 KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
 KALEIDO_TRAIN_MIN_ROWS = env_int("KALEIDO_TRAIN_MIN_ROWS", 500)
+# Label maturity: impressions younger than this are not yet negatives (their click may still come).
+KALEIDO_CLICK_WINDOW_S = env_float("KALEIDO_CLICK_WINDOW_S", 1800.0)
 KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
 KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = env_int("KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS", 5000)
 KALEIDO_RETRAIN_MIN_AUC = env_float("KALEIDO_RETRAIN_MIN_AUC", 0.55)  # auto-activate only above this
