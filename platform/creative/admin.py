@@ -454,6 +454,10 @@ class MaterialAdmin(RoleAdmin):
         self.message_user(request, outcome.summary(), messages.WARNING if outcome.kept_variants else messages.INFO)
 
 
+COPY_TEMPLATE_CSV = ("headline,subline,cta,language,tag:appeal,tag:tone\r\n"
+                     "Earn 4% on your savings,No fees; withdraw any time,Open now,en,benefit|urgency,friendly\r\n")
+
+
 class CopyImportForm(forms.Form):
     kit = forms.ModelChoiceField(queryset=CreativeKit.objects.all())
     file = forms.FileField(help_text="CSV (UTF-8) or XLSX with columns headline, subline, cta, language, "
@@ -477,8 +481,15 @@ class CopyVariantAdmin(MaterialAdmin):
         return ", ".join(f"{g}: {s.get('source')}" for g, s in sorted(obj.tag_sources.items()))
 
     def get_urls(self):
-        custom = [path("import/", self.guarded_view(self.import_view, "add"), name="creative_copy_import")]
+        custom = [path("import/", self.guarded_view(self.import_view, "add"), name="creative_copy_import"),
+                  path("template.csv", self.guarded_view(self.template_view, "view"), name="creative_copy_template")]
         return custom + super().get_urls()
+
+    def template_view(self, request):
+        """A CSV with the import's columns and one example row, to fill in a spreadsheet."""
+        response = HttpResponse(COPY_TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="copy-variants-template.csv"'
+        return response
 
     def import_view(self, request):
         form = CopyImportForm(request.POST or None, request.FILES or None)
@@ -516,11 +527,44 @@ class CopyVariantAdmin(MaterialAdmin):
         return self._export(queryset, "xlsx")
 
 
+class ImageUploadForm(forms.Form):
+    kit = forms.ModelChoiceField(queryset=CreativeKit.objects.all())
+
+
 @admin.register(ImageMaterial)
 class ImageMaterialAdmin(MaterialAdmin):
     list_display = ("preview", "kit", "source", "review", "width", "height", "tag_list")
     list_filter = ("source", "review", "kit")
     readonly_fields = ("provenance", "width", "height", "review")
+    change_list_template = "admin/creative/imagematerial_changelist.html"
+
+    def get_urls(self):
+        custom = [path("upload/", self.guarded_view(self.upload_view, "add"), name="creative_image_upload")]
+        return custom + super().get_urls()
+
+    def upload_view(self, request):
+        """Several images, or zips of them, into one kit; each checked alone (services.image_upload)."""
+        from .services.image_upload import images_upload
+
+        form = ImageUploadForm(request.POST or None, initial={"kit": request.GET.get("kit")})
+        if request.method == "POST" and form.is_valid():
+            files = request.FILES.getlist("files")
+            if not files:
+                form.add_error(None, "Choose one or more images (or zip archives of images).")
+            else:
+                result = images_upload(kit=form.cleaned_data["kit"], files=((f.name, f.read()) for f in files))
+                for material in result.created:
+                    autotag(material)
+                self.message_user(request, f"Added {len(result.created)} image(s) to {form.cleaned_data['kit']}.",
+                                  messages.SUCCESS if result.created else messages.WARNING)
+                for problem in result.problems[:20]:
+                    self.message_user(request, problem, messages.WARNING)
+                if len(result.problems) > 20:
+                    self.message_user(request, f"… and {len(result.problems) - 20} more refused.", messages.WARNING)
+                return HttpResponseRedirect(reverse("admin:creative_imagematerial_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Upload many images",
+                   "opts": self.model._meta}
+        return render(request, "admin/creative/image_upload.html", context)
 
     @admin.display(description="preview")
     def preview(self, obj):

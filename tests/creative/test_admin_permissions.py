@@ -80,6 +80,7 @@ ACTIONS = {
 # Custom admin views (added through get_urls) and who may open them (GET) and use them (POST).
 VIEWS = {"creative_kit_preview": ("view", "operate"), "creative_copy_import": ("operate", "operate"),
          "creative_kit_step": ("operate", "operate"), "creative_variant_actual_size": ("view", "view"),
+         "creative_copy_template": ("view", "view"), "creative_image_upload": ("operate", "operate"),
          "auth_user_password_change": ("admin", "admin")}
 # Django's own views check the change permission themselves; ours go through RoleAdmin.guarded_view.
 DJANGO_VIEWS = {"auth_user_password_change"}

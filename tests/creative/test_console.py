@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -137,3 +138,34 @@ def test_tags_are_picked_from_the_taxonomy_instead_of_typed_as_json(operator):
     form["tags__tone"] = ["friendly", "formal"]  # one value only for tone: said on the form
     html = operator.post(url, form).content.decode()
     assert "&#x27;tone&#x27; takes one value" in html
+
+
+def test_many_images_upload_at_once_and_each_bad_one_is_named(operator):
+    import io
+    import zipfile
+
+    from tests.factories import png_bytes
+
+    kit = CreativeKitFactory()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("shots/third.png", png_bytes())
+        zipped.writestr("shots/logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    files = [SimpleUploadedFile("first.png", png_bytes()), SimpleUploadedFile("second.png", png_bytes()),
+             SimpleUploadedFile("broken.png", b"not an image"), SimpleUploadedFile("more.zip", archive.getvalue())]
+    response = operator.post(reverse("admin:creative_image_upload"), {"kit": kit.pk, "files": files}, follow=True)
+    messages = said(response)
+    assert f"Added 3 image(s) to {kit}." in messages
+    assert any(m.startswith("broken.png: ") for m in messages)
+    assert any(m.startswith("more.zip/shots/logo.svg: SVG and HTML files are not accepted") for m in messages)
+    assert kit.images.count() == 3 and set(kit.images.values_list("review", flat=True)) == {"accepted"}
+
+
+def test_the_copy_csv_template_imports_as_it_is(operator):
+    kit = CreativeKitFactory()
+    template = operator.get(reverse("admin:creative_copy_template"))
+    assert template["Content-Disposition"].startswith("attachment")
+    upload = SimpleUploadedFile("copy-variants-template.csv", template.content)
+    assert operator.post(reverse("admin:creative_copy_import"), {"kit": kit.pk, "file": upload}).status_code == 302
+    copy = kit.copies.get()
+    assert copy.headline == "Earn 4% on your savings" and copy.tags["appeal"] == ["benefit", "urgency"]
