@@ -177,6 +177,8 @@ class RankApi(APIView):
                                          help_text="Tag group → values, e.g. {\"button_color\": [\"red\"]}.")
             image_url = serializers.CharField(help_text="The rendered image's absolute URL; empty when none.")
             render = _RenderField()
+            pinned = serializers.BooleanField(
+                help_text="An operator pinned this variant: it leads every bucket; a client re-rank must keep it.")
 
         decision_id = serializers.CharField()
         placement = serializers.CharField()
@@ -202,7 +204,7 @@ class RankApi(APIView):
             "items": [{"variant_id": it.variant_id, "variant_key": it.variant_key, "rank": it.rank,
                        "score": it.score, "propensity": it.propensity, "tags": it.tags,
                        "image_url": request.build_absolute_uri(it.image_url) if it.image_url else "",
-                       "render": it.render} for it in result.items],
+                       "render": it.render, "pinned": it.pinned} for it in result.items],
         }
         return Response(body, status=status.HTTP_200_OK)
 

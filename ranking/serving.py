@@ -56,6 +56,7 @@ class RankedItem:
     tags: dict[str, list[str]]
     image_url: str
     render: dict[str, Any]
+    pinned: bool = False  # an operator pinned it: it leads every bucket, and clients must not demote it
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         v = cat.variants[i]
         items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
                                 score=None if scores is None else float(scores[i]), propensity=float(p),
-                                tags=v["tags"], image_url=v["image_url"], render=v["render"]))
+                                tags=v["tags"], image_url=v["image_url"], render=v["render"], pinned=v["pinned"]))
     decision_id = uuid.uuid4()
     log_decision({
         "decision_id": decision_id.hex, "placement_id": cat.placement_id, "user_id": user_id,

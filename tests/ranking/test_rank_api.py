@@ -28,7 +28,8 @@ def test_default_control_mode_serves_the_control_design_and_logs_the_decision(ra
     assert first["variant_key"] == "red-single-benefit-photo"
     assert first["propensity"] == 1.0
     assert set(first) == {"variant_id", "variant_key", "rank", "score", "propensity", "tags", "image_url",
-                          "render"}
+                          "render", "pinned"}
+    assert first["pinned"] is False
     assert first["tags"]["button_color"] == ["red"]
     assert first["render"]["cta"] == "Go"
     decision = Decision.objects.get(decision_id=body["decision_id"])
@@ -60,6 +61,7 @@ def test_pinned_variants_come_first_and_blocked_ones_never_appear(rank):
     for i in range(40):
         items = rank(placement.slug, user_id=f"u-{i}", k=4)["items"]
         assert items[0]["variant_id"] == pinned.id and items[0]["propensity"] == 1.0
+        assert [it["pinned"] for it in items] == [True, False, False, False]  # the answer says which
         assert not blocked & {it["variant_id"] for it in items}
 
 

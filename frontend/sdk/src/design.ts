@@ -37,5 +37,6 @@ export function toItem(variant: DesignVariant & Partial<RankItem>, index: number
     tags: variant.tags ?? {},
     image_url: variant.image_url ?? "",
     render: variant.render ?? {},
+    pinned: variant.pinned ?? false,
   };
 }

@@ -296,7 +296,8 @@ export class FatigueTracker {
   }
 
   private order(sorted: RankItem[], counts: number[]): RankedItem[] {
-    const marked = sorted.map((item, i) => ({ item, fatigued: (counts[i] ?? 0) >= this.maxImpressions }));
+    // A pinned variant is the operator's choice for every user: never demoted, whatever its impressions.
+    const marked = sorted.map((item, i) => ({ item, fatigued: !item.pinned && (counts[i] ?? 0) >= this.maxImpressions }));
     const ordered = [...marked.filter((m) => !m.fatigued), ...marked.filter((m) => m.fatigued)];
     return ordered.map(({ item, fatigued }, index) => ({ ...item, server_rank: item.rank, rank: index + 1, fatigued }));
   }

@@ -837,6 +837,8 @@ export interface components {
             } & {
                 [key: string]: unknown;
             };
+            /** @description An operator pinned this variant: it leads every bucket; a client re-rank must keep it. */
+            pinned: boolean;
         };
         RejectedEvent: {
             /** @description The event's index in the request's `events`. */

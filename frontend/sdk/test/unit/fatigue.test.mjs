@@ -28,6 +28,24 @@ describe("fatigue re-rank", () => {
     await sdk.close();
   });
 
+  it("never demotes a variant the operator pinned, however often it was ignored", async () => {
+    const answer = rankResponse();
+    answer.items[0].pinned = true;
+    const { fetch } = scriptedFetch([(call) => (call.url.endsWith("/rank") ? Response.json(answer) : accepted(call))]);
+    const sdk = new KaleidoClient({ baseUrl: "http://k.test", fetch, sleep: noSleep, fatigue: { maxImpressions: 2, store: new MemoryFatigueStore() } });
+    const request = { placement, user: { id: "u-1" }, k: 3 };
+    for (let i = 0; i < 3; i++) {
+      sdk.track(impression({ variant_id: 411 }));
+      sdk.track(impression({ variant_id: 412 }));
+    }
+
+    const after = await sdk.rank(request);
+
+    assert.deepEqual(after.items.map((i) => i.variant_id), [411, 413, 412], "the pinned one stays first; 412 moves back");
+    assert.deepEqual(after.items.map((i) => i.fatigued), [false, false, true]);
+    await sdk.close();
+  });
+
   it("forgets the impressions once the user clicks the variant", () => {
     const fatigue = new FatigueTracker({ maxImpressions: 2, store: new MemoryFatigueStore() });
     fatigue.recordImpression("u", placement, 7);

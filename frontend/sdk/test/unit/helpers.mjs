@@ -34,6 +34,7 @@ export function rankResponse(overrides = {}) {
       tags: { button_color: ["red"] },
       image_url: `/media/${410 + rank}.png`,
       render: { layout: "single_image_text", headline: `Headline ${rank}`, cta: "Go", colors: { button: "#E8322E" } },
+      pinned: false,
     })),
     ...overrides,
   };

@@ -79,7 +79,7 @@ describe("MockKaleidoClient", () => {
 describe("fallbackFromDesign()", () => {
   it("builds a control answer without a decision from the default design", () => {
     const answer = fallbackFromDesign("home-banner", [
-      { variant_id: 7, variant_key: "default", image_url: "/media/7.png", render: { headline: "Save more" } },
+      { variant_id: 7, variant_key: "default", image_url: "/media/7.png", render: { headline: "Save more" }, pinned: false },
       { variant_id: 8 },
     ]);
 
@@ -90,8 +90,8 @@ describe("fallbackFromDesign()", () => {
       experiment: null,
       model_version: null,
       items: [
-        { variant_id: 7, variant_key: "default", rank: 1, score: null, propensity: 1, tags: {}, image_url: "/media/7.png", render: { headline: "Save more" } },
-        { variant_id: 8, variant_key: "variant-8", rank: 2, score: null, propensity: 1, tags: {}, image_url: "", render: {} },
+        { variant_id: 7, variant_key: "default", rank: 1, score: null, propensity: 1, tags: {}, image_url: "/media/7.png", render: { headline: "Save more" }, pinned: false },
+        { variant_id: 8, variant_key: "variant-8", rank: 2, score: null, propensity: 1, tags: {}, image_url: "", render: {}, pinned: false },
       ],
     });
   });
