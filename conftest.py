@@ -17,6 +17,20 @@ def _isolated_storage(settings, tmp_path):
     settings.MODEL_ROOT.mkdir()
 
 
+@pytest.fixture
+def journal_mode(settings, tmp_path):
+    """Rank with KALEIDO_DECISION_LOG=journal in a fresh folder, flushed only when the test says so (on the
+    test's own connection) unless it lowers KALEIDO_DECISION_FLUSH_S; yields the journal folder."""
+    from ranking import decision_log
+
+    settings.KALEIDO_DECISION_LOG = "journal"
+    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
+    settings.KALEIDO_DECISION_FLUSH_S = 3600.0
+    decision_log.close_journal()
+    yield settings.KALEIDO_DECISION_JOURNAL_DIR
+    decision_log.close_journal()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with empty caches: the shared one, and rank's in-process catalogue, loaded models

@@ -16,14 +16,6 @@ from tests.ranking.factories import catalogue
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def journal_mode(settings, tmp_path):
-    settings.KALEIDO_DECISION_LOG = "journal"
-    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
-    settings.KALEIDO_DECISION_FLUSH_S = 3600.0  # flushed when the test says so
-    decision_log.close_journal()
-    yield
-    decision_log.close_journal()
 
 
 def _impression(answer: dict, **overrides) -> dict:

@@ -2,7 +2,7 @@
 levels deep, bodies of many megabytes. Each is a 4xx naming the problem; nothing stops later decisions
 from being stored, and no valid event is lost because its neighbour was bad.
 
-These run on both databases; on PostgreSQL with the journaled decision log they are the production setup."""
+These run on both databases; on PostgreSQL with the journal_mode decision log they are the production setup."""
 
 from __future__ import annotations
 
@@ -23,14 +23,6 @@ NUL = "a\u0000b"
 LONE_SURROGATE_JSON = '"a\\ud800b"'  # a JSON escape the standard library decodes into a lone surrogate
 
 
-@pytest.fixture
-def journaled(settings, tmp_path):
-    settings.KALEIDO_DECISION_LOG = "journal"
-    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
-    settings.KALEIDO_DECISION_FLUSH_S = 3600.0
-    decision_log.close_journal()
-    yield settings.KALEIDO_DECISION_JOURNAL_DIR
-    decision_log.close_journal()
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def rank_body(placement: str, *, features: str = "{}", context: str = "{}", user
             f'"k": 2, "context": {context}}}')
 
 
-def test_unstorable_strings_in_a_rank_request_are_a_400_and_later_decisions_all_reach_the_table(bff, journaled):
+def test_unstorable_strings_in_a_rank_request_are_a_400_and_later_decisions_all_reach_the_table(bff, journal_mode):
     placement, _ = catalogue()
     hostile = [
         rank_body(placement.slug, features=json.dumps({"city": NUL})),
@@ -71,7 +63,7 @@ def test_unstorable_strings_in_a_rank_request_are_a_400_and_later_decisions_all_
            .json()["decision_id"] for i in range(20)]
     decision_log.flush_journal()
     assert Decision.objects.filter(decision_id__in=ids).count() == 20
-    assert not (journaled / "quarantine").exists()
+    assert not (journal_mode / "quarantine").exists()
 
 
 def test_one_event_with_an_unstorable_string_is_rejected_alone(bff):

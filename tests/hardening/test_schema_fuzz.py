@@ -118,15 +118,6 @@ HOSTILE_PATHS = ("/api/v1/rank", "/api/v1/events")
 UNSTORABLE = ("\x00", "a\x00b", "\ud800", "x\udfffy", "\x00\ud83d")
 
 
-@pytest.fixture
-def journaled(settings, tmp_path):
-    """Rank with the decision journal, flushed only when the test says so (on this test's connection)."""
-    settings.KALEIDO_DECISION_LOG = "journal"
-    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
-    settings.KALEIDO_DECISION_FLUSH_S = 3600.0
-    decision_log.close_journal()
-    yield settings.KALEIDO_DECISION_JOURNAL_DIR
-    decision_log.close_journal()
 
 
 def _plant(value, data, planted: list):
@@ -169,7 +160,7 @@ def _check_raw(path: str, kind: str, raw: bytes, response) -> None:
 @given(data=st.data())
 @settings(max_examples=MAX_EXAMPLES * 3, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
-def test_rank_and_events_never_fail_on_unstorable_strings_deep_nesting_or_huge_bodies(path, data, world, journaled):
+def test_rank_and_events_never_fail_on_unstorable_strings_deep_nesting_or_huge_bodies(path, data, world, journal_mode):
     case = data.draw(schema[path]["POST"].as_strategy(), label="case")
     _with_known_names(case, world["known"])
     kind = data.draw(st.sampled_from(["unstorable", "unstorable", "deep", "huge"]), label="kind")

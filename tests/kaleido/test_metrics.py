@@ -103,13 +103,9 @@ def test_a_refusal_by_the_rate_limit_is_counted(client, api_client_with):
     assert moved(before, after, "kaleido_rate_limited_total", limit="api_key") == 2
 
 
-def test_journaled_flushed_and_quarantined_decisions_are_counted(client, api_client_with, settings, tmp_path):
+def test_journaled_flushed_and_quarantined_decisions_are_counted(client, api_client_with, journal_mode):
     from ranking import decision_log
 
-    settings.KALEIDO_DECISION_LOG = "journal"
-    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
-    settings.KALEIDO_DECISION_FLUSH_S = 3600.0
-    decision_log.close_journal()
     placement, _ = catalogue(slug="journal-metrics-banner")
     bff = api_client_with("rank")
     before = scrape(client)

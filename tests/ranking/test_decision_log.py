@@ -27,14 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def journal_mode(settings, tmp_path):
-    settings.KALEIDO_DECISION_LOG = "journal"
-    settings.KALEIDO_DECISION_JOURNAL_DIR = tmp_path / "journal"
-    settings.KALEIDO_DECISION_FLUSH_S = 3600.0  # flushed only when a test says so, unless it lowers this
-    decision_log.close_journal()
-    yield settings.KALEIDO_DECISION_JOURNAL_DIR
-    decision_log.close_journal()
 
 
 def record(placement_id: int, **overrides) -> dict:
