@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
 from creative.models import StyleVariant, VariantStatus
 from ranking.models import Experiment
@@ -282,9 +282,3 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  segment {s['feature']}={s['value']}: {s['bucket']} {s['metric']} "
                      f"{pct(s['relative_lift'], 1)} vs control (q = {s['q_value']:.3g})")
     return "\n".join(lines)
-
-
-def users_per_bucket(experiment: Experiment) -> dict[str, int]:
-    """Distinct users per bucket, straight from the rollups (for quick checks)."""
-    return dict(UserDayRollup.objects.filter(experiment_id=experiment.id).values_list("bucket")
-                .annotate(n=Count("user_id", distinct=True)).values_list("bucket", "n"))

@@ -6,9 +6,11 @@ import io
 
 import factory
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from PIL import Image
 
 from creative import models as m
+from ranking.models import Decision, Experiment
 
 
 def png_bytes(color=(40, 90, 200), size=(64, 48)) -> bytes:
@@ -83,3 +85,25 @@ class StyleVariantFactory(factory.django.DjangoModelFactory):
         lambda: {"layout": "single_image_text", "headline": "Hello", "subline": "", "cta": "Go",
                  "colors": {"button": "#E8322E"}, "font_scale": 1.0}
     )
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Experiment
+
+    slug = factory.Sequence(lambda n: f"exp-{n}")
+    placement = factory.SubFactory(PlacementFactory)
+    buckets = factory.LazyFunction(lambda: {"control": 0.5, "model": 0.5})
+    salt = factory.Sequence(lambda n: f"salt-{n}")
+
+
+class DecisionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Decision
+
+    placement = factory.SubFactory(PlacementFactory)
+    user_id = factory.Sequence(lambda n: f"u-{n}")
+    features = factory.LazyFunction(lambda: {"age": 30, "gender": "f"})
+    bucket = "random"
+    items = factory.LazyFunction(list)
+    created_at = factory.LazyFunction(timezone.now)

@@ -28,12 +28,3 @@ def scope_required(scope: str, *, staff_allowed: bool = False) -> type[BasePermi
     HasScope.scope = scope  # read by access.throttling: report reads have their own rate limit
     HasScope.__name__ = f"HasScope_{scope.replace(':', '_')}"
     return HasScope
-
-
-class IsOperator(BasePermission):
-    """A logged-in user with the operators or admins role (for staff-only actions)."""
-
-    message = "Only operators and admins may do this."
-
-    def has_permission(self, request, view) -> bool:
-        return can_operate(request.user)

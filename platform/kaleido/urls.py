@@ -13,7 +13,6 @@ urlpatterns = [
     # The serving hot paths (rank, then events) first: Django tries patterns in order on every request.
     path("api/v1/", include("ranking.urls")),
     path("api/v1/", include("analytics.urls")),
-    path("api/v1/", include("creative.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

@@ -5,33 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import factory
 from django.utils import timezone
 
-from ranking.models import Decision, Experiment
-from tests.factories import PlacementFactory
-
-
-class ExperimentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Experiment
-
-    slug = factory.Sequence(lambda n: f"exp-{n}")
-    placement = factory.SubFactory(PlacementFactory)
-    buckets = factory.LazyFunction(lambda: {"control": 0.5, "model": 0.5})
-    salt = factory.Sequence(lambda n: f"salt-{n}")
-
-
-class DecisionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Decision
-
-    placement = factory.SubFactory(PlacementFactory)
-    user_id = factory.Sequence(lambda n: f"u-{n}")
-    features = factory.LazyFunction(lambda: {"age": 30, "gender": "f"})
-    bucket = "random"
-    items = factory.LazyFunction(list)
-    created_at = factory.LazyFunction(timezone.now)
+from ranking.models import Decision
+from tests.factories import DecisionFactory
 
 
 def event(*, placement: str, type: str = "impression", variant_id: int = 1, user_id: str = "u-1",  # noqa: A002

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from ranking import services as ranking
 from ranking.models import Decision
-from tests.analytics.factories import ExperimentFactory, log_simulated_random_bucket, log_traffic
-from tests.factories import PlacementFactory, StyleVariantFactory
+from tests.analytics.factories import log_simulated_random_bucket, log_traffic
+from tests.factories import ExperimentFactory, PlacementFactory, StyleVariantFactory
 from tests.frontend.factories import serve_and_report, staff_user
 from tests.openapi_checks import resolve, served_schema, violations
 from tests.ranking.factories import catalogue, log_random_traffic

@@ -9,8 +9,8 @@ from django.utils import timezone
 from analytics.attribution import impression_frame
 from analytics.ingestion import record_events
 from analytics.models import DailyRollup, RollupDirty
-from tests.analytics.factories import DecisionFactory, ExperimentFactory, event
-from tests.factories import PlacementFactory
+from tests.analytics.factories import event
+from tests.factories import DecisionFactory, ExperimentFactory, PlacementFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 
 from analytics import demo
 from creative.demo_context import DemoContext
-from tests.analytics.factories import ExperimentFactory, log_traffic
-from tests.factories import PlacementFactory
+from tests.analytics.factories import log_traffic
+from tests.factories import ExperimentFactory, PlacementFactory
 
 pytestmark = pytest.mark.django_db
 

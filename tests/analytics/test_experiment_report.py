@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.analytics.factories import ExperimentFactory, log_traffic
-from tests.factories import PlacementFactory
+from tests.analytics.factories import log_traffic
+from tests.factories import ExperimentFactory, PlacementFactory
 
 pytestmark = pytest.mark.django_db
 

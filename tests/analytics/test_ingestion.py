@@ -12,8 +12,8 @@ from django.utils import timezone
 from analytics.ingestion import record_events, settle_late_events
 from analytics.models import DailyRollup, Event, LateEvent, UserDayRollup
 from analytics.rollups import refresh_rollups
-from tests.analytics.factories import DecisionFactory, ExperimentFactory, event
-from tests.factories import PlacementFactory
+from tests.analytics.factories import event
+from tests.factories import DecisionFactory, ExperimentFactory, PlacementFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from analytics import interaction_log
 from analytics.attribution import attribution_grid
 from analytics.ingestion import record_events
 from ranking import services
-from tests.analytics.factories import DecisionFactory, event
-from tests.factories import PlacementFactory, StyleVariantFactory
+from tests.analytics.factories import event
+from tests.factories import DecisionFactory, PlacementFactory, StyleVariantFactory
 
 pytestmark = pytest.mark.django_db
 

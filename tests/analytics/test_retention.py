@@ -10,8 +10,7 @@ from django.utils import timezone
 from analytics import rollups
 from analytics.rollups import apply_retention
 from ranking.models import Decision
-from tests.analytics.factories import DecisionFactory
-from tests.factories import PlacementFactory
+from tests.factories import DecisionFactory, PlacementFactory
 
 pytestmark = pytest.mark.django_db
 
