@@ -40,7 +40,10 @@ import json
 from creative import demo
 from creative.demo_context import DemoContext
 from creative.models import CreativeKit, StyleVariant
+from generation.services import job_accept
 kit = CreativeKit.objects.get(pk=%d)
+for job in kit.generation_jobs.all():  # an operator accepts the generated images: only those are combined
+    job_accept(job=job)
 ctx = DemoContext(stdout=open("/dev/null", "w"), kits=[kit])
 demo.compose_variants(ctx)
 live = StyleVariant.objects.filter(placement=kit.placement, status="live")
