@@ -3,7 +3,8 @@
  * Django server on a fresh SQLite file, as an operator (a staff user in `operators`), following the
  * README's operators' guide: placement → kit with copy, layouts and an exclusion rule → generation job
  * (procedural, pre-filled size, styles ticked) → accept images → combinations → render → preview grid →
- * approve and publish → actual size → experiment with its checklist. Each mistake the guide warns about is
+ * approve and publish → actual size → a live variant's copy edited (new version approved) → retire
+ * (confirmed) and restore → experiment with its checklist. Each mistake the guide warns about is
  * made once and must be answered on the page. Screenshots go to test-artifacts/console/.
  */
 import assert from "node:assert/strict";
@@ -139,6 +140,30 @@ describe("operators' console", { timeout: 600_000 }, () => {
     assert.ok(await page.$("[aria-label='phone frame'] img"));
     await shot("08-actual-size");
 
+    // A change to a live variant's copy: a new version waits for approval while the old one serves.
+    await page.goto(`${server.url}/admin/creative/copyvariant/`);
+    await Promise.all([page.waitForNavigation(), page.click("#result_list tbody tr th a >> nth=0")]);
+    await page.fill("#id_headline", "Earn even more on your savings");
+    await submit();
+    assert.ok((await messages()).some((m) => m.includes("revision pending")), await messages());
+    const runAction = async (action) => {
+      await page.goto(`${server.url}/admin/creative/stylevariant/`);
+      await page.check("#action-toggle");
+      await page.selectOption("select[name=action]", action);
+      await submit("button[name=index]");
+    };
+    await runAction("bulk_approve_revision");
+    assert.ok((await messages()).some((m) => m.startsWith("Approve the new version")), await messages());
+    // Retire asks first, then can be undone to paused.
+    await runAction("bulk_retire");
+    assert.match(await page.textContent("h1"), /are you sure\?/);
+    await shot("09-retire-confirmation");
+    await submit("input[type=submit][value^='Yes']");
+    assert.ok((await messages()).some((m) => m.startsWith("Retire")), await messages());
+    await runAction("bulk_restore");
+    const statuses = await page.$$eval("#result_list td.field-status", (els) => els.map((e) => e.textContent.trim()));
+    assert.ok(statuses.length > 0 && statuses.every((s) => s === "Paused"), statuses.join(","));
+
     // 5. An experiment: the checklist asks before starting without a model.
     await page.goto(`${server.url}/admin/ranking/experiment/add/`);
     await page.fill("#id_slug", "spring-ab");
@@ -149,14 +174,14 @@ describe("operators' console", { timeout: 600_000 }, () => {
     await page.fill("#id_buckets_text", "control=0.2,random=0.2,model=0.6");
     await submit();
     assert.ok((await errors()).some((e) => e.includes("no trained and active model")), await errors());
-    await shot("09-experiment-checklist");
+    await shot("10-experiment-checklist");
     await page.check("#id_start_anyway");
     await submit();
     assert.ok((await messages()).some((m) => m.includes("was added successfully")), await messages());
     await page.click("text=spring-ab");
     await page.waitForLoadState("load");
     assert.ok(await page.$("a[href^='/dashboard/']"));
-    await shot("10-experiment-results");
+    await shot("11-experiment-results");
 
     assert.deepEqual(problems, []);
   });
