@@ -62,7 +62,8 @@ describe("operators' console", { timeout: 600_000 }, () => {
     // 1. A placement.
     await page.goto(`${server.url}/admin/creative/placement/add/`);
     await page.fill("#id_name", "Home banner");
-    await page.fill("#id_slug", "home-banner");
+    await page.press("#id_name", "Tab");
+    assert.equal(await page.inputValue("#id_slug"), "home-banner"); // filled from the name as it is typed
     await page.fill("#id_width", "750");
     await page.fill("#id_height", "300");
     await submit();
