@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from access.admin_guard import RoleAdmin
 
-from . import console
+from . import autotagging, console
 from .layout_tags import layout_autotag
 from .models import (
     CopyVariant,
@@ -61,12 +61,10 @@ def tags_summary(tags: dict) -> str:
 def autotag(material) -> None:
     """Tag a new or edited material automatically; manual tag groups are left as they are. A layout's tags
     come from its own fields (button colour, kind, font scale, text position, background)."""
-    from generation import tagging
-
     if isinstance(material, CopyVariant):
-        tagging.copy_autotag(material)
+        autotagging.tagger().copy_autotag(material)
     elif isinstance(material, ImageMaterial):
-        tagging.image_autotag(material)
+        autotagging.tagger().image_autotag(material)
     elif isinstance(material, LayoutTemplate):
         layout_autotag(material)
 
@@ -362,9 +360,7 @@ class CreativeKitAdmin(RoleAdmin):
 
     @admin.action(description="Auto-tag copy and images (manual tags are kept)", permissions=["change"])
     def autotag_materials(self, request, queryset):
-        from generation.tagging import kit_autotag
-
-        tagged = sum(kit_autotag(kit) for kit in queryset)
+        tagged = sum(autotagging.tagger().kit_autotag(kit) for kit in queryset)
         self.message_user(request, f"Auto-tagged {tagged} materials; groups set by hand were left as they were.")
 
     @admin.action(description="Render variants that have no image yet", permissions=["change"])
@@ -501,9 +497,7 @@ class CopyVariantAdmin(MaterialAdmin):
                 for message in exc.messages[:20]:
                     form.add_error("file", message)
             else:
-                from generation.tagging import copies_autotag
-
-                copies_autotag(result.copies)  # one encoder batch for the whole file
+                autotagging.tagger().copies_autotag(result.copies)  # one encoder batch for the whole file
                 self.message_user(request, f"Imported {result.created} copies ({result.unchanged} already there).")
                 return HttpResponseRedirect(reverse("admin:creative_copyvariant_changelist"))
         context = {**self.admin_site.each_context(request), "form": form, "title": "Import copy variants",

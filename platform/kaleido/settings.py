@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "kaleido",  # the project itself: the whole-system `demo` command, which spans every app
     "access",
     "creative",
     "generation",
