@@ -114,6 +114,8 @@ def print_access(ctx: DemoContext) -> None:
     ctx.say(f"Admin:      {ctx.base_url}/admin/   (user '{username}', password '{password}')")
     ctx.say(f"Dashboard:  {ctx.base_url}/dashboard/")
     ctx.say(f"API docs:   {ctx.base_url}/api/docs/")
+    ctx.say(f"Health:     {ctx.base_url}/healthz (alive)  {ctx.base_url}/readyz (ready, with each check)")
+    ctx.say(f"Metrics:    {ctx.base_url}/metrics (Prometheus; loopback or KALEIDO_METRICS_TOKEN only)")
     ctx.say(f"API key (rank, events, analytics:read): {issued.secret}")
     ctx.say(f"Try it:     curl -s -X POST {ctx.base_url}/api/v1/rank -H 'Authorization: Api-Key {issued.secret}' "
             "-H 'Content-Type: application/json' "

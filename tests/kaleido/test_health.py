@@ -70,3 +70,17 @@ def test_an_unapplied_migration_makes_the_process_not_ready(monkeypatch):
     check = health.readiness_checks()["migrations"]
 
     assert check["status"] == "failed" and check["pending"] == ["ranking.0099_future"]
+
+
+def test_the_demo_tells_the_operator_where_health_and_metrics_are():
+    from io import StringIO
+
+    from creative.demo import print_access
+    from creative.demo_context import DemoContext
+
+    out = StringIO()
+    print_access(DemoContext(stdout=out, base_url="http://127.0.0.1:8000", users=500))
+
+    text = out.getvalue()
+    assert "http://127.0.0.1:8000/healthz" in text and "http://127.0.0.1:8000/readyz" in text
+    assert "http://127.0.0.1:8000/metrics" in text
