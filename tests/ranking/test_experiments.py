@@ -50,8 +50,12 @@ def test_a_placement_runs_one_experiment_at_a_time():
 def test_operators_start_and_stop_experiments_in_the_admin(staff_client):
     placement, _ = catalogue()
 
-    response = staff_client.post("/admin/ranking/experiment/add/", {
-        "slug": "admin-ab", "placement": placement.id, "buckets_text": "control=0.5,model=0.5"})
+    form = {"slug": "admin-ab", "placement": placement.id, "buckets_text": "control=0.5,model=0.5"}
+
+    unconfirmed = staff_client.post("/admin/ranking/experiment/add/", form)  # no model is trained yet
+    assert unconfirmed.status_code == 200 and "Start anyway" in unconfirmed.content.decode()
+    assert not Experiment.objects.filter(slug="admin-ab").exists()
+    response = staff_client.post("/admin/ranking/experiment/add/", {**form, "start_anyway": "on"})
 
     assert response.status_code == 302, response.content[:2000]
     experiment = Experiment.objects.get(slug="admin-ab")
