@@ -36,6 +36,12 @@ def simulated_placement(django_db_setup, django_db_blocker):
         variants = simulated_catalogue(placement)
         log_simulated_random_bucket(placement=placement, variants=variants, users=40_000, seed=1)
         yield placement
+        # Outside any test's transaction: remove what has no foreign key to the placement too, or later
+        # tests would find this module's event keys and dirty days.
+        from analytics.models import Event, EventKey, RollupDirty
+
+        EventKey.objects.filter(event_id__in=Event.objects.filter(placement=placement).values("event_id")).delete()
+        RollupDirty.objects.filter(placement_id=placement.id).delete()
         placement.delete()
 
 
