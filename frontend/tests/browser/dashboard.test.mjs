@@ -15,8 +15,8 @@ import { DjangoServer, repoRoot } from "../support/django.mjs";
 const ARTIFACTS = path.join(repoRoot, "test-artifacts", "dashboard");
 const PASSWORD = "a-long-test-password-42";
 const PAGES = ["experiments", "attribution", "variants", "models"];
-// Simulated users per demo phase. At least 500: the demo trains a model only on ≥ 500 impressions.
-const DEMO_USERS = process.env.KALEIDO_BROWSER_DEMO_USERS ?? "600";
+// Simulated users per demo phase: the demo's default, enough for the banner's model to pass the activation gate.
+const DEMO_USERS = process.env.KALEIDO_BROWSER_DEMO_USERS ?? "4000";
 // What `manage.py demo` creates (creative/demo.py, ranking/demo.py).
 const BANNER = "wealth-home-banner";
 const CARD = "wealth-tab-card";
@@ -110,9 +110,10 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
     for (const slug of DEMO_EXPERIMENTS) {
       assert.ok(demoOutput.includes(`experiment ${slug} `), `the demo started ${slug} (KALEIDO_BROWSER_DEMO_USERS=${DEMO_USERS}):\n${demoOutput}`);
     }
-    // The demo trains one model per placement; an operator trains a second, inactive banner model so
-    // there is a version to activate and one to roll back to.
-    await server.manage(["train_ranker", "--placement", BANNER, "--algo", "logreg"]);
+    // The demo trains one model per placement; an operator trains a second banner model and puts it live
+    // past the gate (--force, recorded), so the demo's model, which served and passed the gate, is the
+    // version to activate again and the operator's the one to roll back to.
+    await server.manage(["train_ranker", "--placement", BANNER, "--activate", "--force"]);
     await server.createStaffUser("lead", PASSWORD, { roles: ["operators"] });
     await server.createStaffUser("analyst", PASSWORD, { roles: ["analysts"] });
     await server.start();
@@ -262,10 +263,10 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
     }
     assert.deepEqual((await assertChartsDrew(page, 2)).sort(), ["chart-auc", "chart-calibration"]);
     const active = models.versions.find((m) => m.is_active);
-    assert.ok(active.live_calibration.length > 0, "the demo's model served the model bucket");
     assertCalibration(await calibrationShown(page), active, "holdout");
     await page.screenshot({ path: path.join(ARTIFACTS, "models-laptop-en.png"), fullPage: true });
     const inactive = models.versions.find((m) => !m.is_active);
+    assert.ok(inactive.live_calibration.length > 0, "the demo's model served the model bucket");
     await page.click(`tr[data-version="${inactive.version}"] th a`);
     await page.waitForFunction((v) => document.querySelector("[data-testid=calibration-card]")?.dataset.version === v, inactive.version);
     assertCalibration(await calibrationShown(page), inactive, "holdout");
