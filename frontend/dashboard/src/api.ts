@@ -18,7 +18,14 @@ export class HttpError extends Error {
 }
 
 function describe(status: number, body: unknown): string {
-  if (body && typeof body === "object" && "detail" in body) return `${status} ${String((body as { detail: unknown }).detail)}`;
+  if (body && typeof body === "object" && "detail" in body) {
+    const { detail, errors } = body as { detail: unknown; errors?: Record<string, unknown> };
+    // The field messages say why (e.g. the activation gate's reasons), not only that the request was refused.
+    const reasons = errors && typeof errors === "object"
+      ? Object.values(errors).flat().map((m) => String(m)).join(" ")
+      : "";
+    return `${status} ${String(detail)}${reasons ? ` ${reasons}` : ""}`;
+  }
   return `HTTP ${status}`;
 }
 
