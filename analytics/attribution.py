@@ -72,12 +72,16 @@ def segment_column(frame: pd.DataFrame, feature: str) -> pd.Series:
 
 
 def _weights(frame: pd.DataFrame) -> np.ndarray:
+    """Clipped (1/n)/p towards the uniform policy (`analytics.importance`, the rule training and OPE
+    share); random-bucket rows weigh 1, rows without a usable propensity are NaN (dropped)."""
+    from . import importance
+
     if set(frame["bucket"].unique()) <= {"random"}:
         return np.ones(len(frame))
-    propensity = frame["propensity"].astype(float).to_numpy()
-    with np.errstate(divide="ignore"):
-        w = np.where(propensity > 0, 1.0 / propensity, np.nan)
-    return np.minimum(w, _IPW_CLIP)
+    served = frame["served_bucket"] if "served_bucket" in frame else frame["bucket"]
+    candidates = frame["candidates"].astype(float).to_numpy() if "candidates" in frame else np.full(len(frame), np.nan)
+    return importance.uniform_weights(frame["propensity"].astype(float).to_numpy(), candidates,
+                                      uniform_rows=(served == "random").to_numpy())
 
 
 class _Columns:

@@ -52,10 +52,14 @@ class TrainingData:
 
 
 def ips_weight(*, bucket: str, propensity: float | None, candidates: int, clip: float) -> float:
-    """Weight that turns this row's serving policy into the uniform one; uniform rows weigh 1."""
-    if bucket == "random" or not propensity or candidates <= 0:
-        return 1.0
-    return float(min(clip, (1.0 / candidates) / propensity))
+    """Weight that turns this row's serving policy into the uniform one; uniform rows weigh 1.
+
+    The rule is `analytics.importance` (shared with attribution and OPE); a row without a usable
+    propensity is kept unweighted."""
+    from analytics import importance
+
+    return importance.uniform_weight(propensity=propensity, candidates=candidates, uniform=bucket == "random",
+                                     clip=clip, missing=1.0)
 
 
 def default_click_window_s() -> float:
