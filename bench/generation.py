@@ -49,7 +49,7 @@ def _random_pipeline(family: str, *, device: str, smoke: bool):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     from generation.families import config_dir
-    from generation.tiny import tiny_pipeline, tiny_tokenizer
+    from tests.support.tiny_pipelines import tiny_pipeline, tiny_tokenizer
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     if smoke:
@@ -103,7 +103,7 @@ def cuda_main(args) -> dict:
     """The GPU run: SD 1.5 eager vs compiled, batch 1 and 4, LoRA switch and hotswap, SDXL eager; peak memory."""
     import torch
 
-    from generation.tiny import save_tiny_lora
+    from tests.support.tiny_pipelines import save_tiny_lora
 
     device = args.device
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
@@ -232,7 +232,7 @@ def main() -> None:
     from generation.engine.base import LoraSpec
     from generation.engine.cache import PipelineCache
     from generation.engine.sd import DiffusersBackend
-    from generation.tiny import save_tiny_lora, save_tiny_pipeline, tiny_pipeline
+    from tests.support.tiny_pipelines import save_tiny_lora, save_tiny_pipeline, tiny_pipeline
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="kaleido-bench-"))

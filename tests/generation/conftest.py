@@ -17,7 +17,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A tiny random pipeline saved as a diffusers folder, a LoRA for it, and one for a different text width."""
-    from generation.tiny import save_tiny_lora, save_tiny_pipeline, tiny_pipeline
+    from tests.support.tiny_pipelines import save_tiny_lora, save_tiny_pipeline, tiny_pipeline
 
     root = tmp_path_factory.mktemp("tiny-weights")
     save_tiny_pipeline(root / "tiny-sd")
@@ -81,6 +81,6 @@ def encoder():
 
 @pytest.fixture
 def tiny_controlnet(model_root):
-    from generation.tiny import save_tiny_controlnet
+    from tests.support.tiny_pipelines import save_tiny_controlnet
 
     return save_tiny_controlnet(model_root / "controlnets" / "canny.safetensors")

@@ -23,7 +23,7 @@ def _sd15_random_pipeline():
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from generation.families import config_dir
-    from generation.tiny import tiny_tokenizer
+    from tests.support.tiny_pipelines import tiny_tokenizer
 
     folder = config_dir("sd15")
     torch.manual_seed(0)
@@ -42,7 +42,7 @@ def test_an_sd15_sized_single_file_registers_and_generates_at_512_with_a_lora_sw
     from generation.registry import base_model_register, lora_register
     from generation.services import _lora_specs, _model_spec
     from generation.single_file import save_single_file
-    from generation.tiny import save_tiny_lora, tiny_tokenizer
+    from tests.support.tiny_pipelines import save_tiny_lora, tiny_tokenizer
 
     settings.MODEL_ROOT = tmp_path
     settings.GENERATION_DEVICE = "cpu"

@@ -112,7 +112,7 @@ def test_a_real_family_single_file_without_a_tokenizer_is_refused_with_where_to_
 
 def test_a_controlnet_is_checked_against_its_base_model(tiny_model, tiny_controlnet, model_root):
     from generation.registry import check_controlnet
-    from generation.tiny import save_tiny_controlnet, tiny_pipeline
+    from tests.support.tiny_pipelines import save_tiny_controlnet, tiny_pipeline
 
     assert check_controlnet(path="controlnets/canny.safetensors", base_model=tiny_model) == tiny_controlnet
     save_tiny_controlnet(model_root / "controlnets" / "narrow.safetensors", pipeline=tiny_pipeline(channels=(16, 32)))
