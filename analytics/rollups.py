@@ -3,6 +3,15 @@
 Recounting a whole day from raw events (instead of adding deltas) makes late events, replays and
 re-enrichment trivially exact; on PostgreSQL the day is one partition, so the recount is a scan of
 one small table.
+
+Bounded segments: a `DailyRollup` row's segment key keeps only a few features of the events' keys
+(`rollup_segment_features`), so a high-cardinality feature (a user id, a postcode) or fifty features
+together never give a rollup row per event. `UserDayRollup` keeps the whole key: it has a row per user
+already, and the experiment report reads segments from it.
+
+Serving counts: each recount adds the change in the day's impressions per variant to
+`counters.VariantImpressions` in the same transaction, so the catalogue reads a running total instead
+of counting the events table (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -10,8 +19,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
+from counters.services import add_impressions
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from . import interaction_log, partitions
@@ -22,7 +33,7 @@ from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
 _DAILY_SQL = """
 INSERT INTO analytics_dailyrollup (day, placement_id, variant_id, bucket, experiment_id, segment_key,
     impressions, clicks, conversions, logged_impressions, weighted_impressions, weighted_clicks)
-SELECT %s, placement_id, variant_id, bucket, COALESCE(experiment_id, 0), segment_key,
+SELECT %s, placement_id, variant_id, bucket, COALESCE(experiment_id, 0), {key},
     SUM(CASE WHEN type = 'impression' THEN 1 ELSE 0 END),
     SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END),
     SUM(CASE WHEN type = 'conversion' THEN 1 ELSE 0 END),
@@ -31,7 +42,7 @@ SELECT %s, placement_id, variant_id, bucket, COALESCE(experiment_id, 0), segment
     SUM(CASE WHEN type = 'click' AND propensity > 0 THEN 1.0 / propensity ELSE 0.0 END)
 FROM analytics_event
 WHERE placement_id = %s AND ts >= %s AND ts < %s
-GROUP BY placement_id, variant_id, bucket, COALESCE(experiment_id, 0), segment_key
+GROUP BY placement_id, variant_id, bucket, COALESCE(experiment_id, 0), {key}
 """
 
 _USER_SQL = """
@@ -52,21 +63,104 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+# --- bounded segment keys -----------------------------------------------------------------------------------
+
+_SQLITE_KEY_FUNCTION = "kaleido_rollup_segment_key"
+
+
+def project_segment_key(key: str, names: frozenset[str] | set[str]) -> str:
+    """`key` (name=value|name=value) with only the features in `names`, in the key's order."""
+    if not key:
+        return ""
+    return "|".join(part for part in key.split("|") if part.partition("=")[0] in names)
+
+
+def _feature_value_counts(placement_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """How many distinct values each feature has in one placement-day's event keys."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The distinct keys first (one hash of the day), then their parts: no key leaves the server.
+            cursor.execute(
+                "SELECT split_part(part, '=', 1), COUNT(DISTINCT part) FROM "
+                "(SELECT DISTINCT segment_key FROM analytics_event WHERE placement_id = %s AND ts >= %s AND ts < %s"
+                " AND segment_key <> '') AS k, unnest(string_to_array(k.segment_key, '|')) AS part GROUP BY 1",
+                [placement_id, start, end])
+            return {name: int(n) for name, n in cursor.fetchall()}
+        cursor.execute("SELECT DISTINCT segment_key FROM analytics_event WHERE placement_id = %s AND ts >= %s "
+                       "AND ts < %s AND segment_key <> ''", [placement_id, connection.ops.adapt_datetimefield_value(
+                           start), connection.ops.adapt_datetimefield_value(end)])
+        values: dict[str, set[str]] = defaultdict(set)
+        for (key,) in cursor.fetchall():
+            for part in key.split("|"):
+                values[part.partition("=")[0]].add(part)
+        return {name: len(found) for name, found in values.items()}
+
+
+def choose_segment_features(value_counts: dict[str, int], max_keys: int) -> list[str]:
+    """The fewest-valued features (ties by name) whose value combinations stay within `max_keys`.
+
+    A feature that alone has more than `max_keys` values is never kept; each feature kept multiplies the
+    possible keys by its value count plus one (the feature may be missing from a key).
+    """
+    chosen, combinations = [], 1
+    for name, count in sorted(value_counts.items(), key=lambda item: (item[1], item[0])):
+        if combinations * (count + 1) > max_keys:
+            break
+        chosen.append(name)
+        combinations *= count + 1
+    return sorted(chosen)
+
+
+def rollup_segment_features(placement_id: int, start: datetime, end: datetime) -> list[str] | None:
+    """The features a placement-day's rollup rows keep in their segment key; None: the whole key (every
+    feature of the day fits)."""
+    if settings.KALEIDO_ROLLUP_SEGMENT_FEATURES:
+        return list(settings.KALEIDO_ROLLUP_SEGMENT_FEATURES)
+    counts = _feature_value_counts(placement_id, start, end)
+    chosen = choose_segment_features(counts, settings.KALEIDO_ROLLUP_SEGMENT_MAX_KEYS)
+    return None if len(chosen) == len(counts) else chosen
+
+
+def _segment_key_sql(names: list[str] | None) -> tuple[str, list]:
+    """The SQL expression of a rollup row's segment key and its parameters (once per use in _DAILY_SQL)."""
+    if names is None:
+        return "segment_key", []
+    if connection.vendor == "postgresql":
+        return ("COALESCE((SELECT string_agg(p, '|' ORDER BY o) FROM unnest(string_to_array(segment_key, '|')) "
+                "WITH ORDINALITY AS t(p, o) WHERE split_part(p, '=', 1) = ANY(%s)), '')", [list(names)])
+    connection.ensure_connection()
+    connection.connection.create_function(
+        _SQLITE_KEY_FUNCTION, 2, lambda key, joined: project_segment_key(key or "", set(joined.split("|"))),
+        deterministic=True)
+    return f"{_SQLITE_KEY_FUNCTION}(segment_key, %s)", ["|".join(names)]
+
+
+def _day_impressions(placement_id: int, day: date) -> dict[int, int]:
+    return dict(DailyRollup.objects.filter(placement_id=placement_id, day=day).values("variant_id")
+                .annotate(n=Sum("impressions")).values_list("variant_id", "n"))
+
+
 def refresh_day(*, placement_id: int, day: date) -> None:
-    """Recount one placement's rollups for one day from its raw events."""
+    """Recount one placement's rollups for one day from its raw events, and move its variants' running
+    impression totals by what the recount changed."""
     start, end = day_bounds(day)
     ops = connection.ops
-    params = [ops.adapt_datefield_value(day), placement_id, ops.adapt_datetimefield_value(start),
-              ops.adapt_datetimefield_value(end)]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Two refreshers of the same day must not interleave their delete and insert.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [placement_id % 2**31, day.toordinal()])
         reenrich_events(placement_id, start, end)
+        key_sql, key_params = _segment_key_sql(rollup_segment_features(placement_id, start, end))
+        before = _day_impressions(placement_id, day)
         DailyRollup.objects.filter(placement_id=placement_id, day=day).delete()
         UserDayRollup.objects.filter(placement_id=placement_id, day=day).delete()
-        cursor.execute(_DAILY_SQL, params)
-        cursor.execute(_USER_SQL, params)
+        bounds = [placement_id, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)]
+        cursor.execute(_DAILY_SQL.format(key=key_sql),
+                       [ops.adapt_datefield_value(day), *key_params, *bounds, *key_params])
+        cursor.execute(_USER_SQL, [ops.adapt_datefield_value(day), *bounds])
+        after = _day_impressions(placement_id, day)
+        add_impressions(placement_id=placement_id,
+                        deltas={v: after.get(v, 0) - before.get(v, 0) for v in before.keys() | after.keys()})
 
 
 def refresh_rollups(*, placement_id: int | None = None, limit: int = 5000) -> int:

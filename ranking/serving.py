@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from counters.services import impressions_by_variant
 from django.conf import settings
-from django.db.models import Count
 from django.utils import timezone
 
-from analytics.models import Event, EventType
 from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
 
 from . import features as F
@@ -162,10 +161,9 @@ def _load_catalogue(slug: str) -> Catalogue | None:
     variants = [{"id": r["id"], "key": r["variant_key"], "tags": r["tags"] or {}, "render": r["render_spec"] or {},
                  "image_url": StyleVariant(rendered_image=r["rendered_image"]).image_url,  # the model's one rule
                  "pinned": r["pinned"]} for r in rows]
-    counts = dict(
-        Event.objects.filter(placement=placement, type=EventType.IMPRESSION, variant_id__in=[v["id"] for v in variants])
-        .values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n")
-    ) if variants else {}
+    # Running totals the rollup refresh keeps (counters): one indexed row per live variant, however many
+    # events are stored. They are as fresh as the last rollup refresh (KALEIDO_ROLLUP_EVERY_S with a worker).
+    counts = impressions_by_variant(placement_id=placement.id, variant_ids=[v["id"] for v in variants])
     experiment = (Experiment.objects.filter(placement=placement, status=Experiment.Status.RUNNING)
                   .values_list("id", "slug", "salt", "buckets").first())
     pinned = [i for i, v in enumerate(variants) if v["pinned"]]

@@ -285,3 +285,33 @@ LOGGING = {
                              "formatter": "json" if LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# scale (docs/scaling.md): running counters, bounded rollup segments, a read replica, PgBouncer.
+INSTALLED_APPS += ["counters"]  # variant impression totals the catalogue reads (kept by the rollup refresh)
+# Rollup rows keep only these features in their segment key; empty: the fewest-valued features of each
+# (placement, day) whose value combinations stay within KALEIDO_ROLLUP_SEGMENT_MAX_KEYS (analytics.rollups).
+KALEIDO_ROLLUP_SEGMENT_FEATURES = env_list("KALEIDO_ROLLUP_SEGMENT_FEATURES", [])
+KALEIDO_ROLLUP_SEGMENT_MAX_KEYS = env_int("KALEIDO_ROLLUP_SEGMENT_MAX_KEYS", 64)
+# A read replica for report and dashboard GETs (kaleido.db_router); its test database is the default's.
+if env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(env_str("DATABASE_REPLICA_URL"),
+                                                 conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
+    DATABASES["replica"]["ENGINE"] = DATABASES["default"]["ENGINE"]
+    DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"].get("OPTIONS", {}))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["kaleido.db_router.ReplicaRouter"]
+MIDDLEWARE.append("kaleido.db_router.ReplicaReadsMiddleware")
+KALEIDO_REPLICA_APPS = env_list("KALEIDO_REPLICA_APPS", ["analytics", "ranking", "creative", "counters"])
+KALEIDO_REPLICA_VIEWS = env_list("KALEIDO_REPLICA_VIEWS", [
+    "experiment-report", "placement-attribution", "placement-explain", "placement-ope",
+    "dashboard:api-meta", "dashboard:api-experiment-daily", "dashboard:api-variants", "dashboard:api-models"])
+# Behind PgBouncer in transaction mode a session is not ours between transactions: no server-side (named)
+# cursors, no prepared statements, and no startup `options` (PgBouncer refuses them; the statement and
+# lock timeouts are then the server's or the role's settings, see docker-compose.yml).
+KALEIDO_PGBOUNCER = env_bool("KALEIDO_PGBOUNCER", False)
+if KALEIDO_PGBOUNCER:
+    for _alias in DATABASES.values():
+        if _alias["ENGINE"] == "kaleido.postgresql":
+            _alias["DISABLE_SERVER_SIDE_CURSORS"] = True
+            _alias.setdefault("OPTIONS", {}).pop("options", None)
+            _alias["OPTIONS"]["prepare_threshold"] = None
