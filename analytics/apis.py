@@ -37,12 +37,17 @@ class EventSerializer(serializers.Serializer):
                                              "window and at most a day ahead.")
     rerank = serializers.ChoiceField(
         choices=["fatigue"], required=False,
-        help_text="Sent by the SDK on impressions of a decision its fatigue re-rank reordered. Accepted and "
-                  "not stored today.")
+        help_text="Why the client moved this variant after /rank logged its decision: the SDK sends \"fatigue\" "
+                  "on impressions of a decision its fatigue re-rank reordered. `position` is then where it was "
+                  "shown; the decision keeps the slot the policy chose (stored, read by the interaction log).")
     server_position = serializers.IntegerField(
-        min_value=1, required=False,
-        help_text="With `rerank`: the position /rank gave the variant (`position` is where it was shown). "
-                  "Accepted and not stored today.")
+        min_value=1, max_value=1000, required=False,
+        help_text="The position /rank gave the variant (`position` is where it was shown). Informative: the "
+                  "slot the policy chose is read from the decision itself.")
+    rerank_probability = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="With `rerank`: the probability the client's re-rank had of this shown order given the "
+                  "decision's order, above 0 and at most 1. Omitted: 1 (a deterministic re-rank, as the SDK's).")
 
 
 class RejectedEventSerializer(serializers.Serializer):

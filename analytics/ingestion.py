@@ -66,6 +66,8 @@ class _Row:
     experiment_id: int | None = None
     propensity: float | None = None
     segment_key: str = ""
+    rerank: str = ""  # why the client moved it from the decision's order ("" = it did not say so)
+    rerank_probability: float | None = None
     index: int = 0  # in the request, to name it when it is rejected
     late: bool = False  # its decision is not stored yet
 
@@ -128,8 +130,39 @@ def _parse_event(raw: Any, placements: dict[str, int], oldest: datetime, newest:
         raise _Invalid(f"ts: older than the {settings.KALEIDO_EVENT_RETENTION_DAYS}-day retention window")
     if ts > newest:
         raise _Invalid("ts: more than a day in the future; check the client clock")
+    rerank, rerank_probability = _parse_rerank(raw)
     return _Row(event_id=event_id, type=event_type, decision_id=decision_id, variant_id=variant_id,
-                user_id=user_id, placement_id=placements[slug], position=position, ts=ts)
+                user_id=user_id, placement_id=placements[slug], position=position, ts=ts, rerank=rerank,
+                rerank_probability=rerank_probability)
+
+
+RERANK_REASONS = frozenset({"fatigue"})
+
+
+def _parse_rerank(raw: dict) -> tuple[str, float | None]:
+    """(rerank, rerank_probability) of an event: what a client says about moving the variant after /rank
+    logged its decision. A re-rank without a probability is deterministic (1.0). `server_position` is
+    checked for its type only: the slot the policy chose is the decision's own rank for the variant, which
+    the interaction log reads (a client cannot rewrite it)."""
+    rerank = raw.get("rerank")
+    probability = raw.get("rerank_probability")
+    server_position = raw.get("server_position")
+    if rerank is None or rerank == "":
+        if probability is not None:
+            raise _Invalid("rerank_probability: only with rerank")
+        rerank = ""
+    elif rerank not in RERANK_REASONS:
+        raise _Invalid(f"rerank: must be one of {', '.join(sorted(RERANK_REASONS))}")
+    if probability is not None:
+        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 < probability <= 1:
+            raise _Invalid("rerank_probability: a number above 0 and at most 1")
+        probability = float(probability)
+    elif rerank:
+        probability = 1.0
+    if server_position is not None and (isinstance(server_position, bool) or not isinstance(server_position, int)
+                                        or not 1 <= server_position <= 1000):
+        raise _Invalid("server_position: an integer from 1 to 1000")
+    return rerank, probability
 
 
 def _tie_to_decisions(rows: list[_Row]) -> list[tuple[_Row, str]]:
@@ -177,18 +210,18 @@ def _insert_events(rows: list[_Row], received_at: datetime) -> None:
             for r in rows:
                 copy.write_row((r.event_id, r.type, r.decision_id, r.variant_id, r.user_id, r.placement_id,
                                 r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key,
-                                received_at))
+                                r.rerank, r.rerank_probability, received_at))
         return
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO analytics_event (event_id, type, decision_id, variant_id, user_id, placement_id, "
-            "position, ts, received_at, bucket, experiment_id, propensity, segment_key) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "position, ts, received_at, bucket, experiment_id, propensity, segment_key, rerank, rerank_probability) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(r.event_id, r.type, r.decision_id.hex if r.decision_id else None, r.variant_id, r.user_id,
               r.placement_id, r.position, adapt(r.ts), received, r.bucket, r.experiment_id, r.propensity,
-              r.segment_key) for r in rows],
+              r.segment_key, r.rerank, r.rerank_probability) for r in rows],
         )
 
 
@@ -197,7 +230,8 @@ def _hold_late(rows: list[_Row], received_at: datetime) -> None:
     LateEvent.objects.bulk_create([
         LateEvent(event_id=r.event_id, type=r.type, decision_id=r.decision_id, variant_id=r.variant_id,
                   user_id=r.user_id, placement_id=r.placement_id, position=r.position, ts=r.ts,
-                  received_at=received_at) for r in rows])
+                  rerank=r.rerank, rerank_probability=r.rerank_probability, received_at=received_at)
+        for r in rows])
 
 
 def _mark_dirty(rows: list[_Row]) -> None:
@@ -206,11 +240,11 @@ def _mark_dirty(rows: list[_Row]) -> None:
 
 
 _STAGE_COLUMNS = ("event_id, type, decision_id, variant_id, user_id, placement_id, position, ts, bucket, "
-                  "experiment_id, propensity, segment_key")
+                  "experiment_id, propensity, segment_key, rerank, rerank_probability")
 _STAGE_SELECT = ", ".join("s." + c.strip() for c in _STAGE_COLUMNS.split(","))
 
 
-_LATE_COLUMNS = "event_id, type, decision_id, variant_id, user_id, placement_id, position, ts"
+_LATE_COLUMNS = "event_id, type, decision_id, variant_id, user_id, placement_id, position, ts, rerank, rerank_probability"
 _LATE_SELECT = ", ".join("s." + c.strip() for c in _LATE_COLUMNS.split(","))
 
 
@@ -220,24 +254,26 @@ def _store_postgres(rows: list[_Row], received_at: datetime) -> list[_Row]:
     COPY moves rows in C; binding 13 arrays of 1000 values costs more."""
     with _server_cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_stage_v2 (event_id varchar(64), type varchar(12), "
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_stage_v3 (event_id varchar(64), type varchar(12), "
             "decision_id uuid, variant_id bigint, user_id varchar(128), placement_id bigint, position smallint, "
             "ts timestamptz, bucket varchar(10), experiment_id bigint, propensity float8, "
-            "segment_key varchar(255), late boolean) ON COMMIT DELETE ROWS")
-        with cursor.copy(f"COPY analytics_ingest_stage_v2 ({_STAGE_COLUMNS}, late) FROM STDIN") as copy:
+            "segment_key varchar(255), rerank varchar(16), rerank_probability float8, late boolean) "
+            "ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY analytics_ingest_stage_v3 ({_STAGE_COLUMNS}, late) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((r.event_id, r.type, r.decision_id, r.variant_id, r.user_id, r.placement_id,
-                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key, r.late))
+                                r.position, r.ts, r.bucket, r.experiment_id, r.propensity, r.segment_key,
+                                r.rerank, r.rerank_probability, r.late))
         cursor.execute(
             # Column names come from the constants above, never from input.
             "WITH claimed AS (INSERT INTO analytics_eventkey (event_id, ts) SELECT event_id, ts "  # noqa: S608
-            "FROM analytics_ingest_stage_v2 ON CONFLICT DO NOTHING RETURNING event_id), "
+            "FROM analytics_ingest_stage_v3 ON CONFLICT DO NOTHING RETURNING event_id), "
             f"stored AS (INSERT INTO analytics_event ({_STAGE_COLUMNS}, received_at) "
             f"SELECT {_STAGE_SELECT}, %s "
-            "FROM analytics_ingest_stage_v2 s JOIN claimed USING (event_id) WHERE NOT s.late RETURNING event_id), "
+            "FROM analytics_ingest_stage_v3 s JOIN claimed USING (event_id) WHERE NOT s.late RETURNING event_id), "
             f"held AS (INSERT INTO analytics_lateevent ({_LATE_COLUMNS}, received_at) "
             f"SELECT {_LATE_SELECT}, %s "
-            "FROM analytics_ingest_stage_v2 s JOIN claimed USING (event_id) WHERE s.late RETURNING event_id) "
+            "FROM analytics_ingest_stage_v3 s JOIN claimed USING (event_id) WHERE s.late RETURNING event_id) "
             "SELECT event_id FROM stored UNION ALL SELECT event_id FROM held",
             [received_at, received_at])
         claimed = {row[0] for row in cursor.fetchall()}
@@ -341,13 +377,14 @@ def _settle_batch(*, after: int, size: int, expired_before: datetime, now: datet
     with transaction.atomic():
         held = list(LateEvent.objects.select_for_update(skip_locked=True).filter(id__gt=after).order_by("id")
                     .values_list("id", "event_id", "type", "decision_id", "variant_id", "user_id", "placement_id",
-                                 "position", "ts", "received_at")[:size])
+                                 "position", "ts", "received_at", "rerank", "rerank_probability")[:size])
         if not held:
             return 0, after
         facts = decision_facts({h[3] for h in held})
         confirmed: list[_Row] = []
         settled: list[int] = []
-        for pk, event_id, kind, decision_id, variant_id, user_id, placement_id, position, ts, received_at in held:
+        for (pk, event_id, kind, decision_id, variant_id, user_id, placement_id, position, ts, received_at, rerank,
+             rerank_probability) in held:
             found = facts.get(decision_id)
             if found is None:
                 if received_at < expired_before:
@@ -364,7 +401,8 @@ def _settle_batch(*, after: int, size: int, expired_before: datetime, now: datet
                                   user_id=user_id, placement_id=placement_id, position=position, ts=ts,
                                   bucket=found.bucket, experiment_id=found.experiment_id,
                                   propensity=logged_propensity(found.propensities, variant_id),
-                                  segment_key=found.segment_key))
+                                  segment_key=found.segment_key, rerank=rerank,
+                                  rerank_probability=rerank_probability))
         if confirmed:
             _insert_events(confirmed, now)
             _mark_dirty(confirmed)

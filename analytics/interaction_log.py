@@ -25,10 +25,12 @@ user_id            str
 features           dict, the user features the decision was made with (context, part 1)
 context            dict, the request context of the decision (context, part 2)
 variant_id         int, the action: the variant shown
-position           int, 1-based slot it was shown in
+position           int, 1-based slot it was shown in (after any client re-rank: what the user saw)
 bucket             str, the assigned arm copied onto the event (see `decision_enrichment`)
 experiment_id      int or None
-propensity         float or None, the probability the logging policy had to show it there
+propensity         float or None, the probability the logging policy had to show it there: the decision's
+                   logged propensity when it was shown at `server_position`; None when a client re-rank
+                   moved it (the policy never chose that slot for it, see "Client re-ranks")
 model_version      str, the model that scored the decision ("" without one, "fallback:…")
 decided_at         datetime (UTC), when the decision was made
 ts                 datetime (UTC), the impression's time (client clock)
@@ -39,10 +41,32 @@ tags               dict, group -> values, the variant's tags as served (see abov
 tags_source        "served" or "current"
 served_bucket      str, the bucket that served it (differs from `bucket` when the model arm fell back)
 candidates         int, the live variants the policy chose from
-served_propensity  float or None, the propensity as the decision stored it (`propensity` is the event's
-                   copy of it, None on events stored before their decision until they are re-enriched)
+served_propensity  float or None, the propensity as the decision stored it, for the variant at
+                   `server_position` (`propensity` is the event's copy of it, None on events stored before
+                   their decision until they are re-enriched, and on moved impressions)
 seq                int, the impression's storage order (the events table's id)
+server_position    int, the slot the serving policy put the variant in (the decision's rank for it)
+rerank             str, why a client moved it ("fatigue": the SDK's fatigue re-rank; "" = not moved, or
+                   moved without saying why)
+rerank_probability float, the probability of the shown order given the decision's (1.0 when not moved and
+                   for a deterministic re-rank)
 =================  ==========================================================================
+
+**Client re-ranks.** The SDK may reorder a slate after /rank logged it (the fatigue re-rank moves variants the
+user keeps ignoring behind the others; pinned variants never move). Its impressions then report the shown
+`position`, and the decision keeps the order the policy chose. The policy's action is (variant,
+`server_position`) and its logged propensity is exact for that action: `served_propensity` is it. For the
+shown slot no exact propensity exists (the re-rank depends on the user's fatigue memory, which the policy
+never saw), so `propensity` is None on a moved row. Hence the rule every consumer follows:
+
+- a click model (training, explanations) learns the position effect from `position`, the slot the user saw,
+  and weighs a row by `served_propensity`, the exact probability of the policy's choice;
+- a consumer that needs the probability of a variant *at a slot* (off-policy evaluation of a rank-1 choice)
+  reads (`server_position`, `served_propensity`), or (`position`, `propensity`), which simply leaves moved
+  rows out; never `position` with `served_propensity`;
+- position-free consumers (attribution's segment × tag weights) weigh by `served_propensity` or `propensity`.
+
+A row is moved when `position != server_position`, whether or not the client said why (`rerank`).
 """
 
 from __future__ import annotations
@@ -50,7 +74,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -76,7 +100,7 @@ _CLICK_CLOCK_SLACK = timedelta(hours=1)
 FEEDBACK_COLUMNS = ("decision_id", "user_id", "features", "context", "variant_id", "position", "bucket",
                     "experiment_id", "propensity", "model_version", "decided_at", "ts", "clicked", "clicked_at",
                     "converted", "tags", "tags_source", "served_bucket", "candidates", "served_propensity",
-                    "seq")
+                    "seq", "server_position", "rerank", "rerank_probability")
 
 
 # --- the enrichment rule ---------------------------------------------------------------------------------
@@ -112,6 +136,7 @@ class DecisionFacts:
     experiment_id: int | None
     propensities: dict  # variant_id -> logged propensity, for every variant the decision showed
     segment_key: str
+    ranks: dict = field(default_factory=dict)  # variant_id -> the rank the decision logged for it
 
     def mismatch(self, *, placement_id: int, variant_id: int) -> str | None:
         """Why an event for (placement, variant) cannot belong to this decision, or None when it can."""
@@ -120,6 +145,12 @@ class DecisionFacts:
         if variant_id not in self.propensities:
             return "variant_id: not among the items its decision showed"
         return None
+
+
+def decision_ranks(items: Any) -> dict[Any, int]:
+    """variant_id -> the rank a decision's items logged for it (items without a rank are left out)."""
+    return {item.get("variant_id"): int(item["rank"]) for item in items or []
+            if isinstance(item, dict) and isinstance(item.get("rank"), int) and not isinstance(item["rank"], bool)}
 
 
 def server_cursor() -> Any:
@@ -154,7 +185,7 @@ def decision_facts(ids: set[uuid.UUID]) -> dict[uuid.UUID, DecisionFacts]:
             features, items = json.loads(features), json.loads(items)
         arm, experiment_id, propensities, key = decision_enrichment(bucket, assigned, experiment_id, features,
                                                                     items, names)
-        facts[decision_id] = DecisionFacts(placement_id, arm, experiment_id, propensities, key)
+        facts[decision_id] = DecisionFacts(placement_id, arm, experiment_id, propensities, key, decision_ranks(items))
     return facts
 
 
@@ -214,6 +245,16 @@ class BanditFeedback:
         return self.frame["position"].to_numpy(dtype=np.int64)
 
     @property
+    def server_position(self) -> np.ndarray:
+        """The slot the serving policy chose (differs from `position` where a client re-rank moved it)."""
+        return self.frame["server_position"].to_numpy(dtype=np.int64)
+
+    @property
+    def served_pscore(self) -> np.ndarray:
+        """The logged propensity of the policy's action (variant at `server_position`); NaN where none."""
+        return self.frame["served_propensity"].astype(float).to_numpy()
+
+    @property
     def reward(self) -> np.ndarray:
         """Clicks (0/1)."""
         return self.frame["clicked"].to_numpy(dtype=np.int64)
@@ -224,7 +265,8 @@ class BanditFeedback:
 
     @property
     def pscore(self) -> np.ndarray:
-        """Logged propensities; NaN where the decision logged none."""
+        """Propensities of each variant at its shown `position`; NaN where the decision logged none or a
+        client re-rank moved it."""
         return self.frame["propensity"].astype(float).to_numpy()
 
     @property
@@ -271,7 +313,8 @@ def bandit_feedback(*, placement: Placement | None = None, placement_ids: Sequen
         where += f" AND e.bucket IN ({', '.join(['%s'] * len(buckets))})"
         params += list(buckets)
     sql = ("SELECT e.decision_id, e.user_id, d.features, d.context, e.variant_id, e.position, e.bucket, "  # noqa: S608
-           "e.experiment_id, e.propensity, d.model_version, d.created_at, e.ts, d.items, d.bucket, d.candidates, e.id "
+           "e.experiment_id, e.propensity, d.model_version, d.created_at, e.ts, d.items, d.bucket, d.candidates, e.id, "
+           "e.rerank, e.rerank_probability "
            "FROM analytics_event e JOIN ranking_decision d ON d.decision_id = e.decision_id "
            f"WHERE {where} ORDER BY e.ts DESC" + (" LIMIT %s" if limit is not None else ""))
     with connection.cursor() as cursor:
@@ -312,6 +355,7 @@ def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],
         return empty.astype({"clicked": int, "converted": int})
     served: list[dict | None] = []
     served_propensity: list[float | None] = []
+    server_position: list[int] = []
     for row in rows:
         items = _json(row[12]) or []
         variant_id = row[4]
@@ -319,11 +363,20 @@ def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],
         tags = item.get("tags") if item is not None else None
         served.append(tags if isinstance(tags, dict) else None)
         served_propensity.append(_positive(item.get("propensity")) if item is not None else None)
+        # A decision item without a rank (none are stored so today) counts as shown where it was logged.
+        server_position.append(decision_ranks([item]).get(variant_id, row[5]) if item is not None else row[5])
     frame = pd.DataFrame.from_records([r[:12] for r in rows], columns=list(FEEDBACK_COLUMNS[:12]))
     frame["served_bucket"] = [r[13] for r in rows]
     frame["candidates"] = [r[14] for r in rows]
     frame["served_propensity"] = served_propensity
     frame["seq"] = [r[15] for r in rows]
+    frame["server_position"] = server_position
+    frame["rerank"] = [r[16] or "" for r in rows]
+    frame["rerank_probability"] = [float(r[17]) if r[17] is not None else 1.0 for r in rows]
+    # The logged propensity is the policy's for the slot it chose; a row shown elsewhere has none for its slot.
+    moved = frame["position"].to_numpy() != frame["server_position"].to_numpy()
+    if moved.any():
+        frame.loc[moved, "propensity"] = np.nan
     frame["decision_id"] = frame["decision_id"].map(str)
     frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)  # SQLite hands back text
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)

@@ -35,6 +35,13 @@ class Event(models.Model):
     segment_key = models.CharField(max_length=255, blank=True, default="")
     # Imported with `import_impressions --historical`: the retention job keeps it (prune_history deletes it).
     historical = models.BooleanField(default=False, db_default=False)
+    # A client re-rank after /rank logged the decision (the SDK's fatigue re-rank): `position` is where the
+    # variant was shown, the decision's items keep where the policy put it (interaction_log reads both).
+    rerank = models.CharField(max_length=16, blank=True, default="", db_default="",
+                              help_text="Why the client moved this variant from the decision's order ('' = it did not).")
+    rerank_probability = models.FloatField(
+        null=True, blank=True, help_text="With `rerank`: the probability the client's re-rank had of this shown order "
+                                         "given the decision's order (1.0 for a deterministic re-rank).")
 
     class Meta:
         indexes = [
@@ -172,6 +179,8 @@ class LateEvent(models.Model):
     position = models.PositiveSmallIntegerField(default=1)
     ts = models.DateTimeField()
     received_at = models.DateTimeField(db_index=True)
+    rerank = models.CharField(max_length=16, blank=True, default="", db_default="")
+    rerank_probability = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"late {self.type} {self.event_id}"

@@ -233,3 +233,46 @@ def test_the_refresh_works_through_the_hold_in_batches_past_events_still_waiting
     assert counts == {"confirmed": 4, "rejected": 0, "expired": 0, "waiting": 1}
     assert Event.objects.count() == 4
     assert list(LateEvent.objects.values_list("decision_id", flat=True)) == [waiting]
+
+
+def test_a_client_rerank_is_stored_with_its_probability_and_bad_rerank_fields_are_rejected_alone(placement):
+    decision = DecisionFactory(placement=placement, user_id="u-1", bucket="model",
+                               items=[{"variant_id": 9, "rank": 1, "propensity": 0.7},
+                                      {"variant_id": 10, "rank": 2, "propensity": 0.2}])
+    shown_ = dict(placement="home-banner", user_id="u-1", decision_id=decision.decision_id)
+    moved = {**event(variant_id=10, position=1, **shown_), "rerank": "fatigue", "server_position": 2}
+    randomised = {**event(variant_id=9, position=2, **shown_), "rerank": "fatigue", "server_position": 1,
+                  "rerank_probability": 0.25}
+    batch = [moved, randomised,
+             {**event(variant_id=9, **shown_), "rerank": "shuffle"},
+             {**event(variant_id=9, **shown_), "rerank": "fatigue", "rerank_probability": 0},
+             {**event(variant_id=9, **shown_), "rerank": "fatigue", "rerank_probability": 1.5},
+             {**event(variant_id=9, **shown_), "rerank_probability": 0.5},
+             {**event(variant_id=9, **shown_), "rerank": "fatigue", "server_position": "2"},
+             {**event(variant_id=9, **shown_), "rerank": "fatigue", "rerank_probability": True}]
+
+    result = record_events(batch)
+
+    assert result.accepted == 2
+    errors = {r["index"]: r["error"].split(":")[0] for r in result.rejected}
+    assert errors == {2: "rerank", 3: "rerank_probability", 4: "rerank_probability", 5: "rerank_probability",
+                      6: "server_position", 7: "rerank_probability"}
+    stored = {v: (pos, rerank, p, prop) for v, pos, rerank, p, prop in Event.objects.values_list(
+        "variant_id", "position", "rerank", "rerank_probability", "propensity")}
+    # The event keeps its decision's propensity (rollups count it); the interaction log pairs it with the slot.
+    assert stored == {10: (1, "fatigue", 1.0, 0.2), 9: (2, "fatigue", 0.25, 0.7)}
+
+
+def test_a_reranked_impression_that_waits_for_its_decision_keeps_its_rerank(placement):
+    decision_id = uuid.uuid4()
+    record_events([{**event(placement="home-banner", variant_id=9, position=2, decision_id=decision_id),
+                    "rerank": "fatigue", "server_position": 1}])
+    assert LateEvent.objects.get().rerank == "fatigue"
+
+    DecisionFactory(decision_id=decision_id, placement=placement, user_id="u-1", bucket="model",
+                    items=[{"variant_id": 9, "rank": 1, "propensity": 0.6},
+                           {"variant_id": 8, "rank": 2, "propensity": 0.3}])
+    settle_late_events()
+
+    stored = Event.objects.get()
+    assert (stored.position, stored.rerank, stored.rerank_probability, stored.propensity) == (2, "fatigue", 1.0, 0.6)
