@@ -7,8 +7,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ranking.models import Decision
 from tests.factories import DecisionFactory
+from tests.support.traffic import LoggedImpression, write_traffic
 
 
 def event(*, placement: str, type: str = "impression", variant_id: int = 1, user_id: str = "u-1",  # noqa: A002
@@ -53,34 +53,21 @@ def log_traffic(*, placement, experiment=None, users: dict[str, int], ctr: dict[
     """Decisions and events as live traffic would leave them: per bucket, users with a few impressions."""
     import numpy as np
 
-    from analytics.ingestion import record_events
-
     rng = np.random.default_rng(seed)
     when = when or timezone.now()
-    decisions, events = [], []
+    shown = []
     for bucket, count in users.items():
         for u in range(count):
             user_id = f"{user_prefix}-{bucket}-{u}"
             user_features = features(u) if features else {"age": 18 + u % 50, "gender": "fm"[u % 2]}
             user_ctr = min(1.0, rng.beta(2, 2 * (1 - ctr[bucket]) / ctr[bucket]))
             for i in range(impressions_per_user):
-                variant_id = variant_ids[(u + i) % len(variant_ids)]
-                decision = Decision(placement=placement, user_id=user_id, features=user_features,
-                                    bucket=bucket, assigned_bucket=bucket, experiment=experiment,
-                                    created_at=when, candidates=len(variant_ids),
-                                    items=[{"variant_id": variant_id, "rank": 1, "score": None,
-                                            "propensity": 1 / len(variant_ids) if bucket == "random" else 1.0}])
-                decisions.append(decision)
-                base = dict(placement=placement.slug, variant_id=variant_id, user_id=user_id,
-                            decision_id=decision.decision_id, ts=when)
-                events.append(event(**base))
-                if rng.random() < user_ctr:
-                    events.append(event(type="click", **base))
-                    if rng.random() < cvr:
-                        events.append(event(type="conversion", **base))
-    Decision.objects.bulk_create(decisions, batch_size=1000)
-    for start in range(0, len(events), 1000):
-        record_events(events[start:start + 1000])
+                clicked = bool(rng.random() < user_ctr)
+                shown.append(LoggedImpression(
+                    placement=placement, user_id=user_id, variant_id=variant_ids[(u + i) % len(variant_ids)],
+                    created_at=when, bucket=bucket, candidates=len(variant_ids), features=user_features,
+                    experiment=experiment, clicked=clicked, converted=clicked and bool(rng.random() < cvr)))
+    write_traffic(shown)
 
 
 SIM_TAG_GROUPS = {
@@ -122,33 +109,22 @@ def log_simulated_random_bucket(*, placement, variants, users: int, seed: int = 
     """
     import numpy as np
 
-    from analytics.ingestion import record_events
     from ranking.simulator import click_probability, make_users
 
     rng = np.random.default_rng(seed)
     when = when or timezone.now()
-    decisions, events, expected = [], [], 0.0
-    clicks = 0
+    shown, expected = [], 0.0
     for user in make_users(users, seed=seed, prefix=f"p{placement.id}"):
         if policy is None:
             index, propensity = int(rng.integers(len(variants))), 1 / len(variants)
         else:
             index, propensity = policy(user, variants)
         variant = variants[index]
-        decision = Decision(placement=placement, user_id=user.user_id, features=user.features,
-                            context=user.context, bucket=bucket, assigned_bucket=bucket, created_at=when,
-                            candidates=len(variants),
-                            items=[{"variant_id": variant.id, "rank": 1, "score": None, "propensity": propensity}])
-        decisions.append(decision)
         p = click_probability(user, variant.tags, position=1, variant_key=variant.variant_key)
         expected += p
-        base = dict(placement=placement.slug, variant_id=variant.id, user_id=user.user_id,
-                    decision_id=decision.decision_id, ts=when)
-        events.append(event(**base))
-        if rng.random() < p:
-            clicks += 1
-            events.append(event(type="click", **base))
-    Decision.objects.bulk_create(decisions, batch_size=2000)
-    for start in range(0, len(events), 1000):
-        record_events(events[start:start + 1000])
-    return {"impressions": users, "clicks": clicks, "expected_ctr": expected / users}
+        shown.append(LoggedImpression(
+            placement=placement, user_id=user.user_id, variant_id=variant.id, created_at=when, bucket=bucket,
+            propensity=propensity, candidates=len(variants), features=user.features, context=user.context,
+            clicked=bool(rng.random() < p)))
+    write_traffic(shown)
+    return {"impressions": users, "clicks": sum(s.clicked for s in shown), "expected_ctr": expected / users}

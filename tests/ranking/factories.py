@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from analytics.ingestion import record_events
 from creative.models import Placement, StyleVariant
 from ranking import simulator
-from ranking.models import Decision
 from tests.factories import PlacementFactory, StyleVariantFactory
+from tests.support.traffic import LoggedImpression, write_traffic
 
 BUTTONS = ("blue", "red", "gold")
 LAYOUTS = ("single", "grid", "list")
@@ -46,26 +44,12 @@ def log_random_traffic(placement: Placement, variants: list[StyleVariant], *, us
     """
     rng = np.random.default_rng(seed)
     start = start or datetime.now(UTC) - timedelta(hours=2)
-    population = simulator.make_users(users, seed=seed, prefix=f"log{seed}")
-    decisions, events, clicks = [], [], 0
-    for i, user in enumerate(population):
+    shown = []
+    for i, user in enumerate(simulator.make_users(users, seed=seed, prefix=f"log{seed}")):
         variant = variants[rng.integers(len(variants))]
-        decision_id = uuid.uuid4()
-        created = start + timedelta(seconds=i)
-        decisions.append(Decision(
-            decision_id=decision_id, placement=placement, user_id=user.user_id, features=user.features,
-            context=user.context, bucket="random", assigned_bucket="random", candidates=len(variants),
-            items=[{"variant_id": variant.id, "rank": 1, "score": None, "propensity": 1 / len(variants)}],
-            created_at=created,
-        ))
-        base = {"decision_id": str(decision_id), "variant_id": variant.id, "user_id": user.user_id,
-                "placement": placement.slug, "position": 1, "ts": created.isoformat()}
-        events.append({"event_id": uuid.uuid4().hex, "type": "impression", **base})
-        if rng.random() < simulator.click_probability(user, variant.tags, variant_key=variant.variant_key):
-            events.append({"event_id": uuid.uuid4().hex, "type": "click", **base})
-            clicks += 1
-    Decision.objects.bulk_create(decisions, batch_size=500)
-    for i in range(0, len(events), 1000):
-        result = record_events(events[i:i + 1000])
-        assert not result.rejected, result.rejected[:3]
-    return clicks
+        clicked = bool(rng.random() < simulator.click_probability(user, variant.tags, variant_key=variant.variant_key))
+        shown.append(LoggedImpression(
+            placement=placement, user_id=user.user_id, variant_id=variant.id, created_at=start + timedelta(seconds=i),
+            bucket="random", candidates=len(variants), features=user.features, context=user.context, clicked=clicked))
+    write_traffic(shown, batch_size=500)
+    return sum(s.clicked for s in shown)
