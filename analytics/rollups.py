@@ -25,6 +25,8 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from kaleido.db_router import primary_reads
+
 from . import interaction_log, partitions
 from .ingestion import settle_late_events
 from .interaction_log import reenrich_events
@@ -191,7 +193,8 @@ def refresh_for_read(*, placement_id: int) -> None:
     beat, so the read recounts this placement's dirty days itself, as before.
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        refresh_rollups(placement_id=placement_id)
+        with primary_reads():  # inside a replica-routed GET: the dirty marks it deletes are the primary's
+            refresh_rollups(placement_id=placement_id)
 
 
 def rebuild_rollups(*, placement_id: int) -> int:

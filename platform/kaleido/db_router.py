@@ -49,6 +49,16 @@ def replica_reads() -> Iterator[None]:
         _reading_from_replica.reset(token)
 
 
+@contextmanager
+def primary_reads() -> Iterator[None]:
+    """This block reads the primary even inside `replica_reads()` (work that reads what it then writes)."""
+    token = _reading_from_replica.set(False)
+    try:
+        yield
+    finally:
+        _reading_from_replica.reset(token)
+
+
 class ReplicaRouter:
     """Django database router: report-table reads to the replica inside `replica_reads()`, writes never."""
 
