@@ -99,16 +99,25 @@ class ExperimentReportApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         segments = serializers.BooleanField(default=True)
+        sequential = serializers.BooleanField(default=True)
 
-    @extend_schema(parameters=[OpenApiParameter("segments", bool, description="Include per-segment lifts.")],
-                   responses={200: answers.ExperimentReportSerializer})
+    @extend_schema(parameters=[OpenApiParameter("segments", bool, description="Include per-segment lifts."),
+                               OpenApiParameter("sequential", bool, description=(
+                                   "Headline p-values always-valid (default, safe to read daily); false "
+                                   "makes the fixed-horizon ones the headline. Both are always in the answer."))],
+                   responses={200: answers.ExperimentReportSerializer, **error_answers(400)})
     def get(self, request, slug: str):
-        from .experiments import experiment_report
+        from .experiments import ExperimentReportError, experiment_report
 
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         experiment = get_object_or_404(Experiment.objects.select_related("placement"), slug=slug)
-        return Response(experiment_report(experiment=experiment, segments=params.validated_data["segments"]))
+        try:
+            report = experiment_report(experiment=experiment, segments=params.validated_data["segments"],
+                                       sequential=params.validated_data["sequential"])
+        except ExperimentReportError as exc:  # e.g. no control bucket: the analyst fixes the experiment
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
+        return Response(report)
 
 
 class AttributionApi(APIView):

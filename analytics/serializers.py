@@ -43,8 +43,14 @@ class LiftSerializer(serializers.Serializer):
     absolute_ci = interval(help_text="Fixed-horizon 95% interval of the absolute lift.")
     absolute_cs = interval(help_text="Always-valid 95% confidence sequence of the absolute lift.")
     relative = rate("Treatment / control − 1.")
-    relative_ci = interval()
-    p_value = rate("Two-sided, of the absolute lift (delta method).")
+    relative_ci = interval(help_text="Fixed-horizon 95% interval of the relative lift.")
+    relative_cs = interval(help_text="Always-valid 95% confidence sequence of the relative lift.")
+    p_value = rate("The headline two-sided p-value of the absolute lift: always-valid when the report is "
+                   "sequential (the default), else fixed-horizon.")
+    p_value_fixed_horizon = rate("Two-sided normal p-value (delta method), valid at one planned look only.")
+    p_value_always_valid = rate("Mixture-SPRT p-value: ≤ 0.05 exactly when absolute_cs excludes 0; safe to "
+                                "read daily.")
+    p_value_adjusted = rate("The headline p-value, Holm-adjusted across the report's treatment arms.")
 
 
 class CupedBucketSerializer(serializers.Serializer):
@@ -61,13 +67,15 @@ class BucketReportSerializer(serializers.Serializer):
     clicks = serializers.IntegerField()
     conversions = serializers.IntegerField()
     ctr = rate("Clicks / impressions, users as the unit.")
-    ctr_ci = interval()
-    ctr_cs = interval()
-    cvr = rate("Conversions / clicks.")
-    cvr_ci = interval()
-    lift_vs_control = LiftSerializer(allow_null=True, help_text="Null on the control bucket.")
-    p_value = rate("The p-value of lift_vs_control.")
-    cvr_lift_vs_control = LiftSerializer(allow_null=True)
+    ctr_ci = interval(help_text="Fixed-horizon 95%.")
+    ctr_cs = interval(help_text="Always-valid 95%.")
+    cvr = rate("Conversions / clicks, users as the unit.")
+    cvr_ci = interval(help_text="Fixed-horizon 95%.")
+    cvr_cs = interval(help_text="Always-valid 95%.")
+    lift_vs_control = LiftSerializer(allow_null=True, help_text="CTR lift; null on the control bucket.")
+    p_value = rate("The headline p-value of lift_vs_control.")
+    p_value_adjusted = rate("lift_vs_control's p-value, Holm-adjusted across treatment arms.")
+    cvr_lift_vs_control = LiftSerializer(allow_null=True, help_text="CVR lift, the same statistics as CTR.")
     cuped = CupedBucketSerializer(required=False, help_text="Only when CUPED was applied to this bucket.")
 
 
@@ -80,13 +88,16 @@ class CupedSummarySerializer(serializers.Serializer):
 
 class SegmentLiftSerializer(serializers.Serializer):
     feature = serializers.CharField()
-    value = serializers.CharField()
+    value = serializers.CharField(help_text="The user's segment at first exposure (fixed for the experiment).")
     bucket = serializers.CharField()
     metric = serializers.ChoiceField(choices=["ctr", "cvr"])
-    users = serializers.IntegerField()
+    users = serializers.IntegerField(help_text="Users of the two arms in this segment; each user counts once.")
     relative_lift = rate()
+    relative_lift_ci = interval(help_text="Fixed-horizon 95%.")
+    relative_lift_cs = interval(help_text="Always-valid 95%.")
     absolute_lift = rate()
-    p_value = rate()
+    p_value = rate("The headline p-value (always-valid when the report is sequential).")
+    p_value_fixed_horizon = rate()
     q_value = rate("Benjamini–Hochberg across every segment, bucket and metric of the report.")
     significant = serializers.BooleanField()
 
@@ -97,8 +108,11 @@ class LoggingHealthSerializer(serializers.Serializer):
     decisions_checked = serializers.IntegerField()
     propensities_valid_share = rate()
     propensity_problems_by_bucket = serializers.DictField(child=serializers.IntegerField())
-    random_bucket_uniform_p_value = rate()
-    random_bucket_variants = serializers.IntegerField()
+    random_bucket_uniform_p_value = rate("Chi-square over the variants eligible at every random decision.")
+    random_bucket_variants = serializers.IntegerField(help_text="Variants in the uniformity check.")
+    random_bucket_variants_not_eligible = serializers.IntegerField(
+        help_text="Variants with random-bucket impressions left out of the check (pinned, published or "
+                  "changed during the experiment, or no longer live).")
     users_in_more_than_one_bucket = serializers.IntegerField()
 
 
@@ -107,7 +121,11 @@ class ExperimentReportSerializer(serializers.Serializer):
     placement = serializers.CharField()
     status = serializers.ChoiceField(choices=Experiment.Status.choices)
     started_at = serializers.DateTimeField()
-    control = serializers.CharField(help_text="The bucket the others are compared with.")
+    control = serializers.CharField(help_text="Always `control`: an experiment without it is refused (400).")
+    sequential = serializers.BooleanField(help_text="Whether the headline values are always-valid.")
+    headline = serializers.ChoiceField(choices=["always_valid", "fixed_horizon"],
+                                       help_text="Which reading `p_value` fields and the dashboard lead with.")
+    arms_adjustment = serializers.ChoiceField(choices=["holm"], help_text="How p_value_adjusted is adjusted.")
     buckets = serializers.DictField(child=BucketReportSerializer(), help_text="By bucket name.")
     srm_p_value = rate()
     srm_flag = serializers.BooleanField()

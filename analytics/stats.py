@@ -68,10 +68,15 @@ def normal_ci(estimate: Numeric, variance: Numeric, z: float = Z95) -> tuple[Any
 
 
 def two_sided_p(estimate: Numeric, variance: Numeric) -> np.ndarray:
+    """Fixed-horizon two-sided normal p-value. A nonzero estimate with zero variance (z = ∞) gives 0,
+    a zero estimate with zero variance gives 1, and a NaN estimate or variance gives NaN."""
+    estimate = np.asarray(estimate, dtype=float)
+    variance = np.asarray(variance, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(estimate) / np.sqrt(variance)
-    p = 2 * sps.norm.sf(z)
-    return np.where(np.isfinite(z), p, np.where(np.asarray(estimate) == 0, 1.0, np.nan))
+        p = 2 * sps.norm.sf(z)  # sf(inf) = 0: an infinite z is a p of 0, not NaN
+    degenerate = (estimate == 0) & (variance == 0)
+    return np.where(degenerate, 1.0, np.where(np.isnan(z), np.nan, p))
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,26 @@ def cs_radius(se: ArrayLike, n: ArrayLike, alpha: float = 0.05, planned_n: float
     return np.asarray(se) * factor
 
 
+def always_valid_p(estimate: Numeric, variance: Numeric, n: ArrayLike, alpha: float = 0.05,
+                   planned_n: float = CS_PLANNED_USERS) -> np.ndarray:
+    """Always-valid two-sided p-value of `estimate = 0` (mixture sequential probability ratio test).
+
+    The reciprocal of the normal-mixture likelihood ratio behind `cs_radius`, with the same mixture
+    (tuned for `alpha` at `planned_n`): p ≤ α exactly when the α-level confidence sequence excludes
+    zero, and under the null P(p_n ≤ α at any n) ≤ α, so it may be read after every day of data.
+    p = min(1, √(1 + a) · exp(−z² a / (2 (1 + a)))), a = n ρ².
+    """
+    estimate = np.asarray(estimate, dtype=float)
+    variance = np.asarray(variance, dtype=float)
+    a = np.asarray(n, dtype=float) * cs_rho2(alpha, planned_n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z2 = estimate * estimate / variance
+        log_p = 0.5 * np.log1p(a) - z2 * a / (2 * (1 + a))
+        p = np.minimum(1.0, np.exp(log_p))
+    degenerate = (estimate == 0) & (variance == 0)
+    return np.where(degenerate, 1.0, np.where(np.isnan(z2) | ~(a > 0), np.nan, p))
+
+
 def effective_n(n_treatment: ArrayLike, n_control: ArrayLike) -> np.ndarray:
     """Units of a two-sample comparison on the scale of one sample (n_t·n_c / (n_t + n_c)) × 2."""
     n_treatment = np.asarray(n_treatment, dtype=float)
@@ -192,6 +217,19 @@ def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     ok = np.isfinite(p)
     if ok.any():
         out[ok] = sps.false_discovery_control(p[ok], method="bh")
+    return out
+
+
+def holm(p_values: ArrayLike) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error across the tests); NaN is not counted."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        out[order] = np.minimum(1.0, stepped)
     return out
 
 

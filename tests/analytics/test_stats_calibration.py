@@ -87,3 +87,70 @@ def test_benjamini_hochberg_matches_the_step_up_rule():
     q = stats.benjamini_hochberg([0.01, 0.04, 0.03, 0.5, np.nan])
     assert np.allclose(q[:4], [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
     assert np.isnan(q[4])
+
+
+def test_two_sided_p_is_zero_at_infinite_z_one_at_nothing_and_nan_when_unknown():
+    p = stats.two_sided_p(np.array([0.02, 0.0, np.nan, 0.02, 0.0]), np.array([0.0, 0.0, 1e-4, np.nan, 1e-4]))
+    assert p[0] == 0.0 and p[1] == 1.0
+    assert np.isnan(p[2]) and np.isnan(p[3])
+    assert p[4] == 1.0
+
+
+def test_the_always_valid_p_value_rejects_exactly_when_the_confidence_sequence_excludes_zero():
+    rng = np.random.default_rng(13)
+    estimate = rng.normal(0, 0.01, 5000)
+    variance = (rng.uniform(0.002, 0.01, 5000)) ** 2
+    n = rng.integers(10, 50_000, 5000)
+
+    p = stats.always_valid_p(estimate, variance, n)
+    radius = stats.cs_radius(np.sqrt(variance), n)
+
+    assert np.array_equal(p < 0.05, np.abs(estimate) > radius)
+    assert np.all(p >= stats.two_sided_p(estimate, variance) - 1e-12), "never below the fixed-horizon p"
+    assert np.all((0 < p) & (p <= 1))
+
+
+def test_peeking_every_day_at_the_always_valid_p_value_rejects_at_most_five_percent_of_a_a_tests():
+    rng = np.random.default_rng(17)
+    days, per_day = 14, 400
+    shape = (EXPERIMENTS, days, per_day)
+    a = stats.RatioStats.from_units(*_users(rng, shape)).cumsum(axis=1)
+    b = stats.RatioStats.from_units(*_users(rng, shape)).cumsum(axis=1)
+    diff = stats.lift(stats.ratio_delta(b), stats.ratio_delta(a))
+
+    always_valid = stats.always_valid_p(diff.absolute, diff.absolute_var, stats.effective_n(a.n, b.n))
+
+    assert (always_valid < 0.05).any(axis=1).mean() <= 0.05
+    assert (diff.p_value < 0.05).any(axis=1).mean() > 0.10
+
+
+def test_always_valid_p_detects_a_real_lift_as_data_accumulate():
+    rng = np.random.default_rng(19)
+    days, per_day = 14, 1000
+    a = stats.RatioStats.from_units(*_users(rng, (EXPERIMENTS, days, per_day), ctr=0.05)).cumsum(axis=1)
+    b = stats.RatioStats.from_units(*_users(rng, (EXPERIMENTS, days, per_day), ctr=0.06)).cumsum(axis=1)
+    diff = stats.lift(stats.ratio_delta(b), stats.ratio_delta(a))
+
+    p = stats.always_valid_p(diff.absolute, diff.absolute_var, stats.effective_n(a.n, b.n))
+
+    assert (p[:, -1] < 0.05).mean() > 0.8
+
+
+def holm_step_down(p_values: list[float]) -> list[float]:
+    """The textbook rule: sort ascending, adjusted(i) = max over j <= i of (m - j + 1) p(j), capped at 1."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (m - rank) * p_values[i])
+        out[i] = min(1.0, running)
+    return out
+
+
+def test_holm_matches_the_step_down_rule_and_skips_nan():
+    rng = np.random.default_rng(23)
+    for _ in range(50):
+        p = list(rng.uniform(0, 0.2, rng.integers(1, 6)))
+        assert np.allclose(stats.holm(p), holm_step_down(p))
+    adjusted = stats.holm([0.01, np.nan, 0.04])
+    assert np.allclose(adjusted[[0, 2]], [0.02, 0.04]) and np.isnan(adjusted[1])
