@@ -4,6 +4,12 @@ User features are typed from the training data: strings and booleans are categor
 A categorical value never seen in training, a number where a category was expected (or the reverse) and a
 missing key all become "missing" (NaN for LightGBM, all-zero one-hot for the logistic regression).
 Variant tags become multi-hot `tag:group=value` columns, so a brand-new variant is scored from its tags.
+
+Variants are also looked up by id (`spec["variant_ids"]`): for a per-variant quality term (the logistic
+regression's shrunk `w_variant`, or LightGBM's categorical variant column when `variant_column` is on) and,
+in the general model, for the placement and surface each variant is shown on (`spec["variant_context"]`),
+so a banner and a card get different predictions. Both are derived from the variant id on the one path
+training, serving and evaluation share (variant_codes → lgb_matrix / logreg_context).
 """
 
 from __future__ import annotations
@@ -51,9 +57,16 @@ def tag_columns(tags: Mapping[str, Iterable[str]] | None) -> list[str]:
 
 def build_spec(
     *, feature_rows: Sequence[Mapping[str, Any]], variant_tags: Iterable[Mapping[str, Iterable[str]]],
-    variant_ids: Iterable[int] | None = None,
+    variant_ids: Iterable[int] | None = None, variant_column: bool = True,
+    variant_context: Mapping[int, tuple[str | None, str | None]] | None = None,
+    context_vocabulary: Iterable[tuple[str | None, str | None]] = (),
 ) -> dict[str, Any]:
-    """Infer the feature spec from training rows and the tags of every variant that may be scored."""
+    """Infer the feature spec from training rows and the tags of every variant that may be scored.
+
+    `variant_ids`: the variants to look up by id (None: none); `variant_column` puts the id in LightGBM's
+    matrix as a categorical column. `variant_context` (general model): variant id → (placement slug,
+    surface); only placements and surfaces in `context_vocabulary` (those of the training rows) get a
+    code, others are missing."""
     kinds: dict[str, Counter] = {}
     values: dict[str, Counter] = {}
     numbers: dict[str, list[float]] = {}
@@ -78,12 +91,48 @@ def build_spec(
         else:
             user.append({"name": name, "kind": "num", "bins": _bin_edges(numbers.get(name, []))})
     tags = sorted({col for tags in variant_tags for col in tag_columns(tags)})
-    return {
+    ids = set(variant_ids) if variant_ids is not None else None
+    if variant_context is not None:
+        ids = (ids or set()) | set(variant_context)
+    spec: dict[str, Any] = {
         "user": user,
         "tags": tags,
-        "variant_ids": sorted(set(variant_ids)) if variant_ids is not None else None,
+        "variant_ids": sorted(ids) if ids is not None else None,
         "position": True,
     }
+    if ids is not None and not variant_column:
+        spec["variant_column"] = False
+    if variant_context is not None:
+        seen = list(context_vocabulary)
+        placements = sorted({p for p, _ in seen if p is not None})
+        surfaces = sorted({s for _, s in seen if s is not None})
+        p_code, s_code = {p: i for i, p in enumerate(placements)}, {s: i for i, s in enumerate(surfaces)}
+        spec["variant_context"] = {
+            "placements": placements, "surfaces": surfaces,
+            "placement": [p_code.get(variant_context.get(v, (None, None))[0]) for v in spec["variant_ids"]],
+            "surface": [s_code.get(variant_context.get(v, (None, None))[1]) for v in spec["variant_ids"]],
+        }
+    return spec
+
+
+def has_variant_column(spec: Mapping[str, Any]) -> bool:
+    """Whether LightGBM's matrix has the categorical variant-id column."""
+    return spec.get("variant_ids") is not None and spec.get("variant_column", True)
+
+
+def context_codes(spec: Mapping[str, Any], variant_codes_: np.ndarray | None) -> np.ndarray | None:
+    """(rows × 2) placement and surface codes of each row's variant (NaN unknown); None without context."""
+    context = spec.get("variant_context")
+    if context is None:
+        return None
+    table = np.array([[np.nan if p is None else p, np.nan if s is None else s]
+                      for p, s in zip(context["placement"], context["surface"], strict=True)] or
+                     np.zeros((0, 2)), dtype=np.float64).reshape(-1, 2)
+    codes = np.asarray(variant_codes_, dtype=np.float64).reshape(-1)
+    out = np.full((len(codes), 2), np.nan)
+    ok = ~np.isnan(codes)
+    out[ok] = table[codes[ok].astype(int)]
+    return out
 
 
 def _bin_edges(values: Sequence[float]) -> list[float]:
@@ -99,16 +148,22 @@ def _bin_edges(values: Sequence[float]) -> list[float]:
 def column_names(spec: Mapping[str, Any]) -> list[str]:
     """Columns of the LightGBM matrix, in order."""
     names = [f["name"] for f in spec["user"]] + [f"tag:{t}" for t in spec["tags"]]
-    if spec.get("variant_ids") is not None:
+    if has_variant_column(spec):
         names.append("variant_id")
+    if spec.get("variant_context") is not None:
+        names += ["placement", "surface"]
     names.append("position")
     return names
 
 
 def categorical_indices(spec: Mapping[str, Any]) -> list[int]:
     idx = [i for i, f in enumerate(spec["user"]) if f["kind"] == "cat"]
-    if spec.get("variant_ids") is not None:
-        idx.append(len(spec["user"]) + len(spec["tags"]))
+    after = len(spec["user"]) + len(spec["tags"])
+    if has_variant_column(spec):
+        idx.append(after)
+        after += 1
+    if spec.get("variant_context") is not None:
+        idx += [after, after + 1]
     return idx
 
 
@@ -178,8 +233,11 @@ def lgb_matrix(
     positions: np.ndarray,
 ) -> np.ndarray:
     parts = [users, tags]
-    if spec.get("variant_ids") is not None:
+    if has_variant_column(spec):
         parts.append(variant_codes_.reshape(-1, 1))
+    context = context_codes(spec, variant_codes_)
+    if context is not None:
+        parts.append(context)
     parts.append(positions.reshape(-1, 1).astype(np.float64))
     return np.hstack(parts)
 
@@ -221,6 +279,40 @@ def logreg_user_matrix(spec: Mapping[str, Any], codes: np.ndarray, scaling: Mapp
                 block = np.hstack([block, bins])
         blocks.append(block)
     return np.hstack(blocks) if blocks else np.zeros((codes.shape[0], 0))
+
+
+def logreg_context(spec: Mapping[str, Any], variant_codes_: np.ndarray | None, rows: int) -> np.ndarray:
+    """The general model's placement and surface one-hot for the logistic regression (rows × k; k = 0
+    without context). They join the user-side block, so they cross with every tag: a grid layout can win on
+    cards and lose on banners (a placement × user cross would not change any ranking within a placement)."""
+    context = context_codes(spec, variant_codes_)
+    if context is None:
+        return np.zeros((rows, 0))
+    blocks = []
+    for c, key in enumerate(("placements", "surfaces")):
+        onehot = np.zeros((len(context), len(spec["variant_context"][key])))
+        ok = ~np.isnan(context[:, c])
+        onehot[np.nonzero(ok)[0], context[ok, c].astype(int)] = 1.0
+        blocks.append(onehot)
+    return np.hstack(blocks)
+
+
+def logreg_context_columns(spec: Mapping[str, Any]) -> list[str]:
+    context = spec.get("variant_context")
+    if context is None:
+        return []
+    return [f"placement={p}" for p in context["placements"]] + [f"surface={s}" for s in context["surfaces"]]
+
+
+def variant_onehot(spec: Mapping[str, Any], variant_codes_: np.ndarray | None, scale: float = 1.0) -> Any:
+    """Sparse (rows × looked-up variants) indicator of each row's variant, times `scale` (the logistic
+    regression's per-variant term; scaling a column by s shrinks its weight s² times less)."""
+    from scipy import sparse
+
+    n_ids = len(spec.get("variant_ids") or [])
+    codes = np.asarray(variant_codes_ if variant_codes_ is not None else [], dtype=np.float64).reshape(-1)
+    ok = np.nonzero(~np.isnan(codes))[0]
+    return sparse.csr_matrix((np.full(len(ok), scale), (ok, codes[ok].astype(int))), shape=(len(codes), n_ids))
 
 
 def position_feature(positions: np.ndarray) -> np.ndarray:

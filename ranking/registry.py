@@ -71,7 +71,7 @@ class LoadedModel:
         if self.algo == ModelVersion.Algo.LIGHTGBM:
             x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
             return self.predict_matrix(x)
-        return 1.0 / (1.0 + np.exp(-self._logits(users, tags, positions)))
+        return 1.0 / (1.0 + np.exp(-self._logits(users, tags, positions, vcodes)))
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
         """LightGBM click probabilities for an encoded matrix (F.lgb_matrix): compiled when ready, then
@@ -85,14 +85,27 @@ class LoadedModel:
         p = np.clip(p, 1e-7, 1 - 1e-7)
         return 1.0 / (1.0 + np.exp(-(slope * np.log(p / (1 - p)) + intercept)))
 
-    def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray,
+                vcodes: np.ndarray | None = None) -> np.ndarray:
         c = self.coef
         u = F.logreg_user_matrix(self.spec, users, c["scaling"])
+        u = np.hstack([u, F.logreg_context(self.spec, vcodes, len(u))])  # the general model's placement, surface
         wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])
         # Σ_a Σ_t u_a · t_t · W_at, computed without building the crossed design matrix.
         cross = np.sum((u @ wx) * tags, axis=1) if wx.size else 0.0
         pos = F.position_feature(positions)[:, 0] * c["w_position"]
-        return c["intercept"] + u @ wu + tags @ wt + cross + pos
+        return c["intercept"] + u @ wu + tags @ wt + cross + pos + self._variant_term(vcodes, len(u))
+
+    def _variant_term(self, vcodes: np.ndarray | None, n: int) -> np.ndarray:
+        """The logistic regression's shrunk per-variant quality (0 for a variant it never saw)."""
+        wv = self.coef.get("w_variant")
+        if not wv or vcodes is None:
+            return np.zeros(n)
+        codes = np.asarray(vcodes, dtype=np.float64).reshape(-1)
+        out = np.zeros(n)
+        ok = ~np.isnan(codes)
+        out[ok] = np.asarray(wv)[codes[ok].astype(int)]
+        return out
 
     def contributions(self, *, users: np.ndarray, tags: np.ndarray, vcodes: np.ndarray | None,
                       positions: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -107,13 +120,16 @@ class LoadedModel:
             return F.column_names(self.spec) + ["bias"], contrib
         c = self.coef
         u = F.logreg_user_matrix(self.spec, users, c["scaling"])
+        u = np.hstack([u, F.logreg_context(self.spec, vcodes, len(u))])
         wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])
         cross = (u[:, :, None] * tags[:, None, :] * wx[None, :, :]).reshape(len(u), -1)
-        ucols, tcols = F.logreg_user_columns(self.spec), [f"tag:{t}" for t in self.spec["tags"]]
-        names = ucols + tcols + [f"{a}×{t}" for a in ucols for t in tcols] + ["position", "bias"]
+        ucols = F.logreg_user_columns(self.spec) + F.logreg_context_columns(self.spec)
+        tcols = [f"tag:{t}" for t in self.spec["tags"]]
+        names = ucols + tcols + [f"{a}×{t}" for a in ucols for t in tcols] + ["position", "variant", "bias"]
         pos = F.position_feature(positions) * c["w_position"]
+        variant = self._variant_term(vcodes, len(u)).reshape(-1, 1)
         bias = np.full((len(u), 1), c["intercept"])
-        return names, np.hstack([u * wu, tags * wt, cross, pos, bias])
+        return names, np.hstack([u * wu, tags * wt, cross, pos, variant, bias])
 
 
 # --- artefacts --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Periodic retraining: which placements have gathered enough new data, and retraining one of them."""
+"""Periodic retraining: which placements (and whether the general model) have gathered enough new data,
+and retraining one of them. Dedicated and general models go through the same gate, never forced."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ def placements_due(*, min_new: int) -> list[int]:
     return due
 
 
+def general_due(*, min_new: int) -> bool:
+    """Whether ≥ min_new impressions, over every placement, were logged after the newest general model's data
+    (or at all, when there is no general model yet)."""
+    last = ModelVersion.objects.filter(scope=ModelVersion.Scope.GENERAL).aggregate(last=Max("data_to"))["last"]
+    total = 0
+    for placement_id in Placement.objects.filter(variants__status="live").distinct().values_list("id", flat=True):
+        total += interaction_log.impressions_count(placement_id=placement_id, decided_after=last)
+        if total >= min_new:
+            return True
+    return False
+
+
 def retrain_placement(placement_id: int, *, algo: str = "auto", auto_activate: bool = True) -> dict[str, Any] | None:
     """Train a new dedicated model; activate it if it passes the activation gate (services.model_activate)
     with an AUC floor of KALEIDO_RETRAIN_MIN_AUC. Never forced: a refused candidate stays stored and the
@@ -40,10 +53,20 @@ def retrain_placement(placement_id: int, *, algo: str = "auto", auto_activate: b
     placement = Placement.objects.filter(pk=placement_id).first()
     if placement is None:
         return None
+    return _retrain(placement.slug, auto_activate=auto_activate, placement=placement, algo=algo)
+
+
+def retrain_general(*, algo: str = "auto", auto_activate: bool = True) -> dict[str, Any] | None:
+    """Train a new general model (every placement's rows, placement and surface features) and activate it
+    only if it passes the same gate as a dedicated model, against the general model serving now."""
+    return _retrain("the general model", auto_activate=auto_activate, general=True, algo=algo)
+
+
+def _retrain(label: str, *, auto_activate: bool, **train_kwargs: Any) -> dict[str, Any] | None:
     try:
-        result = services.train_model(placement=placement, algo=algo)
+        result = services.train_model(**train_kwargs)
     except services.TrainingError as exc:
-        log.info("retraining %s skipped: %s", placement.slug, exc)
+        log.info("retraining %s skipped: %s", label, exc)
         return None
     summary = result.summary()
     if auto_activate:
@@ -52,6 +75,6 @@ def retrain_placement(placement_id: int, *, algo: str = "auto", auto_activate: b
                                     min_auc=settings.KALEIDO_RETRAIN_MIN_AUC)
             summary["activated"] = True
         except ActivationRefused as exc:
-            log.info("retrained %s: %s", placement.slug, exc)
+            log.info("retrained %s: %s", label, exc)
             summary["gate"] = exc.gate.as_dict()
     return summary

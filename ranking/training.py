@@ -46,6 +46,8 @@ class TrainingData:
     tags_by_variant: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     immature_dropped: int = 0  # rows younger than the click window that were left out
     immature_kept: int = 0  # young rows used anyway because too few older ones remained
+    # variant id → (placement slug, surface): the general model's placement and surface features
+    context_by_variant: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -100,7 +102,10 @@ def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: 
             dropped, order = len(order) - len(mature), mature
         else:
             kept = len(order) - len(mature)
-    tags = dict(StyleVariant.objects.filter(id__in=set(vids)).values_list("id", "tags"))
+    variant_rows = StyleVariant.objects.filter(id__in=set(vids)).values_list("id", "tags", "placement__slug",
+                                                                             "placement__surface")
+    tags = {vid: t for vid, t, _, _ in variant_rows}
+    contexts = {vid: (slug, surface) for vid, _, slug, surface in variant_rows}
     return TrainingData(
         feature_rows=[feature_rows[i] for i in order],
         variant_ids=np.array([vids[i] for i in order], dtype=np.int64),
@@ -108,19 +113,17 @@ def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: 
         labels=np.array([labels[i] for i in order], dtype=np.float64),
         weights=np.array([weights[i] for i in order], dtype=np.float64),
         times=[times[i] for i in order],
-        tags_by_variant=tags, immature_dropped=dropped, immature_kept=kept,
+        tags_by_variant=tags, immature_dropped=dropped, immature_kept=kept, context_by_variant=contexts,
     )
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.mean() * abs(y[mask].mean() - p[mask].mean())
-    return float(total)
+    """Mean |observed − predicted| click rate over the equal-count bins of `calibration_curve`, weighted
+    by each bin's rows: the same bins the registry page draws (fixed-width bins put nearly every row of a
+    low click rate in the first bin and hid miscalibration inside it)."""
+    curve = calibration_curve(p, y, bins)
+    total = sum(b["count"] for b in curve)
+    return float(sum(b["count"] * abs(b["observed"] - b["predicted"]) for b in curve) / total) if total else 0.0
 
 
 def calibration_curve(predicted: np.ndarray, observed: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
@@ -173,7 +176,11 @@ LGB_CANDIDATES: dict[str, dict[str, Any]] = {
                          "feature_fraction": 0.7, "max_cat_to_onehot": 4},
 }
 SELECTION_MARGIN = 0.01  # relative validation log-loss gain a later candidate needs to be chosen
-LOGREG_CANDIDATES: dict[str, float] = {"logreg-C0.05": 0.05, "logreg-C0.5": 0.5}  # inverse L2 strength
+# c: inverse L2 strength; variant_scale: the per-variant quality term's scale (0: none), see fit_logreg.
+LOGREG_CANDIDATES: dict[str, dict[str, float]] = {
+    "logreg-C0.05": {"c": 0.05, "variant_scale": 0.0},
+    "logreg-C0.5": {"c": 0.5, "variant_scale": 0.0},
+}
 
 
 def lgb_params(n: int, overrides: dict[str, Any] | None = None, threads: int | None = None) -> dict[str, Any]:
@@ -191,8 +198,10 @@ def lgb_params(n: int, overrides: dict[str, Any] | None = None, threads: int | N
 
 
 def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, threads: int | None = None,
-                 overrides: dict[str, Any] | None = None) -> tuple[Any, dict]:
-    """LightGBM binary with native categoricals; early stopping on the time-ordered validation part."""
+                 overrides: dict[str, Any] | None = None, rows: slice | None = None,
+                 rounds: int | None = None) -> tuple[Any, dict]:
+    """LightGBM binary with native categoricals; early stopping on the time-ordered validation part, or
+    (refit) exactly `rounds` rounds on `rows`."""
     import lightgbm as lgb
 
     tr, va, _ = split_indices(len(y))
@@ -200,6 +209,12 @@ def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, thr
     # LightGBM refuses ':' and other JSON characters in names; the readable names live in the spec.
     names = [f"f{i}" for i in range(x.shape[1])]
     cats = F.categorical_indices(spec)
+    if rounds is not None:
+        fit = rows or tr
+        booster = lgb.train(params, lgb.Dataset(x[fit], y[fit], weight=w[fit], feature_name=names,
+                                                categorical_feature=cats), num_boost_round=rounds)
+        params["best_iteration"] = rounds
+        return booster, params
     dtrain = lgb.Dataset(x[tr], y[tr], weight=w[tr], feature_name=names, categorical_feature=cats,
                          free_raw_data=False)
     dvalid = lgb.Dataset(x[va], y[va], weight=w[va], reference=dtrain)
@@ -210,11 +225,19 @@ def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, thr
 
 
 def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y: np.ndarray, w: np.ndarray,
-               spec: dict, c: float = 0.5) -> dict:
-    """Logistic regression on user features (numbers also binned), tags and every user-feature × tag cross."""
+               spec: dict, c: float = 0.5, vcodes: np.ndarray | None = None, variant_scale: float = 0.0,
+               rows: slice | None = None) -> dict:
+    """Logistic regression on user features (numbers also binned), tags and every user-feature × tag cross
+    (in the general model the placement and surface join the user side, so they cross with every tag),
+    fitted on `rows` (the training split).
+
+    variant_scale > 0 adds a per-variant quality term (one indicator per looked-up variant, scaled by
+    variant_scale, so its L2 shrinkage is variant_scale² times weaker than C's): the part of a variant's
+    click rate its tags do not explain, pulled towards 0 for variants with few impressions."""
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
-    tr, _, _ = split_indices(len(y))
+    tr = rows or split_indices(len(y))[0]
     scaling = {}
     for col_index, f in enumerate(spec["user"]):
         if f["kind"] == "num":
@@ -222,19 +245,27 @@ def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y:
             col = col[~np.isnan(col)]
             scaling[f["name"]] = [float(col.mean()) if len(col) else 0.0, float(col.std()) if len(col) else 1.0]
     u = F.logreg_user_matrix(spec, users[tr], scaling)
-    design = F.logreg_design(u, tags[tr], positions[tr])
+    u = np.hstack([u, F.logreg_context(spec, None if vcodes is None else vcodes[tr], len(u))])
+    t = tags[tr]
+    design = F.logreg_design(u, t, positions[tr])
+    nu, nt = u.shape[1], t.shape[1]
+    with_variant = variant_scale > 0 and vcodes is not None and spec.get("variant_ids")
+    if with_variant:
+        design = sparse.hstack([design, F.variant_onehot(spec, vcodes[tr], variant_scale)], format="csr")
     model = LogisticRegression(C=c, max_iter=400)
     model.fit(design, y[tr], sample_weight=w[tr])
     coef = model.coef_[0]
-    nu, nt = u.shape[1], tags.shape[1]
-    return {
+    out = {
         "intercept": float(model.intercept_[0]),
         "w_user": coef[:nu].tolist(),
         "w_tags": coef[nu:nu + nt].tolist(),
         "w_cross": coef[nu + nt:nu + nt + nu * nt].reshape(nu, nt).tolist(),
-        "w_position": float(coef[-1]),
+        "w_position": float(coef[nu + nt + nu * nt]),
         "scaling": scaling,
     }
+    if with_variant:  # stored as the effect on the log-odds (indicator 1), aligned with spec["variant_ids"]
+        out["w_variant"] = (coef[nu + nt + nu * nt + 1:] * variant_scale).tolist()
+    return out
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -242,18 +273,40 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def platt(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
-    """(slope, intercept) on the log-odds scale that calibrate p on (y, w); identity without both classes."""
-    from sklearn.linear_model import LogisticRegression
+PLATT_SHRINKAGE = 2.0  # prior precision of the Platt slope (in weighted rows of log loss), towards a constant
 
+
+def platt(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
+          shrinkage: float = PLATT_SHRINKAGE) -> tuple[float, float]:
+    """(slope, intercept) on the log-odds scale that calibrate p on (y, w); identity without both classes.
+
+    Regularised: the fit is logit' = m + a·(logit − mean logit) + b with a Gaussian prior on the slope a
+    (precision `shrinkage`, weights scaled to mean 1) pulling it towards 0, the constant click rate, and b
+    free. With many validation clicks the data decide; with a handful the slope shrinks, so a model fitted
+    on little data is not made overconfident by a slope fitted to noise (the unregularised fit, C = 1e4,
+    put small-data models above the baseline's log loss). Newton's method on the two parameters.
+    """
+    y = np.asarray(y, dtype=np.float64)
     if not 0 < y.sum() < len(y):
         return 1.0, 0.0
-    model = LogisticRegression(C=1e4, max_iter=200)
-    model.fit(_logit(p).reshape(-1, 1), y, sample_weight=w)
-    slope = float(model.coef_[0][0])
-    if not np.isfinite(slope) or slope <= 0:  # never invert the ranking: a constant is the honest fallback
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+    w = w * (len(w) / w.sum())
+    z = _logit(p)
+    centre = float(np.average(z, weights=w))
+    zc = z - centre
+    a, b = 1.0, float(_logit(np.array([np.average(y, weights=w)]))[0]) - centre
+    for _ in range(100):
+        q = 1.0 / (1.0 + np.exp(-(a * zc + centre + b)))
+        r, h = w * (q - y), w * q * (1 - q)
+        grad = np.array([r @ zc + shrinkage * a, r.sum()])
+        hess = np.array([[h @ (zc * zc) + shrinkage, h @ zc], [h @ zc, h.sum() + 1e-9]])
+        step = np.linalg.solve(hess, grad)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    if not np.isfinite(a) or not np.isfinite(b) or a <= 0:  # never invert the ranking: a constant is honest
         return 0.0, float(_logit(np.array([np.average(y, weights=w)]))[0])
-    return slope, float(model.intercept_[0])
+    return float(a), float(centre + b - a * centre)
 
 
 def weighted_logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
@@ -275,19 +328,39 @@ class Fitted:
     holdout: dict[str, np.ndarray]
 
 
+def _refit_rows(n: int) -> slice:
+    """Train + validation: the chosen candidate is refitted on both once the choice is made."""
+    _, va, _ = split_indices(n)
+    return slice(0, va.stop)
+
+
 def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence[Mapping] = (),
-               use_variant_id: bool = False, threads: int | None = None) -> Fitted:
+               use_variant_id: bool = False, threads: int | None = None, general: bool = False,
+               variant_context: Mapping[int, tuple[str | None, str | None]] | None = None,
+               refit: bool = True) -> Fitted:
     """Fit every candidate of `algo` (auto: LightGBM and logistic regression) on the training split, keep
-    the lowest calibrated log loss on the validation split, calibrate it there (Platt) and measure the
-    holdout. Vocabularies and bins come from the training split only; scoring goes through
-    registry.LoadedModel, the same object serving uses."""
+    the lowest calibrated log loss on the validation split (Platt, shrunk: see `platt`), refit the chosen
+    one on train + validation with the same settings (LightGBM: the early-stopped rounds scaled to the
+    rows) and measure the holdout, which neither fit nor calibration saw. Vocabularies and bins come from
+    the training split only; scoring goes through registry.LoadedModel, the same object serving uses.
+
+    general: the model serves every placement, so each variant's placement and surface are features
+    (from `data.context_by_variant` and `variant_context`, the live variants').
+    """
     from . import registry
 
     n = len(data)
     tr, va, ho = split_indices(n)
     all_tags = list(data.tags_by_variant.values()) + list(variant_tags)
+    train_ids = set(data.variant_ids[tr].tolist())
+    context = None
+    vocabulary: list[tuple[str | None, str | None]] = []
+    if general:
+        context = {**(variant_context or {}), **(data.context_by_variant or {})}
+        vocabulary = [context.get(v, (None, None)) for v in train_ids]
     spec = F.build_spec(feature_rows=data.feature_rows[tr], variant_tags=all_tags,
-                        variant_ids=data.variant_ids.tolist() if use_variant_id else None)
+                        variant_ids=set(data.variant_ids.tolist()) if use_variant_id else train_ids,
+                        variant_column=use_variant_id, variant_context=context, context_vocabulary=vocabulary)
     users = F.user_codes(spec, data.feature_rows)
     unique_ids = sorted(set(data.variant_ids.tolist()))
     tag_rows = F.tag_matrix(spec, [data.tags_by_variant.get(v) for v in unique_ids])
@@ -310,8 +383,9 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
             probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LIGHTGBM, spec=spec, booster=booster)
             fitted: Any = booster
         else:
-            coef = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, c=LOGREG_CANDIDATES[name])
-            params = {"C": LOGREG_CANDIDATES[name], "crosses": "user × tag", "bins": F.NUMBER_BINS}
+            settings_ = LOGREG_CANDIDATES[name]
+            coef = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes, **settings_)
+            params = {**settings_, "C": settings_["c"], "crosses": "user × tag", "bins": F.NUMBER_BINS}
             probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LOGREG, spec=spec, coef=coef)
             fitted = coef
         p_va = probe.predict(users=users[va], tags=tags[va], vcodes=vcodes[va], positions=pos[va])
@@ -325,7 +399,19 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     if best is None:
         raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
     _, name, fitted, params, (slope, intercept) = best
-    params = {**params, "candidate": name, "candidates": tried, "calibration_platt": [slope, intercept]}
+    params = {**params, "candidate": name, "candidates": tried, "calibration_platt": [slope, intercept],
+              "refit": "train+validation" if refit else "train"}
+    # Refit on train + validation: 15% more (and the most recent) rows. The calibration fitted on the
+    # validation split for the train-only fit is kept: same settings, so the same shape of over-/under-
+    # confidence, and the holdout below measures the result honestly.
+    if refit and name in LGB_CANDIDATES:
+        rounds = max(1, int(round(params["best_iteration"] * _refit_rows(n).stop / max(tr.stop, 1))))
+        fitted, _ = fit_lightgbm(x=x, y=y, w=w, spec=spec, threads=threads, overrides=LGB_CANDIDATES[name],
+                                 rows=_refit_rows(n), rounds=rounds)
+        params["best_iteration"] = rounds
+    elif refit:
+        fitted = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes,
+                            rows=_refit_rows(n), **LOGREG_CANDIDATES[name])
     if name in LGB_CANDIDATES:
         algo_used = ModelVersion.Algo.LIGHTGBM
         spec = {**spec, "calibration": [slope, intercept]}
@@ -335,8 +421,9 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
         algo_used = ModelVersion.Algo.LOGREG
         coef = dict(fitted)  # fold the calibration into the coefficients: one linear predictor
         coef["intercept"] = slope * coef["intercept"] + intercept
-        for key in ("w_user", "w_tags"):
-            coef[key] = [slope * v for v in coef[key]]
+        for key in ("w_user", "w_tags", "w_variant"):
+            if key in coef:
+                coef[key] = [slope * v for v in coef[key]]
         coef["w_cross"] = [[slope * v for v in row] for row in coef["w_cross"]]
         coef["w_position"] = slope * coef["w_position"]
         model = registry.LoadedModel(version="-", algo=algo_used, spec=spec, coef=coef)
@@ -399,8 +486,10 @@ def train(*, placement=None, algo: str = "auto", general: bool = False, use_vari
     live = StyleVariant.objects.filter(status="live")
     if not general:
         live = live.filter(placement=placement)
-    fitted = fit_ranker(data, algo=algo, variant_tags=list(live.values_list("tags", flat=True)),
-                        use_variant_id=use_variant_id and not general)
+    live_rows = list(live.values_list("id", "tags", "placement__slug", "placement__surface"))
+    fitted = fit_ranker(data, algo=algo, variant_tags=[t for _, t, _, _ in live_rows],
+                        use_variant_id=use_variant_id and not general, general=general,
+                        variant_context={vid: (slug, surface) for vid, _, slug, surface in live_rows})
     y = data.labels
     ho = fitted.holdout
     if general:

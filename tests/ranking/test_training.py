@@ -260,3 +260,23 @@ def test_a_log_that_is_all_young_is_used_whole_and_says_so():
     mv = ModelVersion.objects.get(version=services.train_model(placement=placement).model_version)
 
     assert mv.rows == 800 and mv.params["immature_kept"] == 800
+
+
+def test_the_general_model_is_retrained_once_enough_new_impressions_arrived_and_passes_the_gate(logged):
+    from ranking import retraining
+
+    placement, variants = logged
+    card, card_variants = catalogue(slug="wealth-tab-card", surface="card", default_mode=ServingMode.MODEL)
+    log_random_traffic(card, card_variants, users=1500, seed=5)
+
+    assert retraining.general_due(min_new=5000)  # no general model yet: all 6,500 impressions are new
+    summary = retraining.retrain_general()
+
+    assert summary["activated"]
+    general = ModelVersion.objects.get(version=summary["model_version"])
+    assert general.scope == "general" and general.is_active and general.auc > 0.55
+    assert general.feature_spec["variant_context"]["surfaces"] == ["banner", "card"]
+    assert general.params["activations"][-1]["by"] == "retraining"
+    assert not retraining.general_due(min_new=500)  # nothing logged after its data
+    log_random_traffic(card, card_variants, users=600, seed=6, start=datetime.now(UTC))
+    assert retraining.general_due(min_new=500) and not retraining.general_due(min_new=5000)
