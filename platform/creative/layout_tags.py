@@ -13,7 +13,8 @@ import colorsys
 
 from .taxonomy import Tags, merge_tags
 
-KIND_TO_LAYOUT = {"single_image_text": "single", "left_image": "left_image", "list": "list", "grid": "grid"}
+KIND_TO_LAYOUT = {"single_image_text": "single", "left_image": "left_image", "list": "list", "grid": "grid",
+                  "text_only": "text_only"}
 LARGE_FONT_SCALE = 1.15  # font_scale at or above this reads as "large"
 IMPLIED_GROUPS = ("button_color", "layout", "font_scale", "text_position", "background")
 

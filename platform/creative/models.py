@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from .layout_specs import validate_template_name
+
 
 class ServingMode(models.TextChoices):
     CONTROL = "control", "Control (default design)"
@@ -181,6 +183,7 @@ class LayoutTemplate(TaggedMaterial):
         LEFT_IMAGE = "left_image", "Image left, text right"
         LIST = "list", "List"
         GRID = "grid", "Grid"
+        TEXT_ONLY = "text_only", "Text only"
 
     class TextPosition(models.TextChoices):
         LEFT = "left", "Left"
@@ -200,6 +203,12 @@ class LayoutTemplate(TaggedMaterial):
     background_style = models.CharField(max_length=20, choices=Background.choices, default=Background.IMAGE)
     background_color = models.CharField(max_length=7, default="#FFFFFF")
     text_position = models.CharField(max_length=10, choices=TextPosition.choices, default=TextPosition.LEFT)
+    # The template file (creative/layouts/<name>.json) that draws this layout; blank: its kind's default.
+    template = models.CharField(max_length=60, blank=True, default="", validators=[validate_template_name],
+                                help_text="Layout template name (docs/composition.md); blank uses the kind's default.")
+    color_tolerance = models.FloatField(
+        default=6.0, help_text="How far (CIE ΔE) the button colour may move to reach 4.5:1 text contrast; "
+                               "beyond it the variant is refused.")
 
     class Meta:
         ordering = ["id"]

@@ -56,7 +56,7 @@ def test_too_long_copy_is_shrunk_then_ellipsized():
     assert fitted.truncated
     assert fitted.lines[-1].endswith("…")
     assert fitted.size == 12
-    short = fit_text("Save", 200, 40, max_size=30, min_size=12)
+    short = fit_text("Save", 200, 48, max_size=30, min_size=12)  # 30px type needs ~44px with its descender
     assert short.size == 30 and not short.truncated
 
 
