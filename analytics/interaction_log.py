@@ -46,8 +46,8 @@ served_propensity  float or None, the propensity as the decision stored it, for 
                    their decision until they are re-enriched, and on moved impressions)
 seq                int, the impression's storage order (the events table's id)
 server_position    int, the slot the serving policy put the variant in (the decision's rank for it)
-rerank             str, why a client moved it ("fatigue": the SDK's fatigue re-rank; "" = not moved, or
-                   moved without saying why)
+rerank             str, why a client reordered the decision's slate ("fatigue": the SDK's fatigue re-rank,
+                   on every impression of a slate it reordered; "" = not reordered, or without saying why)
 rerank_probability float, the probability of the shown order given the decision's (1.0 when not moved and
                    for a deterministic re-rank)
 =================  ==========================================================================

@@ -253,7 +253,10 @@ export class KaleidoClient {
     return result;
   }
 
-  /** Server positions of re-ranked decisions, so their impressions can say so (bounded, oldest out). */
+  /**
+   * Server positions of re-ranked decisions, so their impressions can say so (bounded, oldest out): the
+   * server pairs each logged propensity with the slot its policy chose, and `position` with the slot shown.
+   */
   private readonly reranks = new Map<string, Map<number, number>>();
 
   private rememberRerank(decisionId: string, items: RankedItem[]): void {
@@ -283,8 +286,10 @@ export class KaleidoClient {
     if (event.type === "impression" && event.decision_id) {
       const serverPosition = this.reranks.get(event.decision_id)?.get(event.variant_id);
       if (serverPosition !== undefined) {
+        // The fatigue re-rank is deterministic given the fatigue memory: this order had probability 1.
         event.rerank = "fatigue";
         event.server_position = serverPosition;
+        event.rerank_probability = 1;
       }
     }
     this.onTracked(event);

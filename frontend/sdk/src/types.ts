@@ -62,7 +62,7 @@ export interface RankResult extends Omit<RankResponse, "items"> {
   items: RankedItem[];
   /**
    * True when the fatigue re-rank changed the server's order. Impressions tracked for this
-   * decision then carry `rerank: "fatigue"` and `server_position` (see TrackEvent).
+   * decision then carry `rerank: "fatigue"`, `server_position` and `rerank_probability` (see TrackEvent).
    */
   reranked: boolean;
   /** Set when the fatigue store did not answer within storeTimeoutMs ("timeout") or failed ("error"): served as ranked. */
@@ -90,9 +90,11 @@ export interface TrackInput {
 }
 
 /**
- * One event exactly as it goes over the wire. `rerank` and `server_position` are set by the SDK on
- * impressions of a decision its fatigue re-rank reordered (what was shown is not the order the server
- * logged); the server accepts them and does not store them today.
+ * One event exactly as it goes over the wire. `rerank`, `server_position` and `rerank_probability` are set
+ * by the SDK on impressions of a decision its fatigue re-rank reordered (what was shown is not the order the
+ * server logged): `position` is the slot shown, `server_position` the one the server's policy chose, and the
+ * server stores them so training, off-policy evaluation and attribution pair each logged propensity with
+ * the slot it was logged for.
  */
 export interface TrackEvent extends WireEvent {
   /** Always set by the SDK (the server's default is 1). */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { EventTracker, KaleidoClient, KaleidoValidationError, toWireEvent } from "../../dist/index.js";
+import { EventTracker, KaleidoClient, KaleidoValidationError, MemoryFatigueStore, toWireEvent } from "../../dist/index.js";
 import { DjangoServer } from "../../../tests/support/django.mjs";
 import { startFlakyProxy } from "../../../tests/support/flaky_proxy.mjs";
 
@@ -233,7 +233,7 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
 
   it("stores an impression that carries the fatigue re-rank fields", async () => {
     // The SDK adds rerank/server_position to impressions of a re-ranked decision; the server must
-    // store them like any other event (it does not read those fields today).
+    // accept and store them like any other event (the next test reads them back).
     const sdk = new KaleidoClient({ baseUrl: server.url, apiKey, fatigue: false });
     const result = await sdk.rank({ placement, user: { id: "srerank-1" }, k: 2 });
     const tracker = new EventTracker({ fetch, eventsUrl: `${server.url}/api/v1/events`, headers: () => ({ Authorization: `Api-Key ${apiKey}` }) });
@@ -250,6 +250,48 @@ describe("SDK against the Django server", { timeout: 180_000 }, () => {
     assert.deepEqual(outcome.rejected, []);
     assertAccounted([event.event_id], await storedCounts(["srerank-1"]), []);
     await sdk.close();
+  });
+
+  it("a slate its fatigue re-rank reordered reaches the interaction log with the shown and the server's slots", async () => {
+    // Every bucket re-ranked here (by default only the model bucket is), so the placement's default mode serves.
+    const sdk = new KaleidoClient({
+      baseUrl: server.url,
+      apiKey,
+      fatigue: { maxImpressions: 1, buckets: ["control", "random", "model"], store: new MemoryFatigueStore() },
+    });
+    const user = { id: "tired-1", features: { age: 52 } };
+    const first = await sdk.rank({ placement, user, k: 1 });
+    sdk.track({ type: "impression", decision_id: first.decision_id, variant_id: first.items[0].variant_id, user_id: user.id, placement, position: 1 });
+    let slate;
+    for (let tries = 0; tries < 20 && !slate?.reranked; tries++) slate = await sdk.rank({ placement, user, k: 3 });
+    assert.equal(slate.reranked, true, "the variant seen once without a click moved behind the others");
+    for (const item of slate.items) {
+      sdk.track({ type: "impression", decision_id: slate.decision_id, variant_id: item.variant_id, user_id: user.id, placement, position: item.rank });
+    }
+    sdk.track({ type: "click", decision_id: slate.decision_id, variant_id: slate.items[0].variant_id, user_id: user.id, placement, position: 1 });
+    const outcome = await sdk.close();
+    assert.deepEqual(outcome.rejected, []);
+
+    const rows = await server.shellJson(
+      "import json; import pandas as pd; from analytics.interaction_log import bandit_feedback; from creative.models import Placement; " +
+        `f = bandit_feedback(placement=Placement.objects.get(slug='${placement}'), buckets=[]).frame; ` +
+        `f = f[f['decision_id'].str.replace('-', '') == '${slate.decision_id.replaceAll("-", "")}']; ` +
+        "print(json.dumps([[int(r.variant_id), int(r.position), int(r.server_position), r.rerank, r.rerank_probability, " +
+        "None if pd.isna(r.propensity) else float(r.propensity), float(r.served_propensity), int(r.clicked)] for r in f.itertuples()]))",
+    );
+    const byVariant = new Map(rows.map(([variant, ...rest]) => [variant, rest]));
+    assert.equal(byVariant.size, 3);
+    for (const item of slate.items) {
+      const [position, serverPosition, rerank, probability, propensity, served, clicked] = byVariant.get(item.variant_id);
+      assert.equal(position, item.rank, "the slot the user saw");
+      assert.equal(serverPosition, item.server_rank, "the slot the server's policy chose");
+      assert.equal(served, item.propensity, "the propensity the server answered, for its own slot");
+      const moved = item.rank !== item.server_rank;
+      assert.deepEqual([rerank, probability], ["fatigue", 1], "every impression of a re-ranked slate says so");
+      assert.equal(propensity, moved ? null : item.propensity, "no propensity for a slot the policy never chose");
+      assert.equal(clicked, item.rank === 1 ? 1 : 0);
+    }
+    assert.equal(slate.items.at(-1).variant_id, first.items[0].variant_id, "the fatigued variant went last");
   });
 
   it("answers with the caller's fallback when the server cannot be reached", async () => {
