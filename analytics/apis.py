@@ -184,10 +184,12 @@ class OffPolicyApi(APIView):
         buckets = serializers.CharField(required=False, default="random")
         days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
         include_training = serializers.BooleanField(required=False, default=False)
+        clip = serializers.FloatField(required=False, min_value=1.0,
+                                      help_text="Cap on importance weights (default: none).")
 
     @extend_schema(parameters=[OpenApiParameter("model_version", str, required=True),
                                OpenApiParameter("buckets", str), OpenApiParameter("days", int),
-                               OpenApiParameter("include_training", bool)],
+                               OpenApiParameter("include_training", bool), OpenApiParameter("clip", float)],
                    responses={200: answers.OffPolicyEstimateSerializer})
     def get(self, request, slug: str):
         from .attribution import split_buckets
@@ -200,7 +202,8 @@ class OffPolicyApi(APIView):
         try:
             result = off_policy_estimate(placement=placement, model_version=data["model_version"],
                                          buckets=split_buckets(data["buckets"]),
-                                         days=data.get("days"), include_training=data["include_training"])
+                                         days=data.get("days"), include_training=data["include_training"],
+                                         clip=data.get("clip"))
         except OpeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
         return Response(result)

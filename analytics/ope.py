@@ -1,28 +1,48 @@
 """Off-policy evaluation: the CTR a candidate model would get, estimated from logged decisions.
 
-The candidate is evaluated as it would serve: ε-greedy over the placement's live variants by its
-predicted click probability (the exploration share is the placement's). Logged rank-1 impressions
-with their propensities give IPS, self-normalised IPS and doubly robust estimates (the direct
-method is the candidate's own predictions), each with a bootstrap 95% interval over decisions.
+**The target is the policy that would serve.** The candidate is evaluated as the model bucket would
+serve it today, built by the very code serving samples from (`ranking.serving.model_policy`, then
+`ranking.policy.first_position_probabilities`): pinned variants lead (the first pinned one holds
+position 1 with probability 1), then the mixture of ε-exploration, the new-variant share (variants
+with fewer impressions than the placement's threshold) and greedy, or for Thompson placements the
+catalogue's posterior draws, over the placement's live, unblocked variants.
+
+Logged position-1 impressions with their propensities p give IPS, self-normalised IPS and doubly robust
+estimates (the direct method is the candidate's own predictions). A row's importance weight is
+π(v)/p by the rule training and attribution share (`analytics.importance`); OPE leaves it unclipped by
+default (clipping biases the estimate down, heavily when the target is greedy over many variants) and
+reports beside it what the shared clip KALEIDO_IPS_CLIP would give.
+
+**Intervals.** Rows of one user are correlated (taste for clicking), so the resampling unit is the
+user: a bias-corrected and accelerated (BCa) bootstrap over users, the acceleration from the
+closed-form leave-one-user-out jackknife. BCa corrects the skew that a few heavy weights give the
+bootstrap distribution, where plain percentiles under-cover.
+
+**Support.** A live variant the target can show at position 1 but that no evaluated row shows has
+no logged support: the estimators cannot see its clicks. Such variants are listed in `warnings`
+with the target's probability mass on them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.utils import timezone
+from scipy.stats import norm
 
-from creative.models import Placement, StyleVariant, VariantStatus
+from creative.models import Placement, StyleVariant
 
-from . import stats
+from . import importance, stats
 from .interaction_log import impression_frame
 
 MIN_ROWS = 50  # rank-1 impressions needed for an estimate
 MAX_ROWS = 200_000
 BOOTSTRAP = 500
+CONFIDENCE = 0.95
 
 
 class OpeError(ValueError):
@@ -31,36 +51,199 @@ class OpeError(ValueError):
         self.field = field
 
 
-def _flat_features(features: dict, context: dict) -> dict:
-    """The flat feature map the ranker trains on: user features plus context keys prefixed `ctx.`."""
-    return {**(features or {}), **{f"ctx.{k}": v for k, v in (context or {}).items()}}
+# --- the estimators, on arrays (no database): what the planted-world tests exercise ----------------------
+
+@dataclass(frozen=True)
+class UserSums:
+    """Per-user sums of the estimators' row terms: every estimator is a ratio of two of them."""
+    ips: np.ndarray  # Σ w·r
+    weight: np.ndarray  # Σ w
+    dr: np.ndarray  # Σ (direct + w·(r − q))
+    rows: np.ndarray  # row count
+
+    def estimate(self, name: str, b: np.ndarray | None = None) -> np.ndarray:
+        """The estimator `name` with user resampling weights b (shape (..., users)); b=None: the point."""
+        num, den = {"ips": (self.ips, self.rows), "snips": (self.ips, self.weight), "dr": (self.dr, self.rows)}[name]
+        if b is None:
+            return np.asarray(num.sum() / den.sum()) if den.sum() > 0 else np.asarray(np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (b @ num) / (b @ den)
+
+    def jackknife(self, name: str) -> np.ndarray:
+        """Leave-one-user-out values of the estimator, in closed form."""
+        num, den = {"ips": (self.ips, self.rows), "snips": (self.ips, self.weight), "dr": (self.dr, self.rows)}[name]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (num.sum() - num) / (den.sum() - den)
 
 
-def _bootstrap(values: dict[str, np.ndarray], estimators: dict[str, Callable[[np.ndarray], np.ndarray]],
-               n_boot: int, seed: int) -> dict[str, list[float]]:
-    """Percentile intervals with Poisson(1) resampling weights per decision, in chunks to bound memory."""
+def user_sums(users: np.ndarray, w: np.ndarray, r: np.ndarray, direct: np.ndarray, q_logged: np.ndarray) -> UserSums:
+    """Group row terms by user (`users`: any hashable ids, one per row)."""
+    _, codes = np.unique(np.asarray(users).astype(str), return_inverse=True)
+    codes = codes.ravel()
+    size = int(codes.max()) + 1 if len(codes) else 0
+
+    def by_user(x: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=x, minlength=size)
+
+    return UserSums(ips=by_user(w * r), weight=by_user(w), dr=by_user(direct + w * (r - q_logged)),
+                    rows=by_user(np.ones(len(codes))))
+
+
+def bca_intervals(sums: UserSums, names: tuple[str, ...] = ("ips", "snips", "dr"), *, n_boot: int = BOOTSTRAP,
+                  seed: int = 0, confidence: float = CONFIDENCE) -> dict[str, list[float]]:
+    """BCa bootstrap intervals with users as the resampling unit (Poisson(1) weights per user)."""
     rng = np.random.default_rng(seed)
-    n = len(next(iter(values.values())))
-    draws: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
-    for start in range(0, n_boot, 50):
-        k = min(50, n_boot - start)
-        weights = rng.poisson(1.0, size=(k, n)).astype(float)
-        for name, fn in estimators.items():
-            draws[name].append(fn(weights))
-    return {name: [float(np.nanpercentile(np.concatenate(d), 2.5)), float(np.nanpercentile(np.concatenate(d), 97.5))]
-            for name, d in draws.items()}
+    n_users = len(sums.rows)
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    chunk = max(1, min(50, 2_000_000 // max(n_users, 1)))
+    for start in range(0, n_boot, chunk):
+        b = rng.poisson(1.0, size=(min(chunk, n_boot - start), n_users)).astype(float)
+        for name in names:
+            draws[name].append(sums.estimate(name, b))
+    alpha = (1 - confidence) / 2
+    out = {}
+    for name in names:
+        boot = np.concatenate(draws[name])
+        boot = boot[np.isfinite(boot)]
+        theta = float(sums.estimate(name))
+        if not len(boot) or not math.isfinite(theta):
+            out[name] = [math.nan, math.nan]
+            continue
+        out[name] = _bca(boot, theta, sums.jackknife(name), alpha)
+    return out
+
+
+def _bca(boot: np.ndarray, theta: float, jack: np.ndarray, alpha: float) -> list[float]:
+    below = float(np.count_nonzero(boot < theta) + 0.5 * np.count_nonzero(boot == theta)) / len(boot)
+    below = min(max(below, 1 / (2 * len(boot))), 1 - 1 / (2 * len(boot)))
+    z0 = float(norm.ppf(below))
+    jack = jack[np.isfinite(jack)]
+    spread = jack.mean() - jack if len(jack) else np.zeros(1)
+    denom = 6.0 * float((spread ** 2).sum()) ** 1.5
+    accel = float((spread ** 3).sum()) / denom if denom > 0 else 0.0
+    quantiles = []
+    for z in (norm.ppf(alpha), norm.ppf(1 - alpha)):
+        shifted = z0 + (z0 + z) / (1 - accel * (z0 + z))
+        quantiles.append(float(norm.cdf(shifted)))
+    low, high = np.quantile(boot, quantiles)
+    return [float(low), float(high)]
+
+
+@dataclass(frozen=True)
+class LoggedFeedback:
+    """Position-1 rows as arrays: the user, the index of the variant shown among the target's candidates
+    (-1 when it is not one of them), its logged propensity and the click."""
+    users: np.ndarray
+    logged: np.ndarray
+    propensity: np.ndarray
+    clicked: np.ndarray
+
+
+def estimate(feedback: LoggedFeedback, pi: np.ndarray, q: np.ndarray, *, clip: float = math.inf,
+             n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """IPS, SNIPS and DR of the target `pi` (rows × candidates, each row sums to 1) with BCa intervals by
+    user, given the direct model's click probabilities `q` (same shape)."""
+    rows = np.arange(len(feedback.logged))
+    known = feedback.logged >= 0
+    at = np.maximum(feedback.logged, 0)
+    pi_logged = np.where(known, pi[rows, at], 0.0)
+    q_logged = np.where(known, q[rows, at], 0.0)
+    r = feedback.clicked.astype(float)
+    w = importance.clipped_ratios(pi_logged, feedback.propensity, clip=clip, missing=0.0)
+    direct = (pi * q).sum(axis=1)
+    sums = user_sums(feedback.users, w, r, direct, q_logged)
+    intervals = bca_intervals(sums, n_boot=n_boot, seed=seed)
+    total = float(w.sum())
+    ess = total ** 2 / float((w * w).sum()) if (w * w).sum() > 0 else 0.0
+    diagnostics = {"effective_sample_size": ess, "largest_weight": float(w.max()) if len(w) else 0.0,
+                   "largest_weight_share": float(w.max() / total) if total > 0 else None}
+    def finite(x: float) -> float | None:  # JSON has no NaN: an estimate that cannot be computed is null
+        return float(x) if math.isfinite(x) else None
+
+    shared_clip = importance.default_clip()
+    clipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=shared_clip, missing=0.0)
+    unclipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=math.inf, missing=0.0)
+    return {
+        "estimates": {name: {"ctr": finite(float(sums.estimate(name))), "ci": [finite(x) for x in intervals[name]],
+                             **diagnostics} for name in ("ips", "snips", "dr")},
+        "direct_method_ctr": finite(float(direct.mean())) if len(direct) else None,
+        "users": int(len(sums.rows)),
+        "clipped_ips": {"clip": shared_clip, "ctr": finite(float((clipped * r).mean())) if len(r) else None,
+                        "clipped_rows": int(np.count_nonzero(unclipped > shared_clip))},
+    }
+
+
+def unsupported(pi: np.ndarray, logged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates the target can show (mean probability > 0) that no row shows: (indices, target share)."""
+    share = pi.mean(axis=0) if len(pi) else np.zeros(pi.shape[1])
+    shown = np.bincount(logged[logged >= 0], minlength=pi.shape[1]) > 0
+    idx = np.flatnonzero((share > 0) & ~shown)
+    return idx, share[idx]
+
+
+# --- the target: the serving policy ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    variant_ids: list[int]  # the candidates, in the catalogue's order (by id)
+    variant_keys: list[str]
+    pi: np.ndarray  # rows × candidates: P(candidate at position 1) under the serving policy
+    q: np.ndarray  # rows × candidates: the model's click probability at position 1
+    description: dict[str, Any]
+
+
+def target_policy(*, placement: Placement, model_version: str, feature_rows: list[dict[str, Any]],
+                  epsilon: float | None = None) -> Target:
+    """P(each live variant at position 1) for each row, as the model bucket would serve `model_version`."""
+    from ranking import policy as P
+    from ranking import services as ranking
+    from ranking import serving
+
+    cat = serving.get_catalogue(placement.slug)
+    if cat is None or not cat.variants:
+        raise OpeError(f"'{placement.slug}' has no live variant.", field="placement")
+    ids = [int(v["id"]) for v in cat.variants]
+    by_id = StyleVariant.objects.in_bulk(ids)
+    try:
+        q = ranking.score_matrix(model_version=model_version, user_features=feature_rows,
+                                 variants=[by_id[i] for i in ids])
+    except Exception as exc:  # a missing or corrupt artefact is the caller's problem to fix, not a 500
+        raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
+    pi = np.zeros_like(q)
+    if cat.pinned:  # pinned variants lead every bucket: the first holds position 1
+        pi[:, cat.pinned[0]] = 1.0
+    elif len(q):
+        # Users with identical scores get the same policy: evaluate each distinct score row once.
+        distinct, inverse = np.unique(q, axis=0, return_inverse=True)
+        first = np.array([P.first_position_probabilities(serving.model_policy(cat, row, epsilon=epsilon))
+                          for row in distinct])
+        pi[:, cat.pool] = first[inverse.ravel()]
+    probe = serving.model_policy(cat, q[0] if len(q) else np.zeros(len(ids)), epsilon=epsilon) \
+        if len(cat.pool) else None
+    eps, eta, _ = probe.weights if probe is not None else (0.0, 0.0, 0.0)
+    description = {
+        "exploration_policy": cat.exploration_policy, "epsilon": eps, "new_variant_share": eta,
+        "new_variants": int(probe.new_mask.sum()) if probe is not None else 0,
+        "pinned": [cat.variants[i]["key"] for i in cat.pinned],
+        "thompson_draws": int(len(probe.heads)) if probe is not None and probe.heads is not None else 0,
+    }
+    return Target(variant_ids=ids, variant_keys=[str(v["key"]) for v in cat.variants], pi=pi, q=q,
+                  description=description)
 
 
 def off_policy_estimate(*, placement: Placement, model_version: str, buckets: list[str] | None = None,
                         days: int | None = None, epsilon: float | None = None, n_boot: int = BOOTSTRAP,
-                        seed: int = 0, max_rows: int = MAX_ROWS, include_training: bool = False) -> dict[str, Any]:
+                        seed: int = 0, max_rows: int = MAX_ROWS, include_training: bool = False,
+                        clip: float | None = None) -> dict[str, Any]:
     """IPS, SNIPS and DR estimates of `model_version`'s CTR on this placement, next to the online CTR.
 
     By default only decisions logged after the candidate's training window are used when there are at
     least MIN_ROWS of them: a model scored on the log it was fitted to looks better than it is (it
     picks the variants that were lucky in that very log; on the simulator about +10%).
     `include_training=True`, or too few later rows, uses every row and says so in `evaluated_on`.
+    `clip` caps the importance weights (default: none, see the module docstring).
     """
+    from ranking import features as F
     from ranking import services as ranking
     from ranking.models import ModelVersion
 
@@ -68,11 +251,6 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     if model is None:
         raise OpeError(f"Unknown model version '{model_version}'.")
     buckets = buckets or ["random"]
-    variants = list(StyleVariant.objects.filter(placement=placement, status=VariantStatus.LIVE, blocked=False)
-                    .order_by("id"))
-    if not variants:
-        raise OpeError(f"'{placement.slug}' has no live variant.", field="placement")
-    epsilon = placement.exploration_epsilon if epsilon is None else epsilon
     frame = impression_frame(placement=placement, buckets=buckets, days=days, limit=max_rows)
     frame = frame[(frame["position"] == 1) & (frame["propensity"].astype(float) > 0)] if len(frame) else frame
     if len(frame) < MIN_ROWS:
@@ -82,54 +260,46 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     if not include_training and len(after) >= MIN_ROWS:
         frame = after
     evaluated_on = "after_training" if len(frame) == len(after) else "including_training"
-    rows = [_flat_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
-    try:
-        q = ranking.score_matrix(model_version=model_version, user_features=rows, variants=variants)
-    except Exception as exc:  # a missing or corrupt artefact is the caller's problem to fix, not a 500
-        raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
-    n_variants = len(variants)
-    pi = np.full(q.shape, epsilon / n_variants)
-    pi[np.arange(len(q)), np.argmax(q, axis=1)] += 1 - epsilon  # ties: the first, as serving does
-    index = {v.id: i for i, v in enumerate(variants)}
-    logged = np.array([index.get(int(v), -1) for v in frame["variant_id"]])
-    known = logged >= 0
-    rows_idx = np.arange(len(q))
-    pi_logged = np.where(known, pi[rows_idx, np.maximum(logged, 0)], 0.0)
-    q_logged = np.where(known, q[rows_idx, np.maximum(logged, 0)], 0.0)
-    mu = frame["propensity"].astype(float).to_numpy()
-    r = frame["clicked"].astype(float).to_numpy()
-    w = pi_logged / mu
-    direct = (pi * q).sum(axis=1)
-    dr_terms = direct + w * (r - q_logged)
-
-    def ips(b: np.ndarray) -> np.ndarray:
-        return (b * w * r).sum(axis=-1) / b.sum(axis=-1)
-
-    def snips(b: np.ndarray) -> np.ndarray:
-        return (b * w * r).sum(axis=-1) / (b * w).sum(axis=-1)
-
-    def dr(b: np.ndarray) -> np.ndarray:
-        return (b * dr_terms).sum(axis=-1) / b.sum(axis=-1)
-
-    ones = np.ones(len(r))
-    point = {"ips": float(ips(ones)), "snips": float(snips(ones)), "dr": float(dr(ones))}
-    intervals = _bootstrap({"r": r}, {"ips": ips, "snips": snips, "dr": dr}, n_boot, seed)
-    ess = float(w.sum() ** 2 / (w * w).sum()) if (w * w).sum() > 0 else 0.0
-    diagnostics = {"effective_sample_size": ess, "largest_weight": float(w.max()),
-                   "largest_weight_share": float(w.max() / w.sum()) if w.sum() > 0 else None}
+    rows = [F.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
+    target = target_policy(placement=placement, model_version=model_version, feature_rows=rows, epsilon=epsilon)
+    index = {v: i for i, v in enumerate(target.variant_ids)}
+    feedback = LoggedFeedback(users=frame["user_id"].to_numpy(),
+                              logged=np.array([index.get(int(v), -1) for v in frame["variant_id"]], dtype=int),
+                              propensity=frame["propensity"].astype(float).to_numpy(),
+                              clicked=frame["clicked"].astype(float).to_numpy())
+    result = estimate(feedback, target.pi, target.q, clip=math.inf if clip is None else clip, n_boot=n_boot,
+                      seed=seed)
+    missing_idx, missing_share = unsupported(target.pi, feedback.logged)
+    unsupported_variants = [{"variant_key": target.variant_keys[i], "target_share": float(s)}
+                            for i, s in zip(missing_idx, missing_share, strict=True)]
+    warnings = []
+    if unsupported_variants:
+        share = float(missing_share.sum())
+        warnings.append(
+            f"{len(unsupported_variants)} live variant(s) the candidate would show have no logged support "
+            f"({share:.1%} of its position-1 traffic): "
+            + ", ".join(v["variant_key"] for v in unsupported_variants[:20])
+            + (" …" if len(unsupported_variants) > 20 else "")
+            + ". The estimate cannot see their clicks; log them in the random bucket first.")
     active = ranking.active_model_version(placement)
     online = _online_ctr(placement, active, days)
     return {
         "placement": placement.slug, "model_version": model_version, "logged_buckets": buckets,
-        "rows": int(len(r)), "evaluated_on": evaluated_on, "rows_after_training": int(len(after)),
+        "rows": int(len(frame)), "users": result["users"], "evaluated_on": evaluated_on,
+        "rows_after_training": int(len(after)),
         "training_window": [_iso(model.data_from), _iso(model.data_to)],
-        "candidates": n_variants, "epsilon": epsilon, "logged_ctr": float(r.mean()),
-        "estimates": {name: {"ctr": point[name], "ci": intervals[name], **diagnostics} for name in point},
-        "direct_method_ctr": float(direct.mean()),
+        "candidates": len(target.variant_ids), "epsilon": target.description["epsilon"],
+        "target": target.description, "logged_ctr": float(feedback.clicked.mean()),
+        "estimates": result["estimates"], "interval_method": "bca_bootstrap_by_user",
+        "clipped_ips": result["clipped_ips"],
+        "direct_method_ctr": result["direct_method_ctr"],
+        "unsupported_variants": unsupported_variants, "warnings": warnings,
         "active_model": {"model_version": active, **online},
-        "notes": "Target policy: ε-greedy on the candidate's scores over today's live variants, rank 1."
-                 + ("" if evaluated_on == "after_training" else
-                    " These rows include the candidate's own training data, so the estimates are optimistic."),
+        "notes": "Target policy: the model bucket's serving policy (pinned first, ε-exploration, new-variant "
+                 "share, greedy or Thompson draws) on the candidate's scores over today's live variants, "
+                 "position 1." + ("" if evaluated_on == "after_training" else
+                                  " These rows include the candidate's own training data, so the estimates "
+                                  "are optimistic."),
     }
 
 

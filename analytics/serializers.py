@@ -249,8 +249,8 @@ class ExplanationSerializer(serializers.Serializer):
 # --- off-policy estimate (GET /api/v1/placements/<slug>/ope) ---------------------------------------
 
 class EstimateSerializer(serializers.Serializer):
-    ctr = serializers.FloatField()
-    ci = interval(help_text="Bootstrap 95% interval over decisions.")
+    ctr = rate("Null when no logged row carries weight (SNIPS over rows the target never shows).")
+    ci = interval(help_text="BCa bootstrap 95% interval, users as the resampling unit.")
     effective_sample_size = serializers.FloatField()
     largest_weight = serializers.FloatField()
     largest_weight_share = rate()
@@ -271,11 +271,39 @@ class OnlineCtrSerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="Absent without an active model.")
 
 
+class OpeTargetSerializer(serializers.Serializer):
+    exploration_policy = serializers.ChoiceField(choices=["epsilon_greedy", "thompson"])
+    epsilon = serializers.FloatField(help_text="Weight of uniform exploration in the serving mixture.")
+    new_variant_share = serializers.FloatField(help_text="Weight of the new-variant component (0 without one).")
+    new_variants = serializers.IntegerField(help_text="Variants below the placement's impression threshold.")
+    pinned = serializers.ListField(child=serializers.CharField(),
+                                   help_text="Pinned variant keys; the first holds position 1.")
+    thompson_draws = serializers.IntegerField(help_text="Posterior draws the policy picks from (0 for ε-greedy).")
+
+
+class ClippedIpsSerializer(serializers.Serializer):
+    clip = serializers.FloatField(help_text="KALEIDO_IPS_CLIP, the rule training and attribution use.")
+    ctr = rate("IPS with weights clipped there: lower variance, biased down when rows are clipped.")
+    clipped_rows = serializers.IntegerField()
+
+
+class UnsupportedVariantSerializer(serializers.Serializer):
+    variant_key = serializers.CharField()
+    target_share = serializers.FloatField(help_text="The target's mean probability of showing it at position 1.")
+
+
 class OffPolicyEstimateSerializer(serializers.Serializer):
     placement = serializers.CharField()
     model_version = serializers.CharField()
     logged_buckets = serializers.ListField(child=serializers.CharField())
     rows = serializers.IntegerField()
+    users = serializers.IntegerField(help_text="Distinct users among the rows: the bootstrap's unit.")
+    target = OpeTargetSerializer(help_text="The serving policy evaluated (ranking.serving.model_policy).")
+    interval_method = serializers.ChoiceField(choices=["bca_bootstrap_by_user"])
+    clipped_ips = ClippedIpsSerializer()
+    unsupported_variants = UnsupportedVariantSerializer(
+        many=True, help_text="Live variants the target can show that no evaluated row shows.")
+    warnings = serializers.ListField(child=serializers.CharField())
     evaluated_on = serializers.ChoiceField(choices=["after_training", "including_training"])
     rows_after_training = serializers.IntegerField()
     training_window = serializers.ListField(child=serializers.DateTimeField(allow_null=True), min_length=2,
@@ -284,7 +312,7 @@ class OffPolicyEstimateSerializer(serializers.Serializer):
     epsilon = serializers.FloatField()
     logged_ctr = serializers.FloatField()
     estimates = EstimatesSerializer()
-    direct_method_ctr = serializers.FloatField()
+    direct_method_ctr = rate()
     active_model = OnlineCtrSerializer()
     notes = serializers.CharField()
 

@@ -226,7 +226,10 @@ def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[st
     return model.predict(users=users, tags=tags, vcodes=codes, positions=np.ones(len(cat.variants)))
 
 
-def _model_slate(cat: Catalogue, scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = None) -> P.SlatePolicy:
+    """The model bucket's policy for one user: over the catalogue's unpinned pool (policy index i is
+    catalogue variant cat.pool[i]), with the placement's exploration (ε, the new-variant share, Thompson
+    draws). What serving samples from and what off-policy evaluation computes a target's propensities with."""
     pool = cat.pool
     pool_scores = scores[pool]
     new_mask = cat.impressions[pool] < cat.new_variant_impressions
@@ -234,10 +237,14 @@ def _model_slate(cat: Catalogue, scores: np.ndarray, m: int) -> tuple[np.ndarray
     if cat.exploration_policy == Placement.ExplorationPolicy.THOMPSON:
         sigma = settings.KALEIDO_THOMPSON_SCALE / np.sqrt(1.0 + cat.impressions[pool] / 100.0)
         heads = P.thompson_heads(pool_scores, sigma, cat.noise[:, pool])
-    pol = P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon, new_mask=new_mask,
-                        new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
+    return P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon if epsilon is None else epsilon,
+                         new_mask=new_mask, new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
+
+
+def _model_slate(cat: Catalogue, scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    pol = model_policy(cat, scores)
     chosen = P.sample(pol, m, _rng())
-    return pool[chosen], P.propensities(pol, chosen)
+    return cat.pool[chosen], P.propensities(pol, chosen)
 
 
 def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None, k: int = 1,

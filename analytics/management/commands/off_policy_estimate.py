@@ -6,7 +6,8 @@ from creative.models import Placement
 
 
 class Command(BaseCommand):
-    help = "Estimate a candidate model's CTR from logged decisions (IPS, SNIPS, doubly robust) as JSON."
+    help = ("Estimate the CTR of the policy that would serve a candidate model, from logged decisions "
+            "(IPS, SNIPS, doubly robust, BCa intervals by user) as JSON.")
 
     def add_arguments(self, parser):
         parser.add_argument("placement")
@@ -15,9 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=None)
         parser.add_argument("--include-training", action="store_true",
                             help="Also use the decisions the model was trained on (optimistic).")
+        parser.add_argument("--clip", type=float, default=None,
+                            help="Cap importance weights at this value (default: unclipped).")
 
     def handle(self, *args, placement, model_version, buckets="random", days=None, include_training=False,
-               **options):
+               clip=None, **options):
         from analytics.attribution import split_buckets
         from analytics.ope import OpeError, off_policy_estimate
 
@@ -27,7 +30,7 @@ class Command(BaseCommand):
         try:
             result = off_policy_estimate(placement=found, model_version=model_version, days=days,
                                          include_training=include_training,
-                                         buckets=split_buckets(buckets))
+                                         buckets=split_buckets(buckets), clip=clip)
         except OpeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(result, indent=2))

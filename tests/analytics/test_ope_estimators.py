@@ -1,0 +1,128 @@
+"""The OPE estimators on planted worlds where the target policy's true CTR is known exactly.
+
+A world: K user types, n variants, a true click probability per (type, variant) on the log-odds scale,
+and a per-user taste for clicking anything (so a user's rows are correlated). A candidate model's scores
+are the truth plus error; the target is the model bucket's policy on them, built by ranking.policy.
+Its true CTR integrates the taste out with Gauss-Hermite quadrature, so coverage is checked against
+the estimand itself, over many seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import ope
+from ranking import policy as P
+
+TASTE_SD = 0.6
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _world(seed: int, *, types: int = 6, n: int = 20, thompson: bool = False, new: int = 0):
+    rng = np.random.default_rng(seed)
+    logits = np.log(0.05 / 0.95) + rng.normal(0, 0.5, size=n)[None, :] + rng.normal(0, 0.6, size=(types, n))
+    scores = _sigmoid(logits + rng.normal(0, 0.4, size=logits.shape))  # the candidate: truth plus error
+    new_mask = np.zeros(n, dtype=bool)
+    new_mask[:new] = True
+    noise = rng.standard_normal((32, n))
+    pi = np.empty((types, n))
+    for x in range(types):
+        heads = P.thompson_heads(scores[x], np.full(n, 0.5), noise) if thompson else None
+        pol = P.SlatePolicy(scores=scores[x], epsilon=0.1, new_mask=new_mask, new_share=0.05, heads=heads)
+        pi[x] = P.first_position_probabilities(pol)
+    # E over the taste t ~ N(0, TASTE_SD²) of sigmoid(logit + t): the per-type true click probability.
+    true_ctr = (_sigmoid(logits[..., None] + TASTE_SD * _NODES) * _WEIGHTS).sum(axis=-1)
+    return logits, scores, pi, true_ctr
+
+
+def _log(seed: int, logits, scores, *, users: int, logging: str):
+    """Logged position-1 rows: 1–6 rows per user (count independent of type), clicks with the user's taste."""
+    rng = np.random.default_rng(10_000 + seed)
+    types, n = logits.shape
+    user_type = rng.integers(types, size=users)
+    taste = rng.normal(0, TASTE_SD, size=users)
+    per_user = rng.integers(1, 7, size=users)
+    user = np.repeat(np.arange(users), per_user)
+    x = user_type[user]
+    if logging == "uniform":
+        mu = np.full((len(user), n), 1.0 / n)
+    else:  # a logging policy that avoids what the candidate likes: heavy weights on the target's choices
+        mu = np.exp(-4.0 * scores[x] / scores[x].max(axis=1, keepdims=True))
+        mu = 0.02 / n + (1 - 0.02) * mu / mu.sum(axis=1, keepdims=True)
+    shown = np.array([rng.choice(n, p=row) for row in mu]) if logging != "uniform" else rng.integers(n, size=len(user))
+    clicked = rng.random(len(user)) < _sigmoid(logits[x, shown] + taste[user])
+    feedback = ope.LoggedFeedback(users=user, logged=shown, propensity=mu[np.arange(len(user)), shown],
+                                  clicked=clicked.astype(float))
+    return feedback, x
+
+
+def _coverage(*, seeds: int, users: int, logging: str, thompson: bool = False, new: int = 0):
+    covered = {name: 0 for name in ("ips", "snips", "dr")}
+    errors = {name: [] for name in covered}
+    for seed in range(seeds):
+        logits, scores, pi, true_ctr = _world(seed, thompson=thompson, new=new)
+        feedback, x = _log(seed, logits, scores, users=users, logging=logging)
+        truth = float((pi * true_ctr).sum(axis=1).mean())  # types are equally likely
+        result = ope.estimate(feedback, pi[x], scores[x], n_boot=300, seed=seed)
+        for name, est in result["estimates"].items():
+            covered[name] += est["ci"][0] <= truth <= est["ci"][1]
+            errors[name].append(est["ctr"] - truth)
+    return {name: c / seeds for name, c in covered.items()}, {name: float(np.mean(e)) for name, e in errors.items()}
+
+
+def test_intervals_cover_the_target_ctr_from_a_uniform_log_over_many_seeds():
+    coverage, bias = _coverage(seeds=200, users=1500, logging="uniform")
+    print("\nuniform log coverage", coverage, "mean error", bias)
+    assert all(c >= 0.9 for c in coverage.values()), coverage
+    assert all(abs(b) < 0.004 for b in bias.values()), bias
+
+
+def test_intervals_hold_under_heavy_weights_over_many_seeds():
+    # The logging policy shows the candidate's favourites least: weights reach ~350 and the effective
+    # sample size is ~20 of ~5,200 rows. BCa still covers the truth in nearly 9 of 10 seeds (measured:
+    # IPS 0.905, SNIPS 0.925, DR 0.885 over these 200 seeds), where the estimate's spread is its whole story.
+    coverage, _ = _coverage(seeds=200, users=1500, logging="adversarial")
+    print("\nheavy-weight coverage", coverage)
+    assert all(c >= 0.85 for c in coverage.values()), coverage
+
+
+def test_thompson_and_new_variant_targets_are_estimated_without_bias():
+    coverage, bias = _coverage(seeds=120, users=1500, logging="uniform", thompson=True, new=3)
+    print("\nthompson + new coverage", coverage, "mean error", bias)
+    assert all(c >= 0.9 for c in coverage.values()), coverage
+    assert all(abs(b) < 0.004 for b in bias.values()), bias
+
+
+def test_a_row_bootstrap_would_under_cover_what_the_user_bootstrap_covers():
+    # Users who click a lot click a lot everywhere: 20 rows each, a strong taste, 3 variants logged uniformly.
+    rng = np.random.default_rng(5)
+    logits = np.array([[-1.0, 0.0, -0.5]])
+    user = np.repeat(np.arange(300), 20)
+    taste = rng.normal(0, 2.0, size=300)[user]
+    shown = rng.integers(3, size=len(user))
+    clicked = (rng.random(len(user)) < _sigmoid(logits[0, shown] + taste)).astype(float)
+    mu = np.full(len(user), 1.0 / 3)
+    pi = np.tile([0.05, 0.9, 0.05], (len(user), 1))
+    q = np.tile(_sigmoid(logits[0]), (len(user), 1))
+    by_user = ope.estimate(ope.LoggedFeedback(user, shown, mu, clicked), pi, q, seed=1)
+    by_row = ope.estimate(ope.LoggedFeedback(np.arange(len(user)), shown, mu, clicked), pi, q, seed=1)
+
+    def width(result, name):
+        low, high = result["estimates"][name]["ci"]
+        return high - low
+
+    for name in ("ips", "dr"):
+        assert width(by_user, name) > 1.5 * width(by_row, name), name
+    assert by_user["users"] == 300 and by_row["users"] == len(user)
+
+
+def test_unsupported_variants_are_the_ones_the_target_can_show_but_no_row_shows():
+    pi = np.array([[0.7, 0.1, 0.1, 0.1, 0.0], [0.1, 0.7, 0.1, 0.1, 0.0]])
+    idx, share = ope.unsupported(pi, np.array([0, 1]))
+    assert idx.tolist() == [2, 3] and share.tolist() == pytest.approx([0.1, 0.1])

@@ -1,0 +1,96 @@
+"""OPE evaluates the policy that would serve: its target probabilities are what /rank then shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import ope
+from creative.models import Placement, ServingMode, StyleVariant
+from ranking import features as F
+from ranking import services, serving
+from tests.factories import StyleVariantFactory
+from tests.ranking.factories import catalogue, log_random_traffic
+
+pytestmark = pytest.mark.django_db
+
+USER = {"age": 27, "gender": "f", "income_band": "mid", "holdings": 12.0, "investment_count": 1,
+        "has_credit_card": True}
+CONTEXT = {"device": "ios"}
+
+
+def _trained(slug: str, **placement_fields):
+    placement, variants = catalogue(slug=slug, default_mode=ServingMode.MODEL, **placement_fields)
+    log_random_traffic(placement, variants, users=1500, seed=7)
+    result = services.train_model(placement=placement, algo="logreg", activate=True, force=True)
+    serving.invalidate_catalogue(None)
+    return placement, variants, result.model_version
+
+
+def _served_first(placement: Placement, draws: int) -> dict[int, float]:
+    counts: dict[int, int] = {}
+    for i in range(draws):
+        first = serving.rank(placement=placement.slug, user_id=f"u{i}", features=USER, context=CONTEXT).items[0]
+        counts[first.variant_id] = counts.get(first.variant_id, 0) + 1
+    return {v: c / draws for v, c in counts.items()}
+
+
+@pytest.mark.parametrize("fields", [
+    {"exploration_policy": Placement.ExplorationPolicy.EPSILON_GREEDY, "exploration_epsilon": 0.2,
+     "new_variant_impressions": 0},
+    # ~42 impressions per variant were logged: a threshold of 42 makes about half of them "new".
+    {"exploration_policy": Placement.ExplorationPolicy.THOMPSON, "exploration_epsilon": 0.1,
+     "new_variant_impressions": 42},
+], ids=["epsilon-greedy", "thompson-with-new-variants"])
+def test_the_target_is_the_distribution_rank_serves(fields, settings):
+    settings.KALEIDO_NEW_VARIANT_SHARE = 0.2  # large enough that a wrong new-variant term would show
+    placement, variants, version = _trained(f"ope-target-{fields['exploration_policy']}", **fields)
+
+    target = ope.target_policy(placement=placement, model_version=version,
+                               feature_rows=[F.row_features(USER, CONTEXT)])
+    draws = 3000
+    served = _served_first(placement, draws)
+
+    pi = dict(zip(target.variant_ids, target.pi[0], strict=True))
+    assert target.pi[0].sum() == pytest.approx(1.0)
+    for variant_id, p in pi.items():
+        tolerance = 4 * np.sqrt(max(p * (1 - p), 1e-4) / draws) + 0.003
+        assert abs(served.get(variant_id, 0.0) - p) < tolerance, (variant_id, served.get(variant_id), p)
+    assert set(served) <= set(pi)
+    if fields["new_variant_impressions"]:
+        assert target.description["new_variants"] > 0 and target.description["thompson_draws"] > 0
+        assert target.description["new_variant_share"] == pytest.approx(0.2)
+
+
+def test_a_pinned_variant_is_the_target_at_position_one(api_client_with):
+    placement, variants, version = _trained("ope-pinned", new_variant_impressions=0)
+    pinned = variants[5]
+    StyleVariant.objects.filter(id=pinned.id).update(pinned=True)
+    serving.invalidate_catalogue(None)
+
+    estimate = api_client_with("analytics:read").get(
+        f"/api/v1/placements/ope-pinned/ope?model_version={version}&include_training=true").json()
+
+    assert estimate["target"]["pinned"] == [pinned.variant_key]
+    # Only the pinned variant's logged rows carry weight: IPS is its click count over all rows × n.
+    frame_rows = estimate["rows"]
+    assert estimate["estimates"]["ips"]["largest_weight"] == pytest.approx(len(variants))
+    assert estimate["estimates"]["snips"]["ctr"] <= 1.0 and frame_rows >= 1500
+
+
+def test_a_live_variant_nobody_was_shown_is_named_in_a_warning(api_client_with):
+    placement, variants, version = _trained("ope-unsupported", new_variant_impressions=100)
+    newcomer = StyleVariantFactory(placement=placement, variant_key="fresh-design",
+                                   tags={"button_color": ["blue"], "layout": ["grid"], "appeal": ["plain"],
+                                         "visual_style": ["flat"]})
+    serving.invalidate_catalogue(None)
+
+    estimate = api_client_with("analytics:read").get(
+        f"/api/v1/placements/ope-unsupported/ope?model_version={version}&include_training=true").json()
+
+    keys = [v["variant_key"] for v in estimate["unsupported_variants"]]
+    assert keys == [newcomer.variant_key]
+    assert estimate["unsupported_variants"][0]["target_share"] > 0
+    assert any("fresh-design" in w for w in estimate["warnings"])
+    assert estimate["candidates"] == len(variants) + 1
+    assert estimate["interval_method"] == "bca_bootstrap_by_user"
