@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 from django.db.models import Count, Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
 from ranking.models import Experiment, ModelVersion
-from ranking.services import calibration_curve
+from ranking.registry import ModelUnavailable
+from ranking.services import calibration_curve, score_variants
 
 from . import interaction_log
 from .models import DailyRollup
@@ -137,17 +139,50 @@ def model_versions(*, placement: Placement | None = None) -> list[dict[str, Any]
     ]
 
 
-def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
-    """Predicted vs observed CTR of a model's served items, in equal-count bins of predicted score.
+def _serving_window(mv: ModelVersion) -> tuple[Any, Any] | None:
+    """(since, until) of a version's latest stint serving its placement (or the general scope): from its
+    activation to the next version's activation; None for a version that never served."""
+    if mv.activated_at is None:
+        return None
+    peers = ModelVersion.objects.filter(activated_at__gt=mv.activated_at).exclude(pk=mv.pk)
+    peers = peers.filter(placement_id=mv.placement_id) if mv.placement_id else peers.filter(
+        scope=ModelVersion.Scope.GENERAL)
+    following = peers.order_by("activated_at").values_list("activated_at", flat=True).first()
+    return mv.activated_at, following
 
-    Uses what the model actually served (decision scores joined with impressions and clicks), so
-    it shows calibration on live traffic rather than on the training holdout.
+
+def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+    """Predicted vs observed CTR of a model's served impressions, in equal-count bins of predicted score.
+
+    Each impression is compared with the model's click probability **at the position it was shown**:
+    the score a decision stores is the position-1 probability the ranking used, and comparing it with
+    clicks at every position would read position bias as miscalibration. The impressions are the most
+    recent `CALIBRATION_SAMPLE` the model served in the model bucket during its latest stint, scored
+    again with the user's features, the tags as served and the position; empty when the model never
+    served or its artefact cannot be read.
     """
-    predicted, clicked = interaction_log.served_scores(model_version=version, bucket="model",
-                                                       limit=CALIBRATION_SAMPLE)
-    if not len(predicted):
+    mv = ModelVersion.objects.filter(version=version).first()
+    window = _serving_window(mv) if mv is not None else None
+    if window is None:
         return []
-    return calibration_curve(predicted, clicked, bins)
+    since, until = window
+    feedback = interaction_log.bandit_feedback(
+        placement_ids=[mv.placement_id] if mv.placement_id else None, buckets=("model",), since=since, until=until,
+        limit=CALIBRATION_SAMPLE * 2)
+    frame = feedback.frame
+    served = (frame["model_version"] == version).to_numpy(bool) if len(frame) else np.zeros(0, bool)
+    if not served.any():
+        return []
+    rows = frame[served].head(CALIBRATION_SAMPLE)
+    contexts = [c for c, keep in zip(feedback.context, served, strict=True) if keep][:CALIBRATION_SAMPLE]
+    variants = [StyleVariant(id=int(v), tags=tags or {}) for v, tags in zip(rows["variant_id"], rows["tags"],
+                                                                           strict=True)]
+    try:
+        predicted = score_variants(model_version=version, user_features=contexts, variants=variants,
+                                   positions=rows["position"].to_numpy(dtype=float))
+    except ModelUnavailable:
+        return []
+    return calibration_curve(np.asarray(predicted, dtype=float), rows["clicked"].to_numpy(dtype=float), bins)
 
 
 def variant_counts_by_status(*, placement: Placement) -> dict[str, int]:
