@@ -2,7 +2,7 @@ import type { BucketRow, DailyRow, ExperimentReport } from "../api";
 import { BUCKET_COLORS, PALETTE, drawChart, errorBarSeries } from "../charts";
 import { h } from "../dom";
 import { fmtDay, fmtInt, fmtLift, fmtP, fmtPct, fmtRange, isNum } from "../format";
-import { bucketLabel, t } from "../i18n";
+import { bucketLabel, lang, t } from "../i18n";
 import type { PageContext } from "../main";
 import { card, chartBox, empty, load, loading, openPage, select } from "../ui";
 
@@ -37,7 +37,9 @@ export async function renderExperiments(ctx: PageContext): Promise<void> {
     return;
   }
   content.append(kpis(report.buckets));
-  content.append(card(t("exp.bucket"), bucketTable(report.buckets), { "data-testid": "bucket-table-card" }));
+  content.append(readingNote(report));
+  content.append(card(t("exp.bucket"), bucketTable(report), { "data-testid": "bucket-table-card" }));
+  content.append(card(m("cvrTitle"), cvrTable(report), { "data-testid": "cvr-table-card" }));
 
   const grid = h("div", { class: "grid2" });
   const ctrChart = chartBox("chart-ctr");
@@ -46,6 +48,90 @@ export async function renderExperiments(ctx: PageContext): Promise<void> {
   content.append(grid);
   drawCtrChart(ctrChart, report.buckets);
   if (daily.length) drawDailyChart(dailyChart, daily);
+}
+
+// This page's own messages (the report's sequential reading and CVR), in both dashboard languages.
+const MESSAGES = {
+  en: {
+    alwaysValid: "Always-valid (sequential) intervals and p-values lead: safe to read every day. Fixed-horizon values stand beside them and hold only at one planned look. p (Holm) adjusts p across the treatment arms.",
+    fixedHorizon: "Fixed-horizon intervals and p-values lead: valid at one planned look only. The always-valid values stand beside them.",
+    liftCs: "Lift 95% (always-valid)",
+    liftCi: "Lift 95% (fixed-horizon)",
+    pAlwaysValid: "p (always-valid)",
+    pFixed: "p (fixed-horizon)",
+    pHolm: "p (Holm)",
+    cvrTitle: "Conversion rate (conversions / clicks)",
+    conversions: "Conversions",
+    cvr: "CVR",
+    cvrCs: "CVR 95% (always-valid)",
+  },
+  zh: {
+    alwaysValid: "以始终有效（序贯）区间和 p 值为主：可每天查看。固定样本量的数值列在旁边，只在一次预定的查看时成立。p (Holm) 对各实验组做多重比较校正。",
+    fixedHorizon: "以固定样本量的区间和 p 值为主：只在一次预定的查看时成立。始终有效的数值列在旁边。",
+    liftCs: "提升 95%（始终有效）",
+    liftCi: "提升 95%（固定样本量）",
+    pAlwaysValid: "p（始终有效）",
+    pFixed: "p（固定样本量）",
+    pHolm: "p (Holm)",
+    cvrTitle: "转化率（转化 / 点击）",
+    conversions: "转化",
+    cvr: "转化率",
+    cvrCs: "转化率 95%（始终有效）",
+  },
+} as const;
+
+function m(key: keyof typeof MESSAGES.en): string {
+  return MESSAGES[lang() === "zh" ? "zh" : "en"][key];
+}
+
+type Lift = NonNullable<ExperimentReport["raw"]["buckets"][string]["lift_vs_control"]>;
+
+function readingNote(report: ExperimentReport): HTMLElement {
+  const sequential = report.raw.sequential !== false;
+  return h("p", { class: "muted", "data-testid": "reading-note", "data-headline": report.raw.headline ?? "always_valid" },
+    m(sequential ? "alwaysValid" : "fixedHorizon"));
+}
+
+function pair(x: [number | null, number | null] | number[] | null | undefined): [number, number] | null {
+  const [low, high] = x ?? [];
+  return isNum(low) && isNum(high) ? [low, high] : null;
+}
+
+function liftCells(liftJson: Lift | null | undefined, isControl: boolean): HTMLElement[] {
+  const lift = (x: number) => fmtLift(x);
+  const cell = (field: string, text: string) => h("td", { class: "num", "data-field": field }, isControl || !liftJson ? "—" : text);
+  return [
+    cell("lift_cs", fmtRange(pair(liftJson?.relative_cs), lift)),
+    cell("p_value", fmtP(liftJson?.p_value)),
+    cell("p_value_adjusted", fmtP(liftJson?.p_value_adjusted)),
+    cell("lift_ci", fmtRange(pair(liftJson?.relative_ci), lift)),
+    cell("p_value_fixed_horizon", fmtP(liftJson?.p_value_fixed_horizon)),
+  ];
+}
+
+function liftHeaders(): string[] {
+  return [m("liftCs"), m("pAlwaysValid"), m("pHolm"), m("liftCi"), m("pFixed")];
+}
+
+function cvrTable(report: ExperimentReport): HTMLElement {
+  const headers = [t("exp.bucket"), t("common.clicks"), m("conversions"), m("cvr"), m("cvrCs"), t("exp.lift"), ...liftHeaders()];
+  const pct = (x: number) => fmtPct(x);
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "table", "data-testid": "cvr-table" },
+      h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {},
+        ...report.buckets.map((b) => {
+          const raw = report.raw.buckets[b.bucket];
+          const isControl = b.bucket === "control";
+          return h("tr", { "data-bucket": b.bucket },
+            h("th", { scope: "row" }, h("span", { class: "dot", style: `background:${BUCKET_COLORS[b.bucket] ?? "#374151"}` }), bucketLabel(b.bucket)),
+            h("td", { class: "num", "data-field": "clicks" }, fmtInt(b.clicks)),
+            h("td", { class: "num", "data-field": "conversions" }, fmtInt(raw?.conversions)),
+            h("td", { class: "num", "data-field": "cvr" }, fmtPct(raw?.cvr)),
+            h("td", { class: "num", "data-field": "cvr_cs" }, fmtRange(pair(raw?.cvr_cs), pct)),
+            h("td", { class: "num", "data-field": "lift" }, isControl ? "—" : fmtLift(raw?.cvr_lift_vs_control?.relative)),
+            ...liftCells(raw?.cvr_lift_vs_control, isControl));
+        }))));
 }
 
 function srmBanner(report: ExperimentReport): HTMLElement {
@@ -68,10 +154,10 @@ function kpis(buckets: BucketRow[]): HTMLElement {
           : null)));
 }
 
-function bucketTable(buckets: BucketRow[]): HTMLElement {
-  const headers = [t("exp.bucket"), t("common.users"), t("common.impressions"), t("common.clicks"), t("common.ctr"), t("exp.ctrCi"), t("exp.lift"), t("exp.liftCi"), t("exp.pValue")];
+function bucketTable(report: ExperimentReport): HTMLElement {
+  const buckets = report.buckets;
+  const headers = [t("exp.bucket"), t("common.users"), t("common.impressions"), t("common.clicks"), t("common.ctr"), t("exp.ctrCi"), t("exp.lift"), ...liftHeaders()];
   const pct = (x: number) => fmtPct(x);
-  const lift = (x: number) => fmtLift(x);
   return h("div", { class: "table-wrap" },
     h("table", { class: "table", "data-testid": "bucket-table" },
       h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
@@ -85,8 +171,7 @@ function bucketTable(buckets: BucketRow[]): HTMLElement {
             h("td", { class: "num", "data-field": "ctr" }, fmtPct(b.ctr)),
             h("td", { class: "num", "data-field": "ctr_ci" }, fmtRange(b.ctr_ci, pct)),
             h("td", { class: "num", "data-field": "lift" }, b.bucket === "control" ? "—" : fmtLift(b.lift)),
-            h("td", { class: "num", "data-field": "lift_ci" }, b.bucket === "control" ? "—" : fmtRange(b.lift_ci, lift)),
-            h("td", { class: "num", "data-field": "p_value" }, b.bucket === "control" ? "—" : fmtP(b.p_value)))))));
+            ...liftCells(report.raw.buckets[b.bucket]?.lift_vs_control, b.bucket === "control"))))));
 }
 
 function drawCtrChart(el: HTMLElement, buckets: BucketRow[]): void {
