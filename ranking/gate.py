@@ -2,9 +2,10 @@
 mean click rate and is not worse than the model serving now.
 
 Training measures the candidate on its holdout (the newest 15% of rows, never seen in fitting or
-calibration): its log loss, the log loss of the constant that predicts the training click rate (the
-baseline), AUC, and the champion's log loss on the holdout rows logged after the champion's own training
-window (rows the champion did not learn from either). Those numbers are stored in the version's params
+calibration): its log loss, the log loss of the constant that predicts the click rate of the rows it learnt
+from (the baseline), the paired per-row gain over the baseline with its standard error, AUC, and the
+champion's log loss on the holdout rows logged after the champion's own training window (rows the champion
+did not learn from either). Those numbers are stored in the version's params
 under "gate"; `check` turns them into a verdict with reasons in words. services.model_activate is the one
 function that activates a model, and it calls `check` on every path; `force` overrides a refusal and is
 written to the version's activation log.
@@ -21,6 +22,7 @@ from django.core.exceptions import ValidationError
 from . import features as F
 from .models import ModelVersion
 
+GAIN_Z = 1.64  # the holdout log-loss gain over the baseline must exceed this many standard errors (one-sided 95%)
 MIN_CHAMPION_ROWS = 200  # holdout rows after the champion's training window needed to compare the two
 CHAMPION_TOLERANCE = 0.01  # the candidate may be at most 1% worse in log loss than the champion (noise)
 
@@ -80,12 +82,22 @@ def champion_numbers(*, champion_version: str | None, feature_rows: list[dict], 
             "candidate_logloss": candidate["logloss"], "candidate_auc": candidate["auc"]}
 
 
+def gain_is_real(gain: float | None, se: float | None) -> bool:
+    """The candidate's holdout log-loss gain over the baseline is more than GAIN_Z standard errors (paired
+    over the holdout rows). Versions trained before the gain was measured have neither: not judged on it."""
+    if gain is None or se is None:
+        return True
+    return gain > GAIN_Z * se
+
+
 def check(mv: ModelVersion, *, min_auc: float = 0.5) -> GateResult:
     """The verdict on `mv` from the numbers training stored; reasons are written for the person activating."""
     stored = (mv.params or {}).get("gate") or {}
     baseline = stored.get("baseline_logloss")
     clicks, needed = stored.get("training_clicks"), stored.get("clicks_needed")
     numbers: dict[str, Any] = {"auc": mv.auc, "logloss": mv.logloss, "baseline_logloss": baseline,
+                               "logloss_gain": stored.get("logloss_gain"),
+                               "logloss_gain_se": stored.get("logloss_gain_se"),
                                "training_clicks": clicks, "holdout_clicks": stored.get("holdout_clicks"),
                                "clicks_needed": needed, "champion": stored.get("champion")}
     reasons = []
@@ -102,6 +114,10 @@ def check(mv: ModelVersion, *, min_auc: float = 0.5) -> GateResult:
     elif stored and mv.logloss >= baseline:
         reasons.append(f"holdout log loss {mv.logloss:.5f} is not below {baseline:.5f}, the log loss of "
                        f"predicting the mean click rate{few}")
+    elif stored and not gain_is_real(stored.get("logloss_gain"), stored.get("logloss_gain_se")):
+        reasons.append(f"its holdout log loss {mv.logloss:.5f} beats the mean click rate's {baseline:.5f} by "
+                       f"less than {GAIN_Z:g} standard errors of the gain ({stored['logloss_gain_se']:.5f}): "
+                       f"within the noise of {stored.get('holdout_clicks')} holdout clicks{few}")
     champion = stored.get("champion")
     if champion and champion.get("compared") and champion["version"] != mv.version:
         if champion["candidate_logloss"] > champion["logloss"] * (1 + CHAMPION_TOLERANCE):

@@ -161,6 +161,17 @@ def holdout_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def logloss_gain(y: np.ndarray, p: np.ndarray, base: float) -> tuple[float | None, float | None]:
+    """Mean per-row log-loss gain of `p` over the constant `base` on (y), and its standard error (paired:
+    the same rows), so the gate can tell a real gain from the noise of a small holdout."""
+    if len(y) < 2:
+        return None, None
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    b = min(max(base, 1e-7), 1 - 1e-7)
+    d = -(y * np.log(b) + (1 - y) * np.log(1 - b)) + (y * np.log(q) + (1 - y) * np.log(1 - q))
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def split_indices(n: int) -> tuple[slice, slice, slice]:
     a, b = int(n * TRAIN_SHARE), int(n * (TRAIN_SHARE + VALID_SHARE))
     return slice(0, a), slice(a, b), slice(b, n)
@@ -430,10 +441,14 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
         artefact, suffix = json.dumps(coef).encode(), ".json"
     p = model.predict(users=users[ho], tags=tags[ho], vcodes=vcodes[ho], positions=pos[ho])
     metrics = holdout_metrics(y[ho], p)
-    base = float(np.average(y[tr], weights=w[tr])) if len(y[tr]) else 0.0
+    # The baseline predicts the mean click rate of the rows the model learnt from (train + validation
+    # after the refit), so neither side gains from seeing more recent rows than the other.
+    fit_rows = _refit_rows(n) if refit else tr
+    base = float(np.average(y[fit_rows], weights=w[fit_rows])) if len(y[fit_rows]) else 0.0
     baseline = holdout_metrics(y[ho], np.full(len(p), base))["logloss"] if len(p) else None
     params["calibration"] = calibration_curve(p, y[ho])  # the holdout's curve, for the registry page
     params["baseline_logloss"] = baseline
+    params["logloss_gain"], params["logloss_gain_se"] = logloss_gain(y[ho], p, base)
     params["holdout_clicks"] = int(y[ho].sum())
     params["training_clicks"] = int(y[tr].sum())
     return Fitted(algo=algo_used, spec=spec, model=model, artefact=artefact, suffix=suffix, params=params,
@@ -499,6 +514,7 @@ def train(*, placement=None, algo: str = "auto", general: bool = False, use_vari
         champion = registry.active_version_for(placement.id)
     gate_numbers = {
         "baseline_logloss": fitted.baseline_logloss, "training_clicks": fitted.params["training_clicks"],
+        "logloss_gain": fitted.params["logloss_gain"], "logloss_gain_se": fitted.params["logloss_gain_se"],
         "holdout_clicks": fitted.params["holdout_clicks"], "clicks_needed": MIN_CLICKS_HINT,
         "champion": champion_numbers(champion_version=champion, feature_rows=ho["feature_rows"],
                                      variant_ids=ho["variant_ids"], tags_by_variant=data.tags_by_variant,

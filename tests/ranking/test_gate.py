@@ -151,3 +151,48 @@ def test_rolling_back_to_a_version_that_served_needs_no_gate(noise):
     services.train_model(placement=placement, activate=True, force=True)
 
     assert services.model_rollback(placement=placement).version == first
+
+
+def test_a_useless_model_rarely_beats_the_baseline_by_more_than_the_noise_of_its_holdout():
+    # 200 seeds of a holdout with 3% clicks and a "model" whose scores are noise around the mean, shrunk
+    # by validation-like calibration: its log loss lands below the baseline's about half the time, but a
+    # gain beyond 1.64 standard errors is rare; a real effect (scores that know the clicks' odds) passes.
+    from ranking.gate import gain_is_real
+    from ranking.training import logloss_gain
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    useless_passes = useless_below = real_passes = 0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        odds = rng.normal(-3.5, 0.6, 2000)
+        y = (rng.random(2000) < 1 / (1 + np.exp(-odds))).astype(float)
+        # Calibrated on a validation sample, compared with the training sample's rate: both noisy.
+        validation_rate, training_rate = (rng.random(3000) < 0.036).mean(), (rng.random(14_000) < 0.036).mean()
+        noise_scores = 1 / (1 + np.exp(-(logit(validation_rate) + 0.1 * rng.normal(size=2000))))
+        gain, se = logloss_gain(y, noise_scores, training_rate)
+        useless_below += gain > 0
+        useless_passes += gain_is_real(gain, se)
+        real_passes += gain_is_real(*logloss_gain(y, 1 / (1 + np.exp(-odds)), training_rate))
+    assert useless_below >= 40  # "log loss below the baseline" alone would let these through
+    assert useless_passes <= 20  # at most ~5% expected (one-sided 95%)
+    assert real_passes >= 140
+
+
+def test_the_gate_names_a_gain_within_noise_in_words(noise):
+    placement, _ = noise
+    version = services.train_model(placement=placement).model_version
+    mv = ModelVersion.objects.get(version=version)
+    gate = mv.params["gate"]
+    assert gate["logloss_gain_se"] > 0
+    mv.logloss = gate["baseline_logloss"] * 0.999  # a whisker below the baseline: what chance gives
+    mv.auc = 0.52
+    mv.params = {**mv.params, "gate": {**gate, "logloss_gain": 0.5 * gate["logloss_gain_se"]}}
+    mv.save()
+
+    from ranking import gate as G
+
+    verdict = G.check(mv)
+    assert not verdict.passed
+    assert any("standard errors" in reason and "noise" in reason for reason in verdict.reasons)
