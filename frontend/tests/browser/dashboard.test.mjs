@@ -262,6 +262,15 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
       assert.equal(await cellText(page, `[data-testid=models-table] tr[data-version="${m.version}"] [data-field=auc]`), en.num3.format(m.auc));
     }
     assert.deepEqual((await assertChartsDrew(page, 2)).sort(), ["chart-auc", "chart-calibration"]);
+    // Off-policy estimates: the active model's row and each candidate's, with the OPE API's numbers.
+    for (const m of models.versions) {
+      const row = `[data-testid=estimates-table] tr[data-version="${m.version}"]`;
+      const answer = await getJson(page, `/api/v1/placements/${BANNER}/ope?model_version=${m.version}`);
+      assert.equal(await page.getAttribute(row, "data-state"), answer.status === 200 ? "ready" : "error");
+      if (answer.status === 200) {
+        assert.equal(await cellText(page, `${row} [data-field=estimate]`), en.pct.format(answer.body.estimates.dr.ctr));
+      }
+    }
     const active = models.versions.find((m) => m.is_active);
     assertCalibration(await calibrationShown(page), active, "holdout");
     await page.screenshot({ path: path.join(ARTIFACTS, "models-laptop-en.png"), fullPage: true });

@@ -1,8 +1,10 @@
 import type { CalibrationPoint, ModelList, ModelRow } from "../api";
+import { HttpError } from "../api";
 import { PALETTE, drawChart } from "../charts";
 import { clear, h } from "../dom";
-import { fmtDate, fmtInt, fmtNum, fmtPct, isNum } from "../format";
-import { t } from "../i18n";
+import { fmtDate, fmtInt, fmtNum, fmtPct, fmtRange, isNum } from "../format";
+import type { components } from "../generated/api";
+import { lang, t } from "../i18n";
 import type { PageContext } from "../main";
 import { card, chartBox, currentPlacement, empty, failure, load, loading, openPage, placementSelect } from "../ui";
 import { niceMax } from "./experiments";
@@ -37,6 +39,7 @@ export async function renderModels(ctx: PageContext): Promise<void> {
     }, t("mod.rollback"))));
   }
   content.append(card(t("mod.title"), table(ctx, list, notice), { "data-testid": "models-card" }));
+  if (placement) content.append(estimatesCard(ctx, placement, list));
 
   const selected = list.versions.find((v) => v.version === ctx.params.get("version")) ?? list.versions.find((v) => v.is_active) ?? list.versions[0]!;
   const grid = h("div", { class: "grid2" });
@@ -154,4 +157,132 @@ function drawCalibration(el: HTMLElement, series: CurveSeries[]): void {
       })),
     ],
   }, t("mod.calibration", { version: "" }));
+}
+
+// --- off-policy estimates: each candidate beside the active model -------------------------------------
+
+type OffPolicyEstimate = components["schemas"]["OffPolicyEstimate"];
+
+const OPE_COPY = {
+  en: {
+    title: "Estimated CTR if served (off-policy, position 1)",
+    hint: "Each model is judged as the model bucket would serve it today (pinned variants, exploration, new-variant share, Thompson draws), on logged random-bucket traffic after its training window. Doubly robust estimate with a 95% BCa interval by user.",
+    version: "Version",
+    estimate: "Estimated CTR",
+    interval: "95% interval",
+    vsActive: "vs active",
+    rows: "Rows",
+    online: "Online CTR",
+    optimistic: "includes its training data (optimistic)",
+    noActive: "No active model: the candidates are shown without a comparison.",
+    none: "No candidate to compare.",
+    failed: "not estimable: {message}",
+  },
+  zh: {
+    title: "上线后的预估点击率（离线策略评估，第 1 位）",
+    hint: "每个模型都按模型分桶今天会采用的投放策略评估（置顶、探索、新素材份额、Thompson 抽样），使用其训练窗口之后的随机分桶日志。双稳健估计，按用户 BCa 自助法 95% 区间。",
+    version: "版本",
+    estimate: "预估点击率",
+    interval: "95% 区间",
+    vsActive: "对比使用中",
+    rows: "样本数",
+    online: "线上点击率",
+    optimistic: "包含其训练数据（偏乐观）",
+    noActive: "没有使用中的模型：候选模型无可对比对象。",
+    none: "没有可对比的候选模型。",
+    failed: "无法估计：{message}",
+  },
+};
+
+type CopyKey = keyof typeof OPE_COPY.en;
+
+function copy(key: CopyKey, params: Record<string, string> = {}): string {
+  return OPE_COPY[lang()][key].replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? "");
+}
+
+/** The version serving `placement`: its dedicated active model, else the active general one. */
+function activeFor(list: ModelList, placement: string): ModelRow | undefined {
+  return list.versions.find((v) => v.is_active && v.placement === placement)
+    ?? list.versions.find((v) => v.is_active && v.scope === "general");
+}
+
+const MAX_CANDIDATES = 5;
+
+async function fetchEstimate(ctx: PageContext, placement: string, version: string): Promise<OffPolicyEstimate> {
+  const query = new URLSearchParams({ model_version: version }).toString();
+  const response = await fetch(`${ctx.config.apiBase}placements/${encodeURIComponent(placement)}/ope?${query}`, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": ctx.config.csrfToken },
+  });
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!response.ok) throw new HttpError(response.status, body);
+  return body as OffPolicyEstimate;
+}
+
+/** A card with one row per candidate (newest first) and the active model's row on top, filled as the
+ * estimates arrive one at a time (each scores the whole evaluation log). */
+function estimatesCard(ctx: PageContext, placement: string, list: ModelList): HTMLElement {
+  const active = activeFor(list, placement);
+  const candidates = list.versions.filter((v) => !v.is_active && (v.placement === placement || v.scope === "general"))
+    .slice(0, MAX_CANDIDATES);
+  const body = h("div", { class: "stack" }, h("p", { class: "muted" }, copy("hint")));
+  if (!active) body.append(h("p", { class: "banner banner--info" }, copy("noActive")));
+  if (!candidates.length) {
+    body.append(empty(copy("none")));
+    return card(copy("title"), body, { "data-testid": "estimates-card" });
+  }
+  const rows = [active, ...candidates].filter((v): v is ModelRow => v !== undefined);
+  const cells = new Map(rows.map((v) => [v.version, h("tr", { "data-version": v.version, "data-state": "loading", class: v.is_active ? "row--active" : "" },
+    h("th", { scope: "row" }, `v${v.version}`, v.is_active ? h("span", { class: "badge badge--live" }, t("mod.active")) : null),
+    h("td", { colspan: "5" }, t("common.loading")))]));
+  body.append(h("div", { class: "table-wrap" },
+    h("table", { class: "table", "data-testid": "estimates-table" },
+      h("thead", {}, h("tr", {}, ...[copy("version"), copy("estimate"), copy("interval"), copy("vsActive"), copy("rows"), copy("online")]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, ...cells.values()))));
+  void fill(ctx, placement, rows, active, cells);
+  return card(copy("title"), body, { "data-testid": "estimates-card" });
+}
+
+async function fill(ctx: PageContext, placement: string, rows: ModelRow[], active: ModelRow | undefined,
+                    cells: Map<string, HTMLElement>): Promise<void> {
+  let activeCtr: number | null = null;
+  for (const v of rows) {  // one at a time: each estimate is a heavy read
+    if (!ctx.current()) return;
+    const row = cells.get(v.version)!;
+    try {
+      const estimate = await fetchEstimate(ctx, placement, v.version);
+      const dr = estimate.estimates.dr;
+      if (v === active) activeCtr = dr.ctr ?? null;
+      const vs = v !== active && isNum(dr.ctr) && isNum(activeCtr) ? dr.ctr - activeCtr : null;
+      const online = v === active ? estimate.active_model.ctr : null;
+      const [low, high] = dr.ci;
+      clear(row);
+      row.setAttribute("data-state", "ready");
+      row.append(
+        h("th", { scope: "row" }, `v${v.version}`, v.is_active ? h("span", { class: "badge badge--live" }, t("mod.active")) : null),
+        h("td", { class: "num", "data-field": "estimate" }, fmtPct(dr.ctr)),
+        h("td", { class: "num", "data-field": "interval" }, fmtRange(isNum(low) && isNum(high) ? [low, high] : null, (x) => fmtPct(x))),
+        h("td", { class: "num", "data-field": "vs-active" }, isNum(vs) ? `${vs >= 0 ? "+" : ""}${fmtPct(vs)}` : "—"),
+        h("td", { class: "num", "data-field": "rows" }, fmtInt(estimate.rows),
+          estimate.evaluated_on === "including_training" ? h("div", { class: "muted" }, copy("optimistic")) : null),
+        h("td", { class: "num", "data-field": "online" }, fmtPct(online)),
+      );
+      for (const warning of estimate.warnings) {
+        row.after(h("tr", { class: "row--warning", "data-testid": "estimate-warning" },
+          h("td", { colspan: "6" }, h("span", { class: "banner banner--info" }, warning))));
+      }
+    } catch (error) {
+      clear(row);
+      row.setAttribute("data-state", "error");
+      const message = error instanceof Error ? error.message : String(error);
+      row.append(h("th", { scope: "row" }, `v${v.version}`), h("td", { colspan: "5" }, copy("failed", { message })));
+    }
+  }
 }
