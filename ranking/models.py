@@ -122,3 +122,57 @@ class ServingVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} v{self.version}"
+
+
+class ModelRollout(models.Model):
+    """A gradual release of a model version on one placement (ranking.rollout).
+
+    The candidate serves a growing share of the model bucket's users (`steps`), chosen by a stable hash
+    of (salt, user id), so a user keeps their arm within a step and stays with the candidate as the share
+    grows. Guardrails compare the candidate's users with the incumbent's at every check; a breach rolls
+    the ramp back, and passing the last step activates the candidate.
+    """
+
+    class Status(models.TextChoices):
+        RAMPING = "ramping", "Ramping"
+        COMPLETED = "completed", "Completed (candidate active)"
+        ROLLED_BACK = "rolled_back", "Rolled back by a guardrail"
+        CANCELLED = "cancelled", "Cancelled"
+
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="model_rollouts")
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="rollouts")
+    # What served the model bucket when the ramp started (None: no model, the bucket served the control design).
+    incumbent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    steps = models.JSONField(help_text="Shares of the model bucket's users, increasing, e.g. [0.05, 0.2, 0.5].")
+    min_dwell_s = models.PositiveIntegerField(help_text="Seconds a step lasts at least.")
+    min_impressions = models.PositiveIntegerField(help_text="Impressions each arm needs in a step before it ends.")
+    salt = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RAMPING)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_started_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it ended (the guardrail that was breached).")
+    # [{"at", "event", "step", "share", ...}]: every step change, check verdict and the end, in order.
+    history = models.JSONField(default=list)
+    last_check = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # A user's model must never be ambiguous: one ramp at a time per placement.
+            models.UniqueConstraint(fields=["placement"], condition=Q(status="ramping"),
+                                    name="one_ramping_rollout_per_placement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rollout of v{self.candidate.version} ({self.status})"
+
+    @property
+    def share(self) -> float:
+        """The candidate's share of the model bucket's users now (0 once the ramp has ended)."""
+        if self.status != self.Status.RAMPING:
+            return 0.0
+        return float(self.steps[min(self.step_index, len(self.steps) - 1)])

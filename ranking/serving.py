@@ -27,7 +27,7 @@ from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
 
 from . import features as F
 from . import policy as P
-from . import registry, serving_versions
+from . import registry, rollout, serving_versions
 from .buckets import assign_bucket
 from .decision_log import log_decision
 from .models import Experiment
@@ -269,7 +269,9 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
     shown, props = np.array(pinned, dtype=int), np.ones(len(pinned))
 
     if bucket == ServingMode.MODEL:
-        version = registry.active_version_for(cat.placement_id)
+        # A ramp under way serves its candidate to the users in its arm (ranking.rollout).
+        version = (rollout.candidate_version_for(cat.placement_id, user_id)
+                   or registry.active_version_for(cat.placement_id))
         try:
             if version is None:
                 raise registry.ModelUnavailable("no_model")

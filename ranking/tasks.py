@@ -25,3 +25,11 @@ def retrain_due_placements() -> list[int]:
     for placement_id in due:
         transaction.on_commit(lambda pid=placement_id: train_placement_model.delay(pid))
     return due
+
+
+@shared_task(queue=CPU_QUEUE)
+def evaluate_rollouts() -> list[dict]:
+    """Beat: check every model ramp under way; advance, complete or roll back each as its guardrails say."""
+    from .rollout import evaluate_ramping
+
+    return [check.as_dict() for check in evaluate_ramping()]

@@ -262,6 +262,19 @@ CELERY_BEAT_SCHEDULE["ranking-retrain-due"] = {
     "task": "ranking.tasks.retrain_due_placements",
     "schedule": env_float("KALEIDO_RETRAIN_INTERVAL_S", 3600.0),
 }
+# Gradual release of a model (ranking.rollout): step length, sample per arm, guardrail limits, alerting.
+KALEIDO_ROLLOUT_MIN_DWELL_S = env_int("KALEIDO_ROLLOUT_MIN_DWELL_S", 3600)
+KALEIDO_ROLLOUT_MIN_IMPRESSIONS = env_int("KALEIDO_ROLLOUT_MIN_IMPRESSIONS", 2000)
+KALEIDO_ROLLOUT_TOLERANCE = env_float("KALEIDO_ROLLOUT_TOLERANCE", 0.0)  # relative CTR/CVR loss accepted
+KALEIDO_ROLLOUT_MAX_EXTRA_FALLBACK = env_float("KALEIDO_ROLLOUT_MAX_EXTRA_FALLBACK", 0.01)
+KALEIDO_ROLLOUT_MAX_SCORE_MS = env_float("KALEIDO_ROLLOUT_MAX_SCORE_MS", 25.0)
+KALEIDO_ROLLOUT_MAX_ROWS = env_int("KALEIDO_ROLLOUT_MAX_ROWS", 200_000)
+KALEIDO_ROLLOUT_WEBHOOK_URL = env_str("KALEIDO_ROLLOUT_WEBHOOK_URL", "")
+KALEIDO_ROLLOUT_WEBHOOK_TIMEOUT_S = env_float("KALEIDO_ROLLOUT_WEBHOOK_TIMEOUT_S", 3.0)
+CELERY_BEAT_SCHEDULE["ranking-evaluate-rollouts"] = {
+    "task": "ranking.tasks.evaluate_rollouts",
+    "schedule": env_float("KALEIDO_ROLLOUT_CHECK_INTERVAL_S", 60.0),
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
