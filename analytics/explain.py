@@ -1,12 +1,21 @@
-"""Explanations of a placement's clicks: an explainable boosting machine (EBM) over user features and
-variant tags with user-feature × tag pairs, plus the active LightGBM model's per-prediction
-contributions averaged by segment. Trained by a Celery job on the cpu queue, cached per placement."""
+"""Explanations of a placement's clicks: an explainable boosting machine (EBM) over what serving sees
+(user features, request context `ctx.*`, the position shown, variant tags) with user/context × tag pairs,
+plus the active model's per-prediction contributions averaged by segment (context and position
+included: serving scores with them, so an explanation without them explains predictions serving never
+makes). Trained by a Celery job on the cpu queue, cached per placement.
+
+The EBM is fitted on the earlier 80% of the rows (in decision time) and judged on the later 20%: the
+answer's `holdout_auc` says how much of the clicks it explains on traffic it did not see. A feature a
+row lacks is missing (the EBM's own missing bin), never a category named "nan" or "unknown".
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -31,43 +40,86 @@ TOP_MAINS = 12
 # A fit asked for longer ago than this and still pending is taken for lost (a worker died): a refresh may
 # start another. Also how long a worker's fit lock lives at most.
 FIT_STALE_S = 3600
+POSITION = "position"  # the EBM column of the position shown (a main effect, not in pairs)
+HOLDOUT_SHARE = 0.2
+
+
+def ebm_jobs() -> int:
+    """Threads an EBM fit uses: KALEIDO_EBM_JOBS (a setting or the environment), 0 or unset = every
+    core this process may run on."""
+    configured = getattr(settings, "KALEIDO_EBM_JOBS", None)
+    if configured is None:
+        configured = os.environ.get("KALEIDO_EBM_JOBS", "0")
+    jobs = int(configured)
+    if jobs > 0:
+        return jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def ebm_design(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Columns for the EBM: one per user feature (as logged) and one per tag group (values joined by +),
-    from the tags each impression's variant was served with."""
-    features = pd.DataFrame.from_records(list(frame["features"])).reset_index(drop=True)
+    """Columns for the EBM: one per user feature and context key (`ctx.<key>`, as the ranker names them),
+    the position shown, and one per tag group (values joined by +, from the tags each impression's
+    variant was served with). Returns (design, user and context columns, tag columns).
+
+    A column is numeric when every value it has is a number; values a row lacks are NaN (missing) in
+    numeric and nominal columns alike."""
+    from ranking.features import row_features
+
+    contexts = frame["context"] if "context" in frame else [None] * len(frame)
+    records = [row_features(f if isinstance(f, dict) else {}, c if isinstance(c, dict) else {})
+               for f, c in zip(frame["features"], contexts, strict=True)]
+    features = pd.DataFrame.from_records(records).reset_index(drop=True)
     user_cols = []
     design = pd.DataFrame(index=features.index)
     for name in sorted(features.columns):
-        column = features[name]
-        if column.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
-            design[name] = column.astype(float)
+        column = features[name].astype(object)
+        missing = column.map(_is_missing).astype(bool)
+        present = column[~missing]
+        if len(present) and present.map(_is_number).all():
+            design[name] = pd.to_numeric(column.where(~missing), errors="coerce").astype(float)
         else:
-            design[name] = column.map(lambda v: "unknown" if v is None else str(v).lower())
+            design[name] = column.map(lambda v: np.nan if _is_missing(v) else str(v).lower()).astype(object)
         user_cols.append(name)
+    if "position" in frame:
+        design[POSITION] = pd.to_numeric(frame["position"], errors="coerce").astype(float).to_numpy()
     served = list(frame["tags"])
     groups = sorted({g for t in served for g in (t or {})})
     tag_cols = []
     for group in groups:
-        design[f"tag:{group}"] = ["+".join(sorted((t or {}).get(group) or [])) or "none" for t in served]
+        # A variant without a value in the group is missing there, like a user without a feature.
+        design[f"tag:{group}"] = pd.Series(["+".join(sorted((t or {}).get(group) or [])) or np.nan for t in served],
+                                           index=design.index, dtype=object)
         tag_cols.append(f"tag:{group}")
     return design, user_cols, tag_cols
 
 
 def fit_ebm(design: pd.DataFrame, y: np.ndarray, user_cols: list[str], tag_cols: list[str], *,
             n_jobs: int = 1, random_state: int = 0):
-    """EBM with pairwise interactions restricted to user feature × tag (the pairs analysts read)."""
+    """EBM with pairwise interactions restricted to user feature (or context) × tag (the pairs analysts
+    read); the position is a main effect only."""
     from interpret.glassbox import ExplainableBoostingClassifier
 
     names = list(design.columns)
     exclude = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
-               if (a in user_cols) == (b in user_cols)]  # user×user and tag×tag pairs
+               if POSITION in (a, b) or (a in user_cols) == (b in user_cols)]  # user×user and tag×tag pairs
     types = ["continuous" if design[c].dtype.kind == "f" else "nominal" for c in names]
     ebm = ExplainableBoostingClassifier(feature_names=names, feature_types=types, interactions=10,
                                         exclude=exclude, outer_bags=4, n_jobs=n_jobs,
                                         random_state=random_state, max_rounds=3000)
-    ebm.fit(design, y)
+    with warnings.catch_warnings():  # missing values are deliberate here: the EBM's missing bin
+        warnings.filterwarnings("ignore", message="Missing values detected")
+        ebm.fit(design, y)
     return ebm
 
 
@@ -96,8 +148,11 @@ def summarise_ebm(ebm) -> dict[str, Any]:
     for term in terms:
         data = explanation.data(term["index"]) or {}
         if term["type"] == "main" and len(mains) < TOP_MAINS:
+            # The missing bin's score (rows without the feature) is the first of the term's scores.
+            missing = float(np.asarray(ebm.term_scores_[term["index"]]).ravel()[0])
             mains.append({**term, "shape": {"names": _jsonable(data.get("names", [])),
-                                            "scores": _jsonable(data.get("scores", []))}})
+                                            "scores": _jsonable(data.get("scores", [])),
+                                            "missing_score": missing if math.isfinite(missing) else None}})
         elif term["type"] == "pair" and len(pairs) < TOP_PAIRS:
             pairs.append({**term, "shape": {"left_names": _jsonable(data.get("left_names", [])),
                                             "right_names": _jsonable(data.get("right_names", [])),
@@ -110,13 +165,21 @@ def summarise_ebm(ebm) -> dict[str, Any]:
 
 def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: int = CONTRIBUTION_ROWS,
                           seed: int = 0) -> dict[str, Any] | None:
-    """The active model's per-prediction contributions (LightGBM pred_contrib), averaged by segment."""
+    """The active model's per-prediction contributions (LightGBM pred_contrib), averaged by segment.
+
+    Each row is scored as serving scored it: user features with the request context (`ctx.*`) and the
+    position shown, so context and position terms appear; segments include the context keys."""
     from ranking import services as ranking
+    from ranking.features import row_features
 
     version = ranking.active_model_version(placement)
     if version is None or frame.empty:
         return None
     sample = frame.sample(n=min(rows, len(frame)), random_state=seed).reset_index(drop=True)
+    contexts = sample["context"] if "context" in sample else [None] * len(sample)
+    # The ranker's flat feature map: what /rank scores (ranking.features.row_features).
+    sample = sample.assign(features=[row_features(f if isinstance(f, dict) else {}, c if isinstance(c, dict) else {})
+                                     for f, c in zip(sample["features"], contexts, strict=True)])
     try:
         contributions = ranking.feature_contributions(model_version=version, rows=[
             {"features": f, "tags": t or {}, "variant_id": int(v), "position": int(p or 1)}
@@ -137,14 +200,16 @@ def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: in
             top = mean.reindex(mean.abs().sort_values(ascending=False).index)[:5]
             by_value[value] = [{"term": k, "mean_contribution": float(v)} for k, v in top.items()]
         by_segment[feature] = by_value
-    return {"model_version": version, "rows": int(len(sample)), "scale": "log-odds", "by_segment": by_segment}
+    return {"model_version": version, "rows": int(len(sample)), "scale": "log-odds",
+            "terms": [str(c) for c in table.columns if c != "bias"], "by_segment": by_segment}
 
 
-def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("random",), n_jobs: int = 1,
+def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("random",), n_jobs: int | None = None,
                         max_rows: int | None = None) -> PlacementExplanation:
     """Train the EBM on the placement's random-bucket impressions (at most KALEIDO_EBM_MAX_ROWS) and cache the
-    summary."""
+    summary. `n_jobs` defaults to `ebm_jobs()` (every core unless KALEIDO_EBM_JOBS says otherwise)."""
     max_rows = settings.KALEIDO_EBM_MAX_ROWS if max_rows is None else max_rows
+    n_jobs = ebm_jobs() if n_jobs is None else n_jobs
     placement = Placement.objects.get(pk=placement_id)
     explanation, _ = PlacementExplanation.objects.get_or_create(placement=placement)
     lock = f"explain-fit:{placement_id}"
@@ -155,6 +220,24 @@ def explanation_compute(*, placement_id: int, buckets: tuple[str, ...] = ("rando
         return _fit_and_store(placement, explanation, buckets=buckets, n_jobs=n_jobs, max_rows=max_rows)
     finally:
         _release_lock(lock)
+
+
+def holdout_split(y: np.ndarray, share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the earlier (1 − share) rows and of the later share, the training part keeping both
+    classes (rows are in time order)."""
+    cut = int(round(len(y) * (1 - share)))
+    while cut < len(y) and len(np.unique(y[:cut])) < 2:
+        cut += 1
+    return np.arange(cut), np.arange(cut, len(y))
+
+
+def holdout_auc(ebm: Any, design: pd.DataFrame, y: np.ndarray) -> float | None:
+    """ROC AUC of the EBM on the holdout; None when the holdout lacks a class."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(y) == 0 or len(np.unique(y)) < 2:
+        return None
+    return float(roc_auc_score(y, ebm.predict_proba(design)[:, 1]))
 
 
 def _take_lock(key: str) -> bool:
@@ -178,9 +261,16 @@ def _fit_and_store(placement: Placement, explanation: PlacementExplanation, *, b
         frame = impression_frame(placement=placement, buckets=list(buckets), limit=max_rows)
         if len(frame) < 200 or frame["clicked"].nunique() < 2:
             raise ValueError(f"needs at least 200 random-bucket impressions with clicks (has {len(frame)})")
+        # Earlier rows train, later rows judge (the frame is most recent first).
+        frame = frame.sort_values("decided_at", kind="stable").reset_index(drop=True)
         design, user_cols, tag_cols = ebm_design(frame)
-        ebm = fit_ebm(design, frame["clicked"].to_numpy(), user_cols, tag_cols, n_jobs=n_jobs)
+        y = frame["clicked"].to_numpy().astype(int)
+        train, holdout = holdout_split(y)
+        ebm = fit_ebm(design.iloc[train], y[train], user_cols, tag_cols, n_jobs=n_jobs)
         result = summarise_ebm(ebm)
+        result["holdout_rows"] = int(len(holdout))
+        result["holdout_auc"] = holdout_auc(ebm, design.iloc[holdout], y[holdout])
+        result["n_jobs"] = int(n_jobs)
         result["contributions"] = segment_contributions(placement=placement, frame=frame)
         result["train_seconds"] = round(time.monotonic() - started, 1)
         explanation.status, explanation.result, explanation.error = PlacementExplanation.Status.READY, result, ""

@@ -194,6 +194,8 @@ class TermSerializer(serializers.Serializer):
 class MainEffectShapeSerializer(serializers.Serializer):
     names = serializers.ListField(child=ScalarField(), help_text="Bin edges (numbers) or categories.")
     scores = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    missing_score = serializers.FloatField(allow_null=True, required=False,
+                                           help_text="The score of rows without this feature (missing).")
 
 
 class PairShapeSerializer(serializers.Serializer):
@@ -222,6 +224,8 @@ class ContributionsSerializer(serializers.Serializer):
     error = serializers.CharField(required=False)
     rows = serializers.IntegerField(required=False)
     scale = serializers.CharField(required=False, help_text="log-odds")
+    terms = serializers.ListField(child=serializers.CharField(), required=False,
+                                  help_text="Every term the model scores with: user features, ctx.*, tags, position.")
     by_segment = serializers.DictField(
         child=serializers.DictField(child=SegmentContributionSerializer(many=True)), required=False,
         help_text="Feature → segment value → the five largest mean contributions.")
@@ -242,6 +246,11 @@ class ExplanationSerializer(serializers.Serializer):
     contributions = ContributionsSerializer(allow_null=True, required=False,
                                             help_text="Null without an active model.")
     train_seconds = serializers.FloatField(required=False)
+    holdout_auc = serializers.FloatField(allow_null=True, required=False, help_text=(
+        "ROC AUC of the EBM on the later 20% of the rows (it was fitted on the earlier 80%); null when "
+        "the holdout has no click or only clicks."))
+    holdout_rows = serializers.IntegerField(required=False)
+    n_jobs = serializers.IntegerField(required=False, help_text="Threads the fit used (KALEIDO_EBM_JOBS).")
     detail = serializers.CharField(required=False,
                                    help_text="Present when a refresh was asked while a fit is running.")
 

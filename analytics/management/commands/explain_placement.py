@@ -10,9 +10,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("placement")
-        parser.add_argument("--jobs", type=int, default=1, help="Threads for EBM training.")
+        parser.add_argument("--jobs", type=int, default=None,
+                            help="Threads for EBM training (default: KALEIDO_EBM_JOBS, else every core).")
 
-    def handle(self, *args, placement, jobs=1, **options):
+    def handle(self, *args, placement, jobs=None, **options):
         from analytics.explain import explanation_compute
 
         found = Placement.objects.filter(slug=placement).first()
@@ -21,5 +22,7 @@ class Command(BaseCommand):
         explanation = explanation_compute(placement_id=found.id, n_jobs=jobs)
         if explanation.status != "ready":
             raise CommandError(explanation.error)
-        self.stdout.write(json.dumps({"rows": explanation.rows, "terms": explanation.result["terms"][:15]},
-                                     indent=2))
+        result = explanation.result
+        self.stdout.write(json.dumps({"rows": explanation.rows, "holdout_auc": result.get("holdout_auc"),
+                                      "holdout_rows": result.get("holdout_rows"), "n_jobs": result.get("n_jobs"),
+                                      "terms": result["terms"][:15]}, indent=2))
