@@ -154,6 +154,19 @@ class AttributionApi(APIView):
                                          days=data.get("days")))
 
 
+class IdentifiabilityApi(APIView):
+    """Which tag effects the live catalogue can tell apart; aliased tags and the material that would separate them."""
+
+    permission_classes = [scope_required("analytics:read", staff_allowed=True)]
+
+    @extend_schema(responses={200: answers.IdentifiabilitySerializer})
+    def get(self, request, slug: str):
+        from .identifiability import catalogue_identifiability
+
+        placement = get_object_or_404(Placement, slug=slug)
+        return Response(catalogue_identifiability(placement=placement))
+
+
 class ExplainApi(APIView):
     """EBM term importances (main effects and pairs), cached per placement and refreshed on the cpu queue."""
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from creative.models import Placement
 
 from . import interaction_log, stats
-from .segments import AGE_EDGES, band_for, band_order, is_numeric, segment_phrase
+from .segments import AGE_EDGES, band_labels, band_order, is_numeric, segment_phrase
 
 # Impressions a report read loads at most, the most recent first (see analytics.interaction_log).
 MAX_ROWS = interaction_log.MAX_ROWS
@@ -66,8 +66,14 @@ def segment_column(frame: pd.DataFrame, feature: str) -> pd.Series:
     raw = frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None)
     numeric = raw.map(is_numeric)
     if numeric.any() and numeric[raw.notna()].all():
-        edges = numeric_edges(feature, raw[numeric])
-        return raw.map(lambda v: band_for(float(v), edges) if is_numeric(v) else None)
+        values = raw[numeric].astype(float)
+        edges = numeric_edges(feature, values)
+        # Labels carry the bands' real bounds: closed integer bands for counts, half-open for the rest.
+        integer = bool(np.all(np.mod(values.to_numpy(), 1) == 0))
+        labels = np.array(band_labels(edges, integer=integer), dtype=object)
+        out = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+        out[numeric] = labels[np.searchsorted(np.asarray(edges, dtype=float), values.to_numpy(), side="right")]
+        return out
     return raw.map(lambda v: None if v is None else ("true" if v is True else "false" if v is False else str(v)))
 
 
@@ -161,8 +167,9 @@ def _f(value) -> float | None:
 
 
 def _adjust_and_find(cells: list[dict]) -> list[dict]:
-    """BH across the supported cells of one grid (one family: a feature × a tag group); cells that are
-    significant and differ by at least MIN_EFFECT become findings, strongest first."""
+    """The marginal view's findings: BH across the supported cells of one grid (one family: a feature × a
+    tag group); cells that are significant and differ by at least MIN_EFFECT, strongest first. Kept as a
+    view, labelled marginal: it carries each tag's effect on everyone (analytics.findings does not)."""
     tested = [c for c in cells if c["supported"] and c["p_value"] is not None]
     q = stats.benjamini_hochberg([c["p_value"] for c in tested])
     for cell in cells:
@@ -181,43 +188,92 @@ def _finding(cell: dict) -> dict:
     low, high = cell["normalized_preference_ci"]
     verb = "prefer" if ratio > 1 else "avoid"
     who = segment_phrase(cell["segment_feature"], cell["segment_value"])
-    text = (f"{who} {verb} {cell['tag_group']} = {cell['tag_value']}: {ratio:.2f}× [{low:.2f}, {high:.2f}], "
-            f"{cell['impressions']:,} impressions")
+    text = (f"marginal: {who} {verb} {cell['tag_group']} = {cell['tag_value']}: {ratio:.2f}× [{low:.2f}, "
+            f"{high:.2f}] of the segment's CTR, {cell['impressions']:,} impressions")
     return {"text": text, "segment_feature": cell["segment_feature"], "segment_value": cell["segment_value"],
             "tag_group": cell["tag_group"], "tag_value": cell["tag_value"], "direction": verb,
             "normalized_preference": ratio, "normalized_preference_ci": [low, high],
             "impressions": cell["impressions"], "q_value": cell["q_value"]}
 
 
+def _frame_features(frame: pd.DataFrame) -> list[str]:
+    return sorted({k for f in frame["features"] if isinstance(f, dict) for k in f})
+
+
+def _frame_groups(frame: pd.DataFrame) -> list[str]:
+    return sorted({g for t in frame["tags"] for g in (t or {})})
+
+
+def preference_analysis(*, frame: pd.DataFrame, min_support: int, features: list[str] | None = None,
+                        tag_groups: list[str] | None = None, columns: _Columns | None = None) -> dict[str, Any]:
+    """Relative preferences of every feature × tag group of `frame`, FDR-controlled as one pooled list
+    (see analytics.findings)."""
+    from .findings import analyse
+
+    columns = columns or _Columns(frame)
+    return analyse(columns, features=features or _frame_features(frame),
+                   tag_groups=tag_groups or _frame_groups(frame), min_support=min_support)
+
+
+_RELATIVE_FIELDS = ("relative_preference", "relative_preference_ci", "rest_normalized_preference", "aliased_with")
+
+MARGINAL_NOTE = ("normalized_preference, p_value and q_value are the marginal view: CTR(tag, segment) / CTR(segment) "
+                 "against the rest of the segment, BH within this grid. It also carries the tag's effect on "
+                 "everyone, so a tag all users like looks preferred by every segment. Findings use "
+                 "relative_preference: the segment's normalized preference / the rest of the population's, "
+                 "FDR-controlled over every feature × tag group.")
+
+
 def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buckets: list[str] | None = None,
                      min_support: int | None = None, days: int | None = None,
                      frame: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The grid of one user feature × one tag group, with findings (BH within this grid)."""
+    """The grid of one user feature × one tag group: each cell's marginal normalized preference and its
+    relative preference (against everyone else), and the findings of the pooled list that are in this grid."""
     buckets = buckets or ["random"]
     min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
-    cells = _cells(_Columns(frame), segment, tag_group, min_support) if len(frame) else []
-    findings = _adjust_and_find(cells)
+    columns = _Columns(frame)
+    cells = _cells(columns, segment, tag_group, min_support) if len(frame) else []
+    findings: list[dict] = []
+    notes: list[str] = []
+    aliases: list[list[str]] = []
+    if cells:
+        features = sorted(set(_frame_features(frame)) | {segment})
+        groups = sorted(set(_frame_groups(frame)) | {tag_group})
+        analysis = preference_analysis(frame=frame, min_support=min_support, features=features, tag_groups=groups,
+                                       columns=columns)
+        relative = {(c["segment_value"], c["tag_value"]): c for c in analysis["grids"].get((segment, tag_group), [])}
+        for cell in cells:
+            found = relative.get((cell["segment_value"], cell["tag_value"]), {})
+            for name in _RELATIVE_FIELDS:
+                cell[name] = found.get(name, [None, None] if name.endswith("_ci") else [] if name == "aliased_with"
+                                       else None)
+            cell["relative_p_value"] = found.get("p_value")
+            cell["relative_q_value"] = found.get("q_value")
+        findings = [f for f in analysis["findings"] if f["segment_feature"] == segment
+                    and any(t["group"] == tag_group for t in f["tags"])]
+        aliases = [a for a in analysis["aliases"] if any(k.split("=", 1)[0] == tag_group for k in a)]
+        for alias in aliases:
+            notes.append(f"{' and '.join(alias)} are always shown together: their effects cannot be told apart, "
+                         f"so their cells are the same numbers and findings name them together. See "
+                         f"/api/v1/placements/{placement.slug}/identifiability for the material that would "
+                         f"separate them.")
     return {"placement": placement.slug, "segment": segment, "tag_group": tag_group, "buckets": buckets,
             "weighting": "none" if set(buckets) <= {"random"} else "inverse_propensity",
-            "impressions": int(len(frame)), "min_support": min_support, "cells": cells, "findings": findings}
+            "impressions": int(len(frame)), "min_support": min_support, "cells": cells, "findings": findings,
+            "marginal_findings": _adjust_and_find(cells), "aliases": aliases, "notes": notes,
+            "method": MARGINAL_NOTE}
 
 
 def top_findings(*, placement: Placement, features: list[str] | None = None, tag_groups: list[str] | None = None,
                  buckets: list[str] | None = None, min_support: int | None = None, days: int | None = None,
                  frame: pd.DataFrame | None = None) -> list[dict]:
-    """Findings over every user feature × tag group (BH within each grid), strongest first."""
+    """Findings over every user feature × tag group: segments whose preference for a tag differs from
+    everyone else's, FDR-controlled over the pooled list (analytics.findings), strongest first."""
     buckets = buckets or ["random"]
     min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
     if frame.empty:
         return []
-    features = features or sorted({k for f in frame["features"] for k in f})
-    tag_groups = tag_groups or sorted({g for t in frame["tags"] for g in (t or {})})
-    columns = _Columns(frame)
-    findings: list[dict] = []
-    for feature in features:
-        for group in tag_groups:
-            findings += _adjust_and_find(_cells(columns, feature, group, min_support))
-    findings.sort(key=lambda f: (-abs(math.log(f["normalized_preference"])), f["q_value"]))
-    return findings
+    return preference_analysis(frame=frame, min_support=min_support, features=features,
+                               tag_groups=tag_groups)["findings"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -12,28 +13,36 @@ _MAX_VALUE_LEN = 40
 MAX_SEGMENT_KEY = 255
 
 
-def _band_label(low: float | None, high: float | None) -> str:
+def _band_label(low: float | None, high: float | None, *, integer: bool | None = None) -> str:
+    """A band's label with its real bounds. Integer features read as closed bands (18–24 holds 18 … 24);
+    continuous ones as half-open bands that say so (0.5–<1.2 holds 0.5 up to, not including, 1.2), since
+    "0.5–1" would hide whether 1.1 belongs. `integer=None` infers it from the edges (older callers)."""
+
     def fmt(x: float) -> str:
-        return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+        return f"{int(x):,}" if float(x).is_integer() else f"{x:,g}"
 
     if low is None:
         return f"<{fmt(high)}"
     if high is None:
         return f"{fmt(low)}+"
-    # Integer features read as closed bands, 18–24 rather than 18–25.
-    if float(low).is_integer() and float(high).is_integer():
-        return f"{fmt(low)}–{fmt(high - 1)}" if high - 1 > low else fmt(low)
-    return f"{fmt(low)}–{fmt(high)}"
+    if integer is None:
+        integer = float(low).is_integer() and float(high).is_integer()
+    if integer:
+        last = math.ceil(high) - 1
+        return f"{fmt(math.ceil(low))}–{fmt(last)}" if last > math.ceil(low) else fmt(math.ceil(low))
+    return f"{fmt(low)}–<{fmt(high)}"
 
 
-def band_for(value: float, edges: list[float]) -> str:
-    """The label of the band `value` falls in, for sorted band edges."""
-    if value < edges[0]:
-        return _band_label(None, edges[0])
-    for low, high in zip(edges, edges[1:], strict=False):
-        if low <= value < high:
-            return _band_label(low, high)
-    return _band_label(edges[-1], None)
+def band_labels(edges: list[float], *, integer: bool | None = None) -> list[str]:
+    """The labels of the len(edges) + 1 bands of sorted `edges`, lowest first."""
+    return ([_band_label(None, edges[0], integer=integer)]
+            + [_band_label(lo, hi, integer=integer) for lo, hi in zip(edges, edges[1:], strict=False)]
+            + [_band_label(edges[-1], None, integer=integer)])
+
+
+def band_for(value: float, edges: list[float], *, integer: bool | None = None) -> str:
+    """The label of the band `value` falls in, for sorted band edges (low edge inclusive)."""
+    return band_labels(edges, integer=integer)[bisect.bisect_right(edges, value)]
 
 
 def band_order(label: str) -> float:
@@ -66,7 +75,8 @@ def segment_value(name: str, value: Any, edges: list[float] | None = None) -> st
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_numeric(value):
-        return band_for(float(value), edges or default_edges(name, float(value)))
+        # An int is a count (closed integer bands); a float is continuous (half-open bands).
+        return band_for(float(value), edges or default_edges(name, float(value)), integer=isinstance(value, int))
     return str(value)[:_MAX_VALUE_LEN]
 
 

@@ -154,19 +154,45 @@ class AttributionCellSerializer(serializers.Serializer):
     normalized_preference_ci = interval()
     p_value = rate()
     supported = serializers.BooleanField(help_text="At least min_support impressions.")
-    q_value = rate("Benjamini–Hochberg within the grid; null for a cell that was not tested.")
+    q_value = rate("Marginal view: Benjamini–Hochberg within the grid; null for a cell that was not tested.")
+    relative_preference = rate("The segment's normalized preference / the rest of the population's: 1 when the "
+                               "segment likes the tag as much as everyone else. What findings are made of.",
+                               required=False)
+    relative_preference_ci = interval(help_text="95%, from the per-user variance (clicks within a user correlate).")
+    rest_normalized_preference = rate("CTR(tag, rest) / CTR(rest) for everyone outside the segment.", required=False)
+    relative_p_value = rate("Two-sided, of relative_preference = 1.", required=False)
+    relative_q_value = rate("FDR-adjusted over every cell that can reach the pooled findings; null when the cell's "
+                            "feature × tag group did not pass the family screen or the cell was not tested.",
+                            required=False)
+    aliased_with = serializers.ListField(child=serializers.CharField(), required=False,
+                                         help_text="group=value tags always shown together with this one.")
+
+
+class FindingTagSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    value = serializers.CharField()
 
 
 class FindingSerializer(serializers.Serializer):
     text = serializers.CharField()
+    sentence = serializers.CharField(required=False, help_text="The finding as an analyst would repeat it.")
     segment_feature = serializers.CharField()
     segment_value = serializers.CharField()
     tag_group = serializers.CharField()
     tag_value = serializers.CharField()
+    tags = FindingTagSerializer(many=True, required=False,
+                                help_text="The tag, or every tag always shown with it (a compound finding).")
+    aliased = serializers.BooleanField(required=False, help_text="A compound finding: tags that cannot be told apart.")
     direction = serializers.ChoiceField(choices=["prefer", "avoid"])
-    normalized_preference = serializers.FloatField()
+    normalized_preference = serializers.FloatField(allow_null=True, help_text="The segment's CTR(tag) / CTR.")
     normalized_preference_ci = interval()
+    rest_normalized_preference = rate(required=False)
+    relative_preference = serializers.FloatField(required=False, help_text="The segment's normalized preference "
+                                                 "/ the rest of the population's (marginal findings: absent).")
+    relative_preference_ci = serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=2,
+                                                   max_length=2, required=False, help_text="95%, per-user variance.")
     impressions = serializers.IntegerField()
+    p_value = rate(required=False)
     q_value = serializers.FloatField()
 
 
@@ -179,7 +205,45 @@ class AttributionSerializer(serializers.Serializer):
     impressions = serializers.IntegerField()
     min_support = serializers.IntegerField()
     cells = AttributionCellSerializer(many=True)
-    findings = FindingSerializer(many=True)
+    findings = FindingSerializer(many=True, help_text="This grid's part of the pooled, FDR-controlled findings.")
+    marginal_findings = FindingSerializer(many=True, required=False,
+                                          help_text="The marginal view's findings (BH within this grid); they "
+                                                    "carry each tag's effect on everyone.")
+    aliases = serializers.ListField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                    help_text="Sets of group=value tags always shown together.")
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+    method = serializers.CharField(required=False, help_text="Which fields are the marginal view.")
+
+
+class AliasSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField())
+    variants = serializers.IntegerField(help_text="Live variants that carry them (all of them, together).")
+    materials = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                      help_text="Per tag, the material kinds (copy, image, layout) that carry it.")
+    separate_with = serializers.ListField(child=serializers.CharField(),
+                                          help_text="A material or variant that would tell them apart.")
+
+
+class TagIdentifiabilitySerializer(serializers.Serializer):
+    group = serializers.CharField()
+    value = serializers.CharField()
+    variants = serializers.IntegerField()
+    identifiable = serializers.BooleanField()
+    aliased_with = serializers.ListField(child=serializers.CharField())
+
+
+class IdentifiabilitySerializer(serializers.Serializer):
+    placement = serializers.CharField()
+    live_variants = serializers.IntegerField()
+    tag_values = serializers.IntegerField()
+    identifiable = serializers.BooleanField(help_text="Every tag effect can be told apart from every other.")
+    rank = serializers.IntegerField(help_text="Rank of the live catalogue's design matrix (intercept + tags).")
+    parameters = serializers.IntegerField(help_text="The rank a fully identifiable catalogue has.")
+    tags = TagIdentifiabilitySerializer(many=True)
+    aliases = AliasSerializer(many=True)
+    on_every_variant = serializers.ListField(child=serializers.CharField())
+    other_dependencies = serializers.IntegerField(help_text="Dependencies beyond aliased pairs and constant tags.")
+    notes = serializers.ListField(child=serializers.CharField())
 
 
 # --- explanation (GET /api/v1/placements/<slug>/explain) -------------------------------------------

@@ -1,0 +1,284 @@
+"""Findings: segments whose preference for a tag differs from everyone else's.
+
+A segment s "prefers" tag t when its normalized preference CTR(t, s) / CTR(s) is higher than the rest of
+the population's, CTR(t, not s) / CTR(not s). The ratio of the two,
+
+    relative preference = [CTR(t, s) / CTR(s)] / [CTR(t, rest) / CTR(rest)],
+
+cancels the tag's effect on everyone (a tag every user likes has relative preference 1 in every
+segment) and the segment's own click level. On random-bucket data (or re-weighted by inverse
+propensity) it is 1 in every cell of a user feature that carries no preference.
+
+Interval: the log of the relative preference is a smooth function of eight ratio-of-sums; its variance
+is the sum over users of the squared per-user influence (a cluster-robust sandwich), because the clicks
+of one user are correlated. A user whose features drift contributes to each segment they were in.
+
+Multiplicity, over every cell that can reach the pooled list:
+1. each feature × tag-group grid gets a family p-value, Bonferroni over its tested cells (valid under any
+   dependence), and the grids are screened with Holm at FAMILY_ALPHA: the chance that any grid of a
+   feature without preference reaches the list is at most 5%, however the cells depend on each other;
+2. the cells of the screened grids are pooled and Benjamini–Hochberg runs over all of them at level
+   FDR × R / m (R screened grids of m; Benjamini & Bogomolov 2014), so the pooled list controls the FDR.
+A finding must also matter: at least MIN_EFFECT away from 1.
+
+Aliasing: tag values that are present on exactly the same impressions cannot be told apart by any
+method; their cells are tested once (under the first of them) and the finding names them together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .segments import band_order, segment_phrase
+
+FDR = 0.05
+FAMILY_ALPHA = 0.05
+MIN_EFFECT = 0.10
+# Dense per-user arrays are built for this many (user, cell) entries at a time.
+_CHUNK_ENTRIES = 2_000_000
+
+
+def tag_key(group: str, value: str) -> str:
+    return f"{group}={value}"
+
+
+def aliased_tag_sets(tags: pd.Series) -> list[list[tuple[str, str]]]:
+    """Sets of two or more (group, value) pairs that are present on exactly the same impressions."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for i, served in enumerate(tags):
+        for group, values in (served or {}).items():
+            for value in values or []:
+                rows.setdefault((group, str(value)), []).append(i)
+    by_signature: dict[tuple[int, ...], list[tuple[str, str]]] = {}
+    for key, positions in rows.items():
+        by_signature.setdefault(tuple(positions), []).append(key)
+    return [sorted(keys) for keys in by_signature.values() if len(keys) > 1]
+
+
+def _relative_cells(user: np.ndarray, seg: pd.Series, tag_lists: pd.Series, y: np.ndarray, w: np.ndarray,
+                    *, feature: str, group: str, min_support: int) -> list[dict]:
+    """Every segment × tag cell of one grid with its relative preference, interval and p-value."""
+    ok = seg.notna().to_numpy() & np.isfinite(w)
+    if not ok.any():
+        return []
+    seg_values = sorted(seg[ok].unique(), key=lambda v: (band_order(str(v)), str(v)))
+    seg_code = pd.Categorical(seg[ok], categories=seg_values).codes.astype(np.int64)
+    users = pd.factorize(user[ok])[0].astype(np.int64)
+    weights, clicks = w[ok], w[ok] * y[ok]
+    ones = np.ones(len(weights))
+    exploded = pd.Series(list(tag_lists[ok]), dtype=object).explode().dropna()
+    if exploded.empty:
+        return []
+    exploded = exploded.astype(str)
+    tag_values = sorted(exploded.unique())
+    row = exploded.index.to_numpy(dtype=np.int64)
+    tag_code = pd.Categorical(exploded, categories=tag_values).codes.astype(np.int64)
+    S, T, U = len(seg_values), len(tag_values), int(users.max()) + 1
+
+    def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+        return np.bincount(index, weights=values, minlength=size).astype(float)
+
+    n_s, c_s, k_s = by(seg_code, weights, S), by(seg_code, clicks, S), by(seg_code, ones, S)
+    cell = seg_code[row] * T + tag_code
+    n_st = by(cell, weights[row], S * T).reshape(S, T)
+    c_st = by(cell, clicks[row], S * T).reshape(S, T)
+    k_st = by(cell, ones[row], S * T).reshape(S, T)
+    clicks_st = by(cell, y[ok][row], S * T).reshape(S, T)
+    n, c = n_s.sum(), c_s.sum()
+    n_t, c_t, k_t = n_st.sum(0), c_st.sum(0), k_st.sum(0)
+    n_rs, c_rs = n - n_s, c - c_s
+    n_rst, c_rst = n_t[None, :] - n_st, c_t[None, :] - c_st
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_st, q_s, q_rst, q_rs = c_st / n_st, c_s[:, None] / n_s[:, None], c_rst / n_rst, c_rs[:, None] / n_rs[:, None]
+        log_ratio = np.log(q_st) - np.log(q_s) - np.log(q_rst) + np.log(q_rs)
+        a, b, d, e = 1 / c_st, 1 / c_s[:, None], 1 / c_rst, 1 / c_rs[:, None]
+    valid = np.isfinite(log_ratio) & (c_st > 0) & (c_rst > 0) & (c_s[:, None] > 0) & (c_rs[:, None] > 0)
+    coef = {  # u_i = Σ coefficient × the user's sums at each level (the influence of user i on log_ratio)
+        "c_st": a + d, "n_st": -(a * q_st + d * q_rst), "c_t": -d, "n_t": d * q_rst,
+        "c_s": -(b + e), "n_s": b * q_s + e * q_rs, "c": e, "n": -e * q_rs,
+    }
+    coef = {k: np.where(valid, v, 0.0) for k, v in coef.items()}
+    variance = np.zeros((S, T))
+    order = np.argsort(users, kind="stable")
+    users_sorted = users[order]
+    exploded_user = users[row]
+    e_order = np.argsort(exploded_user, kind="stable")
+    e_users_sorted = exploded_user[e_order]
+    block = max(1, _CHUNK_ENTRIES // (S * T))
+    for start in range(0, U, block):
+        stop = min(U, start + block)
+        B = stop - start
+        lo, hi = np.searchsorted(users_sorted, [start, stop])
+        idx = order[lo:hi]
+        u_local = users[idx] - start
+        un_s = by(u_local * S + seg_code[idx], weights[idx], B * S).reshape(B, S)
+        uc_s = by(u_local * S + seg_code[idx], clicks[idx], B * S).reshape(B, S)
+        elo, ehi = np.searchsorted(e_users_sorted, [start, stop])
+        eidx = e_order[elo:ehi]
+        r = row[eidx]
+        eu_local = users[r] - start
+        flat = eu_local * (S * T) + seg_code[r] * T + tag_code[eidx]
+        un_st = by(flat, weights[r], B * S * T).reshape(B, S, T)
+        uc_st = by(flat, clicks[r], B * S * T).reshape(B, S, T)
+        un_t, uc_t = un_st.sum(1), uc_st.sum(1)
+        un, uc = un_s.sum(1), uc_s.sum(1)
+        influence = (coef["c_st"] * uc_st + coef["n_st"] * un_st
+                     + coef["c_t"] * uc_t[:, None, :] + coef["n_t"] * un_t[:, None, :]
+                     + coef["c_s"] * uc_s[:, :, None] + coef["n_s"] * un_s[:, :, None]
+                     + coef["c"] * uc[:, None, None] + coef["n"] * un[:, None, None])
+        variance += (influence ** 2).sum(0)
+    variance *= U / max(U - 1, 1)
+    out = []
+    for s, segment in enumerate(seg_values):
+        for t, tag in enumerate(tag_values):
+            supported = bool(valid[s, t] and k_st[s, t] >= min_support and k_t[t] - k_st[s, t] >= min_support
+                             and variance[s, t] > 0)
+            ratio = math.exp(log_ratio[s, t]) if valid[s, t] else None
+            ci: list[float | None] = [None, None]
+            p_value = None
+            if supported:
+                se = math.sqrt(variance[s, t])
+                ci = [math.exp(log_ratio[s, t] - stats.Z95 * se), math.exp(log_ratio[s, t] + stats.Z95 * se)]
+                p_value = float(2 * stats.sps.norm.sf(abs(log_ratio[s, t]) / se))
+            seg_pref = q_st[s, t] / q_s[s, 0] if valid[s, t] else None
+            rest_pref = q_rst[s, t] / q_rs[s, 0] if valid[s, t] else None
+            out.append({
+                "segment_feature": feature, "segment_value": str(segment), "tag_group": group, "tag_value": tag,
+                "impressions": int(k_st[s, t]), "clicks": int(clicks_st[s, t]),
+                "segment_impressions": int(k_s[s]), "rest_impressions": int(k_t[t] - k_st[s, t]),
+                "normalized_preference": _f(seg_pref), "rest_normalized_preference": _f(rest_pref),
+                "relative_preference": _f(ratio), "relative_preference_ci": [_f(ci[0]), _f(ci[1])],
+                "p_value": p_value, "supported": supported, "segments_in_grid": S,
+            })
+    return out
+
+
+def _f(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _testable(cells: list[dict], alias_of: dict[tuple[str, str], tuple[str, str]]) -> list[dict]:
+    """The cells that count as tests: supported, not a copy of an aliased tag's cell, and for a feature
+    with two segments only one of each mirrored pair (the two are the same test: ratio r and 1 / r)."""
+    tested = [c for c in cells if c["supported"] and c["p_value"] is not None
+              and alias_of.get((c["tag_group"], c["tag_value"]), (c["tag_group"], c["tag_value"]))
+              == (c["tag_group"], c["tag_value"])]
+    if cells and cells[0]["segments_in_grid"] == 2:
+        kept = {}
+        for cell in tested:  # keep the side that prefers (ratio ≥ 1), the readable one
+            key = cell["tag_value"]
+            if key not in kept or (cell["relative_preference"] or 0) >= 1:
+                kept[key] = cell
+        tested = list(kept.values())
+    return tested
+
+
+def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str], min_support: int,
+            fdr: float = FDR, family_alpha: float = FAMILY_ALPHA, min_effect: float = MIN_EFFECT) -> dict[str, Any]:
+    """Relative-preference cells of every feature × tag group, screened and FDR-controlled as one list.
+
+    `columns` is attribution's per-frame column cache (segment(feature), group(group), y, w, frame).
+    Returns {"grids": {(feature, group): cells}, "findings": [...], "aliases": [...], "families": {...}}.
+    """
+    frame = columns.frame
+    aliases = aliased_tag_sets(frame["tags"])
+    alias_of = {key: keys[0] for keys in aliases for key in keys}
+    alias_members = {keys[0]: keys for keys in aliases}
+    user = frame["user_id"].astype(str).to_numpy() if "user_id" in frame else np.arange(len(frame)).astype(str)
+    grids: dict[tuple[str, str], list[dict]] = {}
+    families: list[dict] = []
+    for feature in features:
+        seg = columns.segment(feature).reset_index(drop=True)
+        for group in tag_groups:
+            tag_lists = columns.group(group).reset_index(drop=True)
+            cells = _relative_cells(user, seg, tag_lists, columns.y, columns.w, feature=feature, group=group,
+                                    min_support=min_support)
+            for cell in cells:
+                key = (cell["tag_group"], cell["tag_value"])
+                cell["aliased_with"] = [tag_key(*k) for k in alias_members.get(alias_of.get(key, key), []) if k != key]
+                cell["q_value"] = None
+                cell["tested"] = False
+            tested = _testable(cells, alias_of)
+            for cell in tested:
+                cell["tested"] = True
+            grids[(feature, group)] = cells
+            if tested:
+                family_p = min(1.0, len(tested) * min(c["p_value"] for c in tested))
+                families.append({"feature": feature, "tag_group": group, "tests": len(tested),
+                                 "p_value": family_p, "cells": tested})
+    holm = stats.holm([f["p_value"] for f in families]) if families else []
+    selected = [f for f, adjusted in zip(families, holm, strict=True) if adjusted < family_alpha]
+    for family, adjusted in zip(families, holm, strict=True):
+        family["holm_p_value"] = float(adjusted)
+        family["selected"] = bool(adjusted < family_alpha)
+    pool = [c for f in selected for c in f["cells"]]
+    if pool:
+        # BH at level fdr × R / m over the pooled cells ⇔ q × m / R compared with fdr.
+        scale = len(families) / len(selected)
+        q = stats.benjamini_hochberg([c["p_value"] for c in pool])
+        for cell, q_value in zip(pool, q, strict=True):
+            cell["q_value"] = _f(min(1.0, q_value * scale))
+    findings = [_finding(c, alias_members.get(alias_of.get((c["tag_group"], c["tag_value"])), []))
+                for c in pool if c["q_value"] is not None and c["q_value"] < fdr
+                and c["relative_preference"] and abs(c["relative_preference"] - 1) >= min_effect]
+    findings.sort(key=lambda f: (-abs(math.log(f["relative_preference"])), f["q_value"]))
+    return {
+        "grids": grids, "findings": findings,
+        "aliases": [[tag_key(*k) for k in keys] for keys in aliases],
+        "families": [{k: v for k, v in f.items() if k != "cells"} for f in families],
+        "families_tested": len(families), "families_selected": len(selected),
+    }
+
+
+def _tag_text(tags: list[dict]) -> str:
+    text = " + ".join(f"{t['group']} = {t['value']}" for t in tags)
+    return f"{text} (always shown together)" if len(tags) > 1 else text
+
+
+def _finding(cell: dict, aliased: list[tuple[str, str]]) -> dict:
+    ratio = cell["relative_preference"]
+    low, high = cell["relative_preference_ci"]
+    verb = "prefer" if ratio > 1 else "avoid"
+    tags = [{"group": g, "value": v} for g, v in aliased] or [{"group": cell["tag_group"], "value": cell["tag_value"]}]
+    who = segment_phrase(cell["segment_feature"], cell["segment_value"])
+    text = (f"{who} {verb} {_tag_text(tags)}: {ratio:.2f}× the rest [{low:.2f}, {high:.2f}], "
+            f"{cell['impressions']:,} impressions")
+    return {"text": text, "sentence": finding_sentence(cell["segment_feature"], cell["segment_value"], tags,
+                                                       ratio, low, high, cell["impressions"]),
+            "segment_feature": cell["segment_feature"], "segment_value": cell["segment_value"],
+            "tag_group": cell["tag_group"], "tag_value": cell["tag_value"], "tags": tags,
+            "aliased": len(tags) > 1, "direction": verb,
+            "normalized_preference": cell["normalized_preference"],
+            "normalized_preference_ci": [None, None],
+            "rest_normalized_preference": cell["rest_normalized_preference"],
+            "relative_preference": ratio, "relative_preference_ci": [low, high],
+            "impressions": cell["impressions"], "p_value": cell["p_value"], "q_value": cell["q_value"]}
+
+
+def _who(feature: str, value: str) -> str:
+    if feature.lower() == "age":
+        return f"Ages {value}" if not value.endswith("+") and not value.startswith("<") else \
+            f"Users aged {value}"
+    return f"Users with {segment_phrase(feature, value)}"
+
+
+def finding_sentence(feature: str, value: str, tags: list[dict], ratio: float, low: float, high: float,
+                     impressions: int) -> str:
+    """A finding as an analyst would repeat it."""
+    what = "variants with " + _tag_text(tags)
+    who = _who(feature, value)
+    interval = f"95% interval {low:.2f}–{high:.2f}×, {impressions:,} impressions"
+    if ratio >= 1:
+        return (f"{who} click {what} {ratio:.1f}× as much as other users do, each against their own "
+                f"click rate ({interval}).")
+    return (f"{who} click {what} only {ratio:.2f}× as much as other users do, each against their own "
+            f"click rate ({interval}).")
