@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+from django.conf import settings
+
 from creative.demo_context import DemoContext
 from creative.models import Placement
 from ranking.models import Experiment
@@ -11,7 +14,6 @@ TOP_FINDINGS = 5
 
 def run(ctx: DemoContext) -> None:
     """For each placement the ranking step experimented on (ctx.extras["experiments"])."""
-    from .attribution import top_findings
     from .experiments import experiment_report, format_report
     from .rollups import refresh_rollups
 
@@ -27,10 +29,27 @@ def run(ctx: DemoContext) -> None:
         ctx.say("")
         ctx.say(format_report(experiment_report(experiment=experiment, refresh=False)))
         placement = Placement.objects.get(slug=placement_slug)
-        findings = top_findings(placement=placement)
-        ctx.say(f"{placement_slug}: {len(findings)} attribution finding(s) on random-bucket data "
-                f"(BH-controlled, ≥150 impressions a cell){':' if findings else '.'}")
-        for finding in findings[:TOP_FINDINGS]:
-            ctx.say(f"  • {finding['text']}")
-        ctx.say(f"  Grids: /api/v1/placements/{placement_slug}/attribution?segment=age&tag_group=button_color ; "
-                f"EBM: /api/v1/placements/{placement_slug}/explain")
+        for line in findings_lines(placement):
+            ctx.say(line)
+
+
+def findings_lines(placement: Placement, frame: pd.DataFrame | None = None) -> list[str]:
+    """What the demo prints about a placement's attribution: the top findings as sentences an analyst would
+    repeat, tags that cannot be told apart, and where the grids are."""
+    from .attribution import impression_frame, preference_analysis
+    from .identifiability import catalogue_identifiability
+
+    frame = impression_frame(placement=placement) if frame is None else frame
+    analysis = preference_analysis(frame=frame, min_support=settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT) \
+        if len(frame) else {"findings": [], "families_selected": 0, "families_tested": 0}
+    findings = analysis["findings"]
+    slug = placement.slug
+    lines = [f"{slug}: {len(findings)} segment preference(s) on random-bucket data, each a segment that likes a "
+             f"tag more or less than everyone else does (FDR 5% over all {analysis['families_tested']} "
+             f"feature × tag-group grids){':' if findings else '.'}"]
+    lines += [f"  • {finding['sentence']}" for finding in findings[:TOP_FINDINGS]]
+    for note in catalogue_identifiability(placement=placement)["notes"]:
+        lines.append(f"  ⚠ {note}")
+    lines.append(f"  Grids: /api/v1/placements/{slug}/attribution?segment=age&tag_group=button_color ; "
+                 f"identifiability: /api/v1/placements/{slug}/identifiability ; EBM: /api/v1/placements/{slug}/explain")
+    return lines

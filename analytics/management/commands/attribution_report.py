@@ -29,7 +29,12 @@ class Command(BaseCommand):
                                     min_support=min_support)
             self.stdout.write(json.dumps(grid, indent=2, ensure_ascii=False))
             return
+        from analytics.identifiability import catalogue_identifiability
+
         findings = top_findings(placement=found, buckets=chosen, min_support=min_support)
-        self.stdout.write(f"{len(findings)} finding(s) for {placement}:")
+        self.stdout.write(f"{len(findings)} finding(s) for {placement} (segments whose preference differs from "
+                          f"everyone else's; FDR 5% over every feature × tag group):")
         for finding in findings:
-            self.stdout.write(f"  • {finding['text']} (q = {finding['q_value']:.2g})")
+            self.stdout.write(f"  • {finding['sentence']} (q = {finding['q_value']:.2g})")
+        for note in catalogue_identifiability(placement=found)["notes"]:
+            self.stdout.write(f"  ⚠ {note}")
