@@ -9,7 +9,7 @@ from creative.console import dry_run_errors, form_add_errors
 from . import services
 from .buckets import parse_buckets
 from .checklist import experiment_checklist
-from .models import Decision, Experiment, ModelVersion
+from .models import Decision, Experiment, ModelRollout, ModelVersion
 
 
 class ExperimentForm(forms.ModelForm):
@@ -129,7 +129,7 @@ class ModelVersionAdmin(RoleAdmin):
                     "auc", "logloss", "calibration_error", "created_at", "activated_at")
     list_filter = ("is_active", "scope", "algo", "placement")
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
-    actions = ["activate", "roll_back"]
+    actions = ["activate", "release_gradually", "roll_back"]
 
     def has_add_permission(self, request):
         return False  # versions come from training
@@ -172,6 +172,24 @@ class ModelVersionAdmin(RoleAdmin):
         if status != "ok":
             self.message_user(request, f"v{mv.version}: {status}", level=messages.ERROR)
 
+    @admin.action(description="Release gradually (5%% → 20%% → 50%% → 100%%, with guardrails)",
+                  permissions=["activate"])
+    def release_gradually(self, request, queryset):
+        """Start a ramp (ranking.rollout) with the default steps, dwell time and sample per step."""
+        from .gate import ActivationRefused
+        from .rollout import start_rollout
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", level=messages.ERROR)
+            return
+        try:
+            ramp = start_rollout(version=queryset.get().version, by=request.user.get_username())
+        except (ActivationRefused, ValidationError) as exc:  # refused: say why, change nothing
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return
+        self.message_user(request, f"v{ramp.candidate.version} now serves {ramp.share:.0%} of "
+                                   f"{ramp.placement.slug}'s model bucket; the ramp moves on as its guardrails allow.")
+
     @admin.action(description="Roll back to the version active before", permissions=["activate"])
     def roll_back(self, request, queryset):
         if not queryset.exists():
@@ -184,6 +202,67 @@ class ModelVersionAdmin(RoleAdmin):
                 self.message_user(request, str(exc), level=messages.ERROR)
                 continue
             self.message_user(request, f"Rolled back to v{mv.version}.")
+
+
+@admin.register(ModelRollout)
+class ModelRolloutAdmin(RoleAdmin):
+    """Where each ramp stands: its step, the last check's guardrails, and why it ended."""
+
+    list_display = ("placement", "candidate", "incumbent", "status", "share_now", "step_of", "started_at",
+                    "last_verdict", "reason")
+    list_filter = ("status", "placement")
+    readonly_fields = [f.name for f in ModelRollout._meta.fields] + ["guardrails"]
+    actions = ["check_now", "cancel"]
+
+    def has_add_permission(self, request):
+        return False  # ramps start from a model version ("Release gradually") or `rollout_model start`
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a ramp's history is the record of why a model went live or did not
+
+    def has_activate_permission(self, request) -> bool:
+        return request.user.has_perm("ranking.activate_model")
+
+    @admin.display(description="share now")
+    def share_now(self, obj):
+        return f"{obj.share:.0%}" if obj.status == ModelRollout.Status.RAMPING else "–"
+
+    @admin.display(description="step")
+    def step_of(self, obj):
+        return f"{obj.step_index + 1} of {len(obj.steps)}"
+
+    @admin.display(description="last check")
+    def last_verdict(self, obj):
+        check = obj.last_check or {}
+        return f"{check.get('action', '–')}: {check.get('reason', '')}" if check else "not checked yet"
+
+    @admin.display(description="guardrails at the last check")
+    def guardrails(self, obj):
+        rows = (obj.last_check or {}).get("guardrails", [])
+        return format_html_join(
+            "", "<div><b>{}</b> {}: {}</div>",
+            ((g["name"], "ok" if g["passed"] else "BREACHED", g["detail"]) for g in rows)) or "not checked yet"
+
+    @admin.action(description="Check the selected ramps now", permissions=["activate"])
+    def check_now(self, request, queryset):
+        from .rollout import evaluate
+
+        for ramp in queryset.filter(status=ModelRollout.Status.RAMPING).select_related("placement", "candidate"):
+            verdict = evaluate(ramp)
+            level = messages.ERROR if verdict.action == "rollback" else messages.INFO
+            self.message_user(request, f"{ramp.placement.slug}: {verdict.action} ({verdict.reason})", level)
+
+    @admin.action(description="Cancel the selected ramps (the incumbent serves everyone)", permissions=["activate"])
+    def cancel(self, request, queryset):
+        from .rollout import cancel_rollout
+
+        ramps = list(queryset.filter(status=ModelRollout.Status.RAMPING))
+        for ramp in ramps:
+            cancel_rollout(ramp, by=request.user.get_username())
+        self.message_user(request, f"Cancelled {len(ramps)} ramp(s).")
 
 
 @admin.register(Decision)

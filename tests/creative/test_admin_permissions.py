@@ -22,6 +22,7 @@ from creative.services.combination import kit_combine
 from creative.services.variants import variant_publish
 from generation import services as generation
 from generation.models import BaseModel, LoraStyle
+from ranking import rollout
 from ranking import services as ranking
 from ranking.models import ModelVersion
 from tests.factories import (
@@ -75,13 +76,17 @@ ACTIONS = {
     "ranking.modelversion.delete_selected": "operate",
     "ranking.modelversion.activate": "operate",
     "ranking.modelversion.roll_back": "operate",
+    "ranking.modelversion.release_gradually": "operate",
+    "ranking.modelrollout.check_now": "operate",
+    "ranking.modelrollout.cancel": "operate",
+    "ranking.modelrollout.delete_selected": "nobody",  # a ramp's history is never deleted by hand
     "ranking.decision.delete_selected": "nobody",
 }
 # Custom admin views (added through get_urls) and who may open them (GET) and use them (POST).
 VIEWS = {"creative_kit_preview": ("view", "operate"), "creative_copy_import": ("operate", "operate"),
          "creative_kit_step": ("operate", "operate"), "creative_variant_actual_size": ("view", "view"),
          "creative_copy_template": ("view", "view"), "creative_image_upload": ("operate", "operate"),
-         "auth_user_password_change": ("admin", "admin")}
+         "creative_kit_layouts": ("view", "operate"), "auth_user_password_change": ("admin", "admin")}
 # Django's own views check the change permission themselves; ours go through RoleAdmin.guarded_view.
 DJANGO_VIEWS = {"auth_user_password_change"}
 STANDARD_VIEWS = ("changelist", "add", "history", "delete", "change")
@@ -100,8 +105,9 @@ def world():
     kit_combine(kit=kit)
     variant_publish(variant=StyleVariant.objects.get(kit=kit))
     ranking.experiment_start(slug="roles-ab", placement=kit.placement, buckets="control=0.5,random=0.5")
-    ModelVersion.objects.create(version="roles-1", placement=kit.placement, artefact="missing.json",
-                                artefact_sha256="0" * 64)
+    candidate = ModelVersion.objects.create(version="roles-1", placement=kit.placement, artefact="missing.json",
+                                            artefact_sha256="0" * 64)
+    rollout.start_rollout(version=candidate.version, force=True, by="roles")
     base = BaseModel.objects.create(name="roles-base", path="roles-base")
     LoraStyle.objects.create(name="roles-flat", base_model=base, path="roles-flat.safetensors")
     generation.job_create(kit=kit, backend="procedural", width=80, height=32)
