@@ -124,6 +124,17 @@ def test_the_command_prints_the_same_report(running_experiment, capsys):
         assert ctr == f"{100 * bucket['ctr']:.2f}%"
     assert f"{100 * report['buckets']['model']['lift_vs_control']['relative']:.1f}%" in rows["model"]
     assert f"SRM p = {report['srm_p_value']:.4g}" in out
+    assert "Intervals and p are always-valid (sequential testing on)" in out
+    cvr_rows = {line.split()[0]: line.split() for line in out.splitlines()[5:7]}  # the CVR table
+    for name in ("control", "model"):
+        bucket = report["buckets"][name]
+        assert cvr_rows[name][2:5] == [f"{bucket['clicks']:,}", f"{bucket['conversions']:,}",
+                                       f"{100 * bucket['cvr']:.2f}%"]
+
+    call_command("experiment_report", "home-ab", "--json", "--fixed-horizon")
+    fixed = json.loads(capsys.readouterr().out)
+    assert fixed["headline"] == "fixed_horizon"
+    assert fixed["buckets"]["model"]["p_value"] == fixed["buckets"]["model"]["lift_vs_control"]["p_value_fixed_horizon"]
 
 
 def test_fixed_horizon_can_be_asked_for_and_the_report_says_which_it_leads_with(api_client_with, running_experiment):
