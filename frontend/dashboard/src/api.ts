@@ -87,6 +87,11 @@ export class Api {
     return normalizeAttribution(r.body);
   }
 
+  async identifiability(placement: string): Promise<Identifiability> {
+    const r = await this.report<Identifiability>(`placements/${encodeURIComponent(placement)}/identifiability`);
+    return r.body;
+  }
+
   async explain(placement: string): Promise<Explanation> {
     const r = await this.report<ExplanationAnswer>(`placements/${encodeURIComponent(placement)}/explain`);
     return normalizeExplanation(r.body, r.status);
@@ -124,6 +129,7 @@ export type BucketReport = Schemas["BucketReport"];
 export type ExperimentDaily = Schemas["ExperimentDaily"];
 export type DailyRow = Schemas["DailyRow"];
 export type AttributionAnswer = Schemas["Attribution"];
+export type Identifiability = Schemas["Identifiability"];
 export type ExplanationAnswer = Schemas["Explanation"];
 export type Gallery = Schemas["VariantGallery"];
 export type GalleryVariant = Schemas["GalleryVariant"];
@@ -163,7 +169,12 @@ export interface AttributionCell {
   impressions: number;
   clicks: number;
   ctr: number | null;
+  /** Marginal: CTR(tag, segment) / CTR(segment); carries the tag's effect on everyone. */
   normalized_preference: number | null;
+  /** The segment's normalized preference / the rest of the population's (what findings are made of). */
+  relative_preference: number | null;
+  /** group=value tags always shown with this one. */
+  aliased_with: string[];
   /** False when the cell has fewer impressions than the API's min_support. */
   supported: boolean;
 }
@@ -171,6 +182,7 @@ export interface AttributionCell {
 export interface Finding {
   segment: string;
   tag: string;
+  /** Relative preference: the segment against everyone else. */
   ratio: number;
   ratio_ci: [number, number] | null;
   q_value: number;
@@ -178,6 +190,10 @@ export interface Finding {
   ctr: number | null;
   impressions: number;
   text: string;
+  /** The finding as an analyst would repeat it (English). */
+  sentence: string | null;
+  /** "group = value" of each tag; more than one when the tags are always shown together. */
+  tags: string[];
 }
 
 export interface Attribution {
@@ -187,6 +203,9 @@ export interface Attribution {
   findings: Finding[];
   min_support: number;
   weighting: AttributionAnswer["weighting"];
+  /** Sets of group=value tags that are always shown together in this grid's group. */
+  aliases: string[][];
+  notes: string[];
 }
 
 export interface Term {
@@ -262,19 +281,26 @@ export function normalizeAttribution(raw: AttributionAnswer): Attribution {
     clicks: c.clicks,
     ctr: c.ctr,
     normalized_preference: c.normalized_preference,
+    relative_preference: c.relative_preference ?? null,
+    aliased_with: c.aliased_with ?? [],
     supported: c.supported,
   }));
   const findings = raw.findings.map((f): Finding => ({
     segment: f.segment_value,
     tag: f.tag_value,
-    ratio: f.normalized_preference,
-    ratio_ci: interval(f.normalized_preference_ci),
+    ratio: f.relative_preference ?? f.normalized_preference ?? 1,
+    ratio_ci: interval(f.relative_preference_ci ?? f.normalized_preference_ci),
     q_value: f.q_value,
     ctr: cells.find((c) => c.segment === f.segment_value && c.tag === f.tag_value)?.ctr ?? null,
     impressions: f.impressions,
     text: f.text,
+    sentence: f.sentence ?? null,
+    tags: (f.tags ?? [{ group: f.tag_group, value: f.tag_value }]).map((t) => `${t.group} = ${t.value}`),
   }));
-  return { segment: raw.segment, tag_group: raw.tag_group, cells, findings, min_support: raw.min_support, weighting: raw.weighting };
+  return {
+    segment: raw.segment, tag_group: raw.tag_group, cells, findings, min_support: raw.min_support, weighting: raw.weighting,
+    aliases: raw.aliases ?? [], notes: raw.notes ?? [],
+  };
 }
 
 export function normalizeModels(raw: ModelListAnswer): ModelList {

@@ -192,6 +192,21 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
     const first = grid.cells.find((c) => c.normalized_preference !== null);
     const prefText = await page.$eval(`[data-testid=heatmap-table] td[data-segment="${first.segment_value}"][data-tag="${first.tag_value}"]`, (el) => el.textContent.trim());
     assert.equal(prefText, `${first.normalized_preference.toFixed(2)}×`);
+    assert.equal(await page.$eval("[data-testid=metric-note]", (el) => el.dataset.metric), "preference", "the marginal view says it is marginal");
+    // The relative view (what findings are made of) shows the API's relative preference.
+    await page.click("fieldset[data-name=metric] label:has-text('Preference vs everyone else')");
+    await page.waitForSelector("[data-testid=heatmap-table][data-metric=relative]", { state: "attached" });
+    const rel = grid.cells.find((c) => c.relative_preference !== null && c.relative_preference !== undefined);
+    if (rel) {
+      const relText = await page.$eval(`[data-testid=heatmap-table] td[data-segment="${rel.segment_value}"][data-tag="${rel.tag_value}"]`, (el) => el.textContent.trim());
+      assert.equal(relText, `${rel.relative_preference.toFixed(2)}×`);
+    }
+    assert.equal((await page.$$("[data-testid=alias-note]")).length, (grid.aliases ?? []).length, "each aliased set is noted on the grid");
+    // Identifiability: the card's verdict and aliased sets are the API's.
+    const ident = (await getJson(page, `/api/v1/placements/${BANNER}/identifiability`)).body;
+    await page.waitForSelector("[data-testid=identifiability-verdict]", { state: "attached" });
+    assert.equal(await page.$eval("[data-testid=identifiability-verdict]", (el) => el.dataset.identifiable), String(ident.identifiable));
+    assert.equal((await page.$$("[data-testid=aliases] li")).length, ident.aliases.length, "every aliased set is listed");
     // EBM importances: fitted on first request (eagerly here), then drawn with the API's top term first.
     await page.waitForSelector("[data-testid=chart-importances][data-chart-ready=true]", { timeout: 90_000 });
     const explain = (await getJson(page, `/api/v1/placements/${BANNER}/explain`)).body;
