@@ -139,18 +139,35 @@ class LoggedFeedback:
     clicked: np.ndarray
 
 
+@dataclass(frozen=True)
+class RowTerms:
+    """What the estimators need of the target per row: π and q at the logged variant, Σ_v π(v)·q(v)."""
+    pi_logged: np.ndarray
+    q_logged: np.ndarray
+    direct: np.ndarray
+
+
+def row_terms(logged: np.ndarray, pi: np.ndarray, q: np.ndarray) -> RowTerms:
+    rows = np.arange(len(logged))
+    known = logged >= 0
+    at = np.maximum(logged, 0)
+    return RowTerms(pi_logged=np.where(known, pi[rows, at], 0.0), q_logged=np.where(known, q[rows, at], 0.0),
+                    direct=(pi * q).sum(axis=1))
+
+
 def estimate(feedback: LoggedFeedback, pi: np.ndarray, q: np.ndarray, *, clip: float = math.inf,
              n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """IPS, SNIPS and DR of the target `pi` (rows × candidates, each row sums to 1) with BCa intervals by
     user, given the direct model's click probabilities `q` (same shape)."""
-    rows = np.arange(len(feedback.logged))
-    known = feedback.logged >= 0
-    at = np.maximum(feedback.logged, 0)
-    pi_logged = np.where(known, pi[rows, at], 0.0)
-    q_logged = np.where(known, q[rows, at], 0.0)
+    return estimate_from_terms(feedback, row_terms(feedback.logged, pi, q), clip=clip, n_boot=n_boot, seed=seed)
+
+
+def estimate_from_terms(feedback: LoggedFeedback, terms: RowTerms, *, clip: float = math.inf,
+                        n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """`estimate` from the per-row terms (what a chunked evaluation of a large catalogue keeps)."""
+    pi_logged, q_logged, direct = terms.pi_logged, terms.q_logged, terms.direct
     r = feedback.clicked.astype(float)
     w = importance.clipped_ratios(pi_logged, feedback.propensity, clip=clip, missing=0.0)
-    direct = (pi * q).sum(axis=1)
     sums = user_sums(feedback.users, w, r, direct, q_logged)
     intervals = bca_intervals(sums, n_boot=n_boot, seed=seed)
     total = float(w.sum())
@@ -175,8 +192,12 @@ def estimate(feedback: LoggedFeedback, pi: np.ndarray, q: np.ndarray, *, clip: f
 
 def unsupported(pi: np.ndarray, logged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Candidates the target can show (mean probability > 0) that no row shows: (indices, target share)."""
-    share = pi.mean(axis=0) if len(pi) else np.zeros(pi.shape[1])
-    shown = np.bincount(logged[logged >= 0], minlength=pi.shape[1]) > 0
+    return unsupported_share(pi.mean(axis=0) if len(pi) else np.zeros(pi.shape[1]), logged)
+
+
+def unsupported_share(share: np.ndarray, logged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`unsupported` from the target's mean probability per candidate."""
+    shown = np.bincount(logged[logged >= 0], minlength=len(share)) > 0
     idx = np.flatnonzero((share > 0) & ~shown)
     return idx, share[idx]
 
@@ -192,23 +213,35 @@ class Target:
     description: dict[str, Any]
 
 
-def target_policy(*, placement: Placement, model_version: str, feature_rows: list[dict[str, Any]],
-                  epsilon: float | None = None) -> Target:
-    """P(each live variant at position 1) for each row, as the model bucket would serve `model_version`."""
-    from ranking import policy as P
-    from ranking import services as ranking
+SCORE_CELLS = 2_000_000  # rows × candidates scored at once: bounds memory on large catalogues
+
+
+def _catalogue(placement: Placement) -> Any:
     from ranking import serving
 
-    cat = serving.get_catalogue(placement.slug)
+    cat = serving.get_catalogue(placement.slug)  # the catalogue /rank serves from
     if cat is None or not cat.variants:
         raise OpeError(f"'{placement.slug}' has no live variant.", field="placement")
+    return cat
+
+
+def _scores(cat: Any, model_version: str, feature_rows: list[dict[str, Any]]) -> np.ndarray:
+    from ranking import services as ranking
+
     ids = [int(v["id"]) for v in cat.variants]
     by_id = StyleVariant.objects.in_bulk(ids)
     try:
-        q = ranking.score_matrix(model_version=model_version, user_features=feature_rows,
-                                 variants=[by_id[i] for i in ids])
+        return ranking.score_matrix(model_version=model_version, user_features=feature_rows,
+                                    variants=[by_id[i] for i in ids])
     except Exception as exc:  # a missing or corrupt artefact is the caller's problem to fix, not a 500
         raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
+
+
+def _first_position(cat: Any, q: np.ndarray, epsilon: float | None) -> np.ndarray:
+    """rows × candidates: P(candidate at position 1) under the model bucket's policy for each row's scores."""
+    from ranking import policy as P
+    from ranking import serving
+
     pi = np.zeros_like(q)
     if cat.pinned:  # pinned variants lead every bucket: the first holds position 1
         pi[:, cat.pinned[0]] = 1.0
@@ -218,17 +251,60 @@ def target_policy(*, placement: Placement, model_version: str, feature_rows: lis
         first = np.array([P.first_position_probabilities(serving.model_policy(cat, row, epsilon=epsilon))
                           for row in distinct])
         pi[:, cat.pool] = first[inverse.ravel()]
-    probe = serving.model_policy(cat, q[0] if len(q) else np.zeros(len(ids)), epsilon=epsilon) \
-        if len(cat.pool) else None
+    return pi
+
+
+def _describe(cat: Any, epsilon: float | None) -> dict[str, Any]:
+    from ranking import serving
+
+    probe = serving.model_policy(cat, np.full(len(cat.variants), 0.5), epsilon=epsilon) if len(cat.pool) else None
     eps, eta, _ = probe.weights if probe is not None else (0.0, 0.0, 0.0)
-    description = {
+    return {
         "exploration_policy": cat.exploration_policy, "epsilon": eps, "new_variant_share": eta,
         "new_variants": int(probe.new_mask.sum()) if probe is not None else 0,
         "pinned": [cat.variants[i]["key"] for i in cat.pinned],
         "thompson_draws": int(len(probe.heads)) if probe is not None and probe.heads is not None else 0,
     }
-    return Target(variant_ids=ids, variant_keys=[str(v["key"]) for v in cat.variants], pi=pi, q=q,
-                  description=description)
+
+
+def target_policy(*, placement: Placement, model_version: str, feature_rows: list[dict[str, Any]],
+                  epsilon: float | None = None) -> Target:
+    """P(each live variant at position 1) for each row, as the model bucket would serve `model_version`."""
+    cat = _catalogue(placement)
+    q = _scores(cat, model_version, feature_rows)
+    return Target(variant_ids=[int(v["id"]) for v in cat.variants], variant_keys=[str(v["key"]) for v in cat.variants],
+                  pi=_first_position(cat, q, epsilon), q=q, description=_describe(cat, epsilon))
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    variant_ids: list[int]
+    variant_keys: list[str]
+    terms: RowTerms
+    share: np.ndarray  # the target's mean P(candidate at position 1) over the rows
+    description: dict[str, Any]
+
+
+def target_terms(*, placement: Placement, model_version: str, feature_rows: list[dict[str, Any]],
+                 logged_variant_ids: list[int], epsilon: float | None = None,
+                 cells: int = SCORE_CELLS) -> TargetSummary:
+    """The target's per-row terms, scored in blocks of rows so that rows × candidates stays bounded."""
+    cat = _catalogue(placement)
+    ids = [int(v["id"]) for v in cat.variants]
+    index = {v: i for i, v in enumerate(ids)}
+    logged = np.array([index.get(int(v), -1) for v in logged_variant_ids], dtype=int)
+    block = max(1, cells // len(ids))
+    parts: list[RowTerms] = []
+    share = np.zeros(len(ids))
+    for start in range(0, len(feature_rows), block):
+        q = _scores(cat, model_version, feature_rows[start:start + block])
+        pi = _first_position(cat, q, epsilon)
+        parts.append(row_terms(logged[start:start + block], pi, q))
+        share += pi.sum(axis=0)
+    terms = RowTerms(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
+                       for f in ("pi_logged", "q_logged", "direct")))
+    return TargetSummary(variant_ids=ids, variant_keys=[str(v["key"]) for v in cat.variants], terms=terms,
+                         share=share / max(len(feature_rows), 1), description=_describe(cat, epsilon))
 
 
 def off_policy_estimate(*, placement: Placement, model_version: str, buckets: list[str] | None = None,
@@ -261,15 +337,17 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
         frame = after
     evaluated_on = "after_training" if len(frame) == len(after) else "including_training"
     rows = [F.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
-    target = target_policy(placement=placement, model_version=model_version, feature_rows=rows, epsilon=epsilon)
+    logged_ids = [int(v) for v in frame["variant_id"]]
+    target = target_terms(placement=placement, model_version=model_version, feature_rows=rows,
+                          logged_variant_ids=logged_ids, epsilon=epsilon)
     index = {v: i for i, v in enumerate(target.variant_ids)}
     feedback = LoggedFeedback(users=frame["user_id"].to_numpy(),
-                              logged=np.array([index.get(int(v), -1) for v in frame["variant_id"]], dtype=int),
+                              logged=np.array([index.get(v, -1) for v in logged_ids], dtype=int),
                               propensity=frame["propensity"].astype(float).to_numpy(),
                               clicked=frame["clicked"].astype(float).to_numpy())
-    result = estimate(feedback, target.pi, target.q, clip=math.inf if clip is None else clip, n_boot=n_boot,
-                      seed=seed)
-    missing_idx, missing_share = unsupported(target.pi, feedback.logged)
+    result = estimate_from_terms(feedback, target.terms, clip=math.inf if clip is None else clip, n_boot=n_boot,
+                                 seed=seed)
+    missing_idx, missing_share = unsupported_share(target.share, feedback.logged)
     unsupported_variants = [{"variant_key": target.variant_keys[i], "target_share": float(s)}
                             for i, s in zip(missing_idx, missing_share, strict=True)]
     warnings = []

@@ -94,3 +94,46 @@ def test_a_live_variant_nobody_was_shown_is_named_in_a_warning(api_client_with):
     assert any("fresh-design" in w for w in estimate["warnings"])
     assert estimate["candidates"] == len(variants) + 1
     assert estimate["interval_method"] == "bca_bootstrap_by_user"
+
+
+def test_scoring_in_small_blocks_gives_the_same_terms_as_one_matrix():
+    placement, variants, version = _trained("ope-blocks", exploration_policy=Placement.ExplorationPolicy.THOMPSON,
+                                            new_variant_impressions=42)
+    rows = [F.row_features({**USER, "age": age}, CONTEXT) for age in range(18, 70, 3)]
+    logged = [variants[i % len(variants)].id for i in range(len(rows))]
+
+    whole = ope.target_policy(placement=placement, model_version=version, feature_rows=rows)
+    blocks = ope.target_terms(placement=placement, model_version=version, feature_rows=rows,
+                              logged_variant_ids=logged, cells=2 * len(variants))  # two rows a block
+
+    index = {v: i for i, v in enumerate(whole.variant_ids)}
+    expected = ope.row_terms(np.array([index[v] for v in logged]), whole.pi, whole.q)
+    for name in ("pi_logged", "q_logged", "direct"):
+        assert np.allclose(getattr(blocks.terms, name), getattr(expected, name)), name
+    assert np.allclose(blocks.share, whole.pi.mean(axis=0))
+    assert blocks.description == whole.description
+
+
+def test_the_command_prints_the_estimate_and_a_bad_clip_is_a_field_error(api_client_with):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    placement, variants, version = _trained("ope-command", new_variant_impressions=0)
+    out = StringIO()
+    call_command("off_policy_estimate", "ope-command", "--model-version", version, "--include-training",
+                 "--clip", "5", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert printed["target"]["epsilon"] == placement.exploration_epsilon
+    # Clipped at 5 (the greedy variant's true weight is about 36 · 0.95), every estimate drops below the
+    # unclipped one.
+    unclipped = api_client_with("analytics:read").get(
+        f"/api/v1/placements/ope-command/ope?model_version={version}&include_training=true").json()
+    assert printed["estimates"]["ips"]["largest_weight"] == pytest.approx(5.0)
+    assert printed["estimates"]["ips"]["ctr"] < unclipped["estimates"]["ips"]["ctr"]
+    assert unclipped["clipped_ips"]["clipped_rows"] > 0
+
+    refused = api_client_with("analytics:read").get(
+        f"/api/v1/placements/ope-command/ope?model_version={version}&clip=0.5")
+    assert refused.status_code == 400 and "clip" in refused.json()["errors"]
