@@ -33,3 +33,13 @@ def evaluate_rollouts() -> list[dict]:
     from .rollout import evaluate_ramping
 
     return [check.as_dict() for check in evaluate_ramping()]
+
+
+@shared_task(queue=CPU_QUEUE)
+def check_experiment_splits() -> list[dict]:
+    """Beat: the sample-ratio check of every running experiment (read by /metrics, alarms logged)."""
+    from dataclasses import asdict
+
+    from .split_health import check_running_experiments
+
+    return [asdict(h) for h in check_running_experiments()]

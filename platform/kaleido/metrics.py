@@ -103,6 +103,9 @@ class StateCollector:
         yield from _safely(_queue_depth)
         yield from _safely(_rollup_age)
         yield from _safely(_late_events)
+        yield from _safely(_generation_speed)
+        yield from _safely(_rollouts)
+        yield from _safely(_split_health)
 
     def describe(self):
         return []
@@ -159,6 +162,65 @@ def _late_events():
                                "Events held until their decision is stored (counted nowhere meanwhile).")
     family.add_metric([], late.objects.count())
     yield family
+
+
+def _generation_speed():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generation.models import GenerationJob
+
+    family = GaugeMetricFamily("kaleido_generation_seconds_per_image",
+                               "Mean seconds per image of the generation jobs finished in the last 24 hours.",
+                               labels=["backend"])
+    since = timezone.now() - timedelta(hours=24)
+    seconds: dict[str, list[float]] = {}
+    for job in GenerationJob.objects.filter(status=GenerationJob.Status.SUCCEEDED, finished_at__gte=since,
+                                            started_at__isnull=False).order_by("-finished_at")[:500]:
+        per_image = (job.finished_at - job.started_at).total_seconds() / max(job.total_images, 1)
+        seconds.setdefault(job.backend, []).append(per_image)
+    for backend, values in sorted(seconds.items()):
+        family.add_metric([backend], sum(values) / len(values))
+    yield family
+
+
+def _rollouts():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ranking.models import ModelRollout
+
+    share = GaugeMetricFamily("kaleido_model_rollout_share",
+                              "Share of the model bucket's users a ramping candidate serves.",
+                              labels=["placement", "candidate"])
+    for ramp in ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING).select_related(
+            "placement", "candidate"):
+        share.add_metric([ramp.placement.slug, ramp.candidate.version], ramp.share)
+    yield share
+    rolled_back = GaugeMetricFamily("kaleido_model_rollouts_rolled_back_last_day",
+                                    "Ramps a guardrail rolled back in the last 24 hours.")
+    rolled_back.add_metric([], ModelRollout.objects.filter(
+        status=ModelRollout.Status.ROLLED_BACK, finished_at__gte=timezone.now() - timedelta(hours=24)).count())
+    yield rolled_back
+
+
+def _split_health():
+    from ranking.split_health import latest
+
+    p_values = GaugeMetricFamily("kaleido_experiment_srm_p_value",
+                                 "Sample-ratio chi-square p-value of each running experiment (last check).",
+                                 labels=["experiment"])
+    alarms = GaugeMetricFamily("kaleido_experiment_srm_alarm",
+                               "1 when a running experiment's users split unlike its shares (p < 0.001).",
+                               labels=["experiment"])
+    for health in latest():
+        if health.get("p_value") is not None:
+            p_values.add_metric([health["experiment"]], health["p_value"])
+        alarms.add_metric([health["experiment"]], 1.0 if health.get("alarm") else 0.0)
+    yield p_values
+    yield alarms
 
 
 _state_collector = StateCollector()

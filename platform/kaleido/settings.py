@@ -275,6 +275,10 @@ CELERY_BEAT_SCHEDULE["ranking-evaluate-rollouts"] = {
     "task": "ranking.tasks.evaluate_rollouts",
     "schedule": env_float("KALEIDO_ROLLOUT_CHECK_INTERVAL_S", 60.0),
 }
+CELERY_BEAT_SCHEDULE["ranking-check-experiment-splits"] = {
+    "task": "ranking.tasks.check_experiment_splits",
+    "schedule": env_float("KALEIDO_SRM_CHECK_INTERVAL_S", 600.0),
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

@@ -120,3 +120,61 @@ def test_journaled_flushed_and_quarantined_decisions_are_counted(client, api_cli
     assert moved(before, after, "kaleido_decisions_journaled_total") == 5
     assert moved(before, after, "kaleido_decisions_flushed_total") == 4
     assert moved(before, after, "kaleido_decisions_quarantined_total") == 1
+
+
+def test_a_lopsided_experiment_split_raises_the_srm_alarm(client):
+    from datetime import timedelta
+
+    from ranking import services
+    from ranking.models import Decision
+    from ranking.split_health import check_running_experiments
+
+    placement, variants = catalogue(slug="srm-banner")
+    fair = services.experiment_start(slug="srm-fair", placement=placement, buckets="control=0.5,model=0.5")
+    now = timezone.now()
+
+    def users(experiment, bucket, n, prefix):
+        Decision.objects.bulk_create(
+            Decision(placement=experiment.placement, user_id=f"{prefix}-{bucket}-{i}", bucket=bucket,
+                     assigned_bucket=bucket, experiment=experiment, created_at=now - timedelta(minutes=1),
+                     items=[{"variant_id": variants[0].id, "rank": 1, "propensity": 1.0}])
+            for i in range(n))
+
+    users(fair, "control", 260, "a")
+    users(fair, "model", 240, "a")
+    [health] = check_running_experiments()
+    assert health.alarm is False and health.users == {"control": 260, "model": 240}
+    assert scrape(client)[("kaleido_experiment_srm_alarm", (("experiment", "srm-fair"),))] == 0.0
+
+    users(fair, "control", 300, "b")  # one bucket's users arrive twice as often: the split is broken
+    [health] = check_running_experiments()
+    samples = scrape(client)
+    assert health.alarm is True and health.p_value < 0.001
+    assert samples[("kaleido_experiment_srm_alarm", (("experiment", "srm-fair"),))] == 1.0
+    assert samples[("kaleido_experiment_srm_p_value", (("experiment", "srm-fair"),))] == pytest.approx(health.p_value)
+
+
+def test_generation_speed_and_ramps_are_scraped(client):
+    from datetime import timedelta
+
+    from generation.models import GenerationJob
+    from ranking import rollout
+    from ranking.models import ModelVersion
+    from tests.factories import CreativeKitFactory
+
+    kit = CreativeKitFactory()
+    finished = timezone.now() - timedelta(minutes=5)
+    for seconds, images in ((10, 5), (30, 5)):  # 2 s and 6 s per image
+        GenerationJob.objects.create(kit=kit, backend="procedural", images_per_mix=images,
+                                     status=GenerationJob.Status.SUCCEEDED,
+                                     started_at=finished - timedelta(seconds=seconds), finished_at=finished)
+    candidate = ModelVersion.objects.create(version="ramp-metrics-1", placement=kit.placement,
+                                            artefact="missing.json", artefact_sha256="0" * 64)
+    rollout.start_rollout(version=candidate.version, steps=[0.1, 0.4], force=True)
+
+    samples = scrape(client)
+
+    assert samples[("kaleido_generation_seconds_per_image", (("backend", "procedural"),))] == pytest.approx(4.0)
+    assert samples[("kaleido_model_rollout_share",
+                    (("candidate", "ramp-metrics-1"), ("placement", kit.placement.slug)))] == pytest.approx(0.1)
+    assert samples[("kaleido_model_rollouts_rolled_back_last_day", ())] == 0.0
