@@ -7,6 +7,7 @@ serving policy's. Other buckets are re-weighted by 1 / propensity (inverse-prope
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -21,6 +22,7 @@ from .segments import AGE_EDGES, band_labels, band_order, is_numeric, segment_ph
 
 # Impressions a report read loads at most, the most recent first (see analytics.interaction_log).
 MAX_ROWS = interaction_log.MAX_ROWS
+logger = logging.getLogger(__name__)
 FDR = 0.05
 # A finding must also matter: at least a 10% difference from the segment's CTR.
 MIN_EFFECT = 0.10
@@ -207,12 +209,55 @@ def _frame_groups(frame: pd.DataFrame) -> list[str]:
 def preference_analysis(*, frame: pd.DataFrame, min_support: int, features: list[str] | None = None,
                         tag_groups: list[str] | None = None, columns: _Columns | None = None) -> dict[str, Any]:
     """Relative preferences of every feature × tag group of `frame`, FDR-controlled as one pooled list
-    (see analytics.findings)."""
+    (see analytics.findings). Cached by the frame's content: an analyst reading grid after grid of one
+    placement pays for the pooled analysis once, and new impressions change the key."""
     from .findings import analyse
 
-    columns = columns or _Columns(frame)
-    return analyse(columns, features=features or _frame_features(frame),
-                   tag_groups=tag_groups or _frame_groups(frame), min_support=min_support)
+    features = features or _frame_features(frame)
+    tag_groups = tag_groups or _frame_groups(frame)
+    key = _analysis_key(frame, min_support, features, tag_groups)
+    cached = _cache_get(key)
+    if cached is not None:
+        return cached
+    result = analyse(columns or _Columns(frame), features=features, tag_groups=tag_groups, min_support=min_support)
+    _cache_set(key, result)
+    return result
+
+
+ANALYSIS_CACHE_S = 600
+
+
+def _analysis_key(frame: pd.DataFrame, min_support: int, features: list[str], tag_groups: list[str]) -> str | None:
+    if not {"decision_id", "user_id", "clicked", "variant_id"} <= set(frame.columns):
+        return None
+    import hashlib
+
+    content = pd.util.hash_pandas_object(frame[["decision_id", "user_id", "clicked", "variant_id"]].astype(str), index=False)
+    digest = hashlib.sha256(content.to_numpy().tobytes())
+    digest.update(repr((min_support, features, tag_groups, _weights(frame).sum())).encode())
+    return f"kaleido:attribution:v1:{digest.hexdigest()}"
+
+
+def _cache_get(key: str | None) -> Any:
+    from django.core.cache import cache
+
+    if key is None:
+        return None
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage only costs the recomputation
+        return None
+
+
+def _cache_set(key: str | None, value: Any) -> None:
+    from django.core.cache import cache
+
+    if key is None:
+        return
+    try:
+        cache.set(key, value, ANALYSIS_CACHE_S)
+    except Exception:  # noqa: BLE001 - a cache outage only costs the recomputation
+        logger.warning("attribution analysis not cached", exc_info=True)
 
 
 _RELATIVE_FIELDS = ("relative_preference", "relative_preference_ci", "rest_normalized_preference", "aliased_with")

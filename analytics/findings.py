@@ -61,25 +61,44 @@ def aliased_tag_sets(tags: pd.Series) -> list[list[tuple[str, str]]]:
     return [sorted(keys) for keys in by_signature.values() if len(keys) > 1]
 
 
-def _relative_cells(user: np.ndarray, seg: pd.Series, tag_lists: pd.Series, y: np.ndarray, w: np.ndarray,
+def encode_segments(seg: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's segment as a code into the sorted segment values (-1: no value)."""
+    present = seg.notna().to_numpy()
+    text = seg[present].astype(str)
+    values = sorted(text.unique(), key=lambda v: (band_order(v), v))
+    codes = np.full(len(seg), -1, dtype=np.int64)
+    codes[present] = pd.Categorical(text, categories=values).codes
+    return codes, values
+
+
+def encode_tags(tag_lists: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(row, tag code) of every tag value an impression was served with, and the sorted tag values."""
+    exploded = pd.Series(list(tag_lists), dtype=object).explode().dropna().astype(str)
+    values = sorted(exploded.unique())
+    rows = exploded.index.to_numpy(dtype=np.int64)
+    return rows, pd.Categorical(exploded, categories=values).codes.astype(np.int64), values
+
+
+def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
+                    tags: tuple[np.ndarray, np.ndarray, list[str]], y: np.ndarray, w: np.ndarray,
                     *, feature: str, group: str, min_support: int) -> list[dict]:
-    """Every segment × tag cell of one grid with its relative preference, interval and p-value."""
-    ok = seg.notna().to_numpy() & np.isfinite(w)
-    if not ok.any():
+    """Every segment × tag cell of one grid with its relative preference, interval and p-value.
+
+    `users`: each row's user code (0 … U-1); `segments`: encode_segments; `tags`: encode_tags."""
+    seg_all, seg_values = segments
+    tag_rows, tag_codes, tag_values = tags
+    ok = (seg_all >= 0) & np.isfinite(w)
+    keep = ok[tag_rows] if len(tag_rows) else np.zeros(0, dtype=bool)
+    if not ok.any() or not keep.any():
         return []
-    seg_values = sorted(seg[ok].unique(), key=lambda v: (band_order(str(v)), str(v)))
-    seg_code = pd.Categorical(seg[ok], categories=seg_values).codes.astype(np.int64)
-    users = pd.factorize(user[ok])[0].astype(np.int64)
-    weights, clicks = w[ok], w[ok] * y[ok]
-    ones = np.ones(len(weights))
-    exploded = pd.Series(list(tag_lists[ok]), dtype=object).explode().dropna()
-    if exploded.empty:
-        return []
-    exploded = exploded.astype(str)
-    tag_values = sorted(exploded.unique())
-    row = exploded.index.to_numpy(dtype=np.int64)
-    tag_code = pd.Categorical(exploded, categories=tag_values).codes.astype(np.int64)
+    # Rows outside the grid (no segment, no weight) stay in the arrays with zero weight.
+    weights = np.where(ok, w, 0.0)
+    clicks = weights * y
+    ones = ok.astype(float)
+    seg_code = np.where(ok, seg_all, 0)
+    row, tag_code = tag_rows[keep], tag_codes[keep]
     S, T, U = len(seg_values), len(tag_values), int(users.max()) + 1
+    n_users = len(np.unique(users[ok]))
 
     def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
         return np.bincount(index, weights=values, minlength=size).astype(float)
@@ -89,7 +108,7 @@ def _relative_cells(user: np.ndarray, seg: pd.Series, tag_lists: pd.Series, y: n
     n_st = by(cell, weights[row], S * T).reshape(S, T)
     c_st = by(cell, clicks[row], S * T).reshape(S, T)
     k_st = by(cell, ones[row], S * T).reshape(S, T)
-    clicks_st = by(cell, y[ok][row], S * T).reshape(S, T)
+    clicks_st = by(cell, (y * ones)[row], S * T).reshape(S, T)
     n, c = n_s.sum(), c_s.sum()
     n_t, c_t, k_t = n_st.sum(0), c_st.sum(0), k_st.sum(0)
     n_rs, c_rs = n - n_s, c - c_s
@@ -133,7 +152,7 @@ def _relative_cells(user: np.ndarray, seg: pd.Series, tag_lists: pd.Series, y: n
                      + coef["c_s"] * uc_s[:, :, None] + coef["n_s"] * un_s[:, :, None]
                      + coef["c"] * uc[:, None, None] + coef["n"] * un[:, None, None])
         variance += (influence ** 2).sum(0)
-    variance *= U / max(U - 1, 1)
+    variance *= n_users / max(n_users - 1, 1)
     out = []
     for s, segment in enumerate(seg_values):
         for t, tag in enumerate(tag_values):
@@ -193,15 +212,17 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
     aliases = aliased_tag_sets(frame["tags"])
     alias_of = {key: keys[0] for keys in aliases for key in keys}
     alias_members = {keys[0]: keys for keys in aliases}
-    user = frame["user_id"].astype(str).to_numpy() if "user_id" in frame else np.arange(len(frame)).astype(str)
+    users = (pd.factorize(frame["user_id"].astype(str))[0] if "user_id" in frame
+             else np.arange(len(frame))).astype(np.int64)
+    tag_groups = list(tag_groups)
+    encoded_tags = {group: encode_tags(columns.group(group).reset_index(drop=True)) for group in tag_groups}
     grids: dict[tuple[str, str], list[dict]] = {}
     families: list[dict] = []
     for feature in features:
-        seg = columns.segment(feature).reset_index(drop=True)
+        segments = encode_segments(columns.segment(feature).reset_index(drop=True))
         for group in tag_groups:
-            tag_lists = columns.group(group).reset_index(drop=True)
-            cells = _relative_cells(user, seg, tag_lists, columns.y, columns.w, feature=feature, group=group,
-                                    min_support=min_support)
+            cells = _relative_cells(users, segments, encoded_tags[group], columns.y, columns.w, feature=feature,
+                                    group=group, min_support=min_support)
             for cell in cells:
                 key = (cell["tag_group"], cell["tag_value"])
                 cell["aliased_with"] = [tag_key(*k) for k in alias_members.get(alias_of.get(key, key), []) if k != key]

@@ -174,6 +174,7 @@ def impression_frame(world: World, *, impressions: int = 60_000, seed: int = 0,
             logits[row] += taste[u, variant_keys[v]].sum()
     clicked = (rng.random(len(user_idx)) < 1.0 / (1.0 + np.exp(-logits))).astype(int)
     return pd.DataFrame({
+        "decision_id": [f"w{world.seed}-s{seed}-d{i}" for i in range(len(user_idx))],
         "user_id": [f"w{world.seed}-u{u}" for u in user_idx],
         "features": [users[u] for u in user_idx],
         "variant_id": variant_idx + 1,

@@ -156,3 +156,21 @@ def test_columns_cache_is_shared_by_the_marginal_and_the_relative_views():
 
     assert set(analysis["grids"]) == {(f, g) for f in pw.PREFERENCE_FEATURES + pw.NO_PREFERENCE_FEATURES
                                       for g in pw.TAG_GROUPS}
+
+
+def test_the_pooled_analysis_is_reused_for_the_same_impressions_and_redone_when_one_changes():
+    from analytics.attribution import _analysis_key
+
+    world = pw.make_world(6)
+    frame = pw.impression_frame(world, impressions=3_000, seed=6)
+    one_more_click = frame.copy()
+    one_more_click.loc[one_more_click.index[0], "clicked"] = 1 - one_more_click["clicked"].iloc[0]
+    features, groups = sorted(pw.PREFERENCE_FEATURES), sorted(pw.TAG_GROUPS)
+
+    key = _analysis_key(frame, 150, features, groups)
+    assert key == _analysis_key(frame.copy(), 150, features, groups)
+    assert key != _analysis_key(one_more_click, 150, features, groups)
+    assert key != _analysis_key(frame, 100, features, groups)
+    assert key != _analysis_key(frame.assign(user_id="one-user"), 150, features, groups)
+    first = preference_analysis(frame=frame, min_support=50)
+    assert preference_analysis(frame=frame.copy(), min_support=50) == first
