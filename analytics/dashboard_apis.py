@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from access.authentication import ApiKeyPrincipal
 from access.permissions import scope_required
 from creative.models import Placement, VariantStatus
-from ranking.models import Experiment, ModelVersion
+from ranking import rollout
+from ranking.models import Experiment, ModelRollout, ModelVersion
 from ranking.services import model_activate, model_rollback
 
 from . import dashboard_selectors as selectors
@@ -140,3 +141,56 @@ class ModelRollbackApi(APIView):
         except ModelVersion.DoesNotExist as exc:
             raise ValidationError({"placement": [str(exc) or "No earlier version to roll back to."]}) from exc
         return Response({"version": mv.version, "is_active": mv.is_active})
+
+
+class RolloutListApi(APIView):
+    """Gradual releases of models (ranking.rollout), optionally of one placement: where each ramp stands."""
+
+    permission_classes = [AnalyticsRead]
+
+    @extend_schema(responses={200: answers.RolloutListSerializer})
+    def get(self, request):
+        slug = request.query_params.get("placement", "")
+        ramps = ModelRollout.objects.select_related("placement", "candidate", "incumbent")
+        if slug:
+            ramps = ramps.filter(placement=_placement_or_404(slug))
+        return Response({"placement": slug or None, "rollouts": [rollout.rollout_summary(r) for r in ramps[:20]],
+                         "can_manage": CanManageModels().has_permission(request, self)})
+
+
+class RolloutStartApi(APIView):
+    """Release a version gradually (staff who may activate models); the activation gate judges it first."""
+
+    permission_classes = [CanManageModels]
+
+    class InputSerializer(serializers.Serializer):
+        steps = serializers.ListField(child=serializers.FloatField(min_value=0.0, max_value=1.0), required=False,
+                                      min_length=1, max_length=10,
+                                      help_text="Shares of the model bucket's users, increasing (default 5%, 20%, 50%).")
+        min_dwell_s = serializers.IntegerField(required=False, min_value=0, max_value=30 * 86400)
+        min_impressions = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
+        force = serializers.BooleanField(required=False, default=False,
+                                         help_text="Start although the activation gate refuses (kept in the ramp's "
+                                                   "history and the version's registry entry).")
+
+    @extend_schema(request=InputSerializer, responses={201: answers.RolloutSerializer})
+    def post(self, request, version: str):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            ramp = rollout.start_rollout(version=version, by=request.user.get_username(), **payload.validated_data)
+        except ModelVersion.DoesNotExist as exc:
+            raise NotFound(f"No model version '{version}'.") from exc
+        return Response(rollout.rollout_summary(ramp), status=status.HTTP_201_CREATED)
+
+
+class RolloutCancelApi(APIView):
+    """Stop a ramp under way; the incumbent serves everyone again."""
+
+    permission_classes = [CanManageModels]
+
+    @extend_schema(request=None, responses={200: answers.RolloutSerializer})
+    def post(self, request, rollout_id: int):
+        ramp = get_object_or_404(ModelRollout.objects.select_related("placement", "candidate"), pk=rollout_id)
+        rollout.cancel_rollout(ramp, by=request.user.get_username())
+        return Response(rollout.rollout_summary(ramp))

@@ -120,3 +120,55 @@ class ModelListSerializer(serializers.Serializer):
 class ModelStateSerializer(serializers.Serializer):
     version = serializers.CharField()
     is_active = serializers.BooleanField()
+
+
+class RolloutGuardrailSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(choices=["ctr", "cvr", "fallback_rate", "scoring_latency", "sample_ratio"])
+    passed = serializers.BooleanField()
+    measured = serializers.BooleanField(help_text="False: not enough data yet (a guardrail not measured never fails).")
+    value = serializers.FloatField(allow_null=True)
+    interval = serializers.ListField(child=serializers.FloatField(allow_null=True), allow_null=True,
+                                     help_text="[low, high]; for CTR/CVR the always-valid interval of the difference.")
+    limit = serializers.FloatField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class RolloutCheckSerializer(serializers.Serializer):
+    rollout_id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    step = serializers.IntegerField(help_text="0-based index into steps.")
+    share = serializers.FloatField()
+    candidate_users = serializers.IntegerField()
+    incumbent_users = serializers.IntegerField()
+    candidate_impressions = serializers.IntegerField()
+    incumbent_impressions = serializers.IntegerField()
+    dwell_s = serializers.FloatField()
+    guardrails = RolloutGuardrailSerializer(many=True)
+    action = serializers.ChoiceField(choices=["wait", "advance", "complete", "rollback"])
+    reason = serializers.CharField()
+
+
+class RolloutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    placement = serializers.CharField()
+    candidate = serializers.CharField()
+    incumbent = serializers.CharField(allow_null=True, help_text="Null: no model served, the control design did.")
+    status = serializers.ChoiceField(choices=["ramping", "completed", "rolled_back", "cancelled"])
+    steps = serializers.ListField(child=serializers.FloatField())
+    step = serializers.IntegerField()
+    share = serializers.FloatField(help_text="The candidate's share of the model bucket's users now (0 once ended).")
+    min_dwell_s = serializers.IntegerField()
+    min_impressions = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    step_started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    started_by = serializers.CharField()
+    reason = serializers.CharField(help_text="Why it ended; empty while ramping.")
+    last_check = RolloutCheckSerializer(allow_null=True)
+    history = serializers.ListField(child=serializers.DictField())
+
+
+class RolloutListSerializer(serializers.Serializer):
+    placement = serializers.CharField(allow_null=True)
+    rollouts = RolloutSerializer(many=True, help_text="Newest first, at most 20.")
+    can_manage = serializers.BooleanField(help_text="Whether this user may start and cancel ramps.")

@@ -14,4 +14,7 @@ urlpatterns = [
     path("api/models", apis.ModelListApi.as_view(), name="api-models"),
     path("api/models/rollback", apis.ModelRollbackApi.as_view(), name="api-model-rollback"),
     path("api/models/<str:version>/activate", apis.ModelActivateApi.as_view(), name="api-model-activate"),
+    path("api/models/<str:version>/rollout", apis.RolloutStartApi.as_view(), name="api-model-rollout"),
+    path("api/rollouts", apis.RolloutListApi.as_view(), name="api-rollouts"),
+    path("api/rollouts/<int:rollout_id>/cancel", apis.RolloutCancelApi.as_view(), name="api-rollout-cancel"),
 ]
