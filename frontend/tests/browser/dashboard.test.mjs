@@ -169,6 +169,17 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
         }
       }
       assert.ok(report.buckets.model.impressions > 0 && report.buckets.control.impressions > 0, `${slug} served every bucket`);
+      // The page says which reading leads (always-valid by default) and shows CVR beside CTR.
+      assert.equal(await page.$eval("[data-testid=reading-note]", (el) => el.dataset.headline), report.headline, `${slug} headline`);
+      for (const [bucket, row] of Object.entries(report.buckets)) {
+        const base = `[data-testid=cvr-table] tr[data-bucket=${bucket}]`;
+        assert.equal(await cellText(page, `${base} [data-field=conversions]`), en.int.format(row.conversions), `${slug} ${bucket} conversions`);
+        if (row.cvr !== null) assert.equal(await cellText(page, `${base} [data-field=cvr]`), en.pct.format(row.cvr), `${slug} ${bucket} cvr`);
+        if (row.lift_vs_control?.p_value_fixed_horizon >= 0.001) {
+          assert.equal(await cellText(page, `[data-testid=bucket-table] tr[data-bucket=${bucket}] [data-field=p_value_fixed_horizon]`),
+            en.num3.format(row.lift_vs_control.p_value_fixed_horizon), `${slug} ${bucket} fixed-horizon p`);
+        }
+      }
       const srmShown = await page.$(report.srm_flag ? "[data-testid=srm-warning]" : "[data-testid=srm-ok]");
       assert.ok(srmShown, `${slug}: the SRM verdict matches the report`);
       assert.deepEqual(await assertChartsDrew(page, 2), ["chart-ctr", "chart-daily"]);
