@@ -75,10 +75,12 @@ class ExperimentAdmin(RoleAdmin):
     def results(self, obj):
         """The report's summary: per bucket CTR with its 95% interval, lift against control with its interval
         and p-value, and the sample ratio mismatch check; the dashboard has the full report."""
-        from analytics.experiments import experiment_report
+        from analytics.experiments import ExperimentReportError, experiment_report
 
         try:
             report = experiment_report(experiment=obj, refresh=False, segments=False)
+        except ExperimentReportError as exc:  # an experiment the report refuses (no control bucket): say why
+            return str(exc)
         except Exception as exc:  # the report is a convenience here; the dashboard has the full one
             return f"The report could not be computed here ({type(exc).__name__}); open the dashboard."
 
