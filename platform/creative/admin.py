@@ -15,6 +15,8 @@ from django.utils.html import format_html, format_html_join
 from access.admin_guard import RoleAdmin
 
 from . import autotagging, console
+from .layout_gallery import edited_preview, kit_gallery
+from .layout_specs import save_template, template_problems
 from .layout_tags import layout_autotag
 from .models import (
     CopyVariant,
@@ -45,7 +47,7 @@ from .widgets import TagPickerWidget
 console.install(admin.site)
 # Fields of each material whose change makes a new version of its variants (re-rendered, reviewed again).
 CONTENT_FIELDS = {"headline", "subline", "cta", "language", "file", "name", "kind", "font_scale", "button_color",
-                  "background_style", "background_color", "text_position"}
+                  "background_style", "background_color", "text_position", "template", "color_tolerance"}
 
 
 def thumbnail(url: str, height: int = 60):
@@ -225,11 +227,28 @@ class ImageInline(admin.TabularInline):
         return thumbnail(obj.file.url if obj.pk and obj.file else "")
 
 
+class LayoutForm(TaggedMaterialForm):
+    """A layout's template and colour tolerance may be left out: the kind's default template, ΔE 6."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "color_tolerance" in self.fields:
+            self.fields["color_tolerance"].required = False
+
+    def clean_color_tolerance(self):
+        value = self.cleaned_data.get("color_tolerance")
+        if value is None:
+            return LayoutTemplate._meta.get_field("color_tolerance").default
+        if value < 0:
+            raise forms.ValidationError("A tolerance is a colour difference (ΔE), 0 or more.")
+        return value
+
+
 class LayoutInline(admin.TabularInline):
     model = LayoutTemplate
-    form = TaggedMaterialForm
-    fields = ("name", "kind", "font_scale", "button_color", "background_style", "background_color",
-              "text_position", "tags")
+    form = LayoutForm
+    fields = ("name", "kind", "template", "font_scale", "button_color", "color_tolerance", "background_style",
+              "background_color", "text_position", "tags")
     extra = 0
 
 
@@ -297,6 +316,8 @@ class CreativeKitAdmin(RoleAdmin):
                                      reverse("admin:creative_kit_step", args=[obj.pk, step]), number, label))
         steps.append(format_html('<a class="button" href="{}">4. Review in the preview grid</a>',
                                  reverse("admin:creative_kit_preview", args=[obj.pk])))
+        steps.append(format_html('<a class="button" href="{}">Layout templates (live preview)</a>',
+                                 reverse("admin:creative_kit_layouts", args=[obj.pk])))
         return format_html_join(" ", "{}", ((step,) for step in steps))
 
     @admin.display(description="lifecycle")
@@ -374,7 +395,9 @@ class CreativeKitAdmin(RoleAdmin):
         custom = [path("<int:kit_id>/preview/", self.guarded_view(self.preview_view, "view"),
                        name="creative_kit_preview"),
                   path("<int:kit_id>/step/<slug:step>/", self.guarded_view(self.step_view, "change"),
-                       name="creative_kit_step")]
+                       name="creative_kit_step"),
+                  path("<int:kit_id>/layouts/", self.guarded_view(self.layouts_view, "view"),
+                       name="creative_kit_layouts")]
         return custom + super().get_urls()
 
     def preview_view(self, request, kit_id: int):
@@ -402,6 +425,27 @@ class CreativeKitAdmin(RoleAdmin):
                    "title": f"Preview: {kit}", "opts": self.model._meta, "status": status,
                    "actions": [(a, d) for a, (d, _) in REVIEW_ACTIONS.items() if variant_admin.may_review(request, a)]}
         return render(request, "admin/creative/kit_preview.html", context)
+
+
+    def layouts_view(self, request, kit_id: int):
+        """Every layout template drawn with this kit's copy and art, and a template's JSON edited with a live
+        preview; saving it (change permission) adds it to the designers' folder for every kit."""
+        kit = get_object_or_404(CreativeKit.objects.select_related("placement"), pk=kit_id)
+        source, errors, edited, saved = request.POST.get("spec", ""), {}, None, ""
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            edited, errors, spec = edited_preview(kit, source)
+            if spec is not None and request.POST.get("save") == "yes":
+                save_template(spec)
+                saved = spec["name"]
+                self.message_user(request, f"Template “{saved}” saved; layouts naming it use it from their next "
+                                           "render.")
+        context = {**self.admin_site.each_context(request), "kit": kit, "opts": self.model._meta,
+                   "title": f"Layout templates: {kit}", "gallery": kit_gallery(kit), "edited": edited,
+                   "errors": errors, "source": source, "problems": template_problems(),
+                   "can_edit": self.has_change_permission(request)}
+        return render(request, "admin/creative/layout_gallery.html", context, status=400 if errors else 200)
 
 
 class MaterialAdmin(RoleAdmin):
@@ -571,7 +615,8 @@ class ImageMaterialAdmin(MaterialAdmin):
 
 @admin.register(LayoutTemplate)
 class LayoutTemplateAdmin(MaterialAdmin):
-    list_display = ("name", "kit", "kind", "button_color", "font_scale", "text_position")
+    form = LayoutForm
+    list_display = ("name", "kit", "kind", "template", "button_color", "font_scale", "text_position")
     list_filter = ("kind", "kit")
 
 

@@ -479,7 +479,8 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
     # the copy area: the template's box for the text position, inside the safe zone
     boxes = tpl["text_box"]
     side = spec.get("text_position") or "left"
-    frac = boxes.get(side) if isinstance(boxes.get(side), list) else boxes.get("default") or boxes.get("left")
+    frac = next((boxes[key] for key in (side, "default", "left") if isinstance(boxes.get(key), list)),
+                next((v for v in boxes.values() if isinstance(v, list)), [0, 0, 1, 1]))
     tx0, ty0, tx1, ty1 = _px_box(frac, W, H)
     if boxes.get("after_art") and art_right:
         tx0 = art_right

@@ -10,11 +10,13 @@ without one its kind's default is used, so the four original kinds keep their me
 from __future__ import annotations
 
 import json
+import logging
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
 BUILTIN_DIR = Path(__file__).resolve().parent / "layouts"
 KIND_DEFAULT_TEMPLATE = {
     "single_image_text": "full_bleed",
@@ -99,27 +101,63 @@ def validate_template(spec: dict) -> dict:
     return spec
 
 
-def _folders() -> list[Path]:
+def designer_folder() -> Path:
+    """Where templates saved from the admin live (settings.KALEIDO_LAYOUTS_DIR, else MEDIA_ROOT/layouts);
+    a file there with a built-in's name replaces the built-in."""
     extra = getattr(settings, "KALEIDO_LAYOUTS_DIR", "") or ""
-    return [BUILTIN_DIR] + ([Path(extra)] if extra else [])
+    return Path(extra) if extra else Path(settings.MEDIA_ROOT) / "layouts"
+
+
+def _folders() -> list[Path]:
+    return [BUILTIN_DIR, designer_folder()]
+
+
+def save_template(spec: dict) -> Path:
+    """Validate and write a template to the designers' folder; the registry reloads."""
+    validate_template(spec)
+    folder = designer_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec['name']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    reload_templates()
+    return path
 
 
 @lru_cache(maxsize=1)
-def _registry() -> dict[str, dict]:
+def _loaded() -> tuple[dict[str, dict], dict[str, str]]:
+    """(templates by name, problems by file). A broken built-in is a bug and raises; a broken file in the
+    designers' folder is left out and reported (the gallery shows it), so one typo never stops rendering."""
     templates: dict[str, dict] = {}
+    problems: dict[str, str] = {}
     for folder in _folders():
+        if not folder.is_dir():
+            continue
         for path in sorted(folder.glob("*.json")):
             try:
                 spec = validate_template(json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TemplateError) as error:
-                raise TemplateError({path.name: str(error)}) from error
+            except (json.JSONDecodeError, UnicodeDecodeError, TemplateError) as error:
+                if folder == BUILTIN_DIR:
+                    raise TemplateError({path.name: str(error)}) from error
+                problems[path.name] = str(error)
+                logger.warning("layout template %s left out: %s", path, error)
+                continue
             templates[spec["name"]] = spec
-    return templates
+    return templates, problems
+
+
+def _registry() -> dict[str, dict]:
+    return _loaded()[0]
+
+
+def template_problems() -> dict[str, str]:
+    return dict(_loaded()[1])
 
 
 def reload_templates() -> None:
     """Forget the loaded files (after a designer edits one)."""
-    _registry.cache_clear()
+    _loaded.cache_clear()
 
 
 def template_names() -> list[str]:
