@@ -63,3 +63,16 @@ def test_operators_start_and_stop_experiments_in_the_admin(staff_client):
     staff_client.post("/admin/ranking/experiment/", {"action": "stop", "_selected_action": [experiment.id]})
     experiment.refresh_from_db()
     assert experiment.status == "stopped"
+
+
+def test_the_admin_page_of_an_experiment_without_control_says_why_it_has_no_report():
+    from django.contrib import admin
+
+    from ranking import services
+
+    placement, _ = catalogue()
+    experiment = services.experiment_start(slug="no-control", placement=placement, buckets="random=0.5,model=0.5")
+
+    shown = admin.site._registry[Experiment].results(experiment)
+
+    assert "control" in shown and "could not be computed" not in shown
