@@ -265,7 +265,8 @@ _RELATIVE_FIELDS = ("relative_preference", "relative_preference_ci", "rest_norma
 MARGINAL_NOTE = ("normalized_preference, p_value and q_value are the marginal view: CTR(tag, segment) / CTR(segment) "
                  "against the rest of the segment, BH within this grid. It also carries the tag's effect on "
                  "everyone, so a tag all users like looks preferred by every segment. Findings use "
-                 "relative_preference: the segment's normalized preference / the rest of the population's, "
+                 "relative_preference: how much more the segment favours the tag over its group's other values "
+                 "than everyone else does (an odds ratio of odds ratios), "
                  "FDR-controlled over every feature × tag group.")
 
 

@@ -1,15 +1,18 @@
 """Findings: segments whose preference for a tag differs from everyone else's.
 
-A segment s "prefers" tag t when its normalized preference CTR(t, s) / CTR(s) is higher than the rest of
-the population's, CTR(t, not s) / CTR(not s). The ratio of the two,
+A segment s "prefers" tag t when it favours t over the group's other values more than the rest of the
+population does. The relative preference is that interaction, on the odds scale:
 
-    relative preference = [CTR(t, s) / CTR(s)] / [CTR(t, rest) / CTR(rest)],
+    relative preference = odds ratio(t vs not t | s) / odds ratio(t vs not t | rest)
 
-cancels the tag's effect on everyone (a tag every user likes has relative preference 1 in every
-segment) and the segment's own click level. On random-bucket data (or re-weighted by inverse
-propensity) it is 1 in every cell of a user feature that carries no preference.
+(the user × tag pair term of a logistic model fitted on random-bucket data with the segment and the
+tag). At banner CTRs odds are CTRs, so it reads "the segment's CTR on t against its other values is r×
+everyone else's". A tag every user likes has relative preference 1 in every segment, and so has every
+cell of a user feature that carries no preference; each segment's own click level cancels too. Unlike
+the normalized preference CTR(t, s) / CTR(s), it is not bounded by the group's number of values (a
+two-valued group's normalized preference can never exceed 2) and does not flatten at high CTRs.
 
-Interval: the log of the relative preference is a smooth function of eight ratio-of-sums; its variance
+Interval: the log of the relative preference is a smooth function of four disjoint ratio-of-sums; its variance
 is the sum over users of the squared per-user influence (a cluster-robust sandwich), because the clicks
 of one user are correlated. A user whose features drift contributes to each segment they were in.
 
@@ -113,14 +116,26 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
     n_t, c_t, k_t = n_st.sum(0), c_st.sum(0), k_st.sum(0)
     n_rs, c_rs = n - n_s, c - c_s
     n_rst, c_rst = n_t[None, :] - n_st, c_t[None, :] - c_st
+    # Four disjoint cells: (s, t), (s, not t), (rest, t), (rest, not t).
+    n_sn, c_sn = n_s[:, None] - n_st, c_s[:, None] - c_st
+    n_rn, c_rn = (n - n_s)[:, None] - n_rst, (c - c_s)[:, None] - c_rst
+    k_sn, k_rn = k_s[:, None] - k_st, (k_s.sum() - k_s)[:, None] - (k_t[None, :] - k_st)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_st, q_s, q_rst, q_rs = c_st / n_st, c_s[:, None] / n_s[:, None], c_rst / n_rst, c_rs[:, None] / n_rs[:, None]
-        log_ratio = np.log(q_st) - np.log(q_s) - np.log(q_rst) + np.log(q_rs)
-        a, b, d, e = 1 / c_st, 1 / c_s[:, None], 1 / c_rst, 1 / c_rs[:, None]
-    valid = np.isfinite(log_ratio) & (c_st > 0) & (c_rst > 0) & (c_s[:, None] > 0) & (c_rs[:, None] > 0)
-    coef = {  # u_i = Σ coefficient × the user's sums at each level (the influence of user i on log_ratio)
-        "c_st": a + d, "n_st": -(a * q_st + d * q_rst), "c_t": -d, "n_t": d * q_rst,
-        "c_s": -(b + e), "n_s": b * q_s + e * q_rs, "c": e, "n": -e * q_rs,
+        q_st, q_sn, q_rst, q_rn = c_st / n_st, c_sn / n_sn, c_rst / n_rst, c_rn / n_rn
+        q_s, q_rs = c_s[:, None] / n_s[:, None], c_rs[:, None] / n_rs[:, None]
+        # The interaction on the log-odds scale (what a logistic model's user × tag pair term estimates):
+        # at banner CTRs it reads as a ratio of CTRs, and unlike one it does not flatten near high CTRs.
+        log_ratio = _logit(q_st) - _logit(q_sn) - _logit(q_rst) + _logit(q_rn)
+        # d log-odds(C/N) = (c_i - q n_i) / (C (1 - q)) per user
+        a, b, d, e = 1 / (c_st * (1 - q_st)), 1 / (c_sn * (1 - q_sn)), 1 / (c_rst * (1 - q_rst)), 1 / (c_rn * (1 - q_rn))
+    valid = (np.isfinite(log_ratio) & (c_st > 0) & (c_sn > 0) & (c_rst > 0) & (c_rn > 0)
+             & (q_st < 1) & (q_sn < 1) & (q_rst < 1) & (q_rn < 1))
+    # u_i = Σ coefficient × the user's sums at each level: the influence of user i on log_ratio, from
+    # c(s,t), c(s)-c(s,t), c(t)-c(s,t) and c-c(s)-c(t)+c(s,t) (likewise n).
+    coef = {
+        "c_st": a + b + d + e, "n_st": -(a * q_st + b * q_sn + d * q_rst + e * q_rn),
+        "c_s": -(b + e), "n_s": b * q_sn + e * q_rn, "c_t": -(d + e), "n_t": d * q_rst + e * q_rn,
+        "c": e, "n": -e * q_rn,
     }
     coef = {k: np.where(valid, v, 0.0) for k, v in coef.items()}
     variance = np.zeros((S, T))
@@ -156,7 +171,7 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
     out = []
     for s, segment in enumerate(seg_values):
         for t, tag in enumerate(tag_values):
-            supported = bool(valid[s, t] and k_st[s, t] >= min_support and k_t[t] - k_st[s, t] >= min_support
+            supported = bool(valid[s, t] and min(k_st[s, t], k_t[t] - k_st[s, t], k_sn[s, t], k_rn[s, t]) >= min_support
                              and variance[s, t] > 0)
             ratio = math.exp(log_ratio[s, t]) if valid[s, t] else None
             ci: list[float | None] = [None, None]
@@ -178,6 +193,10 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
     return out
 
 
+def _logit(q: np.ndarray) -> np.ndarray:
+    return np.log(q) - np.log1p(-q)
+
+
 def _f(value: Any) -> float | None:
     if value is None:
         return None
@@ -186,19 +205,19 @@ def _f(value: Any) -> float | None:
 
 
 def _testable(cells: list[dict], alias_of: dict[tuple[str, str], tuple[str, str]]) -> list[dict]:
-    """The cells that count as tests: supported, not a copy of an aliased tag's cell, and for a feature
-    with two segments only one of each mirrored pair (the two are the same test: ratio r and 1 / r)."""
+    """The cells that count as tests: supported, not a copy of an aliased tag's cell, and one of each set of
+    mirrored cells. A feature with two segments, or a tag group with two values, makes cells that are the
+    same test (ratio r and 1 / r: "true prefers X" is "false avoids X", "prefers regular" is "avoids
+    large"); the one that prefers (ratio ≥ 1) is kept, the readable side."""
     tested = [c for c in cells if c["supported"] and c["p_value"] is not None
               and alias_of.get((c["tag_group"], c["tag_value"]), (c["tag_group"], c["tag_value"]))
               == (c["tag_group"], c["tag_value"])]
-    if cells and cells[0]["segments_in_grid"] == 2:
-        kept = {}
-        for cell in tested:  # keep the side that prefers (ratio ≥ 1), the readable one
-            key = cell["tag_value"]
-            if key not in kept or (cell["relative_preference"] or 0) >= 1:
-                kept[key] = cell
-        tested = list(kept.values())
-    return tested
+    kept: dict[tuple[float, float], dict] = {}
+    for cell in tested:
+        key = (round(cell["p_value"], 10), round(abs(math.log(cell["relative_preference"])), 8))
+        if key not in kept or (cell["relative_preference"] >= 1 > kept[key]["relative_preference"]):
+            kept[key] = cell
+    return list(kept.values())
 
 
 def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str], min_support: int,
@@ -271,7 +290,7 @@ def _finding(cell: dict, aliased: list[tuple[str, str]]) -> dict:
     verb = "prefer" if ratio > 1 else "avoid"
     tags = [{"group": g, "value": v} for g, v in aliased] or [{"group": cell["tag_group"], "value": cell["tag_value"]}]
     who = segment_phrase(cell["segment_feature"], cell["segment_value"])
-    text = (f"{who} {verb} {_tag_text(tags)}: {ratio:.2f}× the rest [{low:.2f}, {high:.2f}], "
+    text = (f"{who} {verb} {_tag_text(tags)}: {ratio:.2f}× the rest's preference [{low:.2f}, {high:.2f}], "
             f"{cell['impressions']:,} impressions")
     return {"text": text, "sentence": finding_sentence(cell["segment_feature"], cell["segment_value"], tags,
                                                        ratio, low, high, cell["impressions"]),
@@ -294,12 +313,14 @@ def _who(feature: str, value: str) -> str:
 
 def finding_sentence(feature: str, value: str, tags: list[dict], ratio: float, low: float, high: float,
                      impressions: int) -> str:
-    """A finding as an analyst would repeat it."""
+    """A finding as an analyst would repeat it: "Ages 18–24 click variants with button_color = blue 1.9×
+    more than other users do, against the other button_color values (…)"."""
+    group = tags[0]["group"]
     what = "variants with " + _tag_text(tags)
     who = _who(feature, value)
     interval = f"95% interval {low:.2f}–{high:.2f}×, {impressions:,} impressions"
     if ratio >= 1:
-        return (f"{who} click {what} {ratio:.1f}× as much as other users do, each against their own "
-                f"click rate ({interval}).")
-    return (f"{who} click {what} only {ratio:.2f}× as much as other users do, each against their own "
-            f"click rate ({interval}).")
+        return (f"{who} click {what} {ratio:.1f}× more than other users do, against the other {group} values "
+                f"({interval}).")
+    return (f"{who} click {what} only {ratio:.2f}× as much as other users do, against the other {group} values "
+            f"({interval}).")

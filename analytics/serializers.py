@@ -155,8 +155,9 @@ class AttributionCellSerializer(serializers.Serializer):
     p_value = rate()
     supported = serializers.BooleanField(help_text="At least min_support impressions.")
     q_value = rate("Marginal view: Benjamini–Hochberg within the grid; null for a cell that was not tested.")
-    relative_preference = rate("The segment's normalized preference / the rest of the population's: 1 when the "
-                               "segment likes the tag as much as everyone else. What findings are made of.",
+    relative_preference = rate("How much more the segment favours the tag over its group's other values than "
+                               "everyone else does (odds ratio of odds ratios; at banner CTRs a ratio of CTR "
+                               "ratios): 1 when it likes the tag as much as the rest. What findings are made of.",
                                required=False)
     relative_preference_ci = interval(help_text="95%, from the per-user variance (clicks within a user correlate).")
     rest_normalized_preference = rate("CTR(tag, rest) / CTR(rest) for everyone outside the segment.", required=False)
@@ -187,8 +188,8 @@ class FindingSerializer(serializers.Serializer):
     normalized_preference = serializers.FloatField(allow_null=True, help_text="The segment's CTR(tag) / CTR.")
     normalized_preference_ci = interval()
     rest_normalized_preference = rate(required=False)
-    relative_preference = serializers.FloatField(required=False, help_text="The segment's normalized preference "
-                                                 "/ the rest of the population's (marginal findings: absent).")
+    relative_preference = serializers.FloatField(required=False, help_text="The segment's preference for the tag "
+                                                 "against the rest's (see the cell's field; marginal findings: absent).")
     relative_preference_ci = serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=2,
                                                    max_length=2, required=False, help_text="95%, per-user variance.")
     impressions = serializers.IntegerField()

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-BASE_LOGIT = float(np.log(0.05 / 0.95))
+BASE_LOGIT = float(np.log(0.02 / 0.98))
 USER_NOISE_SD = 0.4
 IMPRESSIONS_PER_USER = 4
 
@@ -211,18 +211,31 @@ def band_bounds(value: str) -> tuple[float, float]:
 
 
 def recovered(planted: Planted, findings: list[dict]) -> bool:
-    """A finding about the planted feature and tag, in a band overlapping its segment, in its direction."""
+    """A finding about the planted feature and tag, in a band overlapping its segment, in its direction.
+
+    Mirrors count: a two-valued feature is reported from the side that prefers ("has_card = false prefer X"
+    is "has_card = true avoid X"), and so is a two-valued tag group ("prefer regular" is "avoid large")."""
     direction = "prefer" if planted.effect > 0 else "avoid"
+    values = TAG_GROUPS.get(planted.group, [])
+    other_value = [v for v in values if v != planted.value][0] if len(values) == 2 else None
     for f in findings:
-        tags = f.get("tags") or [{"group": f["tag_group"], "value": f["tag_value"]}]
-        if f["segment_feature"] != planted.feature or not any(
-                t["group"] == planted.group and t["value"] == planted.value for t in tags):
+        if f["segment_feature"] != planted.feature:
             continue
-        if band_overlaps(planted, f["segment_value"]) and f["direction"] == direction:
-            return True
-        # A two-valued feature is reported from the side that prefers: "has_card = false prefer X" is the
-        # same finding as "has_card = true avoid X".
-        if planted.op == "eq" and isinstance(planted.threshold, bool) \
-                and f["segment_value"] == str(not planted.threshold).lower() and f["direction"] != direction:
+        tags = {(t["group"], t["value"]) for t in (f.get("tags") or [{"group": f["tag_group"], "value": f["tag_value"]}])}
+        if (planted.group, planted.value) in tags:
+            flip_tag = False
+        elif other_value is not None and (planted.group, other_value) in tags:
+            flip_tag = True
+        else:
+            continue
+        if band_overlaps(planted, f["segment_value"]):
+            flip_segment = False
+        elif planted.op == "eq" and isinstance(planted.threshold, bool) \
+                and f["segment_value"] == str(not planted.threshold).lower():
+            flip_segment = True
+        else:
+            continue
+        expected = direction if flip_tag == flip_segment else ("avoid" if direction == "prefer" else "prefer")
+        if f["direction"] == expected:
             return True
     return False

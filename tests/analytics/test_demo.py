@@ -60,7 +60,7 @@ def test_the_demo_prints_findings_as_sentences_and_names_tags_that_cannot_be_tol
     lines = demo.findings_lines(placement, frame=frame)
 
     young_blue = [line for line in lines if "click variants with button_color = blue" in line and "Ages 18–24" in line]
-    assert young_blue and "× as much as other users do" in young_blue[0]
+    assert young_blue and "× more than other users do" in young_blue[0]
     assert not [line for line in lines if "ctr" in line.lower() and "%" in line]
     assert any("button_color=green and layout=stack are always shown together" in line
                and "Add a layout with button_color = green and layout = grid" in line for line in lines)

@@ -123,7 +123,8 @@ def test_findings_read_as_sentences_an_analyst_would_repeat():
     prefer = finding_sentence("age", "18–24", tags, 1.93, 1.7, 2.2, 2810)
     avoid = finding_sentence("income_band", "low", tags, 0.62, 0.5, 0.75, 9000)
 
-    assert prefer.startswith("Ages 18–24 click variants with button_color = blue 1.9× as much as other users do")
+    assert prefer.startswith("Ages 18–24 click variants with button_color = blue 1.9× more than other users do, "
+                             "against the other button_color values")
     assert "2,810 impressions" in prefer
     assert avoid.startswith("Users with income_band = low click variants with button_color = blue only 0.62×")
 

@@ -171,7 +171,7 @@ export interface AttributionCell {
   ctr: number | null;
   /** Marginal: CTR(tag, segment) / CTR(segment); carries the tag's effect on everyone. */
   normalized_preference: number | null;
-  /** The segment's normalized preference / the rest of the population's (what findings are made of). */
+  /** How much more the segment favours the tag over its group's other values than everyone else does (what findings are made of). */
   relative_preference: number | null;
   /** group=value tags always shown with this one. */
   aliased_with: string[];
