@@ -181,7 +181,10 @@ def estimate_from_terms(feedback: LoggedFeedback, terms: RowTerms, *, clip: floa
     clipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=shared_clip, missing=0.0)
     unclipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=math.inf, missing=0.0)
     return {
-        "estimates": {name: {"ctr": finite(float(sums.estimate(name))), "ci": [finite(x) for x in intervals[name]],
+        # A CTR lies in [0, 1]: cutting the interval there keeps its coverage (DR terms can go below 0).
+        "estimates": {name: {"ctr": finite(float(sums.estimate(name))),
+                             "ci": [finite(min(max(x, 0.0), 1.0)) if math.isfinite(x) else None
+                                    for x in intervals[name]],
                              **diagnostics} for name in ("ips", "snips", "dr")},
         "direct_method_ctr": finite(float(direct.mean())) if len(direct) else None,
         "users": int(len(sums.rows)),

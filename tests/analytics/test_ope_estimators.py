@@ -126,3 +126,16 @@ def test_unsupported_variants_are_the_ones_the_target_can_show_but_no_row_shows(
     pi = np.array([[0.7, 0.1, 0.1, 0.1, 0.0], [0.1, 0.7, 0.1, 0.1, 0.0]])
     idx, share = ope.unsupported(pi, np.array([0, 1]))
     assert idx.tolist() == [2, 3] and share.tolist() == pytest.approx([0.1, 0.1])
+
+
+def test_an_interval_never_leaves_the_range_a_ctr_can_take():
+    # A direct model that badly over-predicts and a 1% click rate: DR terms go negative, the interval stops at 0.
+    rng = np.random.default_rng(3)
+    rows = 200
+    shown = rng.integers(4, size=rows)
+    feedback = ope.LoggedFeedback(np.arange(rows), shown, np.full(rows, 0.25), (rng.random(rows) < 0.01) * 1.0)
+    pi = np.tile([0.97, 0.01, 0.01, 0.01], (rows, 1))
+    result = ope.estimate(feedback, pi, np.full((rows, 4), 0.9), seed=0)
+    for est in result["estimates"].values():
+        assert 0.0 <= est["ci"][0] <= est["ci"][1] <= 1.0
+    assert result["estimates"]["dr"]["ci"][0] == 0.0  # its bootstrap reaches below 0: cut there

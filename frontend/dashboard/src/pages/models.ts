@@ -170,7 +170,7 @@ const OPE_COPY = {
     version: "Version",
     estimate: "Estimated CTR",
     interval: "95% interval",
-    vsActive: "vs active",
+    vsActive: "Difference vs active",
     rows: "Rows",
     online: "Online CTR",
     optimistic: "includes its training data (optimistic)",
@@ -184,7 +184,7 @@ const OPE_COPY = {
     version: "版本",
     estimate: "预估点击率",
     interval: "95% 区间",
-    vsActive: "对比使用中",
+    vsActive: "与使用中模型之差",
     rows: "样本数",
     online: "线上点击率",
     optimistic: "包含其训练数据（偏乐观）",
@@ -246,12 +246,15 @@ function estimatesCard(ctx: PageContext, placement: string, list: ModelList): HT
       h("thead", {}, h("tr", {}, ...[copy("version"), copy("estimate"), copy("interval"), copy("vsActive"), copy("rows"), copy("online")]
         .map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, ...cells.values()))));
-  void fill(ctx, placement, rows, active, cells);
+  // Support warnings go under the table, where a long list of variant keys can wrap.
+  const warnings = h("div", { class: "stack", "data-testid": "estimate-warnings" });
+  body.append(warnings);
+  void fill(ctx, placement, rows, active, cells, warnings);
   return card(copy("title"), body, { "data-testid": "estimates-card" });
 }
 
 async function fill(ctx: PageContext, placement: string, rows: ModelRow[], active: ModelRow | undefined,
-                    cells: Map<string, HTMLElement>): Promise<void> {
+                    cells: Map<string, HTMLElement>, warnings: HTMLElement): Promise<void> {
   let activeCtr: number | null = null;
   for (const v of rows) {  // one at a time: each estimate is a heavy read
     if (!ctx.current()) return;
@@ -275,8 +278,8 @@ async function fill(ctx: PageContext, placement: string, rows: ModelRow[], activ
         h("td", { class: "num", "data-field": "online" }, fmtPct(online)),
       );
       for (const warning of estimate.warnings) {
-        row.after(h("tr", { class: "row--warning", "data-testid": "estimate-warning" },
-          h("td", { colspan: "6" }, h("span", { class: "banner banner--info" }, warning))));
+        warnings.append(h("p", { class: "banner banner--info", "data-testid": "estimate-warning", "data-version": v.version },
+          `v${v.version}: ${warning}`));
       }
     } catch (error) {
       clear(row);
