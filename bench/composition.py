@@ -1,6 +1,6 @@
 """Composition benchmark: variants per second on one core, and what a reviewer would flag, on the demo's set.
 
-    .venv/bin/python bench/composition.py [--images 8] [--scale 1] [--limit 0] [--json out.json]
+    .venv/bin/python bench/composition.py [--images 8] [--scale 1] [--art placement] [--limit 0] [--json out.json]
 
 Renders the demo's copies (creative.demo.COPIES) × its layouts × procedural images (generation's own
 styles, at the size the demo requests and at the placement's size) at each placement's size, the PNG
@@ -33,7 +33,9 @@ def demo_variants(images_per_placement: int, art_size: str):
     for slug, _name, width, height, _surface, layouts, _cap in PLACEMENTS:
         if art_size == "demo":  # what generation/demo.py asks for today: long side 512
             art_w, art_h = 512, round(512 * height / width / 8) * 8
-        else:  # at least the placement's size
+        elif art_size == "retina":  # twice the placement's size, for 2x renders
+            art_w, art_h = 2 * width, 2 * height
+        else:  # the placement's size
             art_w, art_h = width, height
         arts = [render_style(styles[i % len(styles)], size=(art_w, art_h), seed=1000 + i)
                 for i in range(images_per_placement)]
@@ -50,8 +52,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8, help="procedural images per placement (demo: 8)")
     parser.add_argument("--scale", type=float, default=1.0, help="1 or 2 (retina)")
-    parser.add_argument("--art", choices=["demo", "placement"], default="placement",
-                        help="art at the demo's requested size (512 long side) or at the placement's size")
+    parser.add_argument("--art", choices=["demo", "placement", "retina"], default="placement",
+                        help="art at the demo's requested size (512 long side), the placement's size, or twice it")
     parser.add_argument("--limit", type=int, default=0, help="stop after this many variants (0: all)")
     parser.add_argument("--json", help="write the numbers here too")
     args = parser.parse_args()
