@@ -107,3 +107,20 @@ def test_a_rank_that_reloads_the_catalogue_never_counts_events(rank, placement, 
     texts = [q["sql"].lower() for q in queries.captured_queries]
     assert not [t for t in texts if "analytics_event" in t], "a rank read the events table"
     assert sum("counters_variantimpressions" in t for t in texts) >= 1  # the reload read the running totals
+
+
+def test_the_totals_are_rebuilt_from_the_rollups_after_a_restore(placement):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    a, b = StyleVariantFactory(placement=placement), StyleVariantFactory(placement=placement)
+    record_events(_impressions(placement, a, 4) + _impressions(placement, b, 2, user="b"))
+    refresh_rollups()
+    VariantImpressions.objects.all().delete()  # a restore that brought the rollups back without the totals
+    assert _catalogue_counts(placement) == {a.id: 0, b.id: 0}
+
+    out = StringIO()
+    call_command("refresh_rollups", "--recount-totals", stdout=out)
+    assert "2 variant(s)" in out.getvalue()
+    assert _catalogue_counts(placement) == {a.id: 4, b.id: 2}

@@ -8,9 +8,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", metavar="PLACEMENT", help="Recount every day of this placement.")
+        parser.add_argument("--recount-totals", action="store_true",
+                            help="Rebuild the variants' running impression totals from the rollups (after a restore).")
 
-    def handle(self, *args, rebuild=None, **options):
+    def handle(self, *args, rebuild=None, recount_totals=False, **options):
+        from counters.services import recount_from_rollups
+
         from analytics.rollups import rebuild_rollups, refresh_rollups
+
+        if recount_totals:
+            self.stdout.write(f"Recounted the impression totals of {recount_from_rollups():,} variant(s).")
+            return
 
         if rebuild:
             placement = Placement.objects.filter(slug=rebuild).first()
