@@ -32,6 +32,7 @@ BASE_LOGIT = math.log(0.04 / 0.96)  # a 4% click-through rate before any prefere
 USER_NOISE_SD = 0.3  # per-user taste for clicking anything (log-odds)
 VARIANT_NOISE_SD = 0.1  # per-variant idiosyncrasy nobody planted (log-odds)
 POSITION_FACTOR = (1.0, 0.6, 0.45, 0.35, 0.3)  # multiplies the click probability at rank 1, 2, …
+CONVERSION_RATE = 0.15  # a click converts (signs up, buys) this often, whatever the design: CVR per click
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class BucketStats:
     users: int = 0
     impressions: int = 0
     clicks: int = 0
+    conversions: int = 0
     expected_clicks: float = 0.0  # sum of ground-truth click probabilities of what was shown
 
     @property
@@ -210,6 +212,7 @@ class SimulationReport:
     def as_dict(self) -> dict[str, Any]:
         return {"placement": self.placement, "model_versions": self.model_versions,
                 "buckets": {k: {"users": b.users, "impressions": b.impressions, "clicks": b.clicks,
+                                "conversions": b.conversions,
                                 "ctr": b.ctr, "true_ctr": b.true_ctr} for k, b in self.buckets.items()}}
 
 
@@ -221,6 +224,8 @@ def simulate(*, transport, placement: str, users: list[SimUser], k: int = 1, see
              on_progress: Callable[[int], None] | None = None) -> SimulationReport:
     """Each user asks for k variants, sees them, and clicks with the ground-truth probability."""
     rng = np.random.default_rng(seed + 1_000_003)
+    # Conversions draw from their own stream, so the clicks of a seed do not depend on whether they convert.
+    conversion_rng = np.random.default_rng(seed + 2_000_003)
     report = SimulationReport(placement=placement)
     pending: list[dict] = []
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -258,6 +263,9 @@ def simulate(*, transport, placement: str, users: list[SimUser], k: int = 1, see
             if rng.random() < p:
                 stats.clicks += 1
                 pending.append({"event_id": uuid.uuid4().hex, "type": "click", **base})
+                if conversion_rng.random() < CONVERSION_RATE:
+                    stats.conversions += 1
+                    pending.append({"event_id": uuid.uuid4().hex, "type": "conversion", **base})
         if len(pending) >= 900:
             flush()
         if on_progress is not None and count % 1000 == 0:
