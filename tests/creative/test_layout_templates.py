@@ -144,3 +144,30 @@ def test_the_admin_gallery_previews_every_template_and_an_edit_live(staff_client
     saved = staff_client.post(url, {"spec": json.dumps(_edited()), "save": "yes"})
     assert saved.status_code == 200
     assert (designer_folder / "banner_right_copy.json").exists() and "banner_right_copy" in template_names()
+
+
+@pytest.mark.django_db
+def test_rendering_a_kit_draws_each_layout_from_its_template_and_the_grid_shows_a_refusal(staff_client):
+    from creative.services.combination import kit_combine
+    from creative.services.rendering import variants_render
+
+    kit = CreativeKitFactory(placement__width=343, placement__height=160)
+    CopyVariantFactory(kit=kit, headline="稳健理财，年化4.5%", subline="零手续费，随存随取", cta="立即开通",
+                       language="zh")
+    for _ in range(3):
+        ImageMaterialFactory(kit=kit)
+    LayoutTemplateFactory(kit=kit, kind="grid", button_color="#E8322E", tags={})
+    LayoutTemplateFactory(kit=kit, kind="text_only", template="text_only", button_color="#E8322E",
+                          color_tolerance=0.2, tags={})
+    kit_combine(kit=kit)
+    variants = list(kit.variants.select_related("copy", "image", "layout", "placement"))
+    assert variants_render(variants=variants) == 6
+    by_template = {}
+    for variant in kit.variants.all():
+        assert variant.rendered_image
+        by_template.setdefault(variant.render_spec["template"], []).append(variant)
+    assert set(by_template) == {"product_grid", "text_only"}
+    assert all(len(v.render_spec["cells"]) == 2 for v in by_template["product_grid"])
+    assert all("4.5:1" in v.render_spec["refused"] for v in by_template["text_only"])
+    page = staff_client.get(reverse("admin:creative_kit_preview", args=[kit.pk])).content.decode()
+    assert page.count("Refused: ") == 3
