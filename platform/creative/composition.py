@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
 
+from .dynamic_copy import dynamic_spec, fill_line, static_text
 from .layout_specs import layout_template
 from .typesetting import FittedText, fit_units, line_violations
 
@@ -428,13 +429,29 @@ def _load_cell(name: str) -> Image.Image | None:
         return None
 
 
+def _display_lines(spec: dict, values: dict[str, float] | None) -> dict[str, str]:
+    """Headline, subline and CTA as drawn: dynamic lines filled from `values` (or their static fallback)."""
+    dynamic, language = spec.get("dynamic") or {}, spec.get("language", "en")
+    out = {}
+    for name in ("headline", "subline", "cta"):
+        entry = dynamic.get(name)
+        if entry and values is not None:
+            out[name] = fill_line(f"{entry['template']} || {entry['fallback']}", values, language).text
+        else:
+            out[name] = static_text(spec.get(name, "") or "")
+    return out
+
+
 def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, scale: float = 1.0,
-            cells: list[Image.Image] | None = None, template: dict | None = None) -> Composition:
+            cells: list[Image.Image] | None = None, template: dict | None = None,
+            values: dict[str, float] | None = None) -> Composition:
     """Render a render spec (API.md's `render`) with its art at `size` = (width, height) × `scale`.
 
     `cells` are the grid's other product images (else loaded from spec["cells"], storage names); `template`
-    overrides the one the spec names (spec["template"], else its layout kind's default).
+    overrides the one the spec names (spec["template"], else its layout kind's default); `values` fill the
+    spec's dynamic lines (creative.dynamic_copy), which otherwise show their static fallback.
     """
+    lines = _display_lines(spec, values)
     tpl = template or layout_template(spec.get("template"), spec.get("layout", "single_image_text"))
     W, H = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
     font_scale = float(spec.get("font_scale", 1.0) or 1.0)
@@ -495,7 +512,7 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
     box_w, box_h = x1 - x0, y1 - y0
     type_scale, gap = tpl["type"], max(2, round(float(tpl.get("gap", 0.035)) * H))
     cta_style = type_scale["cta"]
-    cta = spec.get("cta", "")
+    cta = lines["cta"]
     button_h = min(round(float(cta_style.get("height", 0.18)) * H), int(box_h * 0.34)) if cta else 0
     room = box_h - (button_h + gap if cta else 0)
 
@@ -506,7 +523,7 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
                         max_lines=int(style.get("lines", 2)), leading=float(style.get("leading", 1.25)),
                         balance=bool(style.get("balance", True)))
 
-    headline_text, subline_text = spec.get("headline", ""), spec.get("subline", "")
+    headline_text, subline_text = lines["headline"], lines["subline"]
     headline = fitted("headline", headline_text, round((room - gap) * 0.6) if subline_text else room)
     subline = fitted("subline", subline_text, room - headline.height - (gap if headline.lines else 0))
     stack = [(n, t, f) for n, t, f in (("headline", headline_text, headline), ("subline", subline_text, subline))
@@ -614,6 +631,11 @@ def render_spec_for(variant) -> dict:
         "color_tolerance": getattr(layout, "color_tolerance", DEFAULT_COLOR_TOLERANCE) if layout
         else DEFAULT_COLOR_TOLERANCE,
     }
+    dynamic = dynamic_spec({name: spec[name] for name in ("headline", "subline", "cta")})
+    if dynamic:  # the PNG shows the static lines; the front end or a re-render fills the dynamic ones
+        spec["dynamic"] = dynamic
+        for name in ("headline", "subline", "cta"):
+            spec[name] = static_text(spec[name])
     tpl = layout_template(spec["template"], kind)
     spec["template"] = tpl["name"]
     if "grid" in tpl:
