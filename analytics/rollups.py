@@ -31,6 +31,7 @@ from . import interaction_log, partitions
 from .ingestion import settle_late_events
 from .interaction_log import reenrich_events
 from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
+from .segments import MAX_SEGMENT_KEY
 
 _DAILY_SQL = """
 INSERT INTO analytics_dailyrollup (day, placement_id, variant_id, bucket, experiment_id, segment_key,
@@ -68,13 +69,24 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 # --- bounded segment keys -----------------------------------------------------------------------------------
 
 _SQLITE_KEY_FUNCTION = "kaleido_rollup_segment_key"
+# A part of a key is whole when it has its `=` and is not the last part of a key cut at MAX_SEGMENT_KEY.
+_WHOLE_PART_SQL = (f"position('=' in part) > 0 AND (length({{key}}) < {MAX_SEGMENT_KEY} "
+                   "OR o < array_length(string_to_array({key}, '|'), 1))")
+
+
+def _whole_parts(key: str) -> list[str]:
+    """The name=value parts of a key; a key cut at MAX_SEGMENT_KEY loses its last, possibly partial, part."""
+    parts = key.split("|")
+    if len(key) >= MAX_SEGMENT_KEY:
+        parts = parts[:-1]
+    return [part for part in parts if "=" in part]
 
 
 def project_segment_key(key: str, names: frozenset[str] | set[str]) -> str:
     """`key` (name=value|name=value) with only the features in `names`, in the key's order."""
     if not key:
         return ""
-    return "|".join(part for part in key.split("|") if part.partition("=")[0] in names)
+    return "|".join(part for part in _whole_parts(key) if part.partition("=")[0] in names)
 
 
 def _feature_value_counts(placement_id: int, start: datetime, end: datetime) -> dict[str, int]:
@@ -83,9 +95,10 @@ def _feature_value_counts(placement_id: int, start: datetime, end: datetime) -> 
         if connection.vendor == "postgresql":
             # The distinct keys first (one hash of the day), then their parts: no key leaves the server.
             cursor.execute(
-                "SELECT split_part(part, '=', 1), COUNT(DISTINCT part) FROM "
+                "SELECT split_part(part, '=', 1), COUNT(DISTINCT part) FROM "  # noqa: S608 - constants only
                 "(SELECT DISTINCT segment_key FROM analytics_event WHERE placement_id = %s AND ts >= %s AND ts < %s"
-                " AND segment_key <> '') AS k, unnest(string_to_array(k.segment_key, '|')) AS part GROUP BY 1",
+                " AND segment_key <> '') AS k, unnest(string_to_array(k.segment_key, '|')) WITH ORDINALITY AS t(part, o)"
+                f" WHERE {_WHOLE_PART_SQL.format(key='k.segment_key')} GROUP BY 1",
                 [placement_id, start, end])
             return {name: int(n) for name, n in cursor.fetchall()}
         cursor.execute("SELECT DISTINCT segment_key FROM analytics_event WHERE placement_id = %s AND ts >= %s "
@@ -93,7 +106,7 @@ def _feature_value_counts(placement_id: int, start: datetime, end: datetime) -> 
                            start), connection.ops.adapt_datetimefield_value(end)])
         values: dict[str, set[str]] = defaultdict(set)
         for (key,) in cursor.fetchall():
-            for part in key.split("|"):
+            for part in _whole_parts(key):
                 values[part.partition("=")[0]].add(part)
         return {name: len(found) for name, found in values.items()}
 
@@ -128,8 +141,9 @@ def _segment_key_sql(names: list[str] | None) -> tuple[str, list]:
     if names is None:
         return "segment_key", []
     if connection.vendor == "postgresql":
-        return ("COALESCE((SELECT string_agg(p, '|' ORDER BY o) FROM unnest(string_to_array(segment_key, '|')) "
-                "WITH ORDINALITY AS t(p, o) WHERE split_part(p, '=', 1) = ANY(%s)), '')", [list(names)])
+        whole = _WHOLE_PART_SQL.format(key="segment_key").replace("part", "p")
+        return ("COALESCE((SELECT string_agg(p, '|' ORDER BY o) FROM unnest(string_to_array(segment_key, '|')) "  # noqa: S608
+                f"WITH ORDINALITY AS t(p, o) WHERE split_part(p, '=', 1) = ANY(%s) AND {whole}), '')", [list(names)])
     connection.ensure_connection()
     connection.connection.create_function(
         _SQLITE_KEY_FUNCTION, 2, lambda key, joined: project_segment_key(key or "", set(joined.split("|"))),

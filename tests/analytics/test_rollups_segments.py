@@ -10,7 +10,7 @@ from django.db.models import Sum
 from analytics.ingestion import record_events
 from analytics.models import DailyRollup, UserDayRollup
 from analytics.rollups import choose_segment_features, project_segment_key, refresh_rollups
-from analytics.segments import parse_segment_key
+from analytics.segments import MAX_SEGMENT_KEY, parse_segment_key
 from tests.analytics.factories import event, shown
 from tests.factories import PlacementFactory
 
@@ -24,6 +24,23 @@ def test_the_fewest_valued_features_are_kept_while_their_combinations_fit():
     assert choose_segment_features({"user_code": 500}, max_keys=64) == []
     assert project_segment_key("age=25–34|gender=f|user_code=x1", {"gender", "age"}) == "age=25–34|gender=f"
     assert project_segment_key("", {"age"}) == ""
+    cut = ("a=1|" * 64)[:MAX_SEGMENT_KEY - 4] + "|b=2"  # a key cut at the limit: its last part may be partial
+    assert len(cut) == MAX_SEGMENT_KEY and project_segment_key(cut, {"a", "b"}).split("|")[-1] == "a=1"
+
+
+def test_a_key_cut_at_the_limit_gives_no_partial_feature(settings):
+    settings.KALEIDO_ROLLUP_SEGMENTS = []
+    settings.KALEIDO_ROLLUP_SEGMENT_FEATURES = []
+    placement = PlacementFactory(slug="wide")
+    for i in range(6):
+        features = {f"feature_{j:02d}": "x" for j in range(30)} | {"zz_code": f"z{i}"}  # cut inside feature_2x
+        decision = shown(placement=placement.slug, variant_id=1, user_id=f"u-{i}", features=features)
+        record_events([event(placement=placement.slug, variant_id=1, user_id=f"u-{i}", decision_id=decision)])
+    refresh_rollups()
+
+    keys = set(DailyRollup.objects.filter(placement=placement).values_list("segment_key", flat=True))
+    parts = {part for key in keys for part in key.split("|")}
+    assert keys and all(part.endswith("=x") for part in parts)  # only whole name=value parts
 
 
 def _log(placement, *, users: int, seed: int) -> int:
