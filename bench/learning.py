@@ -310,10 +310,19 @@ def run_world(world: World, n: int, threads: int) -> dict:
     out["default"] = share(policy_ctr(scores, truth, impressions))
     out["default_greedy"] = share(greedy_ctr(scores, truth))
     out["default_auc"], out["default_ece"] = fitted.metrics["auc"], fitted.metrics["calibration_error"]
+    # What the activation gate's holdout checks would say (no champion): AUC ≥ 0.5, log loss below the mean's
+    # by more than the noise of the holdout (ranking.gate.gain_is_real).
+    from ranking.gate import gain_is_real
+
+    logloss, baseline = fitted.metrics["logloss"], fitted.baseline_logloss
+    out["beats_baseline"] = bool(logloss is not None and baseline is not None and logloss < baseline
+                                 and (fitted.metrics["auc"] or 0) >= 0.5
+                                 and gain_is_real(fitted.params["logloss_gain"], fitted.params["logloss_gain_se"]))
 
     ho = fitted.holdout
     tr, va, hs = training.split_indices(n)
-    spec = fitted.spec
+    # The baselines see the same features, without anything the default learnt (its quality offsets).
+    spec = {k: v for k, v in fitted.spec.items() if k not in ("variant_offset", "calibration")}
     users = F.user_codes(spec, rows)
     tags_all = F.tag_matrix(spec, [world.tags[s] for s in shown])
     vcodes = F.variant_codes(spec, (shown + 1).tolist())
@@ -353,6 +362,117 @@ def summary(results: list[dict], n: int) -> list[str]:
         auc, ece = [r[f"{key}_auc"] for r in rs], [r[f"{key}_ece"] for r in rs]
         lines.append(f"| {label} holdout AUC / calibration error | {_pct(auc, 50):.3f} / {_pct(ece, 50):.4f} | "
                      f"{_pct(auc, 10):.3f} / {_pct(ece, 90):.4f} (90th) |")
+    passed = sum(r["beats_baseline"] for r in rs)
+    lines.append(f"| (a) beats the mean-CTR baseline on its holdout (the gate's checks) | {passed} of {len(rs)} worlds | |")
+    chosen: dict[str, int] = {}
+    for r in rs:
+        chosen[r["candidate"]] = chosen.get(r["candidate"], 0) + 1
+    lines.append("| (a) candidate chosen on validation | " + ", ".join(f"{k} ×{v}" for k, v in sorted(chosen.items()))
+                 + " | |")
+    return lines
+
+
+# --- the general model on a long-tail placement ---------------------------------------------------------------
+
+# Four placements share one world's users and preferences; cards differ from banners by a surface effect on
+# one tag group and one user × tag cross of their own. The last card placement gets 2% of the traffic.
+GENERAL_PLACEMENTS = (("home-banner", "banner", 0.45), ("tab-card", "card", 0.35), ("feed-banner", "banner", 0.18),
+                      ("tail-card", "card", 0.02))
+
+
+class MultiPlacementWorld:
+    def __init__(self, world: World):
+        self.world = world
+        rng = np.random.default_rng(5000 + world.seed)  # drawn from the seed alone, before any model
+        self.placement = rng.integers(len(GENERAL_PLACEMENTS), size=world.n_variants)
+        self.placement[: len(GENERAL_PLACEMENTS)] = np.arange(len(GENERAL_PLACEMENTS))  # none empty
+        self.is_card = np.array([GENERAL_PLACEMENTS[p][1] == "card" for p in self.placement])
+        g = int(rng.integers(len(world.groups)))
+        self.card_tag = rng.normal(0, 0.6, 8)[world.codes[:, g] % 8] * self.is_card
+        signal = [i for i, f in enumerate(world.features) if not f.name.startswith("z")]
+        i = int(rng.choice(signal))
+        probe_rng = np.random.default_rng(6000 + world.seed)
+        probe = world._raw(probe_rng, np.zeros(20_000))[0]
+        f = world.features[i]
+        if f.kind == "num":
+            self.card_segment = Segment(i, "above", cut=(float(np.quantile(probe[:, i], rng.uniform(0.2, 0.8))),))
+        elif f.kind == "cat":
+            self.card_segment = Segment(i, "levels", level_effect=rng.normal(0, 1, f.levels))
+        else:
+            self.card_segment = Segment(i, "bool")
+        g2 = int(rng.integers(len(world.groups)))
+        self.card_cross_eff = rng.normal(0, 0.8, 8)[world.codes[:, g2] % 8] * self.is_card
+
+    def ctr(self, raw: np.ndarray, present: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        p = np.clip(self.world.ctr_matrix(raw, present, noise), 1e-9, 1 - 1e-9)
+        logit = np.log(p / (1 - p)) + self.card_tag[None, :]
+        logit += self.card_segment.of(raw, present)[:, None] * self.card_cross_eff[None, :]
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    def log(self, n: int):
+        w = self.world
+        rng = np.random.default_rng(w.seed * 104729 + n)
+        t = np.sort(rng.random(n))
+        raw, present, noise, rows = w.users(n, t, rng)
+        where = rng.choice(len(GENERAL_PLACEMENTS), size=n, p=[s for _, _, s in GENERAL_PLACEMENTS])
+        members = [np.flatnonzero(self.placement == p) for p in range(len(GENERAL_PLACEMENTS))]
+        shown = np.array([members[p][rng.integers(len(members[p]))] for p in where])
+        prob = np.empty(n)
+        for start in range(0, n, 20_000):
+            sl = slice(start, start + 20_000)
+            prob[sl] = self.ctr(raw[sl], present[sl], noise[sl])[np.arange(len(prob[sl])), shown[sl]]
+        clicks = (rng.random(n) < prob).astype(float)
+        return rows, shown, clicks, t
+
+
+def run_general(world: World, n: int, threads: int) -> dict:
+    """Share of the oracle's lift on the 2%-traffic card placement reached by (i) its own dedicated model,
+    (ii) a model over every placement's rows without placement features (the general model before),
+    (iii) the general model with placement and surface features (`fit_ranker(general=True)`)."""
+    from ranking import training
+
+    multi = MultiPlacementWorld(world)
+    rows, shown, clicks, t = multi.log(n)
+    data = training_data(world, rows, shown, clicks, t)
+    data.context_by_variant = {int(v) + 1: GENERAL_PLACEMENTS[p][:2] for v, p in enumerate(multi.placement)}
+    tail = np.flatnonzero(multi.placement == len(GENERAL_PLACEMENTS) - 1)
+    rng = np.random.default_rng(world.seed + 199)
+    raw, present, noise, eval_rows = world.users(EVAL_USERS, rng.uniform(1.0, 1.1, EVAL_USERS), rng)
+    truth = multi.ctr(raw, present, noise)[:, tail]
+    means = truth.mean(axis=0)
+    control = int(np.argsort(means)[len(means) // 2])
+    base, oracle = float(truth[:, control].mean()), float(truth.max(axis=1).mean())
+
+    def share(fitted) -> float:
+        if fitted is None:
+            return 0.0  # no model: the placement serves its control design
+        scores = score_all(fitted.model, fitted.spec, world, eval_rows)[:, tail]
+        return (greedy_ctr(scores, truth) - base) / (oracle - base) if oracle > base else float("nan")
+
+    own = np.isin(shown, tail)
+    out = {"world": world.seed, "n": n, "tail_rows": int(own.sum()), "tail_clicks": int(clicks[own].sum()),
+           "tail_variants": len(tail)}
+    dedicated = None
+    if own.sum() >= 500 and clicks[own].sum() > 0:  # KALEIDO_TRAIN_MIN_ROWS
+        sub = training_data(world, [rows[i] for i in np.flatnonzero(own)], shown[own], clicks[own], t[own])
+        dedicated = training.fit_ranker(sub, threads=threads)
+    out["dedicated"] = share(dedicated)
+    out["pooled"] = share(training.fit_ranker(data, threads=threads))
+    out["general"] = share(training.fit_ranker(data, threads=threads, general=True))
+    return out
+
+
+def general_summary(results: list[dict]) -> list[str]:
+    n = results[0]["n"]
+    lines = [f"| tail card placement, {n:,} impressions over 4 placements ({len(results)} worlds) | median | "
+             "10th pct |", "|---|---|---|"]
+    for key, label in [("dedicated", "(i) its own dedicated model (control when under 500 rows)"),
+                       ("pooled", "(ii) every placement's rows, no placement features"),
+                       ("general", "(iii) general model with placement and surface features")]:
+        vals = [r[key] for r in results]
+        lines.append(f"| {label} | {_pct(vals, 50):.0%} | {_pct(vals, 10):.0%} |")
+    gains = [r["general"] - r["pooled"] for r in results]
+    lines.append(f"| (iii) − (ii), points | {_pct(gains, 50) * 100:+.0f} | {_pct(gains, 10) * 100:+.0f} |")
     return lines
 
 
@@ -363,14 +483,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="5000,60000")
     parser.add_argument("--full", action="store_true", help="also 500,000 impressions (slow on 2 cores)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--general-worlds", type=int, default=3,
+                        help="worlds (the first ones) of the long-tail placement experiment, at 60,000 impressions")
+    parser.add_argument("--time-limit", type=float, default=0,
+                        help="seconds after which no new world is started (0: none); the summary says how many ran")
     parser.add_argument("--write", action="store_true", help="replace the learning section of bench/RESULTS.md")
     args = parser.parse_args()
     import django
 
     django.setup()
     sizes = [int(s) for s in args.sizes.split(",")] + ([500_000] if args.full else [])
-    results = []
+    results, general = [], []
+    started = time.monotonic()
     for seed in range(args.first, args.first + args.worlds):
+        if args.time_limit and time.monotonic() - started > args.time_limit:
+            print(f"time limit reached: {seed - args.first} of {args.worlds} worlds run", flush=True)
+            break
         world = World(seed)
         print(f"world {seed:2d}: {world.describe()}", flush=True)
         for n in sizes:
@@ -379,10 +507,20 @@ def main() -> None:
             print(f"  {n:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
                   f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, {r['candidate']}, {r['fit_s']:.0f}s)  "
                   f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
-                  f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}", flush=True)
+                  f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}  "
+                  f"beats baseline {r['beats_baseline']}", flush=True)
+            if n == 60_000 and seed < args.first + args.general_worlds:
+                g = run_general(world, 60_000, args.threads)
+                general.append(g)
+                print(f"  general: tail {g['tail_rows']} rows, {g['tail_clicks']} clicks, {g['tail_variants']} "
+                      f"variants: dedicated {g['dedicated']:.0%}  pooled {g['pooled']:.0%}  general "
+                      f"{g['general']:.0%}", flush=True)
     lines = []
     for n in sizes:
-        lines += summary(results, n) + [""]
+        if any(r["n"] == n for r in results):
+            lines += summary(results, n) + [""]
+    if general:
+        lines += general_summary(general) + [""]
     print("\n".join(lines))
     if args.write:
         write_results(lines, args, sizes)

@@ -152,6 +152,8 @@ def column_names(spec: Mapping[str, Any]) -> list[str]:
         names.append("variant_id")
     if spec.get("variant_context") is not None:
         names += ["placement", "surface"]
+    if "variant_offset" in spec:
+        names.append("variant_quality")
     names.append("position")
     return names
 
@@ -238,8 +240,31 @@ def lgb_matrix(
     context = context_codes(spec, variant_codes_)
     if context is not None:
         parts.append(context)
+    if "variant_offset" in spec:
+        parts.append(variant_offsets(spec, variant_codes_).reshape(-1, 1))
     parts.append(positions.reshape(-1, 1).astype(np.float64))
     return np.hstack(parts)
+
+
+def variant_offset_column(spec: Mapping[str, Any]) -> int | None:
+    """Index of LightGBM's `variant_quality` column: the shrunk per-variant quality on the log-odds scale,
+    looked up by variant id. The booster was trained with it at 0 (so never splits on it) and
+    registry.LoadedModel.predict_matrix adds it to the booster's log-odds."""
+    if "variant_offset" not in spec:
+        return None
+    return len(column_names(spec)) - 2
+
+
+def variant_offsets(spec: Mapping[str, Any], variant_codes_: np.ndarray | None) -> np.ndarray:
+    """Each row's variant quality offset (0 for a variant the model never saw, or without offsets)."""
+    offsets = spec.get("variant_offset")
+    table = np.asarray(offsets if offsets is not None else [], dtype=np.float64)
+    codes = np.asarray(variant_codes_ if variant_codes_ is not None else [], dtype=np.float64).reshape(-1)
+    out = np.zeros(len(codes))
+    ok = ~np.isnan(codes)
+    if len(table):
+        out[ok] = table[codes[ok].astype(int)]
+    return out
 
 
 # --- Logistic regression encoding: one-hot + standardised numbers, crossed with every tag -----------------

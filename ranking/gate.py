@@ -2,8 +2,8 @@
 mean click rate and is not worse than the model serving now.
 
 Training measures the candidate on its holdout (the newest 15% of rows, never seen in fitting or
-calibration): its log loss, the log loss of the constant that predicts the click rate of the rows it learnt
-from (the baseline), the paired per-row gain over the baseline with its standard error, AUC, and the
+calibration): its log loss, the log loss of the constant that predicts the validation split's click rate (the
+level its calibration was fitted to: the baseline), the paired per-row gain over the baseline with its standard error, AUC, and the
 champion's log loss on the holdout rows logged after the champion's own training window (rows the champion
 did not learn from either). Those numbers are stored in the version's params
 under "gate"; `check` turns them into a verdict with reasons in words. services.model_activate is the one

@@ -79,11 +79,15 @@ class LoadedModel:
         compiled = self.compiled
         p = compiled.predict(x) if compiled is not None else self.booster.predict(x, num_threads=1)
         calibration = self.spec.get("calibration")
-        if calibration is None:
+        offset_col = F.variant_offset_column(self.spec)
+        if calibration is None and offset_col is None:
             return p
-        slope, intercept = calibration
+        slope, intercept = calibration or (1.0, 0.0)
         p = np.clip(p, 1e-7, 1 - 1e-7)
-        return 1.0 / (1.0 + np.exp(-(slope * np.log(p / (1 - p)) + intercept)))
+        logit = np.log(p / (1 - p))
+        if offset_col is not None:  # the per-variant quality the trees do not see (training.fit_variant_offsets)
+            logit = logit + x[:, offset_col]
+        return 1.0 / (1.0 + np.exp(-(slope * logit + intercept)))
 
     def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray,
                 vcodes: np.ndarray | None = None) -> np.ndarray:
@@ -113,6 +117,9 @@ class LoadedModel:
         if self.algo == ModelVersion.Algo.LIGHTGBM:
             x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+            offset_col = F.variant_offset_column(self.spec)
+            if offset_col is not None:  # the booster never splits on it: its contribution is the offset itself
+                contrib[:, offset_col] += x[:, offset_col]
             calibration = self.spec.get("calibration")
             if calibration is not None:  # the calibrated log-odds are slope · raw + intercept
                 contrib = contrib * calibration[0]

@@ -180,17 +180,20 @@ def split_indices(n: int) -> tuple[slice, slice, slice]:
 # LightGBM candidates tried on the validation split; the one with the lowest calibrated validation log
 # loss (next to the logistic-regression candidates) is kept. Chosen once on the bench's worlds, never per world.
 LGB_CANDIDATES: dict[str, dict[str, Any]] = {
-    # Shallow trees: the signal is usually a few user × tag interactions.
+    # Three leaves: each tree is one user split and one tag split, the shape of a user × tag preference.
+    "lgb-pairs": {"num_leaves": 3, "learning_rate": 0.1, "lambda_l2": 1.0, "min_data_in_leaf_per": 2000},
+    # Shallow trees: a few user × tag interactions at once.
     "lgb-shallow": {"num_leaves": 7, "learning_rate": 0.05, "lambda_l2": 1.0, "min_data_in_leaf_per": 2000},
-    # More leaves and stronger regularisation: room for user × user × tag and thresholds.
-    "lgb-interactions": {"num_leaves": 31, "learning_rate": 0.03, "lambda_l2": 10.0, "min_data_in_leaf_per": 4000,
-                         "feature_fraction": 0.7, "max_cat_to_onehot": 4},
 }
-SELECTION_MARGIN = 0.01  # relative validation log-loss gain a later candidate needs to be chosen
+# Tried and dropped: 31 leaves with stronger L2 and feature fraction 0.7 ("lgb-interactions"): chosen in 1
+# of 20 bench worlds, within a point of the shallow trees there, and the slowest candidate to fit.
+SELECTION_SE = 1.0  # a candidate within this many standard errors of the best is as good (one-SE rule)
 # c: inverse L2 strength; variant_scale: the per-variant quality term's scale (0: none), see fit_logreg.
 LOGREG_CANDIDATES: dict[str, dict[str, float]] = {
     "logreg-C0.05": {"c": 0.05, "variant_scale": 0.0},
-    "logreg-C0.5": {"c": 0.5, "variant_scale": 0.0},
+    # With a per-variant quality term: prior sd √C·scale ≈ 0.14 and 0.2 on the log-odds.
+    "logreg-C0.02+quality": {"c": 0.02, "variant_scale": 1.0},
+    "logreg-C0.01+quality": {"c": 0.01, "variant_scale": 2.0},
 }
 
 
@@ -279,6 +282,31 @@ def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y:
     return out
 
 
+# Prior sd (log-odds) of the per-variant quality LightGBM candidates may add on top of their trees; None: no
+# quality term. Chosen on the validation split with the rest of the candidate, never per world.
+VARIANT_QUALITY_SD: tuple[float | None, ...] = (None, 0.15, 0.3)
+
+
+def fit_variant_offsets(logit: np.ndarray, y: np.ndarray, w: np.ndarray, codes: np.ndarray, n_ids: int,
+                        prior_sd: float) -> np.ndarray:
+    """Per-variant quality on top of a model's log-odds: the maximum a posteriori intercept of each variant
+    (prior N(0, prior_sd²)) given the model's predictions, by Newton's method. A variant with few
+    impressions stays near 0; one with many gets what its clicks say beyond its tags."""
+    ok = ~np.isnan(codes)
+    c, f, yy, ww = codes[ok].astype(int), logit[ok], y[ok], w[ok]
+    precision = 1.0 / prior_sd ** 2
+    b = np.zeros(n_ids)
+    for _ in range(20):
+        q = 1.0 / (1.0 + np.exp(-(f + b[c])))
+        grad = np.bincount(c, weights=ww * (q - yy), minlength=n_ids) + precision * b
+        hess = np.bincount(c, weights=ww * q * (1 - q), minlength=n_ids) + precision
+        step = grad / hess
+        b -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return b
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p / (1 - p))
@@ -339,6 +367,20 @@ class Fitted:
     holdout: dict[str, np.ndarray]
 
 
+def choose_candidate(considered: Sequence[tuple]) -> tuple:
+    """One-standard-error rule on the validation split: the first candidate (in the fixed order, simpler
+    first; a LightGBM candidate before its quality-offset variants) whose calibrated log loss is within
+    SELECTION_SE paired standard errors of the best one's. `considered`: (loss, label, fitted, params,
+    calibration, per-row losses) tuples; returns the chosen one's first five."""
+    best = min(considered, key=lambda c: c[0])
+    for candidate in considered:
+        d = candidate[5] - best[5]
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        if float(d.mean()) <= SELECTION_SE * se:
+            return candidate[:5]
+    return best[:5]
+
+
 def _refit_rows(n: int) -> slice:
     """Train + validation: the chosen candidate is refitted on both once the choice is made."""
     _, va, _ = split_indices(n)
@@ -380,50 +422,73 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     y, w, pos = data.labels, data.weights, data.positions
     x = None
     tried: list[dict[str, Any]] = []
-    best: tuple[float, str, Any, dict, tuple[float, float]] | None = None
+    n_ids = len(spec["variant_ids"] or [])
+    lgb_spec = {**spec, "variant_offset": [0.0] * n_ids}  # the trees train with the quality column at 0
     names = []
     if algo in ("auto", ModelVersion.Algo.LIGHTGBM):
         names += list(LGB_CANDIDATES)
     if algo in ("auto", ModelVersion.Algo.LOGREG):
         names += list(LOGREG_CANDIDATES)
+
+    considered: list[tuple[float, str, Any, dict, tuple[float, float], np.ndarray]] = []
+
+    def consider(label: str, p_va: np.ndarray, fitted: Any, params: dict) -> None:
+        cal = platt(y[va], p_va, w[va])
+        q = np.clip(1 / (1 + np.exp(-(cal[0] * _logit(p_va) + cal[1]))), 1e-7, 1 - 1e-7)
+        row_loss = -(y[va] * np.log(q) + (1 - y[va]) * np.log(1 - q)) * (w[va] / w[va].mean())
+        loss = float(row_loss.mean())
+        tried.append({"candidate": label, "valid_logloss": loss})
+        considered.append((loss, label, fitted, params, cal, row_loss))
+
     for name in names:
         if name in LGB_CANDIDATES:
             if x is None:
-                x = F.lgb_matrix(spec, users=users, tags=tags, variant_codes_=vcodes, positions=pos)
-            booster, params = fit_lightgbm(x=x, y=y, w=w, spec=spec, threads=threads, overrides=LGB_CANDIDATES[name])
-            probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LIGHTGBM, spec=spec, booster=booster)
-            fitted: Any = booster
+                x = F.lgb_matrix(lgb_spec, users=users, tags=tags, variant_codes_=vcodes, positions=pos)
+            booster, params = fit_lightgbm(x=x, y=y, w=w, spec=lgb_spec, threads=threads,
+                                           overrides=LGB_CANDIDATES[name])
+            raw_tr = booster.predict(x[tr], raw_score=True, num_threads=threads or settings.KALEIDO_TRAIN_THREADS)
+            raw_va = booster.predict(x[va], raw_score=True, num_threads=threads or settings.KALEIDO_TRAIN_THREADS)
+            for sd in VARIANT_QUALITY_SD if n_ids else (None,):
+                offsets = np.zeros(n_ids) if sd is None else fit_variant_offsets(raw_tr, y[tr], w[tr], vcodes[tr],
+                                                                                  n_ids, sd)
+                logit_va = raw_va + F.variant_offsets({"variant_offset": offsets}, vcodes[va])
+                label = name if sd is None else f"{name}+quality{sd:g}"
+                consider(label, 1 / (1 + np.exp(-logit_va)), (booster, offsets),
+                         {**params, "variant_quality_sd": sd, "base": name})
         else:
             settings_ = LOGREG_CANDIDATES[name]
             coef = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes, **settings_)
-            params = {**settings_, "C": settings_["c"], "crosses": "user × tag", "bins": F.NUMBER_BINS}
+            params = {**settings_, "C": settings_["c"], "crosses": "user × tag", "bins": F.NUMBER_BINS, "base": name}
             probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LOGREG, spec=spec, coef=coef)
-            fitted = coef
-        p_va = probe.predict(users=users[va], tags=tags[va], vcodes=vcodes[va], positions=pos[va])
-        cal = platt(y[va], p_va, w[va])
-        loss = weighted_logloss(y[va], 1 / (1 + np.exp(-(cal[0] * _logit(p_va) + cal[1]))), w[va])
-        tried.append({"candidate": name, "valid_logloss": loss})
-        # One-standard-error style: a later (more flexible) candidate must beat the incumbent by more than
-        # the noise of a small validation split, else the simpler one stays.
-        if best is None or loss < best[0] * (1 - SELECTION_MARGIN):
-            best = (loss, name, fitted, params, cal)
-    if best is None:
+            consider(name, probe.predict(users=users[va], tags=tags[va], vcodes=vcodes[va], positions=pos[va]),
+                     coef, params)
+    if not considered:
         raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
-    _, name, fitted, params, (slope, intercept) = best
+    _, name, fitted, params, (slope, intercept) = choose_candidate(considered)
+    base_name = params.pop("base")
     params = {**params, "candidate": name, "candidates": tried, "calibration_platt": [slope, intercept],
               "refit": "train+validation" if refit else "train"}
     # Refit on train + validation: 15% more (and the most recent) rows. The calibration fitted on the
     # validation split for the train-only fit is kept: same settings, so the same shape of over-/under-
     # confidence, and the holdout below measures the result honestly.
-    if refit and name in LGB_CANDIDATES:
-        rounds = max(1, int(round(params["best_iteration"] * _refit_rows(n).stop / max(tr.stop, 1))))
-        fitted, _ = fit_lightgbm(x=x, y=y, w=w, spec=spec, threads=threads, overrides=LGB_CANDIDATES[name],
-                                 rows=_refit_rows(n), rounds=rounds)
-        params["best_iteration"] = rounds
+    lgb_chosen = base_name in LGB_CANDIDATES
+    if lgb_chosen:
+        booster, offsets = fitted
+        if refit:
+            rows = _refit_rows(n)
+            rounds = max(1, int(round(params["best_iteration"] * rows.stop / max(tr.stop, 1))))
+            booster, _ = fit_lightgbm(x=x, y=y, w=w, spec=lgb_spec, threads=threads,
+                                      overrides=LGB_CANDIDATES[base_name], rows=rows, rounds=rounds)
+            params["best_iteration"] = rounds
+            if params["variant_quality_sd"] is not None:
+                raw = booster.predict(x[rows], raw_score=True, num_threads=threads or settings.KALEIDO_TRAIN_THREADS)
+                offsets = fit_variant_offsets(raw, y[rows], w[rows], vcodes[rows], n_ids, params["variant_quality_sd"])
+        fitted = booster
+        spec = {**lgb_spec, "variant_offset": [round(float(v), 6) for v in offsets]}
     elif refit:
         fitted = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes,
-                            rows=_refit_rows(n), **LOGREG_CANDIDATES[name])
-    if name in LGB_CANDIDATES:
+                            rows=_refit_rows(n), **LOGREG_CANDIDATES[base_name])
+    if lgb_chosen:
         algo_used = ModelVersion.Algo.LIGHTGBM
         spec = {**spec, "calibration": [slope, intercept]}
         model = registry.LoadedModel(version="-", algo=algo_used, spec=spec, booster=fitted)
@@ -441,10 +506,11 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
         artefact, suffix = json.dumps(coef).encode(), ".json"
     p = model.predict(users=users[ho], tags=tags[ho], vcodes=vcodes[ho], positions=pos[ho])
     metrics = holdout_metrics(y[ho], p)
-    # The baseline predicts the mean click rate of the rows the model learnt from (train + validation
-    # after the refit), so neither side gains from seeing more recent rows than the other.
-    fit_rows = _refit_rows(n) if refit else tr
-    base = float(np.average(y[fit_rows], weights=w[fit_rows])) if len(y[fit_rows]) else 0.0
+    # The baseline predicts the validation split's mean click rate: the level the candidate's calibration
+    # was fitted to, so the candidate cannot beat it merely by tracking a recent change of the click rate
+    # (its gain has to come from ranking users and variants).
+    base = float(np.average(y[va], weights=w[va])) if len(y[va]) else (float(np.average(y[tr], weights=w[tr]))
+                                                                      if len(y[tr]) else 0.0)
     baseline = holdout_metrics(y[ho], np.full(len(p), base))["logloss"] if len(p) else None
     params["calibration"] = calibration_curve(p, y[ho])  # the holdout's curve, for the registry page
     params["baseline_logloss"] = baseline

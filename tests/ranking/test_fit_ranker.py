@@ -142,20 +142,26 @@ def _two_surfaces(seed: int, n: int = 24_000):
 @pytest.mark.parametrize("algo", ["lightgbm", "logreg"])
 def test_the_general_model_tells_a_banner_from_a_card(algo):
     data = _two_surfaces(11)
-    general = training.fit_ranker(data, algo=algo, threads=1, general=True)
-    pooled = training.fit_ranker(data, algo=algo, threads=1)
+    # Three live variants with no impressions yet (a placement's new designs): grid on the banner, grid and
+    # list on the card. Only their placement and surface can tell them apart.
+    new = {101: data.tags_by_variant[1], 107: data.tags_by_variant[7], 109: data.tags_by_variant[9]}
+    live = {101: ("home-banner", "banner"), 107: ("tab-card", "card"), 109: ("tab-card", "card")}
+    general = training.fit_ranker(data, algo=algo, threads=1, general=True, variant_tags=list(new.values()),
+                                  variant_context=live)
+    pooled = training.fit_ranker(data, algo=algo, threads=1, variant_tags=list(new.values()))
     assert general.spec["variant_context"]["surfaces"] == ["banner", "card"]
-    grid_banner, grid_card, list_card = 1, 7, 9  # variants with the same tags on either surface
-    ids = [grid_banner, grid_card, list_card]
-    spec, model = general.spec, general.model
-    user = F.user_codes(spec, [{"age": 30}] * 3)
-    tags = F.tag_matrix(spec, [data.tags_by_variant[v] for v in ids])
-    p = model.predict(users=user, tags=tags, vcodes=F.variant_codes(spec, ids), positions=np.ones(3))
-    assert p[1] > 2 * p[0]  # grid: good on the card, bad on the banner
-    assert p[1] > p[2]  # and on the card it beats the list
-    q = pooled.model.predict(users=F.user_codes(pooled.spec, [{"age": 30}] * 3),
-                             tags=F.tag_matrix(pooled.spec, [data.tags_by_variant[v] for v in ids]),
-                             vcodes=F.variant_codes(pooled.spec, ids), positions=np.ones(3))
+
+    def scores(fitted, ids):
+        spec = fitted.spec
+        return fitted.model.predict(users=F.user_codes(spec, [{"age": 30}] * len(ids)),
+                                    tags=F.tag_matrix(spec, [new.get(v) or data.tags_by_variant[v] for v in ids]),
+                                    vcodes=F.variant_codes(spec, ids), positions=np.ones(len(ids)))
+
+    for ids in ([1, 7, 9], [101, 107, 109]):  # seen variants, then the new ones
+        p = scores(general, ids)
+        assert p[1] > 2 * p[0]  # grid: good on the card, bad on the banner
+        assert p[1] > p[2]  # and on the card it beats the list
+    q = scores(pooled, [101, 107, 109])
     assert q[0] == pytest.approx(q[1])  # without the features both surfaces look the same
 
 
@@ -168,3 +174,22 @@ def test_placements_unseen_in_training_rows_are_missing_not_invented():
     assert context["placements"] == ["home-banner"] and context["surfaces"] == ["banner"]
     codes = F.context_codes(fitted.spec, F.variant_codes(fitted.spec, [1, 99, 12345]))
     assert codes[0].tolist() == [0.0, 0.0] and np.isnan(codes[1]).all() and np.isnan(codes[2]).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lightgbm_gains_a_shrunk_quality_offset_per_variant_when_validation_asks_for_it(seed):
+    data = _variant_quality_data(seed)
+    fitted = training.fit_ranker(data, algo="lightgbm", threads=1)
+    assert "+quality" in fitted.params["candidate"]  # chosen on validation over the plain trees
+    spec = fitted.spec
+    ids = [1, 5, 3]
+    p = fitted.model.predict(users=F.user_codes(spec, [{"age": 40}] * 3),
+                             tags=F.tag_matrix(spec, [data.tags_by_variant[v] for v in ids]),
+                             vcodes=F.variant_codes(spec, ids), positions=np.ones(3))
+    assert p[0] > p[1] * 1.5 > p[2] * 1.5
+    # Explanations still add up: the offset is its own column of the contributions.
+    names, contrib = fitted.model.contributions(users=F.user_codes(spec, [{"age": 40}]),
+                                                tags=F.tag_matrix(spec, [data.tags_by_variant[1]]),
+                                                vcodes=F.variant_codes(spec, [1]), positions=np.ones(1))
+    assert contrib[0, names.index("variant_quality")] > 0.5
+    assert contrib[0].sum() == pytest.approx(np.log(p[0] / (1 - p[0])), abs=1e-6)
