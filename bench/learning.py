@@ -476,6 +476,23 @@ def general_summary(results: list[dict]) -> list[str]:
     return lines
 
 
+def _append(path: str | None, row: dict) -> None:
+    if path:
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps(row, default=float) + "\n")
+
+
+def print_world(r: dict) -> None:
+    print(f"  {r['n']:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
+          f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, {r['candidate']}, {r['fit_s']:.0f}s)  "
+          f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
+          f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}  ECE "
+          f"{r['default_ece'] or float('nan'):.4f}/{r['lgb_ece'] or float('nan'):.4f}/"
+          f"{r['logreg_ece'] or float('nan'):.4f}  beats baseline {r['beats_baseline']}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worlds", type=int, default=20)
@@ -485,6 +502,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--general-worlds", type=int, default=3,
                         help="worlds (the first ones) of the long-tail placement experiment, at 60,000 impressions")
+    parser.add_argument("--general-only", action="store_true", help="only the long-tail placement experiment")
+    parser.add_argument("--jsonl", help="also append every world's result to this file as one JSON line")
     parser.add_argument("--time-limit", type=float, default=0,
                         help="seconds after which no new world is started (0: none); the summary says how many ran")
     parser.add_argument("--write", action="store_true", help="replace the learning section of bench/RESULTS.md")
@@ -493,6 +512,8 @@ def main() -> None:
 
     django.setup()
     sizes = [int(s) for s in args.sizes.split(",")] + ([500_000] if args.full else [])
+    if args.general_only:
+        sizes = [60_000]
     results, general = [], []
     started = time.monotonic()
     for seed in range(args.first, args.first + args.worlds):
@@ -502,16 +523,15 @@ def main() -> None:
         world = World(seed)
         print(f"world {seed:2d}: {world.describe()}", flush=True)
         for n in sizes:
-            r = run_world(world, n, args.threads)
-            results.append(r)
-            print(f"  {n:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
-                  f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, {r['candidate']}, {r['fit_s']:.0f}s)  "
-                  f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
-                  f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}  "
-                  f"beats baseline {r['beats_baseline']}", flush=True)
+            r = run_world(world, n, args.threads) if not args.general_only else None
+            if r is not None:
+                results.append(r)
+                print_world(r)
+                _append(args.jsonl, r)
             if n == 60_000 and seed < args.first + args.general_worlds:
                 g = run_general(world, 60_000, args.threads)
                 general.append(g)
+                _append(args.jsonl, {"general": True, **g})
                 print(f"  general: tail {g['tail_rows']} rows, {g['tail_clicks']} clicks, {g['tail_variants']} "
                       f"variants: dedicated {g['dedicated']:.0%}  pooled {g['pooled']:.0%}  general "
                       f"{g['general']:.0%}", flush=True)
