@@ -501,7 +501,9 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
     tx0, ty0, tx1, ty1 = _px_box(frac, W, H)
     if boxes.get("after_art") and art_right:
         tx0 = art_right
-    text_box: Box = (tx0 + margin, ty0 + margin, tx1 - margin, ty1 - margin)
+    text_box: Box = (tx0 + margin, ty0 + margin, max(tx0 + margin + 1, tx1 - margin),
+                     max(ty0 + margin + 1, ty1 - margin))
+    text_box = (min(text_box[0], W - 1), min(text_box[1], H - 1), min(text_box[2], W), min(text_box[3], H))
     side = side if side in ("left", "right", "bottom") else "left"
     canvas, text_color, alpha = _backdrop(canvas, text_box, side, tpl.get("backdrop") or {}, has_art=has_art,
                                           required=MIN_CONTRAST)
@@ -549,6 +551,9 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
     button = resolve_button_color(hex_to_rgb(colors.get("button", "#E8322E")),
                                   tolerance=float(tolerance if tolerance is not None else DEFAULT_COLOR_TOLERANCE))
     button_box: Box | None = None
+    if cta and (button_h < 6 or box_w < 12):
+        checks["notes"].append("cta: no room for the button at this size; not drawn")
+        cta = ""
     if cta:
         label = fit_text(cta, int(box_w - button_h * 0.8), int(button_h * 0.78),
                          max_size=min(round(cta_style["size"] * H * font_scale), round(button_h * 0.5)),

@@ -211,3 +211,13 @@ def test_text_only_and_product_card_templates_render_their_copy():
         assert composition.template == layout_template(kind=layout)["name"]
         assert [b.name for b in composition.blocks] == ["headline", "subline", "cta"]
         assert composition.violations == []
+
+
+@pytest.mark.parametrize("size", [(40, 20), (1, 1), (1000, 60), (100, 400), (2000, 100)])
+@pytest.mark.parametrize("layout", ["single_image_text", "left_image", "list", "grid", "text_only"])
+def test_odd_and_tiny_placement_sizes_render_without_failing(size, layout):
+    for position in ("left", "right", "bottom"):
+        composition = compose(_spec(layout=layout, text_position=position), _photo(), size, cells=[_photo()])
+        assert composition.image.size == size
+        if composition.button_box is None:
+            assert any("no room for the button" in n for n in composition.checks["notes"])
