@@ -114,7 +114,8 @@ def test_the_per_variant_term_learns_quality_the_tags_do_not_explain(seed):
 
 def test_fit_ranker_refits_the_chosen_candidate_on_train_and_validation_and_keeps_a_clean_holdout():
     data = _variant_quality_data(7, n=12_000)
-    fitted = training.fit_ranker(data, algo="lightgbm", threads=1)
+    assert training.fit_ranker(data, algo="lightgbm", threads=1).params["refit"] == "train"  # the default
+    fitted = training.fit_ranker(data, algo="lightgbm", threads=1, refit=True)
     assert fitted.params["refit"] == "train+validation"
     # The early-stopped rounds, scaled from the training split's rows to train + validation's.
     assert fitted.model.booster.num_trees() == fitted.params["best_iteration"]

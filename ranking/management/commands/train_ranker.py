@@ -13,7 +13,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--placement", help="Placement slug; leave out with --general for the general model.")
         parser.add_argument("--algo", choices=["auto", "lightgbm", "logreg"], default="auto",
-                            help="auto (default): the candidate with the best validation log loss.")
+                            help="auto (default): LightGBM and logistic-regression candidates, chosen on the "
+                                 "validation split (one-standard-error rule on calibrated log loss).")
         parser.add_argument("--general", action="store_true", help="One model over every placement's data.")
         parser.add_argument("--variant-id", action="store_true", help="Also learn a per-variant effect.")
         parser.add_argument("--activate", action="store_true", help="Make it serve if it passes the gate.")
