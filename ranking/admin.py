@@ -223,7 +223,9 @@ class ModelRolloutAdmin(RoleAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False  # a ramp's history is the record of why a model went live or did not
+        # A ramp is part of its model version's history: whoever may delete versions (which deletes their
+        # ramps) may delete ramps, nobody else.
+        return request.user.has_perm("ranking.delete_modelversion")
 
     def has_activate_permission(self, request) -> bool:
         return request.user.has_perm("ranking.activate_model")
@@ -252,7 +254,11 @@ class ModelRolloutAdmin(RoleAdmin):
     def check_now(self, request, queryset):
         from .rollout import evaluate
 
-        for ramp in queryset.filter(status=ModelRollout.Status.RAMPING).select_related("placement", "candidate"):
+        ramping = queryset.filter(status=ModelRollout.Status.RAMPING).select_related("placement", "candidate")
+        if not ramping.exists():
+            self.message_user(request, "No ramp under way among the selected (they may have ended meanwhile).",
+                              messages.WARNING)
+        for ramp in ramping:
             verdict = evaluate(ramp)
             level = messages.ERROR if verdict.action == "rollback" else messages.INFO
             self.message_user(request, f"{ramp.placement.slug}: {verdict.action} ({verdict.reason})", level)

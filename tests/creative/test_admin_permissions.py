@@ -79,7 +79,7 @@ ACTIONS = {
     "ranking.modelversion.release_gradually": "operate",
     "ranking.modelrollout.check_now": "operate",
     "ranking.modelrollout.cancel": "operate",
-    "ranking.modelrollout.delete_selected": "nobody",  # a ramp's history is never deleted by hand
+    "ranking.modelrollout.delete_selected": "operate",  # with its model version, by whoever may delete versions
     "ranking.decision.delete_selected": "nobody",
 }
 # Custom admin views (added through get_urls) and who may open them (GET) and use them (POST).
