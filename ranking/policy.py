@@ -126,7 +126,7 @@ def first_position_probabilities(policy: SlatePolicy) -> np.ndarray:
         out += eta * policy.new_mask.astype(float) / np.count_nonzero(policy.new_mask)
     if exploit > 0:
         if policy.heads is not None:
-            heads = np.argsort(-policy.heads, axis=1, kind="stable")[:, 0]
+            heads = np.argmax(policy.heads, axis=1)  # the first maximum, as the stable greedy order puts first
             out += exploit * np.bincount(heads, minlength=n) / len(policy.heads)
         else:
             out[policy.order[0]] += exploit

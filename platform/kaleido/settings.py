@@ -206,6 +206,7 @@ SPECTACULAR_SETTINGS = {
 
 # analytics
 KALEIDO_EBM_MAX_ROWS = env_int("KALEIDO_EBM_MAX_ROWS", 1_000_000)  # rows the attribution EBM trains on
+KALEIDO_EBM_JOBS = env_int("KALEIDO_EBM_JOBS", 0)  # threads an EBM fit uses; 0 = every core
 KALEIDO_ROLLUP_SEGMENTS = env_list("KALEIDO_ROLLUP_SEGMENTS", [])  # empty: every feature of the decision
 KALEIDO_EVENT_RETENTION_DAYS = env_int("KALEIDO_EVENT_RETENTION_DAYS", 400)
 KALEIDO_DECISION_RETENTION_DAYS = env_int("KALEIDO_DECISION_RETENTION_DAYS", 400)  # pruned by events_retention
