@@ -19,7 +19,9 @@ def run(ctx: DemoContext) -> None:
         if kit.images.exists():
             ctx.say(f"Generation: {kit.name} already has {kit.images.count()} images; kept.")
             continue
-        width, height = size_for_placement(kit.placement, long_side=512)
+        # Art at least the placement's size: composition never enlarges art past a small factor.
+        target = max(kit.placement.width, kit.placement.height)
+        width, height = size_for_placement(kit.placement, long_side=max(512, -(-target // 8) * 8))
         job = job_create(
             kit=kit, backend=GenerationJob.Backend.PROCEDURAL, mixes=DEMO_MIXES, images_per_mix=IMAGES_PER_MIX,
             width=width, height=height, seed=1000 * (number + 1), steps=6,

@@ -19,7 +19,8 @@ def test_the_demo_generates_styled_images_sized_to_the_placement_and_tags_them(d
     demo.run(DemoContext(stdout=out, kits=[kit]))
     images = list(kit.images.all())
     assert len(images) >= 6
-    assert {(i.width, i.height) for i in images} == {(512, 208)}
+    # At least the 750×300 banner's own size, in the placement's aspect, so composition never enlarges it.
+    assert {(i.width, i.height) for i in images} == {(752, 304)}
     assert len({i.provenance["mix"].popitem()[0] for i in images}) >= 3
     assert len({tuple(i.tags["visual_style"]) for i in images}) >= 3
     assert all(i.provenance["backend"] == "procedural" and i.tags["color_tone"] for i in images)
