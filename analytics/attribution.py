@@ -281,6 +281,7 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
     columns = _Columns(frame)
     cells = _cells(columns, segment, tag_group, min_support) if len(frame) else []
     findings: list[dict] = []
+    explained: list[dict] = []
     notes: list[str] = []
     aliases: list[list[str]] = []
     if cells:
@@ -298,6 +299,8 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
             cell["relative_q_value"] = found.get("q_value")
         findings = [f for f in analysis["findings"] if f["segment_feature"] == segment
                     and any(t["group"] == tag_group for t in f["tags"])]
+        explained = [f for f in analysis.get("explained_by_other_features", []) if f["segment_feature"] == segment
+                     and any(t["group"] == tag_group for t in f["tags"])]
         aliases = [a for a in analysis["aliases"] if any(k.split("=", 1)[0] == tag_group for k in a)]
         for alias in aliases:
             notes.append(f"{' and '.join(alias)} are always shown together: their effects cannot be told apart, "
@@ -307,7 +310,8 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
     return {"placement": placement.slug, "segment": segment, "tag_group": tag_group, "buckets": buckets,
             "weighting": "none" if set(buckets) <= {"random"} else "inverse_propensity",
             "impressions": int(len(frame)), "min_support": min_support, "cells": cells, "findings": findings,
-            "marginal_findings": _adjust_and_find(cells), "aliases": aliases, "notes": notes,
+            "marginal_findings": _adjust_and_find(cells), "explained_findings": explained,
+            "aliases": aliases, "notes": notes,
             "method": MARGINAL_NOTE}
 
 

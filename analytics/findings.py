@@ -237,8 +237,9 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
     encoded_tags = {group: encode_tags(columns.group(group).reset_index(drop=True)) for group in tag_groups}
     grids: dict[tuple[str, str], list[dict]] = {}
     families: list[dict] = []
+    encoded_segments: dict[str, tuple[np.ndarray, list[str]]] = {}
     for feature in features:
-        segments = encode_segments(columns.segment(feature).reset_index(drop=True))
+        segments = encoded_segments[feature] = encode_segments(columns.segment(feature).reset_index(drop=True))
         for group in tag_groups:
             cells = _relative_cells(users, segments, encoded_tags[group], columns.y, columns.w, feature=feature,
                                     group=group, min_support=min_support)
@@ -271,12 +272,104 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
                 for c in pool if c["q_value"] is not None and c["q_value"] < fdr
                 and c["relative_preference"] and abs(c["relative_preference"] - 1) >= min_effect]
     findings.sort(key=lambda f: (-abs(math.log(f["relative_preference"])), f["q_value"]))
+    accepted = [c["p_value"] for c in pool if c["q_value"] is not None and c["q_value"] < fdr]
+    strata_cache: dict[str, np.ndarray] = {}
+
+    def strata(feature: str) -> np.ndarray:
+        if feature not in strata_cache:
+            strata_cache[feature] = conditioning_strata(columns, feature)
+        return strata_cache[feature]
+
+    findings, explained = _without_confounded(findings, encoded_segments, encoded_tags, strata, columns.y,
+                                              columns.w, p_cut=max(accepted) if accepted else 0.0)
     return {
-        "grids": grids, "findings": findings,
+        "grids": grids, "findings": findings, "explained_by_other_features": explained,
         "aliases": [[tag_key(*k) for k in keys] for keys in aliases],
         "families": [{k: v for k, v in f.items() if k != "cells"} for f in families],
         "families_tested": len(families), "families_selected": len(selected),
     }
+
+
+def conditioning_strata(columns: Any, feature: str, bins: int = 20) -> np.ndarray:
+    """Fine strata of a feature to condition on: up to `bins` quantile bins of a numeric feature (its
+    readable bands are too coarse: a threshold inside a band leaves confounding behind), else its values."""
+    from .segments import is_numeric
+
+    raw = columns.frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None)
+    numeric = raw.map(is_numeric)
+    if numeric.any() and numeric[raw.notna()].all():
+        values = pd.to_numeric(raw, errors="coerce")
+        codes = pd.qcut(values.rank(method="first"), q=min(bins, max(1, int(values.notna().sum()))),
+                        labels=False, duplicates="drop")
+        return codes.fillna(-1).astype(np.int64).to_numpy()
+    return pd.factorize(raw.astype(str))[0].astype(np.int64)
+
+
+def _without_confounded(findings: list[dict], segments: dict[str, tuple[np.ndarray, list[str]]],
+                        tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], strata: Any, y: np.ndarray,
+                        w: np.ndarray, *, p_cut: float) -> tuple[list[dict], list[dict]]:
+    """Drop findings that another feature's findings about the same tag explain.
+
+    A feature correlated with one that carries a preference (balance with age) inherits it in a marginal
+    comparison. Each finding is re-tested within fine strata of every other feature with a finding on the
+    same tag (a stratified interaction, inverse-variance weighted). It is dropped, and listed in
+    `explained` with the feature that explains it, when it no longer passes the bar it passed (p ≤ p_cut,
+    the pooled list's BH cutoff) while that feature's strongest finding on the tag still passes it within
+    this feature's strata (or, when neither survives the other, is the stronger one)."""
+    on_tag: dict[tuple[str, str], dict[str, dict]] = {}
+    for finding in findings:  # strongest first: the first per feature is its strongest on the tag
+        on_tag.setdefault((finding["tag_group"], finding["tag_value"]), {}).setdefault(
+            finding["segment_feature"], finding)
+    kept: list[dict] = []
+    explained: list[dict] = []
+    for finding in findings:
+        feature, tag = finding["segment_feature"], (finding["tag_group"], finding["tag_value"])
+        by = None
+        for other, strongest in on_tag[tag].items():
+            if other == feature:
+                continue
+            p_given_other = _conditional_p(finding, segments[feature], strata(other), tags[tag[0]], y, w)
+            if p_given_other is None or p_given_other <= p_cut:
+                continue
+            p_other_given_this = _conditional_p(strongest, segments[other], strata(feature), tags[tag[0]], y, w)
+            other_stronger = abs(math.log(strongest["relative_preference"])) > abs(math.log(finding["relative_preference"]))
+            if (p_other_given_this is not None and p_other_given_this <= p_cut) or other_stronger:
+                by = other
+                break
+        if by is None:
+            kept.append(finding)
+        else:
+            explained.append({**finding, "explained_by": by})
+    return kept, explained
+
+
+def _conditional_p(finding: dict, segment: tuple[np.ndarray, list[str]], strata: np.ndarray,
+                   tags: tuple[np.ndarray, np.ndarray, list[str]], y: np.ndarray, w: np.ndarray) -> float | None:
+    """Two-sided p of the finding's segment × tag interaction within the strata of another feature
+    (Woolf's stratified log odds ratio, half a click added to each cell)."""
+    codes, values = segment
+    rows, tag_codes, tag_values = tags
+    in_segment = codes == values.index(finding["segment_value"])
+    has_tag = np.zeros(len(codes), dtype=bool)
+    has_tag[rows[tag_codes == tag_values.index(finding["tag_value"])]] = True
+    ok = (codes >= 0) & (strata >= 0) & np.isfinite(w)
+    cell = in_segment.astype(int) * 2 + has_tag.astype(int)  # 3: s & t, 2: s & not t, 1: rest & t, 0: rest & not t
+    k = int(strata.max()) + 1 if len(strata) else 0
+    if k == 0:
+        return None
+    flat = (strata * 4 + cell)[ok]
+    n = np.bincount(flat, weights=w[ok], minlength=4 * k).reshape(k, 4)
+    c = np.bincount(flat, weights=(w * y)[ok], minlength=4 * k).reshape(k, 4)
+    usable = (n >= 1).all(axis=1) & (c.sum(axis=1) > 0)
+    if not usable.any():
+        return None
+    n, c = n[usable], c[usable]
+    c_half, n_one = c + 0.5, n + 1.0
+    log_or = (np.log(c_half) - np.log(n_one - c_half)) @ np.array([1.0, -1.0, -1.0, 1.0])
+    variance = (1.0 / c_half + 1.0 / (n_one - c_half)).sum(axis=1)
+    weight = 1.0 / variance
+    estimate = float((weight * log_or).sum() / weight.sum())
+    return float(2 * stats.sps.norm.sf(abs(estimate) * math.sqrt(weight.sum())))
 
 
 def _tag_text(tags: list[dict]) -> str:

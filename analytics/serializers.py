@@ -195,6 +195,8 @@ class FindingSerializer(serializers.Serializer):
     impressions = serializers.IntegerField()
     p_value = rate(required=False)
     q_value = serializers.FloatField()
+    explained_by = serializers.CharField(required=False, help_text="In explained_findings: the user feature whose "
+                                         "own findings on this tag account for this one.")
 
 
 class AttributionSerializer(serializers.Serializer):
@@ -210,6 +212,10 @@ class AttributionSerializer(serializers.Serializer):
     marginal_findings = FindingSerializer(many=True, required=False,
                                           help_text="The marginal view's findings (BH within this grid); they "
                                                     "carry each tag's effect on everyone.")
+    explained_findings = FindingSerializer(many=True, required=False,
+                                           help_text="Cells that passed the FDR bar but vanish within the strata of "
+                                                     "another feature with findings on the same tag (a correlated "
+                                                     "feature inheriting its preference): not findings.")
     aliases = serializers.ListField(child=serializers.ListField(child=serializers.CharField()), required=False,
                                     help_text="Sets of group=value tags always shown together.")
     notes = serializers.ListField(child=serializers.CharField(), required=False)

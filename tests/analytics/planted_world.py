@@ -126,13 +126,15 @@ def make_world(seed: int, *, n_planted: int = 9, effect_range: tuple[float, floa
     return World(seed=seed, variants=variants, main_effects=main_effects, planted=planted, variant_noise=noise)
 
 
-def make_users(n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+def make_users(n: int, rng: np.random.Generator, *, balance_follows_age: bool = False) -> list[dict[str, Any]]:
     ages = rng.integers(18, 75, n)
     tenure = rng.integers(0, 2000, n)
     income = rng.choice(["low", "mid", "high"], n, p=[0.35, 0.4, 0.25])
     card = rng.random(n) < 0.45
     gender = rng.choice(["f", "m"], n)
     balance = np.round(rng.lognormal(8.0, 1.2, n), 2)
+    if balance_follows_age:  # older users hold more: balance carries no preference but tracks age (r ≈ 0.6)
+        balance = np.round(np.exp(8.0 + 0.03 * (ages - 45) + rng.normal(0.0, 0.6, n)), 2)
     return [{"age": int(ages[i]), "tenure_days": int(tenure[i]), "income_band": str(income[i]),
              "has_card": bool(card[i]), "gender": str(gender[i]), "balance": float(balance[i])}
             for i in range(n)]
@@ -151,14 +153,17 @@ def click_logit(world: World, features: Mapping[str, Any], tags: Mapping[str, li
 
 def impression_frame(world: World, *, impressions: int = 60_000, seed: int = 0,
                      impressions_per_user: int = IMPRESSIONS_PER_USER,
-                     user_noise_sd: float = USER_NOISE_SD, user_taste_sd: float = 0.0) -> pd.DataFrame:
+                     user_noise_sd: float = USER_NOISE_SD, user_taste_sd: float = 0.0,
+                     balance_follows_age: bool = False) -> pd.DataFrame:
     """Random-bucket impressions of the world: each user sees `impressions_per_user` uniform draws.
 
     `user_noise_sd`: how much users differ in clicking anything; `user_taste_sd`: how much each user's
-    liking of each tag value differs from their segment's (individual taste, no segment pattern)."""
+    liking of each tag value differs from their segment's (individual taste, no segment pattern);
+    `balance_follows_age`: the no-preference feature "balance" is drawn from age, so it inherits age's
+    preferences in any marginal comparison."""
     rng = np.random.default_rng(seed * 7919 + world.seed)
     n_users = max(1, impressions // impressions_per_user)
-    users = make_users(n_users, rng)
+    users = make_users(n_users, rng, balance_follows_age=balance_follows_age)
     user_noise = rng.normal(0.0, user_noise_sd, n_users)
     # Per-variant planted parts are cached per user profile class: compute the logit per (user, variant).
     user_idx = np.repeat(np.arange(n_users), impressions_per_user)[:impressions]

@@ -175,3 +175,21 @@ def test_the_pooled_analysis_is_reused_for_the_same_impressions_and_redone_when_
     assert key != _analysis_key(frame.assign(user_id="one-user"), 150, features, groups)
     first = preference_analysis(frame=frame, min_support=50)
     assert preference_analysis(frame=frame.copy(), min_support=50) == first
+
+
+def test_a_feature_without_preference_that_tracks_one_with_preference_does_not_inherit_its_findings():
+    # "balance" carries no preference but follows age (r ≈ 0.6): a marginal comparison hands it age's
+    # preferences; re-tested within age's strata they vanish while age's own survive within balance's.
+    inherited, explained_seeds, recovered = 0, 0, []
+    for seed in range(5):
+        world = pw.make_world(seed)
+        frame = pw.impression_frame(world, impressions=IMPRESSIONS, seed=seed, balance_follows_age=True)
+        analysis = preference_analysis(frame=frame, min_support=150)
+        inherited += bool([f for f in analysis["findings"] if f["segment_feature"] == "balance"])
+        explained_seeds += any(e["segment_feature"] == "balance" and e["explained_by"] == "age"
+                               for e in analysis["explained_by_other_features"])
+        recovered.append(sum(pw.recovered(p, analysis["findings"]) for p in world.planted))
+
+    assert explained_seeds == 5
+    assert inherited <= 2
+    assert all(r >= 8 for r in recovered), recovered
