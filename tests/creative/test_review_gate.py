@@ -173,3 +173,19 @@ def _served_headline(variant: StyleVariant) -> str:
     answer = rank(placement=variant.placement.slug, user_id="reader", features={})
     return next(item.render["headline"] for item in answer.items if item.variant_id == variant.pk)
 
+
+
+def test_a_variant_whose_render_was_refused_cannot_go_live(db):
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import StyleVariantFactory
+
+    variant = StyleVariantFactory(status="approved", render_spec={
+        "refused": "The CTA text reaches 3.1:1 on #F5C518; no colour within the tolerance reaches 4.5:1."})
+
+    with pytest.raises(ValidationError) as refused:
+        variant_publish(variant=variant)
+
+    assert "3.1:1" in refused.value.message_dict["status"][0]
+    variant.refresh_from_db()
+    assert variant.status == "approved" and variant.published_at is None

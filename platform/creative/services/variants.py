@@ -43,6 +43,12 @@ def variant_transition(*, variant: StyleVariant, to_status: str, by=None, note: 
         raise ValidationError(
             {"status": f"A {from_status} variant cannot become {to_status} (allowed next: {allowed}).{hint}"}
         )
+    refused = (variant.render_spec or {}).get("refused") if isinstance(variant.render_spec, dict) else ""
+    if to_status == S.LIVE and refused:
+        # Composition refused this render (a text colour it could not bring to contrast within the layout's
+        # tolerance): users would see it unreadable, so it cannot go live until it is re-rendered.
+        raise ValidationError({"status": f"This variant's render was refused: {refused} Adjust the layout's "
+                                         "colours or colour tolerance and render it again."})
     variant.status = to_status
     fields = ["status", "updated_at"]
     if to_status == S.LIVE and variant.published_at is None:
