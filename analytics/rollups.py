@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from counters.services import add_impressions
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from counters.services import add_impressions
 from kaleido.db_router import primary_reads
 
 from . import interaction_log, partitions

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from counters.services import impressions_by_variant
 from django.conf import settings
 from django.utils import timezone
 
+from counters.services import impressions_by_variant
 from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
 
 from . import features as F

@@ -10,8 +10,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from counters.models import VariantImpressions
-from counters.services import recount_from_rollups
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,6 +17,8 @@ from django.utils import timezone
 from analytics.ingestion import record_events
 from analytics.models import Event
 from analytics.rollups import apply_retention, rebuild_rollups, refresh_rollups
+from counters.models import VariantImpressions
+from counters.services import recount_from_rollups
 from ranking import serving
 from tests.analytics.factories import event
 from tests.factories import DecisionFactory, PlacementFactory, StyleVariantFactory
