@@ -150,8 +150,11 @@ class RolloutCheckSerializer(serializers.Serializer):
 
 class RolloutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["model", "variants"])
     placement = serializers.CharField()
-    candidate = serializers.CharField()
+    candidate = serializers.CharField(allow_null=True, help_text="The model ramped; null for a variant ramp.")
+    variant_ids = serializers.ListField(child=serializers.IntegerField(),
+                                        help_text="A variant ramp's variants (hidden outside its arm).")
     incumbent = serializers.CharField(allow_null=True, help_text="Null: no model served, the control design did.")
     status = serializers.ChoiceField(choices=["ramping", "completed", "rolled_back", "cancelled"])
     steps = serializers.ListField(child=serializers.FloatField())

@@ -210,7 +210,7 @@ class ModelVersionAdmin(RoleAdmin):
 class ModelRolloutAdmin(RoleAdmin):
     """Where each ramp stands: its step, the last check's guardrails, and why it ended."""
 
-    list_display = ("placement", "candidate", "incumbent", "status", "share_now", "step_of", "started_at",
+    list_display = ("placement", "released", "incumbent", "status", "share_now", "step_of", "started_at",
                     "last_verdict", "reason")
     list_filter = ("status", "placement")
     readonly_fields = [f.name for f in ModelRollout._meta.fields] + ["guardrails"]
@@ -229,6 +229,10 @@ class ModelRolloutAdmin(RoleAdmin):
 
     def has_activate_permission(self, request) -> bool:
         return request.user.has_perm("ranking.activate_model")
+
+    @admin.display(description="released")
+    def released(self, obj):
+        return f"v{obj.candidate.version}" if obj.candidate_id else f"variants {', '.join(map(str, obj.variant_ids))}"
 
     @admin.display(description="share now")
     def share_now(self, obj):

@@ -133,14 +133,22 @@ class ModelRollout(models.Model):
     the ramp back, and passing the last step activates the candidate.
     """
 
+    class Kind(models.TextChoices):
+        MODEL = "model", "A model version"
+        VARIANTS = "variants", "Newly published variants"
+
     class Status(models.TextChoices):
         RAMPING = "ramping", "Ramping"
         COMPLETED = "completed", "Completed (candidate active)"
         ROLLED_BACK = "rolled_back", "Rolled back by a guardrail"
         CANCELLED = "cancelled", "Cancelled"
 
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MODEL)
     placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="model_rollouts")
-    candidate = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="rollouts")
+    candidate = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="rollouts", help_text="The model ramped (kind model).")
+    # Kind variants: the live variants only the ramp's users see until it completes.
+    variant_ids = models.JSONField(default=list, blank=True)
     # What served the model bucket when the ramp started (None: no model, the bucket served the control design).
     incumbent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
@@ -168,7 +176,8 @@ class ModelRollout(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"rollout of v{self.candidate.version} ({self.status})"
+        what = f"v{self.candidate.version}" if self.candidate_id else f"{len(self.variant_ids)} new variants"
+        return f"rollout of {what} ({self.status})"
 
     @property
     def share(self) -> float:

@@ -27,6 +27,12 @@ to the ramp and to the candidate's registry entry, logs at ERROR and posts to
 KALEIDO_ROLLOUT_WEBHOOK_URL when set. A step ends when it has lasted `min_dwell_s` and each arm has
 `min_impressions` impressions with no breach; after the last step the candidate is activated through
 ranking.services.model_activate (the same path every activation takes), which ends the ramp.
+
+**Newly published variants** ramp the same way (`start_variant_rollout`): live variants that only the
+ramp's users may see (everyone else's slate is drawn from the other live variants, so each user's
+propensities stay exact for the pool they were served from), with the CTR, CVR and split guardrails on
+the model and random buckets; a breach pauses the variants (audited on each), the last step makes them
+visible to everyone.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -160,6 +166,59 @@ def start_rollout(*, version: str, steps: Any = None, min_dwell_s: int | None = 
     return rollout
 
 
+def start_variant_rollout(*, placement: Any, variant_ids: list[int], steps: Any = None,
+                          min_dwell_s: int | None = None, min_impressions: int | None = None,
+                          by: str = "") -> ModelRollout:
+    """Ramp live variants of `placement` (typically just published): only the ramp's users see them.
+
+    Raises ValidationError for variants that are not live, unpinned variants of the placement, when no
+    other live variant would be left for the users outside the arm, or with a ramp under way.
+    """
+    from creative.models import StyleVariant, VariantStatus
+
+    try:
+        ids = sorted({int(v) for v in variant_ids})
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"variants": "Variant ids are whole numbers."}) from exc
+    if not ids:
+        raise ValidationError({"variants": "Name the variants to release gradually."})
+    live = StyleVariant.objects.filter(placement=placement, status=VariantStatus.LIVE, blocked=False)
+    found = dict(live.filter(id__in=ids).values_list("id", "pinned"))
+    missing = [v for v in ids if v not in found]
+    if missing:
+        raise ValidationError({"variants": f"Not live variants of {placement.slug}: {missing}. Publish them "
+                                           "first; they stay hidden from users outside the ramp."})
+    pinned = [v for v, is_pinned in found.items() if is_pinned]
+    if pinned:
+        raise ValidationError({"variants": f"Pinned variants show to everyone and cannot ramp: {pinned}."})
+    if not live.filter(pinned=False).exclude(id__in=ids).exists():
+        raise ValidationError({"variants": "Every live variant would be in the ramp: users outside it would "
+                                           "have nothing to see. Keep at least one other variant live."})
+    shares = validate_steps(DEFAULT_STEPS if steps is None else steps)
+    dwell = settings.KALEIDO_ROLLOUT_MIN_DWELL_S if min_dwell_s is None else int(min_dwell_s)
+    sample = settings.KALEIDO_ROLLOUT_MIN_IMPRESSIONS if min_impressions is None else int(min_impressions)
+    if dwell < 0 or sample < 1:
+        raise ValidationError({"min_impressions": "A step needs at least one impression per arm and a dwell "
+                                                  "time of zero seconds or more."})
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            rollout = ModelRollout.objects.create(
+                kind=ModelRollout.Kind.VARIANTS, placement=placement, variant_ids=ids, steps=shares,
+                min_dwell_s=dwell, min_impressions=sample, salt=secrets.token_hex(8), step_index=0,
+                step_started_at=now, started_at=now, started_by=by[:150],
+                history=[{"at": now.isoformat(), "event": "started", "step": 0, "share": shares[0], "by": by,
+                          "variants": ids}])
+            serving_versions.bump(serving_versions.MODELS)
+    except IntegrityError as exc:
+        raise ValidationError({"variants": f"{placement.slug} already has a ramp under way; let it finish or "
+                                           "cancel it first."}) from exc
+    _forget()
+    log.info("rollout %s of %d variants on %s started at %.0f%%", rollout.id, len(ids), placement.slug,
+             shares[0] * 100)
+    return rollout
+
+
 def cancel_rollout(rollout: ModelRollout, *, by: str = "", reason: str = "cancelled by an operator") -> ModelRollout:
     """Stop a ramp; the incumbent serves everyone again."""
     if rollout.status != ModelRollout.Status.RAMPING:
@@ -168,8 +227,10 @@ def cancel_rollout(rollout: ModelRollout, *, by: str = "", reason: str = "cancel
     return rollout
 
 
-def _note_on_candidate(candidate: ModelVersion, entry: dict[str, Any]) -> None:
+def _note_on_candidate(candidate: ModelVersion | None, entry: dict[str, Any]) -> None:
     """The registry's record of the candidate keeps its ramps' story (next to its activations)."""
+    if candidate is None:
+        return
     params = dict(candidate.params or {})
     params["rollouts"] = [*params.get("rollouts", []), entry]
     ModelVersion.objects.filter(pk=candidate.pk).update(params=params)
@@ -196,11 +257,19 @@ def _finish(rollout: ModelRollout, status: str, *, reason: str, by: str = "",
 
 # --- serving ---------------------------------------------------------------------------------------------
 
+class _Ramp(NamedTuple):
+    kind: str
+    version: str | None  # kind model: the candidate
+    share: float
+    salt: str
+    variant_ids: frozenset[int]  # kind variants: hidden from users outside the arm
+
+
 _lock = threading.Lock()
-_memo: list = [0.0, None, -1]  # [re-read after (monotonic), {placement_id: (version, share, salt)}, stamp]
+_memo: list = [0.0, None, -1]  # [re-read after (monotonic), {placement_id: _Ramp}, stamp]
 
 
-def _ramps() -> dict[int, tuple[str, float, str]]:
+def _ramps() -> dict[int, _Ramp]:
     """Ramps under way, from process memory; re-read when the `models` serving version moves (a ramp
     that starts, steps or ends bumps it) and at most every KALEIDO_RANK_LOCAL_CHECK_S."""
     now = time.monotonic()
@@ -209,9 +278,10 @@ def _ramps() -> dict[int, tuple[str, float, str]]:
         return _memo[1]
     with _lock:
         rows = ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING).values_list(
-            "placement_id", "candidate__version", "steps", "step_index", "salt")
-        table = {pid: (version, float(steps[min(i, len(steps) - 1)]), salt)
-                 for pid, version, steps, i, salt in rows}
+            "placement_id", "kind", "candidate__version", "steps", "step_index", "salt", "variant_ids")
+        table = {pid: _Ramp(kind, version, float(steps[min(i, len(steps) - 1)]), salt,
+                            frozenset(int(v) for v in variant_ids or []))
+                 for pid, kind, version, steps, i, salt, variant_ids in rows}
         _memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table, stamp]
     return table
 
@@ -223,10 +293,20 @@ def _forget() -> None:
 def candidate_version_for(placement_id: int, user_id: str) -> str | None:
     """The ramp's candidate when this user is in its arm, else None (the active model serves them)."""
     ramp = _ramps().get(placement_id)
-    if ramp is None:
+    if ramp is None or ramp.kind != ModelRollout.Kind.MODEL:
         return None
-    version, share, salt = ramp
-    return version if unit_hash(salt, user_id) < share else None
+    return ramp.version if unit_hash(ramp.salt, user_id) < ramp.share else None
+
+
+_NOTHING_HIDDEN: frozenset[int] = frozenset()
+
+
+def hidden_variants_for(placement_id: int, user_id: str) -> frozenset[int]:
+    """Variant ids this user may not see yet: a variant ramp's variants when the user is outside its arm."""
+    ramp = _ramps().get(placement_id)
+    if ramp is None or ramp.kind != ModelRollout.Kind.VARIANTS or unit_hash(ramp.salt, user_id) < ramp.share:
+        return _NOTHING_HIDDEN
+    return ramp.variant_ids
 
 
 def in_candidate_arm(salt: str, share: float, user_ids: pd.Series) -> np.ndarray:
@@ -324,7 +404,9 @@ def step_frame(rollout: ModelRollout, *, now: datetime | None = None) -> pd.Data
     """The current step's impressions of the model bucket, with an `arm` column (True: candidate)."""
     from analytics.interaction_log import bandit_feedback
 
-    frame = bandit_feedback(placement=rollout.placement, buckets=("model",), since=rollout.step_started_at,
+    # A model ramp splits the model bucket; new variants can show in the model and the random buckets.
+    buckets = ("model",) if rollout.kind == ModelRollout.Kind.MODEL else ("model", "random")
+    frame = bandit_feedback(placement=rollout.placement, buckets=buckets, since=rollout.step_started_at,
                             until=now, limit=settings.KALEIDO_ROLLOUT_MAX_ROWS).frame
     frame = frame[frame["decided_at"] >= pd.Timestamp(rollout.step_started_at)]
     frame = frame.assign(arm=in_candidate_arm(rollout.salt, rollout.share, frame["user_id"]))
@@ -342,10 +424,10 @@ def check(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCheck
     guardrails = [
         _rate_guardrail("ctr", cand, inc, "clicked", alpha=alpha, planned_n=planned),
         _rate_guardrail("cvr", cand, inc, "converted", alpha=alpha, planned_n=planned),
-        _fallback_guardrail(cand, inc),
-        _latency_guardrail(rollout, cand),
-        _srm_guardrail(rollout.share, int(cand["user_id"].nunique()), int(inc["user_id"].nunique())),
     ]
+    if rollout.kind == ModelRollout.Kind.MODEL:  # what a new model can break that new variants cannot
+        guardrails += [_fallback_guardrail(cand, inc), _latency_guardrail(rollout, cand)]
+    guardrails.append(_srm_guardrail(rollout.share, int(cand["user_id"].nunique()), int(inc["user_id"].nunique())))
     dwell = (now - rollout.step_started_at).total_seconds()
     breached = [g for g in guardrails if not g.passed]
     if breached:
@@ -378,10 +460,14 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
     now = now or timezone.now()
     if verdict.action == "rollback":
         _finish(rollout, ModelRollout.Status.ROLLED_BACK, reason=verdict.reason, by="guardrail", check=verdict)
-        log.error("rollout %s of v%s on %s rolled back at %.0f%%: %s", rollout.id, rollout.candidate.version,
+        if rollout.kind == ModelRollout.Kind.VARIANTS:
+            _pause_variants(rollout, verdict.reason)
+        log.error("rollout %s of %s on %s rolled back at %.0f%%: %s", rollout.id, _what(rollout),
                   rollout.placement.slug, verdict.share * 100, verdict.reason)
-        notify({"event": "rollout_rolled_back", "rollout": rollout.id, "placement": rollout.placement.slug,
-                "candidate": rollout.candidate.version, "share": verdict.share, "reason": verdict.reason})
+        notify({"event": "rollout_rolled_back", "rollout": rollout.id, "kind": rollout.kind,
+                "placement": rollout.placement.slug,
+                "candidate": rollout.candidate.version if rollout.candidate_id else None,
+                "variants": rollout.variant_ids, "share": verdict.share, "reason": verdict.reason})
     elif verdict.action == "advance":
         with transaction.atomic():
             rollout.step_index += 1
@@ -393,8 +479,12 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
             rollout.save(update_fields=["step_index", "step_started_at", "last_check", "history"])
             serving_versions.bump(serving_versions.MODELS)
         _forget()
-        log.info("rollout %s of v%s on %s now at %.0f%%", rollout.id, rollout.candidate.version,
+        log.info("rollout %s of %s on %s now at %.0f%%", rollout.id, _what(rollout),
                  rollout.placement.slug, rollout.share * 100)
+    elif verdict.action == "complete" and rollout.kind == ModelRollout.Kind.VARIANTS:
+        _finish(rollout, ModelRollout.Status.COMPLETED, reason=verdict.reason, by="rollout", check=verdict)
+        log.info("rollout %s on %s completed: its %d variants show to everyone", rollout.id,
+                 rollout.placement.slug, len(rollout.variant_ids))
     elif verdict.action == "complete":
         from .services import model_activate
 
@@ -408,6 +498,20 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
         ModelRollout.objects.filter(pk=rollout.pk).update(last_check=verdict.as_dict())
         rollout.last_check = verdict.as_dict()
     return verdict
+
+
+def _what(rollout: ModelRollout) -> str:
+    return f"v{rollout.candidate.version}" if rollout.candidate_id else f"{len(rollout.variant_ids)} variants"
+
+
+def _pause_variants(rollout: ModelRollout, reason: str) -> None:
+    """A breached variant ramp takes its variants off the air for everyone, each change audited."""
+    from creative.models import StyleVariant, VariantStatus
+    from creative.services.variants import variant_transition
+
+    for variant in StyleVariant.objects.filter(id__in=rollout.variant_ids, status=VariantStatus.LIVE):
+        variant_transition(variant=variant, to_status=VariantStatus.PAUSED,
+                           note=f"rolled back by ramp {rollout.id}: {reason}"[:300])
 
 
 def evaluate_ramping() -> list[RolloutCheck]:
@@ -440,7 +544,9 @@ def notify(payload: dict[str, Any]) -> bool:
 def rollout_summary(rollout: ModelRollout) -> dict[str, Any]:
     """Where a ramp stands, for the admin, the API and the dashboard."""
     return {
-        "id": rollout.id, "placement": rollout.placement.slug, "candidate": rollout.candidate.version,
+        "id": rollout.id, "kind": rollout.kind, "placement": rollout.placement.slug,
+        "candidate": rollout.candidate.version if rollout.candidate_id else None,
+        "variant_ids": rollout.variant_ids,
         "incumbent": rollout.incumbent.version if rollout.incumbent_id else None,
         "status": rollout.status, "steps": rollout.steps, "step": rollout.step_index, "share": rollout.share,
         "min_dwell_s": rollout.min_dwell_s, "min_impressions": rollout.min_impressions,

@@ -236,11 +236,12 @@ def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[st
     return model.predict(users=users, tags=tags, vcodes=codes, positions=np.ones(len(cat.variants)))
 
 
-def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = None) -> P.SlatePolicy:
+def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = None,
+                 pool: np.ndarray | None = None) -> P.SlatePolicy:
     """The model bucket's policy for one user: over the catalogue's unpinned pool (policy index i is
     catalogue variant cat.pool[i]), with the placement's exploration (ε, the new-variant share, Thompson
     draws). What serving samples from and what off-policy evaluation computes a target's propensities with."""
-    pool = cat.pool
+    pool = cat.pool if pool is None else pool
     pool_scores = scores[pool]
     new_mask = cat.impressions[pool] < cat.new_variant_impressions
     heads = None
@@ -251,10 +252,19 @@ def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = 
                          new_mask=new_mask, new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
 
 
-def _model_slate(cat: Catalogue, scores: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    pol = model_policy(cat, scores)
+def _model_slate(cat: Catalogue, scores: np.ndarray, m: int, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pol = model_policy(cat, scores, pool=pool)
     chosen = P.sample(pol, m, _rng())
-    return cat.pool[chosen], P.propensities(pol, chosen)
+    return pool[chosen], P.propensities(pol, chosen)
+
+
+def _visible_pool(cat: Catalogue, hidden: frozenset[int]) -> np.ndarray:
+    """The unpinned pool without the variants a ramp hides from this user (computed once per catalogue)."""
+    pools = cat.__dict__.setdefault("_visible_pools", {})
+    pool = pools.get(hidden)
+    if pool is None:
+        pool = pools[hidden] = np.array([i for i in cat.pool if cat.variants[i]["id"] not in hidden], dtype=int)
+    return pool
 
 
 def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None, k: int = 1,
@@ -272,7 +282,11 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
     else:
         bucket = cat.default_mode
     assigned, served, reason, model_version = bucket, bucket, "", ""
-    k = min(max(k, 1), len(cat.variants))
+    # A variant ramp under way hides its variants from the users outside its arm (ranking.rollout): their
+    # slate is drawn from the rest, so the logged propensities are exact for the pool they were served from.
+    hidden = rollout.hidden_variants_for(cat.placement_id, user_id)
+    pool = _visible_pool(cat, hidden) if hidden else cat.pool
+    k = min(max(k, 1), len(cat.pinned) + len(pool))
     pinned = cat.pinned[:k]
     m = k - len(pinned)
     scores = None
@@ -290,20 +304,22 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
             if not np.all(np.isfinite(scores)):
                 raise registry.ModelUnavailable("scoring_error", "non-finite scores")
             model_version = version
-            if m > 0 and len(cat.pool):
-                idx, p = _model_slate(cat, scores, m)
+            if m > 0 and len(pool):
+                idx, p = _model_slate(cat, scores, m, pool)
                 shown, props = np.concatenate([shown, idx]), np.concatenate([props, p])
         except registry.ModelUnavailable as exc:
             served, reason, scores = ServingMode.CONTROL, exc.reason, None
         except Exception as exc:  # any scoring failure: serve the control design, never a 500
             log.exception("scoring failed for %s", cat.slug)
             served, reason, scores = ServingMode.CONTROL, f"scoring_error:{type(exc).__name__}"[:40], None
-    elif bucket == ServingMode.RANDOM and m > 0 and len(cat.pool):
-        idx = _rng().permutation(len(cat.pool))[:m]
-        shown = np.concatenate([shown, cat.pool[idx]])
-        props = np.concatenate([props, np.full(len(idx), 1.0 / len(cat.pool))])
+    elif bucket == ServingMode.RANDOM and m > 0 and len(pool):
+        idx = _rng().permutation(len(pool))[:m]
+        shown = np.concatenate([shown, pool[idx]])
+        props = np.concatenate([props, np.full(len(idx), 1.0 / len(pool))])
     if served == ServingMode.CONTROL:
-        shown, props = np.array(cat.control_order[:k], dtype=int), np.ones(k)
+        order = cat.control_order if not hidden else [i for i in cat.control_order
+                                                      if cat.variants[i]["id"] not in hidden]
+        shown, props = np.array(order[:k], dtype=int), np.ones(len(order[:k]))
         if reason:
             model_version = f"fallback:{reason}"[:40]
 
@@ -322,7 +338,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         # (analytics.interaction_log reads them back as the tags as served).
         "items": [{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity,
                    "tags": it.tags} for it in items],
-        "assigned_bucket": assigned, "fallback_reason": reason, "candidates": len(cat.pool) or len(cat.variants),
+        "assigned_bucket": assigned, "fallback_reason": reason, "candidates": len(pool) or len(cat.variants),
     })
     return RankResult(decision_id=str(decision_id), placement=cat.slug, bucket=served,
                       experiment=experiment_slug, model_version=model_version, items=items,

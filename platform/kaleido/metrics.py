@@ -193,11 +193,12 @@ def _rollouts():
     from ranking.models import ModelRollout
 
     share = GaugeMetricFamily("kaleido_model_rollout_share",
-                              "Share of the model bucket's users a ramping candidate serves.",
+                              "Share of the users a ramp serves its candidate to (a model, or new variants).",
                               labels=["placement", "candidate"])
     for ramp in ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING).select_related(
             "placement", "candidate"):
-        share.add_metric([ramp.placement.slug, ramp.candidate.version], ramp.share)
+        what = ramp.candidate.version if ramp.candidate_id else f"{len(ramp.variant_ids)} new variants"
+        share.add_metric([ramp.placement.slug, what], ramp.share)
     yield share
     rolled_back = GaugeMetricFamily("kaleido_model_rollouts_rolled_back_last_day",
                                     "Ramps a guardrail rolled back in the last 24 hours.")

@@ -71,8 +71,10 @@ def _train_on_inverted_clicks(placement, variants, *, users: int, seed: int) -> 
     return services.train_model(placement=placement).model_version
 
 
-def serve(placement, variants, *, users: int, seed: int) -> dict[str, int]:
-    """Real /rank answers for new simulated users, who click as the simulator's ground truth says."""
+def serve(placement, variants, *, users: int, seed: int, click_probability=None,
+          shown: list | None = None) -> dict[str, int]:
+    """Real /rank answers for new simulated users, who click as the simulator's ground truth says (or as
+    `click_probability(user, variant_id)` says); `shown` collects (user id, variant id, decision id)."""
     rng = np.random.default_rng(seed)
     tags = {v.id: (v.tags, v.variant_key) for v in variants}
     events, served_by = [], {}
@@ -81,11 +83,15 @@ def serve(placement, variants, *, users: int, seed: int) -> dict[str, int]:
                                         context=user.context)
         item = result.items[0]
         served_by[result.model_version] = served_by.get(result.model_version, 0) + 1
+        if shown is not None:
+            shown.append((user.user_id, item.variant_id, result.decision_id))
         base = {"decision_id": result.decision_id, "variant_id": item.variant_id, "user_id": user.user_id,
                 "placement": placement.slug, "position": 1, "ts": datetime.now(UTC).isoformat()}
         events.append({"event_id": uuid.uuid4().hex, "type": "impression", **base})
         variant_tags, key = tags[item.variant_id]
-        if rng.random() < simulator.click_probability(user, variant_tags, variant_key=key):
+        p = (click_probability(user, item.variant_id) if click_probability is not None
+             else simulator.click_probability(user, variant_tags, variant_key=key))
+        if rng.random() < p:
             events.append({"event_id": uuid.uuid4().hex, "type": "click", **base})
     decision_log.flush_journal()
     assert not record_events(events).rejected
@@ -253,3 +259,82 @@ def test_the_command_starts_reports_and_cancels_a_ramp(small_banner):
     assert ModelRollout.objects.get().status == ModelRollout.Status.CANCELLED
     with pytest.raises(CommandError, match="no ramp under way"):
         call_command("rollout_model", "cancel", placement.slug, stdout=StringIO())
+
+
+# --- newly published variants ---------------------------------------------------------------------------
+
+@pytest.fixture
+def random_banner():
+    """A placement serving the random bucket, its 36 live variants, the last 30 of them "just published"."""
+    placement, variants = catalogue(default_mode=ServingMode.RANDOM)
+    return placement, variants, [v.id for v in variants[6:]]
+
+
+def test_new_variants_show_only_inside_the_ramp_until_it_completes(random_banner):
+    placement, variants, new = random_banner
+    ramp = rollout.start_variant_rollout(placement=placement, variant_ids=new, steps=[0.3, 0.6], min_dwell_s=0,
+                                         min_impressions=60, by="ops")
+    shown = []
+    serve(placement, variants, users=500, seed=31, shown=shown)
+
+    decisions = {d.decision_id.hex: d for d in Decision.objects.filter(placement=placement)}
+    for user_id, variant_id, decision_id in shown:
+        inside = unit_hash(ramp.salt, user_id) < 0.3
+        decision = decisions[uuid.UUID(str(decision_id)).hex]
+        if not inside:
+            assert variant_id not in new  # hidden outside the arm
+        # Exact propensities for the pool each user was drawn from: 1/36 inside, 1/6 outside.
+        assert decision.candidates == (36 if inside else 6)
+        assert decision.items[0]["propensity"] == pytest.approx(1 / decision.candidates)
+    assert any(v in new for _, v, _ in shown)
+
+    assert rollout.evaluate(ramp).action == "advance"
+    serve(placement, variants, users=300, seed=32)
+    final = rollout.evaluate(ramp)
+    assert final.action == "complete", final.reason
+    assert {g.name for g in final.guardrails} == {"ctr", "cvr", "sample_ratio"}
+    ramp.refresh_from_db()
+    assert ramp.status == ModelRollout.Status.COMPLETED
+    everyone = []
+    serve(placement, variants, users=200, seed=33, shown=everyone)
+    assert sum(v in new for _, v, _ in everyone) > 100  # 30 of 36 variants, for everyone now
+
+
+def test_a_batch_of_variants_nobody_clicks_is_paused_at_the_first_step(random_banner):
+    from creative.models import StyleVariant, VariantAuditEntry
+
+    placement, variants, new = random_banner
+    ramp = rollout.start_variant_rollout(placement=placement, variant_ids=new, steps=[0.3, 0.6],
+                                         min_dwell_s=3600, min_impressions=100)
+    new_ids = set(new)
+
+    def clicks(user, variant_id):  # the old designs get clicked, the new ones never
+        return 0.0 if variant_id in new_ids else 0.12
+
+    for batch in range(8):
+        serve(placement, variants, users=300, seed=40 + batch, click_probability=clicks)
+        verdict = rollout.evaluate(ramp)
+        if verdict.action != "wait":
+            break
+    assert verdict.action == "rollback", verdict.reason
+    ramp.refresh_from_db()
+    assert ramp.status == ModelRollout.Status.ROLLED_BACK and ramp.step_index == 0
+    assert ramp.reason.startswith("ctr:")
+    assert set(StyleVariant.objects.filter(id__in=new).values_list("status", flat=True)) == {"paused"}
+    assert VariantAuditEntry.objects.filter(variant_id__in=new, to_value="paused",
+                                            note__startswith=f"rolled back by ramp {ramp.id}").count() == len(new)
+    after = []
+    serve(placement, variants, users=100, seed=60, shown=after)
+    assert not any(v in new_ids for _, v, _ in after)
+
+
+def test_variant_ramps_refuse_what_cannot_ramp(random_banner):
+    placement, variants, new = random_banner
+    variants[0].pinned = True
+    variants[0].save()
+    for ids, says in (([variants[0].id], "Pinned"), ([999_999], "Not live"), (["x"], "whole numbers"),
+                      ([v.id for v in variants[1:]], "Every live variant"), ([], "Name the variants")):
+        with pytest.raises(ValidationError) as refused:
+            rollout.start_variant_rollout(placement=placement, variant_ids=ids)
+        assert says in refused.value.message_dict["variants"][0]
+    assert not ModelRollout.objects.exists()

@@ -17,21 +17,34 @@ def _messages(exc: ValidationError) -> str:
 
 class Command(BaseCommand):
     help = ("Release a model version gradually: `start VERSION` ramps it over the model bucket's users "
-            "(guardrails roll it back automatically), `status`, `evaluate` (what the periodic task does) and "
+            "(guardrails roll it back automatically); `start-variants PLACEMENT --variants ID,ID` ramps newly "
+            "published variants the same way; `status`, `evaluate` (what the periodic task does) and "
             "`cancel PLACEMENT`. Prints JSON last.")
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["start", "status", "evaluate", "cancel"])
-        parser.add_argument("target", nargs="?", help="start: the model version; status/cancel: a placement slug.")
+        parser.add_argument("action", choices=["start", "start-variants", "status", "evaluate", "cancel"])
+        parser.add_argument("target", nargs="?",
+                            help="start: the model version; start-variants/status/cancel: a placement slug.")
+        parser.add_argument("--variants", help="start-variants: the live variant ids to ramp, e.g. 412,413.")
         parser.add_argument("--steps", help="Shares of the model bucket's users, e.g. 0.05,0.2,0.5.")
         parser.add_argument("--min-dwell-s", type=int, help="Seconds each step lasts at least.")
         parser.add_argument("--min-impressions", type=int, help="Impressions each arm needs per step.")
         parser.add_argument("--force", action="store_true",
                             help="Start even if the activation gate refuses (recorded on the ramp).")
 
-    def handle(self, *args, action, target, steps, min_dwell_s, min_impressions, force, **options):
+    def handle(self, *args, action, target, steps, min_dwell_s, min_impressions, force, variants, **options):
         try:
-            if action == "start":
+            if action == "start-variants":
+                if not target or not variants:
+                    raise CommandError("Give the PLACEMENT and --variants ID,ID.")
+                started = rollout.start_variant_rollout(
+                    placement=Placement.objects.get(slug=target), variant_ids=variants.split(","),
+                    steps=steps.split(",") if steps else None, min_dwell_s=min_dwell_s,
+                    min_impressions=min_impressions, by="rollout_model")
+                out = rollout.rollout_summary(started)
+                self.stdout.write(f"{len(started.variant_ids)} variants ramp on {target}: "
+                                  + " → ".join(f"{s:.0%}" for s in started.steps) + " → 100%.")
+            elif action == "start":
                 if not target:
                     raise CommandError("Give the model VERSION to ramp.")
                 started = rollout.start_rollout(
@@ -61,7 +74,8 @@ class Command(BaseCommand):
                 else:
                     out = [rollout.rollout_summary(r) for r in ramps[:20]]
                     for r in out:
-                        self.stdout.write(f"{r['placement']}: v{r['candidate']} {r['status']} at {r['share']:.0%}"
+                        what = f"v{r['candidate']}" if r["candidate"] else f"{len(r['variant_ids'])} variants"
+                        self.stdout.write(f"{r['placement']}: {what} {r['status']} at {r['share']:.0%}"
                                           + (f" — {r['reason']}" if r["reason"] else ""))
         except (ModelVersion.DoesNotExist, Placement.DoesNotExist) as exc:
             raise CommandError(str(exc)) from exc
