@@ -332,6 +332,27 @@ describe("analyst dashboard on the demo's data", { timeout: 480_000 }, () => {
       assert.equal(afterRollback.versions.find((m) => m.is_active).version, active.version);
     }
 
+    // Gradual release: a ramp started (the gate overridden, as an operator may) shows in the releases card
+    // at its first step with no check yet; the operator cancels it from the card.
+    const ramped = (await getJson(page, `/dashboard/api/models?placement=${BANNER}`)).body.versions.find((m) => !m.is_active);
+    const started = await page.evaluate(async (v) => {
+      const r = await fetch(`/dashboard/api/models/${v}/rollout`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": JSON.parse(document.getElementById("kaleido-config").textContent).csrfToken },
+        body: JSON.stringify({ force: true, steps: [0.1, 0.4] }),
+      });
+      return { status: r.status, body: await r.json() };
+    }, ramped.version);
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    await openPage(page, server.url, "models", `?placement=${BANNER}`);
+    const rampRow = `[data-testid=rollouts-table] tr[data-rollout="${started.body.id}"]`;
+    await page.waitForSelector(rampRow);
+    assert.equal(await page.getAttribute(rampRow, "data-status"), "ramping");
+    assert.equal(await cellText(page, `${rampRow} [data-field=share]`), "10%");
+    page.once("dialog", (d) => d.accept());
+    await page.click(`${rampRow} [data-testid=cancel-ramp]`);
+    await page.waitForSelector(`${rampRow}[data-status=cancelled]`);
+
     assert.deepEqual(errors, [], "no script errors");
     await page.close();
   });

@@ -40,6 +40,7 @@ export async function renderModels(ctx: PageContext): Promise<void> {
   }
   content.append(card(t("mod.title"), table(ctx, list, notice), { "data-testid": "models-card" }));
   if (placement) content.append(estimatesCard(ctx, placement, list));
+  if (placement) content.append(rolloutsCard(ctx, placement, list));
 
   const selected = list.versions.find((v) => v.version === ctx.params.get("version")) ?? list.versions.find((v) => v.is_active) ?? list.versions[0]!;
   const grid = h("div", { class: "grid2" });
@@ -288,4 +289,155 @@ async function fill(ctx: PageContext, placement: string, rows: ModelRow[], activ
       row.append(h("th", { scope: "row" }, `v${v.version}`), h("td", { colspan: "5" }, copy("failed", { message })));
     }
   }
+}
+
+// --- gradual releases: where each ramp stands ---------------------------------------------------------
+
+type RolloutList = components["schemas"]["RolloutList"];
+type Rollout = components["schemas"]["Rollout"];
+
+const RAMP_COPY = {
+  en: {
+    title: "Gradual releases",
+    hint: "A ramp serves a candidate to a growing share of the model bucket's users; guardrails (CTR and CVR with always-valid intervals, fallbacks, scoring latency, the split) roll it back automatically, and the last step activates it.",
+    none: "No ramp on this placement yet.",
+    candidate: "Released",
+    status: "Status",
+    share: "Share now",
+    step: "Step",
+    check: "Last check",
+    started: "Started",
+    release: "Release v{version} gradually",
+    confirmRelease: "Release v{version} gradually (5% → 20% → 50% → 100%), if the activation gate passes it?",
+    cancel: "Cancel ramp",
+    confirmCancel: "Cancel this ramp? The incumbent serves everyone again.",
+    started_ok: "v{version} now serves {share} of the model bucket.",
+    ramping: "ramping", completed: "completed", rolled_back: "rolled back", cancelled: "cancelled",
+    notChecked: "not checked yet",
+    ok: "ok", breached: "breached", unmeasured: "not enough data",
+    variants: "new variants {ids}",
+  },
+  zh: {
+    title: "灰度发布",
+    hint: "灰度发布让候选模型服务模型分桶中逐步增加的用户比例；护栏（点击率与转化率的随时有效区间、回退率、打分延迟、分流比例）一旦触发即自动回滚，最后一步完成后正式启用。",
+    none: "此版位尚无灰度发布。",
+    candidate: "候选版本",
+    status: "状态",
+    share: "当前比例",
+    step: "步骤",
+    check: "最近检查",
+    started: "开始时间",
+    release: "灰度发布 v{version}",
+    confirmRelease: "若通过上线门槛，灰度发布 v{version}（5% → 20% → 50% → 100%）？",
+    cancel: "取消灰度",
+    confirmCancel: "取消此次灰度？现有模型将重新服务所有用户。",
+    started_ok: "v{version} 现服务模型分桶的 {share}。",
+    ramping: "灰度中", completed: "已完成", rolled_back: "已回滚", cancelled: "已取消",
+    notChecked: "尚未检查",
+    ok: "正常", breached: "触发", unmeasured: "数据不足",
+    variants: "新素材 {ids}",
+  },
+};
+
+function rampCopy(key: keyof typeof RAMP_COPY.en, params: Record<string, string> = {}): string {
+  return RAMP_COPY[lang()][key].replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? "");
+}
+
+async function dashboardJson<T>(ctx: PageContext, path: string, init: RequestInit = {}): Promise<T> {
+  const response = await fetch(`${ctx.config.dashboardApi}${path}`, {
+    credentials: "same-origin",
+    ...init,
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": ctx.config.csrfToken },
+  });
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!response.ok) throw new HttpError(response.status, body);
+  return body as T;
+}
+
+/** The placement's ramps, newest first, each with its guardrails at the last check; operators can start
+ * one for the newest candidate and cancel one under way. */
+function rolloutsCard(ctx: PageContext, placement: string, list: ModelList): HTMLElement {
+  const body = h("div", { class: "stack" }, h("p", { class: "muted" }, rampCopy("hint")));
+  const notice = h("div", { "aria-live": "polite" });
+  const rows = h("div", { class: "stack" }, loading());
+  body.append(notice, rows);
+  const candidate = list.versions.find((v) => !v.is_active && v.placement === placement && v.scope === "dedicated");
+  if (list.can_manage && candidate) {
+    body.prepend(h("div", { class: "toolbar" }, h("button", {
+      type: "button",
+      class: "btn",
+      "data-testid": "release-gradually",
+      onclick: async () => {
+        if (!window.confirm(rampCopy("confirmRelease", { version: candidate.version }))) return;
+        clear(notice);
+        try {
+          const ramp = await dashboardJson<Rollout>(ctx, `models/${encodeURIComponent(candidate.version)}/rollout`, { method: "POST", body: "{}" });
+          notice.append(h("p", { class: "banner banner--ok", role: "status", "data-testid": "ramp-started" }, rampCopy("started_ok", { version: ramp.candidate ?? candidate.version, share: fmtPct(ramp.share, 0) })));
+          void fillRollouts(ctx, placement, rows, notice);
+        } catch (error) {
+          notice.append(failure(error));
+        }
+      },
+    }, rampCopy("release", { version: candidate.version }))));
+  }
+  void fillRollouts(ctx, placement, rows, notice);
+  return card(rampCopy("title"), body, { "data-testid": "rollouts-card" });
+}
+
+async function fillRollouts(ctx: PageContext, placement: string, box: HTMLElement, notice: HTMLElement): Promise<void> {
+  let answer: RolloutList;
+  try {
+    answer = await dashboardJson<RolloutList>(ctx, `rollouts?${new URLSearchParams({ placement })}`);
+  } catch (error) {
+    clear(box);
+    box.append(failure(error));
+    return;
+  }
+  clear(box);
+  if (!answer.rollouts.length) {
+    box.append(empty(rampCopy("none")));
+    return;
+  }
+  const headers = [rampCopy("candidate"), rampCopy("status"), rampCopy("share"), rampCopy("step"), rampCopy("started"), rampCopy("check"), ""];
+  box.append(h("div", { class: "table-wrap" },
+    h("table", { class: "table", "data-testid": "rollouts-table" },
+      h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, ...answer.rollouts.map((r) => rolloutRow(ctx, placement, r, answer.can_manage, box, notice))))));
+}
+
+function rolloutRow(ctx: PageContext, placement: string, r: Rollout, canManage: boolean, box: HTMLElement, notice: HTMLElement): HTMLElement {
+  const check = r.last_check;
+  const guardrails = check ? h("ul", { class: "plain" }, ...check.guardrails.map((g) =>
+    h("li", { "data-guardrail": g.name, "data-state": g.passed ? (g.measured ? "ok" : "unmeasured") : "breached" },
+      h("strong", {}, `${g.name}: ${rampCopy(g.passed ? (g.measured ? "ok" : "unmeasured") : "breached")}`), ` — ${g.detail}`))) : null;
+  return h("tr", { "data-rollout": String(r.id), "data-status": r.status },
+    h("th", { scope: "row" }, r.candidate ? `v${r.candidate}` : rampCopy("variants", { ids: r.variant_ids.join(", ") }),
+      r.incumbent ? h("div", { class: "muted" }, `← v${r.incumbent}`) : null),
+    h("td", {}, h("span", { class: `badge ${r.status === "ramping" ? "badge--live" : ""}` }, rampCopy(r.status)),
+      r.reason ? h("div", { class: "muted", "data-field": "reason" }, r.reason) : null),
+    h("td", { class: "num", "data-field": "share" }, r.status === "ramping" ? fmtPct(r.share, 0) : "—"),
+    h("td", {}, `${r.step + 1} / ${r.steps.length} (${r.steps.map((s) => fmtPct(s, 0)).join(" → ")} → 100%)`),
+    h("td", {}, fmtDate(r.started_at)),
+    h("td", {}, check ? h("div", {}, h("div", {}, `${check.action}: ${check.reason}`), guardrails) : rampCopy("notChecked")),
+    h("td", {}, canManage && r.status === "ramping" ? h("button", {
+      type: "button",
+      class: "btn btn--small",
+      "data-testid": "cancel-ramp",
+      onclick: async () => {
+        if (!window.confirm(rampCopy("confirmCancel"))) return;
+        clear(notice);
+        try {
+          await dashboardJson<Rollout>(ctx, `rollouts/${r.id}/cancel`, { method: "POST" });
+          void fillRollouts(ctx, placement, box, notice);
+        } catch (error) {
+          notice.append(failure(error));
+        }
+      },
+    }, rampCopy("cancel")) : ""));
 }
