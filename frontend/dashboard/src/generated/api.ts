@@ -71,6 +71,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/placements/{slug}/identifiability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Which tag effects the live catalogue can tell apart; aliased tags and the material that would separate them. */
+        get: operations["api_v1_placements_identifiability_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/placements/{slug}/ope": {
         parameters: {
             query?: never;
@@ -173,6 +190,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dashboard/api/models/{version}/rollout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Release a version gradually (staff who may activate models); the activation gate judges it first. */
+        post: operations["dashboard_api_models_rollout_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dashboard/api/models/rollback": {
         parameters: {
             query?: never;
@@ -184,6 +218,40 @@ export interface paths {
         put?: never;
         /** @description Re-activate the version that served before the current one (staff with change permission). */
         post: operations["dashboard_api_models_rollback_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dashboard/api/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Gradual releases of models (ranking.rollout), optionally of one placement: where each ramp stands. */
+        get: operations["dashboard_api_rollouts_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dashboard/api/rollouts/{rollout_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Stop a ramp under way; the incumbent serves everyone again. */
+        post: operations["dashboard_api_rollouts_cancel_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -212,11 +280,35 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description * `wait` - wait
+         *     * `advance` - advance
+         *     * `complete` - complete
+         *     * `rollback` - rollback
+         * @enum {string}
+         */
+        ActionEnum: "wait" | "advance" | "complete" | "rollback";
+        /**
          * @description * `lightgbm` - LightGBM
          *     * `logreg` - Logistic regression
          * @enum {string}
          */
         AlgoEnum: "lightgbm" | "logreg";
+        Alias: {
+            tags: string[];
+            /** @description Live variants that carry them (all of them, together). */
+            variants: number;
+            /** @description Per tag, the material kinds (copy, image, layout) that carry it. */
+            materials: {
+                [key: string]: string[];
+            };
+            /** @description A material or variant that would tell them apart. */
+            separate_with: string[];
+        };
+        /**
+         * @description * `holm` - holm
+         * @enum {string}
+         */
+        ArmsAdjustmentEnum: "holm";
         Attribution: {
             placement: string;
             segment: string;
@@ -226,7 +318,17 @@ export interface components {
             impressions: number;
             min_support: number;
             cells: components["schemas"]["AttributionCell"][];
+            /** @description This grid's part of the pooled, FDR-controlled findings. */
             findings: components["schemas"]["Finding"][];
+            /** @description The marginal view's findings (BH within this grid); they carry each tag's effect on everyone. */
+            marginal_findings?: components["schemas"]["Finding"][];
+            /** @description Cells that passed the FDR bar but vanish within the strata of another feature with findings on the same tag (a correlated feature inheriting its preference): not findings. */
+            explained_findings?: components["schemas"]["Finding"][];
+            /** @description Sets of group=value tags always shown together. */
+            aliases?: string[][];
+            notes?: string[];
+            /** @description Which fields are the marginal view. */
+            method?: string;
         };
         AttributionCell: {
             segment_feature: string;
@@ -261,9 +363,36 @@ export interface components {
             supported: boolean;
             /**
              * Format: double
-             * @description Benjamini–Hochberg within the grid; null for a cell that was not tested.
+             * @description Marginal view: Benjamini–Hochberg within the grid; null for a cell that was not tested.
              */
             q_value: number | null;
+            /**
+             * Format: double
+             * @description How much more the segment favours the tag over its group's other values than everyone else does (odds ratio of odds ratios; at banner CTRs a ratio of CTR ratios): 1 when it likes the tag as much as the rest. What findings are made of.
+             */
+            relative_preference?: number | null;
+            /** @description 95%, from the per-user variance (clicks within a user correlate). */
+            relative_preference_ci: [
+                number | null,
+                number | null
+            ];
+            /**
+             * Format: double
+             * @description CTR(tag, rest) / CTR(rest) for everyone outside the segment.
+             */
+            rest_normalized_preference?: number | null;
+            /**
+             * Format: double
+             * @description Two-sided, of relative_preference = 1.
+             */
+            relative_p_value?: number | null;
+            /**
+             * Format: double
+             * @description FDR-adjusted over every cell that can reach the pooled findings; null when the cell's feature × tag group did not pass the family screen or the cell was not tested.
+             */
+            relative_q_value?: number | null;
+            /** @description group=value tags always shown together with this one. */
+            aliased_with?: string[];
         };
         /**
          * @description * `control` - control
@@ -287,30 +416,44 @@ export interface components {
              * @description Clicks / impressions, users as the unit.
              */
             ctr: number | null;
+            /** @description Fixed-horizon 95%. */
             ctr_ci: [
                 number | null,
                 number | null
             ];
+            /** @description Always-valid 95%. */
             ctr_cs: [
                 number | null,
                 number | null
             ];
             /**
              * Format: double
-             * @description Conversions / clicks.
+             * @description Conversions / clicks, users as the unit.
              */
             cvr: number | null;
+            /** @description Fixed-horizon 95%. */
             cvr_ci: [
                 number | null,
                 number | null
             ];
-            /** @description Null on the control bucket. */
+            /** @description Always-valid 95%. */
+            cvr_cs: [
+                number | null,
+                number | null
+            ];
+            /** @description CTR lift; null on the control bucket. */
             lift_vs_control: components["schemas"]["Lift"] | null;
             /**
              * Format: double
-             * @description The p-value of lift_vs_control.
+             * @description The headline p-value of lift_vs_control.
              */
             p_value: number | null;
+            /**
+             * Format: double
+             * @description lift_vs_control's p-value, Holm-adjusted across treatment arms.
+             */
+            p_value_adjusted: number | null;
+            /** @description CVR lift, the same statistics as CTR. */
             cvr_lift_vs_control: components["schemas"]["Lift"] | null;
             /** @description Only when CUPED was applied to this bucket. */
             cuped?: components["schemas"]["CupedBucket"];
@@ -322,6 +465,19 @@ export interface components {
             observed: number;
             count: number;
         };
+        ClippedIps: {
+            /**
+             * Format: double
+             * @description KALEIDO_IPS_CLIP, the rule training and attribution use.
+             */
+            clip: number;
+            /**
+             * Format: double
+             * @description IPS with weights clipped there: lower variance, biased down when rows are clipped.
+             */
+            ctr: number | null;
+            clipped_rows: number;
+        };
         /** @description The active model's contributions by segment, or `{model_version, error}` when it has none. */
         Contributions: {
             model_version: string;
@@ -329,6 +485,8 @@ export interface components {
             rows?: number;
             /** @description log-odds */
             scale?: string;
+            /** @description Every term the model scores with: user features, ctx.*, tags, position. */
+            terms?: string[];
             /** @description Feature → segment value → the five largest mean contributions. */
             by_segment?: {
                 [key: string]: {
@@ -400,9 +558,12 @@ export interface components {
             };
         };
         Estimate: {
-            /** Format: double */
-            ctr: number;
-            /** @description Bootstrap 95% interval over decisions. */
+            /**
+             * Format: double
+             * @description Null when no logged row carries weight (SNIPS over rows the target never shows).
+             */
+            ctr: number | null;
+            /** @description BCa bootstrap 95% interval, users as the resampling unit. */
             ci: [
                 number | null,
                 number | null
@@ -452,13 +613,18 @@ export interface components {
              */
             ts: string;
             /**
-             * @description Sent by the SDK on impressions of a decision its fatigue re-rank reordered. Accepted and not stored today.
+             * @description Why the client moved this variant after /rank logged its decision: the SDK sends "fatigue" on impressions of a decision its fatigue re-rank reordered. `position` is then where it was shown; the decision keeps the slot the policy chose (stored, read by the interaction log).
              *
              *     * `fatigue` - fatigue
              */
             rerank?: components["schemas"]["RerankEnum"];
-            /** @description With `rerank`: the position /rank gave the variant (`position` is where it was shown). Accepted and not stored today. */
+            /** @description The position /rank gave the variant (`position` is where it was shown). Informative: the slot the policy chose is read from the decision itself. */
             server_position?: number;
+            /**
+             * Format: double
+             * @description With `rerank`: the probability the client's re-rank had of this shown order given the decision's order, above 0 and at most 1. Omitted: 1 (a deterministic re-rank, as the SDK's).
+             */
+            rerank_probability?: number;
         };
         /**
          * @description * `impression` - impression
@@ -488,8 +654,23 @@ export interface components {
             status: components["schemas"]["ExperimentStatusEnum"];
             /** Format: date-time */
             started_at: string;
-            /** @description The bucket the others are compared with. */
+            /** @description Always `control`: an experiment without it is refused (400). */
             control: string;
+            /** @description Whether the headline values are always-valid. */
+            sequential: boolean;
+            /**
+             * @description Which reading `p_value` fields and the dashboard lead with.
+             *
+             *     * `always_valid` - always_valid
+             *     * `fixed_horizon` - fixed_horizon
+             */
+            headline: components["schemas"]["HeadlineEnum"];
+            /**
+             * @description How p_value_adjusted is adjusted.
+             *
+             *     * `holm` - holm
+             */
+            arms_adjustment: components["schemas"]["ArmsAdjustmentEnum"];
             /** @description By bucket name. */
             buckets: {
                 [key: string]: components["schemas"]["BucketReport"];
@@ -528,6 +709,14 @@ export interface components {
             contributions?: components["schemas"]["Contributions"] | null;
             /** Format: double */
             train_seconds?: number;
+            /**
+             * Format: double
+             * @description ROC AUC of the EBM on the later 20% of the rows (it was fitted on the earlier 80%); null when the holdout has no click or only clicks.
+             */
+            holdout_auc?: number | null;
+            holdout_rows?: number;
+            /** @description Threads the fit used (KALEIDO_EBM_JOBS). */
+            n_jobs?: number;
             /** @description Present when a refresh was asked while a fit is running. */
             detail?: string;
         };
@@ -538,22 +727,57 @@ export interface components {
          * @enum {string}
          */
         ExplanationStatusEnum: "pending" | "ready" | "failed";
+        /**
+         * @description * `epsilon_greedy` - epsilon_greedy
+         *     * `thompson` - thompson
+         * @enum {string}
+         */
+        ExplorationPolicyEnum: "epsilon_greedy" | "thompson";
         Finding: {
             text: string;
+            /** @description The finding as an analyst would repeat it. */
+            sentence?: string;
             segment_feature: string;
             segment_value: string;
             tag_group: string;
             tag_value: string;
+            /** @description The tag, or every tag always shown with it (a compound finding). */
+            tags?: components["schemas"]["FindingTag"][];
+            /** @description A compound finding: tags that cannot be told apart. */
+            aliased?: boolean;
             direction: components["schemas"]["DirectionEnum"];
-            /** Format: double */
-            normalized_preference: number;
+            /**
+             * Format: double
+             * @description The segment's CTR(tag) / CTR.
+             */
+            normalized_preference: number | null;
             normalized_preference_ci: [
+                number | null,
+                number | null
+            ];
+            /** Format: double */
+            rest_normalized_preference?: number | null;
+            /**
+             * Format: double
+             * @description The segment's preference for the tag against the rest's (see the cell's field; marginal findings: absent).
+             */
+            relative_preference?: number;
+            /** @description 95%, per-user variance. */
+            relative_preference_ci?: [
                 number | null,
                 number | null
             ];
             impressions: number;
             /** Format: double */
+            p_value?: number | null;
+            /** Format: double */
             q_value: number;
+            /** @description In explained_findings: the user feature whose own findings on this tag account for this one. */
+            explained_by?: string;
+        };
+        FindingTag: {
+            group: string;
+            value: string;
         };
         GalleryVariant: {
             id: number;
@@ -582,6 +806,40 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * @description * `always_valid` - always_valid
+         *     * `fixed_horizon` - fixed_horizon
+         * @enum {string}
+         */
+        HeadlineEnum: "always_valid" | "fixed_horizon";
+        Identifiability: {
+            placement: string;
+            live_variants: number;
+            tag_values: number;
+            /** @description Every tag effect can be told apart from every other. */
+            identifiable: boolean;
+            /** @description Rank of the live catalogue's design matrix (intercept + tags). */
+            rank: number;
+            /** @description The rank a fully identifiable catalogue has. */
+            parameters: number;
+            tags: components["schemas"]["TagIdentifiability"][];
+            aliases: components["schemas"]["Alias"][];
+            on_every_variant: string[];
+            /** @description Dependencies beyond aliased pairs and constant tags. */
+            other_dependencies: number;
+            notes: string[];
+        };
+        /**
+         * @description * `bca_bootstrap_by_user` - bca_bootstrap_by_user
+         * @enum {string}
+         */
+        IntervalMethodEnum: "bca_bootstrap_by_user";
+        /**
+         * @description * `model` - model
+         *     * `variants` - variants
+         * @enum {string}
+         */
+        KindEnum: "model" | "variants";
         Lift: {
             /**
              * Format: double
@@ -603,15 +861,36 @@ export interface components {
              * @description Treatment / control − 1.
              */
             relative: number | null;
+            /** @description Fixed-horizon 95% interval of the relative lift. */
             relative_ci: [
+                number | null,
+                number | null
+            ];
+            /** @description Always-valid 95% confidence sequence of the relative lift. */
+            relative_cs: [
                 number | null,
                 number | null
             ];
             /**
              * Format: double
-             * @description Two-sided, of the absolute lift (delta method).
+             * @description The headline two-sided p-value of the absolute lift: always-valid when the report is sequential (the default), else fixed-horizon.
              */
             p_value: number | null;
+            /**
+             * Format: double
+             * @description Two-sided normal p-value (delta method), valid at one planned look only.
+             */
+            p_value_fixed_horizon: number | null;
+            /**
+             * Format: double
+             * @description Mixture-SPRT p-value: ≤ 0.05 exactly when absolute_cs excludes 0; safe to read daily.
+             */
+            p_value_always_valid: number | null;
+            /**
+             * Format: double
+             * @description The headline p-value, Holm-adjusted across the report's treatment arms.
+             */
+            p_value_adjusted: number | null;
         };
         LoggingHealth: {
             impressions: number;
@@ -623,9 +902,15 @@ export interface components {
             propensity_problems_by_bucket: {
                 [key: string]: number;
             };
-            /** Format: double */
+            /**
+             * Format: double
+             * @description Chi-square over the variants eligible at every random decision.
+             */
             random_bucket_uniform_p_value: number | null;
+            /** @description Variants in the uniformity check. */
             random_bucket_variants: number;
+            /** @description Variants with random-bucket impressions left out of the check (pinned, published or changed during the experiment, or no longer live). */
+            random_bucket_variants_not_eligible: number;
             users_in_more_than_one_bucket: number;
         };
         MainEffect: {
@@ -640,6 +925,11 @@ export interface components {
             /** @description Bin edges (numbers) or categories. */
             names: ((string | number) | null)[];
             scores: (number | null)[];
+            /**
+             * Format: double
+             * @description The score of rows without this feature (missing).
+             */
+            missing_score?: number | null;
         };
         MetaExperiment: {
             slug: string;
@@ -719,11 +1009,29 @@ export interface components {
             version: string;
             is_active: boolean;
         };
+        /**
+         * @description * `ctr` - ctr
+         *     * `cvr` - cvr
+         *     * `fallback_rate` - fallback_rate
+         *     * `scoring_latency` - scoring_latency
+         *     * `sample_ratio` - sample_ratio
+         * @enum {string}
+         */
+        NameEnum: "ctr" | "cvr" | "fallback_rate" | "scoring_latency" | "sample_ratio";
         OffPolicyEstimate: {
             placement: string;
             model_version: string;
             logged_buckets: string[];
             rows: number;
+            /** @description Distinct users among the rows: the bootstrap's unit. */
+            users: number;
+            /** @description The serving policy evaluated (ranking.serving.model_policy). */
+            target: components["schemas"]["OpeTarget"];
+            interval_method: components["schemas"]["IntervalMethodEnum"];
+            clipped_ips: components["schemas"]["ClippedIps"];
+            /** @description Live variants the target can show that no evaluated row shows. */
+            unsupported_variants: components["schemas"]["UnsupportedVariant"][];
+            warnings: string[];
             evaluated_on: components["schemas"]["EvaluatedOnEnum"];
             rows_after_training: number;
             training_window: [
@@ -737,7 +1045,7 @@ export interface components {
             logged_ctr: number;
             estimates: components["schemas"]["Estimates"];
             /** Format: double */
-            direct_method_ctr: number;
+            direct_method_ctr: number | null;
             active_model: components["schemas"]["OnlineCtr"];
             notes: string;
         };
@@ -757,6 +1065,25 @@ export interface components {
              * @description Absent without an active model.
              */
             since?: string;
+        };
+        OpeTarget: {
+            exploration_policy: components["schemas"]["ExplorationPolicyEnum"];
+            /**
+             * Format: double
+             * @description Weight of uniform exploration in the serving mixture.
+             */
+            epsilon: number;
+            /**
+             * Format: double
+             * @description Weight of the new-variant component (0 without one).
+             */
+            new_variant_share: number;
+            /** @description Variants below the placement's impression threshold. */
+            new_variants: number;
+            /** @description Pinned variant keys; the first holds position 1. */
+            pinned: string[];
+            /** @description Posterior draws the policy picks from (0 for ε-greedy). */
+            thompson_draws: number;
         };
         Pair: {
             name: string;
@@ -851,6 +1178,97 @@ export interface components {
          * @enum {string}
          */
         RerankEnum: "fatigue";
+        Rollout: {
+            id: number;
+            kind: components["schemas"]["KindEnum"];
+            placement: string;
+            /** @description The model ramped; null for a variant ramp. */
+            candidate: string | null;
+            /** @description A variant ramp's variants (hidden outside its arm). */
+            variant_ids: number[];
+            /** @description Null: no model served, the control design did. */
+            incumbent: string | null;
+            status: components["schemas"]["RolloutStatusEnum"];
+            steps: number[];
+            step: number;
+            /**
+             * Format: double
+             * @description The candidate's share of the model bucket's users now (0 once ended).
+             */
+            share: number;
+            min_dwell_s: number;
+            min_impressions: number;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            step_started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            started_by: string;
+            /** @description Why it ended; empty while ramping. */
+            reason: string;
+            last_check: components["schemas"]["RolloutCheck"] | null;
+            history: {
+                [key: string]: unknown;
+            }[];
+        };
+        RolloutCheck: {
+            rollout_id: number;
+            /** Format: date-time */
+            at: string;
+            /** @description 0-based index into steps. */
+            step: number;
+            /** Format: double */
+            share: number;
+            candidate_users: number;
+            incumbent_users: number;
+            candidate_impressions: number;
+            incumbent_impressions: number;
+            /** Format: double */
+            dwell_s: number;
+            guardrails: components["schemas"]["RolloutGuardrail"][];
+            action: components["schemas"]["ActionEnum"];
+            reason: string;
+        };
+        RolloutGuardrail: {
+            name: components["schemas"]["NameEnum"];
+            passed: boolean;
+            /** @description False: not enough data yet (a guardrail not measured never fails). */
+            measured: boolean;
+            /** Format: double */
+            value: number | null;
+            /** @description [low, high]; for CTR/CVR the always-valid interval of the difference. */
+            interval: (number | null)[] | null;
+            /** Format: double */
+            limit: number | null;
+            detail: string;
+        };
+        RolloutList: {
+            placement: string | null;
+            /** @description Newest first, at most 20. */
+            rollouts: components["schemas"]["Rollout"][];
+            /** @description Whether this user may start and cancel ramps. */
+            can_manage: boolean;
+        };
+        RolloutStartApiInput: {
+            /** @description Shares of the model bucket's users, increasing (default 5%, 20%, 50%). */
+            steps?: number[];
+            min_dwell_s?: number;
+            min_impressions?: number;
+            /**
+             * @description Start although the activation gate refuses (kept in the ramp's history and the version's registry entry).
+             * @default false
+             */
+            force: boolean;
+        };
+        /**
+         * @description * `ramping` - ramping
+         *     * `completed` - completed
+         *     * `rolled_back` - rolled_back
+         *     * `cancelled` - cancelled
+         * @enum {string}
+         */
+        RolloutStatusEnum: "ramping" | "completed" | "rolled_back" | "cancelled";
         /**
          * @description * `dedicated` - Dedicated (one placement)
          *     * `general` - General (all placements)
@@ -864,16 +1282,33 @@ export interface components {
         };
         SegmentLift: {
             feature: string;
+            /** @description The user's segment at first exposure (fixed for the experiment). */
             value: string;
             bucket: string;
             metric: components["schemas"]["MetricEnum"];
+            /** @description Users of the two arms in this segment; each user counts once. */
             users: number;
             /** Format: double */
             relative_lift: number | null;
+            /** @description Fixed-horizon 95%. */
+            relative_lift_ci: [
+                number | null,
+                number | null
+            ];
+            /** @description Always-valid 95%. */
+            relative_lift_cs: [
+                number | null,
+                number | null
+            ];
             /** Format: double */
             absolute_lift: number | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description The headline p-value (always-valid when the report is sequential).
+             */
             p_value: number | null;
+            /** Format: double */
+            p_value_fixed_horizon: number | null;
             /**
              * Format: double
              * @description Benjamini–Hochberg across every segment, bucket and metric of the report.
@@ -889,6 +1324,13 @@ export interface components {
          * @enum {string}
          */
         SurfaceEnum: "banner" | "card" | "popup" | "feed";
+        TagIdentifiability: {
+            group: string;
+            value: string;
+            variants: number;
+            identifiable: boolean;
+            aliased_with: string[];
+        };
         Term: {
             name: string;
             type: components["schemas"]["TermTypeEnum"];
@@ -902,6 +1344,14 @@ export interface components {
          * @enum {string}
          */
         TermTypeEnum: "main" | "pair";
+        UnsupportedVariant: {
+            variant_key: string;
+            /**
+             * Format: double
+             * @description The target's mean probability of showing it at position 1.
+             */
+            target_share: number;
+        };
         VariantGallery: {
             placement: string;
             /** @description Best observed CTR first. */
@@ -1023,6 +1473,8 @@ export interface operations {
             query?: {
                 /** @description Include per-segment lifts. */
                 segments?: boolean;
+                /** @description Headline p-values always-valid (default, safe to read daily); false makes the fixed-horizon ones the headline. Both are always in the answer. */
+                sequential?: boolean;
             };
             header?: never;
             path: {
@@ -1038,6 +1490,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExperimentReport"];
+                };
+            };
+            /** @description Invalid request: `errors` names each offending field and its messages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
@@ -1100,10 +1561,32 @@ export interface operations {
             };
         };
     };
+    api_v1_placements_identifiability_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identifiability"];
+                };
+            };
+        };
+    };
     api_v1_placements_ope_retrieve: {
         parameters: {
             query: {
                 buckets?: string;
+                clip?: number;
                 days?: number;
                 include_training?: boolean;
                 model_version: string;
@@ -1307,6 +1790,33 @@ export interface operations {
             };
         };
     };
+    dashboard_api_models_rollout_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RolloutStartApiInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["RolloutStartApiInput"];
+                "multipart/form-data": components["schemas"]["RolloutStartApiInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+        };
+    };
     dashboard_api_models_rollback_create: {
         parameters: {
             query?: never;
@@ -1328,6 +1838,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelState"];
+                };
+            };
+        };
+    };
+    dashboard_api_rollouts_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutList"];
+                };
+            };
+        };
+    };
+    dashboard_api_rollouts_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rollout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
                 };
             };
         };

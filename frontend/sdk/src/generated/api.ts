@@ -83,13 +83,18 @@ export interface components {
              */
             ts: string;
             /**
-             * @description Sent by the SDK on impressions of a decision its fatigue re-rank reordered. Accepted and not stored today.
+             * @description Why the client moved this variant after /rank logged its decision: the SDK sends "fatigue" on impressions of a decision its fatigue re-rank reordered. `position` is then where it was shown; the decision keeps the slot the policy chose (stored, read by the interaction log).
              *
              *     * `fatigue` - fatigue
              */
             rerank?: components["schemas"]["RerankEnum"];
-            /** @description With `rerank`: the position /rank gave the variant (`position` is where it was shown). Accepted and not stored today. */
+            /** @description The position /rank gave the variant (`position` is where it was shown). Informative: the slot the policy chose is read from the decision itself. */
             server_position?: number;
+            /**
+             * Format: double
+             * @description With `rerank`: the probability the client's re-rank had of this shown order given the decision's order, above 0 and at most 1. Omitted: 1 (a deterministic re-rank, as the SDK's).
+             */
+            rerank_probability?: number;
         };
         /**
          * @description * `impression` - impression
