@@ -55,20 +55,27 @@ def small_banner():
     return placement, variants, services.train_model(placement=placement).model_version
 
 
-def _train_on_inverted_clicks(placement, variants, *, users: int, seed: int) -> str:
-    """A model trained on a log where users click what they like least: it ranks their worst design first."""
+def _train_on_inverted_clicks(placement, *, users: int, seed: int) -> str:
+    """A model that ranks each user's worst designs first, registered for `placement`.
+
+    It learns on a twin placement (the same designs) whose users click what they like least, then is
+    registered for `placement`: its own log would teach it the users' real taste.
+    """
+    twin, twin_variants = catalogue(slug=f"{placement.slug}-inverted")
     rng = np.random.default_rng(seed)
     start = datetime.now(UTC) - timedelta(hours=2)
     shown = []
     for i, user in enumerate(simulator.make_users(users, seed=seed, prefix=f"inv{seed}")):
-        variant = variants[rng.integers(len(variants))]
+        variant = twin_variants[rng.integers(len(twin_variants))]
         p = simulator.click_probability(user, variant.tags, variant_key=variant.variant_key)
         shown.append(LoggedImpression(
-            placement=placement, user_id=user.user_id, variant_id=variant.id, created_at=start + timedelta(seconds=i),
-            candidates=len(variants), features=user.features, context=user.context,
+            placement=twin, user_id=user.user_id, variant_id=variant.id, created_at=start + timedelta(seconds=i),
+            candidates=len(twin_variants), features=user.features, context=user.context,
             clicked=bool(rng.random() < max(0.005, 0.2 - 2 * p))))
     write_traffic(shown)
-    return services.train_model(placement=placement).model_version
+    version = services.train_model(placement=twin).model_version
+    ModelVersion.objects.filter(version=version).update(placement=placement)
+    return version
 
 
 def serve(placement, variants, *, users: int, seed: int, click_probability=None,
@@ -154,7 +161,7 @@ def test_a_good_model_ramps_step_by_step_and_ends_serving_everyone(banner):
 def test_a_harmful_model_is_rolled_back_at_the_first_step_and_the_operators_are_told(banner, settings, caplog):
     placement, variants, good = banner
     services.model_activate(version=good, by="ops")
-    harmful = _train_on_inverted_clicks(placement, variants, users=4000, seed=12)
+    harmful = _train_on_inverted_clicks(placement, users=6000, seed=12)
     hook = Webhook()
     settings.KALEIDO_ROLLOUT_WEBHOOK_URL = hook.url
     try:
