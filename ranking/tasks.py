@@ -17,13 +17,23 @@ def train_placement_model(placement_id: int, algo: str = "auto", auto_activate: 
 
 
 @shared_task(queue=CPU_QUEUE, acks_late=True)
+def train_general_model(algo: str = "auto", auto_activate: bool = True) -> dict | None:
+    from .retraining import retrain_general
+
+    return retrain_general(algo=algo, auto_activate=auto_activate)
+
+
+@shared_task(queue=CPU_QUEUE, acks_late=True)
 def retrain_due_placements() -> list[int]:
-    """Beat: queue a retrain for every placement with enough impressions since its last model's data."""
-    from .retraining import placements_due
+    """Beat: queue a retrain for every placement with enough impressions since its last model's data, and
+    for the general model when every placement's new impressions together reach the same threshold."""
+    from .retraining import general_due, placements_due
 
     due = placements_due(min_new=settings.KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS)
     for placement_id in due:
         transaction.on_commit(lambda pid=placement_id: train_placement_model.delay(pid))
+    if general_due(min_new=settings.KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS):
+        transaction.on_commit(train_general_model.delay)
     return due
 
 

@@ -210,6 +210,8 @@ def test_beat_retrains_placements_once_enough_new_impressions_arrived(logged, se
 
     first = ModelVersion.objects.get(placement=placement)
     assert first.is_active and first.auc > settings.KALEIDO_RETRAIN_MIN_AUC
+    # The general model (every placement's rows) is retrained on the same schedule, through the same gate.
+    assert ModelVersion.objects.filter(scope=ModelVersion.Scope.GENERAL).count() == 1
     assert retrain_due_placements() == []  # nothing new since that model's data
     log_random_traffic(placement, variants, users=600, seed=9, start=datetime.now(UTC))
     with django_capture_on_commit_callbacks(execute=True):
