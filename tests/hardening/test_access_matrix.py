@@ -29,12 +29,16 @@ GUARDS = {
     ("GET", "/api/v1/placements/{slug}/attribution"): "report",
     ("GET", "/api/v1/placements/{slug}/explain"): "report",
     ("GET", "/api/v1/placements/{slug}/ope"): "report",
+    ("GET", "/api/v1/placements/{slug}/identifiability"): "report",
     ("GET", "/dashboard/api/meta"): "report",
     ("GET", "/dashboard/api/experiments/{slug}/daily"): "report",
     ("GET", "/dashboard/api/variants"): "report",
     ("GET", "/dashboard/api/models"): "report",
     ("POST", "/dashboard/api/models/{version}/activate"): "manage",
     ("POST", "/dashboard/api/models/rollback"): "manage",
+    ("GET", "/dashboard/api/rollouts"): "report",
+    ("POST", "/dashboard/api/models/{version}/rollout"): "manage",
+    ("POST", "/dashboard/api/rollouts/{rollout_id}/cancel"): "manage",
 }
 SCOPE_OF = {"rank": "rank", "events": "events", "report": "analytics:read", "manage": None}
 CALLERS = ("no auth", "wrong key", "key without scope", "key with scope", "analyst", "operator", "admin")
@@ -63,9 +67,20 @@ def world():
 
 def _request(world, method: str, path: str):
     """A well-formed request for the operation, so only the caller decides the answer."""
+    from ranking import rollout
+    from ranking.models import ModelRollout
+
     url = path.replace("{slug}", "matrix-ab" if "experiments" in path else world["slug"]) \
-        .replace("{version}", world["version"])
+        .replace("{version}", world["first"] if path.endswith("/rollout") else world["version"])
     query, body = {}, None
+    ramping = ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING)
+    if path.endswith("/rollout"):  # no ramp under way, so an allowed caller can start one
+        for ramp in ramping:
+            rollout.cancel_rollout(ramp)
+        body = {"force": True}
+    elif path.endswith("/cancel"):  # a ramp under way, so an allowed caller can cancel it
+        ramp = ramping.first() or rollout.start_rollout(version=world["first"], force=True)
+        url = url.replace("{rollout_id}", str(ramp.id))
     if path.endswith("/rank"):
         body = {"placement": world["slug"], "user": {"id": "u-1", "features": {"age": 30}}, "k": 2}
     elif path.endswith("/events"):
