@@ -186,8 +186,8 @@ def measure(rank_calls: int, ingest_batches: int) -> dict:
     from django.conf import settings
     from django.db.models import Count
 
-    from analytics import dashboard_selectors
     from analytics.attribution import attribution_grid
+    from analytics.dashboard import selectors as dashboard_selectors
     from analytics.experiments import experiment_report
     from analytics.ingestion import record_events
     from analytics.models import Event, EventType

@@ -20,7 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="api-docs"),
-    path("dashboard/", include("analytics.dashboard_urls")),
+    path("dashboard/", include("analytics.dashboard.urls")),
     # Rendered variants and images; behind a real deployment a CDN or nginx serves these.
     path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from analytics.dashboard_selectors import live_calibration
+from analytics.dashboard.selectors import live_calibration
 from analytics.ingestion import record_events
 from ranking.models import Decision
 from ranking.services import rank_variants, train_model

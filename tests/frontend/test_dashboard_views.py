@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analytics import dashboard_views
+from analytics.dashboard import views as dashboard_views
 from tests.frontend.factories import staff_user
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from . import dashboard_apis as apis
-from .dashboard_views import PAGES, DashboardView
+from . import apis
+from .views import PAGES, DashboardView
 
 app_name = "dashboard"
 

@@ -21,9 +21,9 @@ from ranking import rollout
 from ranking.models import Experiment, ModelRollout, ModelVersion
 from ranking.services import model_activate, model_rollback
 
-from . import dashboard_selectors as selectors
-from . import dashboard_serializers as answers
-from .dashboard_views import can_manage_models
+from . import selectors
+from . import serializers as answers
+from .views import can_manage_models
 
 AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
 

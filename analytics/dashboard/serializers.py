@@ -1,6 +1,6 @@
 """The typed answers of the dashboard's own endpoints (`/dashboard/api/…`).
 
-Like `analytics/serializers.py`, these describe what `dashboard_selectors` and `dashboard_apis`
+Like `analytics/serializers.py`, these describe what `selectors` and `apis` of this package
 return, for `/api/schema/` and the dashboard's generated TypeScript types; the APIs do not reshape
 their answers through them.
 """

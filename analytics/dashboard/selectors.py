@@ -17,9 +17,9 @@ from ranking.models import Experiment, ModelVersion
 from ranking.registry import ModelUnavailable
 from ranking.services import calibration_curve, score_variants
 
-from . import interaction_log
-from .models import DailyRollup
-from .rollups import refresh_for_read
+from .. import interaction_log
+from ..models import DailyRollup
+from ..rollups import refresh_for_read
 
 # Decisions sampled for a live calibration curve; enough for stable deciles, cheap to read.
 CALIBRATION_SAMPLE = 20_000
