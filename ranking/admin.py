@@ -75,7 +75,7 @@ class ExperimentAdmin(RoleAdmin):
     def results(self, obj):
         """The report's summary: per bucket CTR with its 95% interval, lift against control with its interval
         and p-value, and the sample ratio mismatch check; the dashboard has the full report."""
-        from analytics.experiments import ExperimentReportError, experiment_report
+        from analytics.services import ExperimentReportError, experiment_report
 
         try:
             report = experiment_report(experiment=obj, refresh=False, segments=False)

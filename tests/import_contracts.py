@@ -1,4 +1,7 @@
-"""An import-linter contract type the project's boundaries need (see [tool.importlinter] in pyproject.toml).
+"""The import-linter contract types the project's boundaries need (see [tool.importlinter] in pyproject.toml).
+
+`facade`: apps import each other only through the modules each app names as its front door (see
+`FacadeContract`).
 
 `single_join`: only the allowed modules import every one of a set of model classes. Import-linter's
 own contracts see modules, not names; `ranking.models` also holds `Experiment` and `ModelVersion`,
@@ -15,6 +18,7 @@ import importlib.util
 
 from grimp import ImportGraph
 from importlinter import Contract, ContractCheck, fields, output
+from importlinter.application import contract_utils
 
 
 def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
@@ -75,3 +79,55 @@ class SingleJoinContract(Contract):
             output.print_error(f"{module} imports {' and '.join(self.models)}: read the join "  # type: ignore[arg-type]
                                "through analytics.interaction_log instead.")
             output.new_line()
+
+
+def _app_of(module: str, apps: list[str]) -> str | None:
+    return next((app for app in apps if module == app or module.startswith(app + ".")), None)
+
+
+def _within(module: str, packages: set[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+class FacadeContract(Contract):
+    """Each of `apps` is imported by the others only through its `facades` (modules, with what is
+    under them); `free_importers` (the project package, which wires every app together) may import
+    any app. Migrations are generated code and are not checked. `ignore_imports` lists the crossings
+    that remain, as in import-linter's own contracts, and an entry that no longer matches is an error."""
+
+    type_name = "facade"
+
+    apps = fields.ListField(subfield=fields.StringField())
+    facades = fields.ListField(subfield=fields.StringField())
+    free_importers = fields.ListField(subfield=fields.StringField(), required=False)
+    ignore_imports = fields.SetField(subfield=fields.ImportExpressionField(), required=False)
+
+    def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
+        removal = contract_utils.remove_ignored_imports_and_report(
+            graph=graph, ignore_imports=self.ignore_imports,  # type: ignore[arg-type]
+            unmatched_alerting=contract_utils.AlertLevel.ERROR)
+        apps: list[str] = list(self.apps)  # type: ignore[call-overload]
+        facades = set(self.facades)  # type: ignore[call-overload]
+        free = set(self.free_importers or [])  # type: ignore[call-overload]
+        crossings = []
+        for importer in sorted(graph.modules):
+            if _within(importer, free) or ".migrations" in importer:
+                continue
+            own = _app_of(importer, apps)
+            for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+                target = _app_of(imported, apps)
+                if target is None or target == own or _within(imported, facades):
+                    continue
+                lines = [d["line_number"] for d in graph.get_import_details(importer=importer, imported=imported)]
+                crossings.append((importer, imported, lines))
+        return ContractCheck(kept=not crossings, warnings=list(removal.warnings),
+                             ignored_import_count=removal.ignored_import_count,
+                             metadata={"crossings": crossings})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for importer, imported, lines in check.metadata["crossings"]:
+            output.print_error(f"- {importer} -> {imported} (l.{', '.join(map(str, lines))}): "
+                               "go through the app's facade, or list the crossing with a reason.", bold=False)
+            output.new_line()
+        output.print(f"Facades: {', '.join(sorted(self.facades))}.")  # type: ignore[call-overload]
+        output.new_line()
