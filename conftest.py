@@ -33,8 +33,8 @@ def journal_mode(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with empty caches: the shared one, and rank's in-process catalogue, loaded models
-    and API keys (what a freshly started server process sees).
+    """Each test starts with empty caches: the shared one, and rank's in-process catalogue, loaded models,
+    live counts and API keys (what a freshly started server process sees).
 
     Test databases roll back without delete signals, so a catalogue cached by slug in one test
     would otherwise point at a placement id that no longer exists in the next.
@@ -44,10 +44,12 @@ def _fresh_cache():
     from access.services import forget_all_cached_keys
     from access.throttling import forget_local_leases
     from ranking import registry
+    from ranking.live_copy import forget_counts
     from ranking.serving import invalidate_catalogue
 
     def forget_in_process():
         invalidate_catalogue()
+        forget_counts()
         registry.reset_caches()
         forget_all_cached_keys()
         forget_local_leases()

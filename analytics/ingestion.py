@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from counters.services import add_conversions, hour_of
 from creative.models import Placement
 from kaleido.text import is_storable_text, storable_text_error
 
@@ -239,6 +240,16 @@ def _mark_dirty(rows: list[_Row]) -> None:
     RollupDirty.objects.bulk_create([RollupDirty(placement_id=p, day=d) for p, d in sorted(touched)])
 
 
+def _count_conversions(rows: list[_Row]) -> None:
+    """Add stored conversions to their placement's hourly counts (what `{conversions_24h}` copy reads)."""
+    counts: dict[tuple[int, datetime], int] = {}
+    for r in rows:
+        if r.type == EventType.CONVERSION:
+            key = (r.placement_id, hour_of(r.ts))
+            counts[key] = counts.get(key, 0) + 1
+    add_conversions(counts)
+
+
 _STAGE_COLUMNS = ("event_id, type, decision_id, variant_id, user_id, placement_id, position, ts, bucket, "
                   "experiment_id, propensity, segment_key, rerank, rerank_probability")
 _STAGE_SELECT = ", ".join("s." + c.strip() for c in _STAGE_COLUMNS.split(","))
@@ -333,6 +344,7 @@ def record_events(raw_events: list[Any], *, now: datetime | None = None,
                 _hold_late(late, now)
         if confirmed := [r for r in new_rows if not r.late]:
             _mark_dirty(confirmed)
+            _count_conversions(confirmed)
     result.accepted += len(new_rows)
     result.duplicates += len(rows) - len(new_rows)
     return result
@@ -406,6 +418,7 @@ def _settle_batch(*, after: int, size: int, expired_before: datetime, now: datet
         if confirmed:
             _insert_events(confirmed, now)
             _mark_dirty(confirmed)
+            _count_conversions(confirmed)
         for start in range(0, len(settled), 5000):
             LateEvent.objects.filter(id__in=settled[start:start + 5000]).delete()
         counts["confirmed"] += len(confirmed)

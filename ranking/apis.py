@@ -80,6 +80,30 @@ RENDER_SCHEMA = {
         "text_position": {"type": "string"},
         "background_style": {"type": "string"},
         "image_url": {"type": "string"},
+        "dynamic": {
+            "type": "object",
+            "description": "The copy lines that state live numbers, by line (headline, subline, cta): their "
+                           "template, static fallback and placeholder names. The line's own field is already "
+                           "answered as it is to be displayed.",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"template": {"type": "string"}, "fallback": {"type": "string"},
+                               "placeholders": {"type": "array", "items": {"type": "string"}}},
+                "required": ["template", "fallback", "placeholders"],
+            },
+        },
+        "filled": {
+            "type": "object",
+            "description": "With `dynamic`: the lines this answer shows with live values (a line absent here "
+                           "shows its static fallback), each with its text and the value shown per placeholder.",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"text": {"type": "string"},
+                               "shown": {"type": "object", "additionalProperties": {"type": "string"}},
+                               "values": {"type": "object", "additionalProperties": {"type": "number"}}},
+                "required": ["text", "shown", "values"],
+            },
+        },
     },
     "additionalProperties": True,
 }

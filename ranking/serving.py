@@ -30,6 +30,7 @@ from . import policy as P
 from . import registry, rollout, serving_versions
 from .buckets import assign_bucket
 from .decision_log import log_decision
+from .live_copy import fill_render
 from .models import Experiment
 
 log = logging.getLogger(__name__)
@@ -324,11 +325,19 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
             model_version = f"fallback:{reason}"[:40]
 
     items = []
+    claims: dict[int, dict[str, Any]] = {}  # variant id -> the copy it was shown with live values
     for position, (i, p) in enumerate(zip(shown.tolist(), props.tolist(), strict=True), start=1):
         v = cat.variants[i]
+        render = v["render"]
+        if "dynamic" in render:  # live numbers in its copy: filled for this request (ranking.live_copy)
+            filled = fill_render(render, cat.placement_id, context)
+            if filled is not None:
+                render = filled.render
+                if filled.shown:
+                    claims[v["id"]] = filled.shown
         items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
                                 score=None if scores is None else float(scores[i]), propensity=float(p),
-                                tags=v["tags"], image_url=v["image_url"], render=v["render"], pinned=v["pinned"]))
+                                tags=v["tags"], image_url=v["image_url"], render=render, pinned=v["pinned"]))
     decision_id = uuid.uuid4()
     log_decision({
         "decision_id": decision_id.hex, "placement_id": cat.placement_id, "user_id": user_id,
@@ -336,8 +345,11 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
         "model_version": model_version, "created_at": timezone.now().isoformat(),
         # Each item keeps the tags it was served with: re-tagging a variant later does not rewrite history
         # (analytics.interaction_log reads them back as the tags as served).
+        # ... and the copy it showed with live numbers (`copy`: line -> text, values shown, values read), so
+        # what was claimed to whom stays on record.
         "items": [{"variant_id": it.variant_id, "rank": it.rank, "score": it.score, "propensity": it.propensity,
-                   "tags": it.tags} for it in items],
+                   "tags": it.tags, **({"copy": claims[it.variant_id]} if it.variant_id in claims else {})}
+                  for it in items],
         "assigned_bucket": assigned, "fallback_reason": reason, "candidates": len(pool) or len(cat.variants),
     })
     return RankResult(decision_id=str(decision_id), placement=cat.slug, bucket=served,

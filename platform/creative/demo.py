@@ -15,15 +15,18 @@ from .taxonomy import manual_tag_sources
 DEMO_ADMIN = ("admin", "kaleido-demo")
 
 COPIES = [
-    # (headline, subline, cta, language). No copy states a count it cannot back: social proof is worded without
-    # invented numbers ("12,000 people joined today" would be a false claim in a financial product).
+    # (headline, subline, cta, language). No copy states a count it cannot back ("12,000 people joined today"
+    # written by hand would be a false claim in a financial product): social proof states Kaleido's own count of
+    # the offer's conversions in the last day when there are at least 1,000, and its static line otherwise
+    # (creative.dynamic_copy; filled per rank call).
     ("Gold Savings Plan: 4.5% a year", "Grow your savings with no fees", "Start saving", "en"),
-    ("Savers like you choose Gold Savings", "See why your neighbours like it", "Join them", "en"),
+    ("{conversions_24h|floor=1000} people chose Gold Savings today || Savers like you choose Gold Savings",
+     "See why your neighbours like it", "Join them", "en"),
     ("Only 3 days left: bonus rate", "Open before Sunday and earn 0.5% extra", "Claim bonus", "en"),
     ("Backed by a licensed bank", "Your deposit is protected up to 500,000", "Learn more", "en"),
     ("Put spare cash to work", "Move money in and out any time", "Open plan", "en"),
     ("稳健理财，年化4.5%", "零手续费，随存随取", "立即开通", "zh"),
-    ("大家都在选的黄金储蓄", "看看大家为什么选择黄金储蓄", "一起加入", "zh"),
+    ("今日已有{conversions_24h|floor=1000}人选择黄金储蓄 || 大家都在选的黄金储蓄", "看看大家为什么选择黄金储蓄", "一起加入", "zh"),
     ("限时3天 加息0.5%", "周日前开通即享额外收益", "马上领取", "zh"),
     ("持牌银行 安心之选", "存款保障高达50万元", "了解详情", "zh"),
     ("新人专享红包 最高88元", "首次存入即可领取现金红包", "领红包", "zh"),

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.selectors import UnknownPlacement, placement_by_slug
+from creative.models import Placement
 
 
 class Command(BaseCommand):
@@ -20,10 +20,9 @@ class Command(BaseCommand):
     def handle(self, *args, file, placement, historical, **options):
         from analytics.imports import ImportFailed, import_impressions
 
-        try:
-            found = placement_by_slug(placement)
-        except UnknownPlacement as exc:
-            raise CommandError(str(exc)) from exc
+        found = Placement.objects.filter(slug=placement).first()
+        if found is None:
+            raise CommandError(f"Unknown placement '{placement}'.")
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")

@@ -176,6 +176,26 @@ export interface components {
                 text_position?: string;
                 background_style?: string;
                 image_url?: string;
+                /** @description The copy lines that state live numbers, by line (headline, subline, cta): their template, static fallback and placeholder names. The line's own field is already answered as it is to be displayed. */
+                dynamic?: {
+                    [key: string]: {
+                        template: string;
+                        fallback: string;
+                        placeholders: string[];
+                    };
+                };
+                /** @description With `dynamic`: the lines this answer shows with live values (a line absent here shows its static fallback), each with its text and the value shown per placeholder. */
+                filled?: {
+                    [key: string]: {
+                        text: string;
+                        shown: {
+                            [key: string]: string;
+                        };
+                        values: {
+                            [key: string]: number;
+                        };
+                    };
+                };
             } & {
                 [key: string]: unknown;
             };
