@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import scope_required
-from creative.models import Placement
+from creative.selectors import placement_by_slug
 from kaleido.api_errors import RETRY_AFTER, error_answers
 from kaleido.metrics import count_events
 from ranking.buckets import BUCKETS
@@ -141,7 +141,7 @@ class AttributionApi(APIView):
     def get(self, request, slug: str):
         from .attribution import attribution_grid, split_buckets
 
-        placement = get_object_or_404(Placement, slug=slug)
+        placement = placement_by_slug(slug)
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
@@ -163,7 +163,7 @@ class IdentifiabilityApi(APIView):
     def get(self, request, slug: str):
         from .identifiability import catalogue_identifiability
 
-        placement = get_object_or_404(Placement, slug=slug)
+        placement = placement_by_slug(slug)
         return Response(catalogue_identifiability(placement=placement))
 
 
@@ -180,7 +180,7 @@ class ExplainApi(APIView):
     def get(self, request, slug: str):
         from .explain import explanation_for
 
-        placement = get_object_or_404(Placement, slug=slug)
+        placement = placement_by_slug(slug)
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         body = explanation_for(placement=placement, refresh=params.validated_data["refresh"])
@@ -208,7 +208,7 @@ class OffPolicyApi(APIView):
         from .attribution import split_buckets
         from .ope import OpeError, off_policy_estimate
 
-        placement = get_object_or_404(Placement, slug=slug)
+        placement = placement_by_slug(slug)
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from creative.demo_context import DemoContext
 from creative.models import Placement
+from creative.selectors import placement_by_slug
 from ranking.models import Experiment
 
 TOP_FINDINGS = 5
@@ -28,7 +29,7 @@ def run(ctx: DemoContext) -> None:
             continue
         ctx.say("")
         ctx.say(format_report(experiment_report(experiment=experiment, refresh=False)))
-        placement = Placement.objects.get(slug=placement_slug)
+        placement = placement_by_slug(placement_slug)
         for line in findings_lines(placement):
             ctx.say(line)
 

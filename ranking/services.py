@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from creative.models import Placement, StyleVariant
+from creative.selectors import placement_by_slug_or_none
 
 from . import decision_log, gate, registry, serving, training
 from . import features as F
@@ -180,7 +181,7 @@ def feature_contributions(*, model_version: str, rows: Sequence[Mapping[str, Any
 def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Mapping[str, float]) -> Experiment:
     """Start an A/B experiment; a placement runs at most one at a time."""
     if isinstance(placement, str):
-        found = Placement.objects.filter(slug=placement).first()
+        found = placement_by_slug_or_none(placement)
         if found is None:
             raise ValidationError({"placement": f"Unknown placement '{placement}'."})
         placement = found

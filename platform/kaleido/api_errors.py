@@ -48,6 +48,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": "The database is unavailable; retry shortly."},
                         status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+    from creative.selectors import UnknownPlacement  # here, not at import: it needs the app registry
+
+    if isinstance(exc, UnknownPlacement):  # an API that names a placement by slug: a 404 that says which
+        exc = exceptions.NotFound(str(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 
 
 class Command(BaseCommand):
@@ -18,9 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args, placement, segment=None, tag_group=None, buckets="random", min_support=None, **opts):
         from analytics.attribution import attribution_grid, split_buckets, top_findings
 
-        found = Placement.objects.filter(slug=placement).first()
-        if found is None:
-            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            found = placement_by_slug(placement)
+        except UnknownPlacement as exc:
+            raise CommandError(str(exc)) from exc
         chosen = split_buckets(buckets)
         if segment or tag_group:
             if not (segment and tag_group):

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 
 
 class Command(BaseCommand):
@@ -16,9 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, placement, jobs=None, **options):
         from analytics.explain import explanation_compute
 
-        found = Placement.objects.filter(slug=placement).first()
-        if found is None:
-            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            found = placement_by_slug(placement)
+        except UnknownPlacement as exc:
+            raise CommandError(str(exc)) from exc
         explanation = explanation_compute(placement_id=found.id, n_jobs=jobs)
         if explanation.status != "ready":
             raise CommandError(explanation.error)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 
 
 class Command(BaseCommand):
@@ -20,9 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args, file, placement, historical, **options):
         from analytics.imports import ImportFailed, import_impressions
 
-        found = Placement.objects.filter(slug=placement).first()
-        if found is None:
-            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            found = placement_by_slug(placement)
+        except UnknownPlacement as exc:
+            raise CommandError(str(exc)) from exc
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 
 
 class Command(BaseCommand):
@@ -24,9 +24,10 @@ class Command(BaseCommand):
         from analytics.attribution import split_buckets
         from analytics.ope import OpeError, off_policy_estimate
 
-        found = Placement.objects.filter(slug=placement).first()
-        if found is None:
-            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            found = placement_by_slug(placement)
+        except UnknownPlacement as exc:
+            raise CommandError(str(exc)) from exc
         try:
             result = off_policy_estimate(placement=found, model_version=model_version, days=days,
                                          include_training=include_training,

@@ -2,7 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 
 
 class Command(BaseCommand):
@@ -17,9 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args, placement, before, **options):
         from analytics.imports import prune_history
 
-        found = Placement.objects.filter(slug=placement).first()
-        if found is None:
-            raise CommandError(f"Unknown placement '{placement}'.")
+        try:
+            found = placement_by_slug(placement)
+        except UnknownPlacement as exc:
+            raise CommandError(str(exc)) from exc
         result = prune_history(placement=found, before=before)
         self.stdout.write(f"Deleted {placement}'s imported history" + (f" before {before}" if before else "")
                           + f": {result.decisions:,} decisions, {result.events:,} events, {result.keys:,} keys.")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from creative.models import Placement
+from creative.selectors import placement_by_slug_or_none
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             return
 
         if rebuild:
-            placement = Placement.objects.filter(slug=rebuild).first()
+            placement = placement_by_slug_or_none(rebuild)
             if placement is None:
                 self.stderr.write(f"Unknown placement '{rebuild}'.")
                 raise SystemExit(2)

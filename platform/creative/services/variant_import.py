@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..composition import store_png
 from ..models import Placement, ServingMode, StyleVariant, VariantStatus
+from ..selectors import placement_by_slug_or_none
 from ..taxonomy import validate_tags
 from ..uploads import clean_image_upload
 from .copy_io import read_table
@@ -120,7 +121,7 @@ def variants_import(*, path: Path, placement_slug: str, create_placement: bool =
         raise ValidationError({"file": "No rows after the header."})
     if "variant_key" not in rows[0]:
         raise ValidationError({"file": "line 1: missing required column 'variant_key'."})
-    placement = Placement.objects.filter(slug=placement_slug).first()
+    placement = placement_by_slug_or_none(placement_slug)
     if placement is None and not create_placement:
         raise ValidationError({"placement": f"Unknown placement '{placement_slug}' (use --create-placement)."})
 

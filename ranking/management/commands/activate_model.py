@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 from ranking import services
 from ranking.gate import ActivationRefused
 from ranking.models import ModelVersion
@@ -20,13 +20,13 @@ class Command(BaseCommand):
     def handle(self, *args, version, rollback, placement, force, **options):
         try:
             if rollback:
-                target = Placement.objects.get(slug=placement) if placement else None
+                target = placement_by_slug(placement) if placement else None
                 mv = services.model_rollback(placement=target, to_version=version)
             elif version:
                 mv = services.model_activate(version=version, force=force, by="activate_model")
             else:
                 raise CommandError("Give a VERSION or --rollback.")
-        except (ModelVersion.DoesNotExist, Placement.DoesNotExist) as exc:
+        except (ModelVersion.DoesNotExist, UnknownPlacement) as exc:
             raise CommandError(str(exc)) from exc
         except ActivationRefused as exc:
             raise CommandError(str(exc)) from exc

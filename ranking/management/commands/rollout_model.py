@@ -3,7 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 from ranking import rollout
 from ranking.gate import ActivationRefused
 from ranking.models import ModelRollout, ModelVersion
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 if not target or not variants:
                     raise CommandError("Give the PLACEMENT and --variants ID,ID.")
                 started = rollout.start_variant_rollout(
-                    placement=Placement.objects.get(slug=target), variant_ids=variants.split(","),
+                    placement=placement_by_slug(target), variant_ids=variants.split(","),
                     steps=steps.split(",") if steps else None, min_dwell_s=min_dwell_s,
                     min_impressions=min_impressions, by="rollout_model")
                 out = rollout.rollout_summary(started)
@@ -61,7 +61,7 @@ class Command(BaseCommand):
             else:
                 ramps = ModelRollout.objects.select_related("placement", "candidate", "incumbent")
                 if target:
-                    ramps = ramps.filter(placement=Placement.objects.get(slug=target))
+                    ramps = ramps.filter(placement=placement_by_slug(target))
                 if action == "cancel":
                     if not target:
                         raise CommandError("Give the PLACEMENT whose ramp to cancel.")
@@ -77,7 +77,7 @@ class Command(BaseCommand):
                         what = f"v{r['candidate']}" if r["candidate"] else f"{len(r['variant_ids'])} variants"
                         self.stdout.write(f"{r['placement']}: {what} {r['status']} at {r['share']:.0%}"
                                           + (f" — {r['reason']}" if r["reason"] else ""))
-        except (ModelVersion.DoesNotExist, Placement.DoesNotExist) as exc:
+        except (ModelVersion.DoesNotExist, UnknownPlacement) as exc:
             raise CommandError(str(exc)) from exc
         except ActivationRefused as exc:
             raise CommandError(str(exc)) from exc

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from creative.models import Placement
+from creative.selectors import UnknownPlacement, placement_by_slug
 from ranking import services
 
 
@@ -24,9 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, placement, algo, general, variant_id, activate, force, **options):
         target = None
         if placement:
-            target = Placement.objects.filter(slug=placement).first()
-            if target is None:
-                raise CommandError(f"Unknown placement '{placement}'.")
+            try:
+                target = placement_by_slug(placement)
+            except UnknownPlacement as exc:
+                raise CommandError(str(exc)) from exc
         elif not general:
             raise CommandError("Give --placement SLUG, or --general.")
         try:
