@@ -16,7 +16,10 @@ reports beside it what the shared clip KALEIDO_IPS_CLIP would give.
 **Intervals.** Rows of one user are correlated (taste for clicking), so the resampling unit is the
 user: a bias-corrected and accelerated (BCa) bootstrap over users, the acceleration from the
 closed-form leave-one-user-out jackknife. BCa corrects the skew that a few heavy weights give the
-bootstrap distribution, where plain percentiles under-cover.
+bootstrap distribution, where plain percentiles under-cover. When the weights are so heavy that a few
+rows carry the estimate (effective sample size below HEAVY_WEIGHT_ESS), BCa still under-covers, so the
+headline interval becomes a finite-sample betting interval by user (`betting_interval`), valid however
+heavy the weights; it is reported as `guaranteed_ci` in every answer, and BCa stays as `ci_bca`.
 
 **Support.** A live variant the target can show at position 1 but that no evaluated row shows has
 no logged support: the estimators cannot see its clicks. Such variants are listed in `warnings`
@@ -43,6 +46,7 @@ MIN_ROWS = 50  # rank-1 impressions needed for an estimate
 MAX_ROWS = 200_000
 BOOTSTRAP = 500
 CONFIDENCE = 0.95
+HEAVY_WEIGHT_ESS = 100  # below this effective sample size the headline interval is the betting bound
 
 
 class OpeError(ValueError):
@@ -129,6 +133,64 @@ def _bca(boot: np.ndarray, theta: float, jack: np.ndarray, alpha: float) -> list
     return [float(low), float(high)]
 
 
+def betting_interval(users: np.ndarray, w: np.ndarray, r: np.ndarray, *,
+                     confidence: float = CONFIDENCE) -> list[float]:
+    """A finite-sample interval for the target's CTR that holds whatever the importance weights are.
+
+    Testing by betting (Waudby-Smith & Ramdas 2023; for off-policy values Karampatziakis, Mineiro &
+    Ramdas 2021), with users as the unit. The CTR V satisfies E[w·r] ≤ V ≤ 1 − E[w·(1 − r)] (equalities
+    when every variant the target can show was logged with positive probability; r ≤ 1 gives the
+    upper side). Both are means of non-negative per-user terms, so each gets a lower bound from a
+    wealth process that can never go negative however heavy a weight is: no upper bound on w enters,
+    which is what breaks empirical-Bernstein bounds (their width grows with the largest weight).
+    Conservative (it covers more often than `confidence`) and wider than BCa; that is its price.
+    """
+    _, codes = np.unique(np.asarray(users).astype(str), return_inverse=True)
+    codes = codes.ravel()
+    if not len(codes):
+        return [math.nan, math.nan]
+    rows = np.bincount(codes).astype(float)
+    side = (1 - confidence) / 2
+    gained = np.bincount(codes, weights=w * r) / rows
+    missed = np.bincount(codes, weights=w * (1 - r)) / rows
+    low = _betting_lower_bound(gained, rows, side)
+    high = 1.0 - _betting_lower_bound(missed, rows, side)
+    # Propensities that understate the logging policy can make Σw exceed the rows (impossible when
+    # they are right); the upper side then falls below the lower one, and the interval keeps the lower.
+    return [max(low, 0.0), min(max(high, low), 1.0)]
+
+
+BET_FRACTIONS = np.geomspace(1e-3, 0.9, 24)  # the mixture of constant bets (fractions of the safe maximum)
+
+
+def _betting_lower_bound(z: np.ndarray, rows: np.ndarray, alpha: float) -> float:
+    """Largest m that a mixture of bettors rejects as the mean of non-negative z (units of `rows` rows).
+
+    For a guess m, bettor f stakes g_j = f·rows_j/max(rows) of its wealth per unit on z_j exceeding m:
+    wealth Π_j (1 + g_j (z_j/m − 1)) stays positive (g_j < 1) and, weighting units by their rows, has
+    expectation at most 1 when m is the row-weighted mean. The average over bettors rejects m when it
+    reaches 1/alpha (Ville's inequality). Each wealth falls as m grows, so the bound is found by bisection.
+    """
+    stakes = BET_FRACTIONS[:, None] * (rows / rows.max())[None, :]
+    threshold = math.log(1 / alpha)
+
+    def rejected(m: float) -> bool:
+        log_wealth = np.log1p(stakes * (z[None, :] / m - 1.0)).sum(axis=1)
+        top = float(log_wealth.max())
+        return top + math.log(float(np.exp(log_wealth - top).mean())) >= threshold
+
+    low, high = 0.0, float(z.max())
+    if high <= 0 or not rejected(high * 1e-9):
+        return 0.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        if rejected(mid):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
 @dataclass(frozen=True)
 class LoggedFeedback:
     """Position-1 rows as arrays: the user, the index of the variant shown among the target's candidates
@@ -174,18 +236,29 @@ def estimate_from_terms(feedback: LoggedFeedback, terms: RowTerms, *, clip: floa
     ess = total ** 2 / float((w * w).sum()) if (w * w).sum() > 0 else 0.0
     diagnostics = {"effective_sample_size": ess, "largest_weight": float(w.max()) if len(w) else 0.0,
                    "largest_weight_share": float(w.max() / total) if total > 0 else None}
+
     def finite(x: float) -> float | None:  # JSON has no NaN: an estimate that cannot be computed is null
         return float(x) if math.isfinite(x) else None
+
+    def bounded(ci: list[float]) -> list[float | None]:
+        # A CTR lies in [0, 1]: cutting the interval there keeps its coverage (DR terms can go below 0).
+        return [finite(min(max(x, 0.0), 1.0)) if math.isfinite(x) else None for x in ci]
 
     shared_clip = importance.default_clip()
     clipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=shared_clip, missing=0.0)
     unclipped = importance.clipped_ratios(pi_logged, feedback.propensity, clip=math.inf, missing=0.0)
+    # BCa under-covers when a few rows carry the estimate (measured on planted worlds: 0.89–0.93 at an
+    # effective sample size near 20, 0.925 near 40); there the headline interval is the betting one.
+    # Clipped weights would bias it, so the betting interval always reads the unclipped ones.
+    guaranteed = betting_interval(feedback.users, unclipped, r)
+    heavy = ess < HEAVY_WEIGHT_ESS
     return {
-        # A CTR lies in [0, 1]: cutting the interval there keeps its coverage (DR terms can go below 0).
         "estimates": {name: {"ctr": finite(float(sums.estimate(name))),
-                             "ci": [finite(min(max(x, 0.0), 1.0)) if math.isfinite(x) else None
-                                    for x in intervals[name]],
+                             "ci": bounded(guaranteed) if heavy else bounded(intervals[name]),
+                             "ci_bca": bounded(intervals[name]),
                              **diagnostics} for name in ("ips", "snips", "dr")},
+        "interval_method": "betting_by_user" if heavy else "bca_bootstrap_by_user",
+        "guaranteed_ci": bounded(guaranteed),
         "direct_method_ctr": finite(float(direct.mean())) if len(direct) else None,
         "users": int(len(sums.rows)),
         "clipped_ips": {"clip": shared_clip, "ctr": finite(float((clipped * r).mean())) if len(r) else None,
@@ -371,7 +444,8 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
         "training_window": [_iso(model.data_from), _iso(model.data_to)],
         "candidates": len(target.variant_ids), "epsilon": target.description["epsilon"],
         "target": target.description, "logged_ctr": float(feedback.clicked.mean()),
-        "estimates": result["estimates"], "interval_method": "bca_bootstrap_by_user",
+        "estimates": result["estimates"], "interval_method": result["interval_method"],
+        "guaranteed_ci": result["guaranteed_ci"],
         "clipped_ips": result["clipped_ips"],
         "direct_method_ctr": result["direct_method_ctr"],
         "unsupported_variants": unsupported_variants, "warnings": warnings,

@@ -330,7 +330,9 @@ class ExplanationSerializer(serializers.Serializer):
 
 class EstimateSerializer(serializers.Serializer):
     ctr = rate("Null when no logged row carries weight (SNIPS over rows the target never shows).")
-    ci = interval(help_text="BCa bootstrap 95% interval, users as the resampling unit.")
+    ci = interval(help_text="The 95% interval to read: `ci_bca` unless the weights are heavy (effective sample "
+                            "size below 100), then `guaranteed_ci`; `interval_method` says which.")
+    ci_bca = interval(help_text="BCa bootstrap 95% interval, users as the resampling unit.")
     effective_sample_size = serializers.FloatField()
     largest_weight = serializers.FloatField()
     largest_weight_share = rate()
@@ -379,7 +381,12 @@ class OffPolicyEstimateSerializer(serializers.Serializer):
     rows = serializers.IntegerField()
     users = serializers.IntegerField(help_text="Distinct users among the rows: the bootstrap's unit.")
     target = OpeTargetSerializer(help_text="The serving policy evaluated (ranking.serving.model_policy).")
-    interval_method = serializers.ChoiceField(choices=["bca_bootstrap_by_user"])
+    interval_method = serializers.ChoiceField(
+        choices=["bca_bootstrap_by_user", "betting_by_user"],
+        help_text="What each estimate's `ci` is: BCa, or the betting interval when the weights are heavy.")
+    guaranteed_ci = interval(help_text=(
+        "A finite-sample 95% interval for the target's CTR that holds however heavy the importance weights "
+        "(testing by betting, users as the unit); conservative, so wider than BCa."))
     clipped_ips = ClippedIpsSerializer()
     unsupported_variants = UnsupportedVariantSerializer(
         many=True, help_text="Live variants the target can show that no evaluated row shows.")

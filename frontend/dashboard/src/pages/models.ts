@@ -167,7 +167,7 @@ type OffPolicyEstimate = components["schemas"]["OffPolicyEstimate"];
 const OPE_COPY = {
   en: {
     title: "Estimated CTR if served (off-policy, position 1)",
-    hint: "Each model is judged as the model bucket would serve it today (pinned variants, exploration, new-variant share, Thompson draws), on logged random-bucket traffic after its training window. Doubly robust estimate with a 95% BCa interval by user.",
+    hint: "Each model is judged as the model bucket would serve it today (pinned variants, exploration, new-variant share, Thompson draws), on logged random-bucket traffic after its training window. Doubly robust estimate with a 95% interval by user: BCa, or where a few heavy weights carry the estimate a betting interval that holds under any weights (marked).",
     version: "Version",
     estimate: "Estimated CTR",
     interval: "95% interval",
@@ -175,13 +175,14 @@ const OPE_COPY = {
     rows: "Rows",
     online: "Online CTR",
     optimistic: "includes its training data (optimistic)",
+    betting: "heavy weights: betting interval",
     noActive: "No active model: the candidates are shown without a comparison.",
     none: "No candidate to compare.",
     failed: "not estimable: {message}",
   },
   zh: {
     title: "上线后的预估点击率（离线策略评估，第 1 位）",
-    hint: "每个模型都按模型分桶今天会采用的投放策略评估（置顶、探索、新素材份额、Thompson 抽样），使用其训练窗口之后的随机分桶日志。双稳健估计，按用户 BCa 自助法 95% 区间。",
+    hint: "每个模型都按模型分桶今天会采用的投放策略评估（置顶、探索、新素材份额、Thompson 抽样），使用其训练窗口之后的随机分桶日志。双稳健估计，按用户计算 95% 区间：BCa 自助法；少数大权重主导估计时改用在任何权重下都成立的下注法区间（会标注）。",
     version: "版本",
     estimate: "预估点击率",
     interval: "95% 区间",
@@ -189,6 +190,7 @@ const OPE_COPY = {
     rows: "样本数",
     online: "线上点击率",
     optimistic: "包含其训练数据（偏乐观）",
+    betting: "权重过大：下注法区间",
     noActive: "没有使用中的模型：候选模型无可对比对象。",
     none: "没有可对比的候选模型。",
     failed: "无法估计：{message}",
@@ -272,7 +274,8 @@ async function fill(ctx: PageContext, placement: string, rows: ModelRow[], activ
       row.append(
         h("th", { scope: "row" }, `v${v.version}`, v.is_active ? h("span", { class: "badge badge--live" }, t("mod.active")) : null),
         h("td", { class: "num", "data-field": "estimate" }, fmtPct(dr.ctr)),
-        h("td", { class: "num", "data-field": "interval" }, fmtRange(isNum(low) && isNum(high) ? [low, high] : null, (x) => fmtPct(x))),
+        h("td", { class: "num", "data-field": "interval" }, fmtRange(isNum(low) && isNum(high) ? [low, high] : null, (x) => fmtPct(x)),
+          estimate.interval_method === "betting_by_user" ? h("div", { class: "muted" }, copy("betting")) : null),
         h("td", { class: "num", "data-field": "vs-active" }, isNum(vs) ? `${vs >= 0 ? "+" : ""}${fmtPct(vs)}` : "—"),
         h("td", { class: "num", "data-field": "rows" }, fmtInt(estimate.rows),
           estimate.evaluated_on === "including_training" ? h("div", { class: "muted" }, copy("optimistic")) : null),
