@@ -74,7 +74,7 @@ def ebm_design(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]
 
     A column is numeric when every value it has is a number; values a row lacks are NaN (missing) in
     numeric and nominal columns alike."""
-    from ranking.features import row_features
+    from ranking.services import row_features
 
     contexts = frame["context"] if "context" in frame else [None] * len(frame)
     records = [row_features(f if isinstance(f, dict) else {}, c if isinstance(c, dict) else {})
@@ -170,7 +170,7 @@ def segment_contributions(*, placement: Placement, frame: pd.DataFrame, rows: in
     Each row is scored as serving scored it: user features with the request context (`ctx.*`) and the
     position shown, so context and position terms appear; segments include the context keys."""
     from ranking import services as ranking
-    from ranking.features import row_features
+    from ranking.services import row_features
 
     version = ranking.active_model_version(placement)
     if version is None or frame.empty:

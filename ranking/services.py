@@ -17,7 +17,10 @@ from creative.selectors import placement_by_slug_or_none
 from . import decision_log, gate, registry, serving, training
 from . import features as F
 from .buckets import parse_buckets
+from .features import row_features  # noqa: F401 - part of the facade: the ranker's flat feature map
 from .models import Experiment, ModelVersion
+from .registry import ModelUnavailable  # noqa: F401 - part of the facade
+from .rollout import cancel_rollout, rollout_summary, start_rollout  # noqa: F401 - part of the facade
 from .serving import NoLiveVariant, RankResult, UnknownPlacement  # noqa: F401 - part of the facade
 from .training import TrainingError, TrainResult, calibration_curve  # noqa: F401 - part of the facade
 

@@ -17,9 +17,14 @@ from rest_framework.views import APIView
 from access.authentication import ApiKeyPrincipal
 from access.permissions import scope_required
 from creative.models import Placement, VariantStatus
-from ranking import rollout
 from ranking.models import Experiment, ModelRollout, ModelVersion
-from ranking.services import model_activate, model_rollback
+from ranking.services import (
+    cancel_rollout,
+    model_activate,
+    model_rollback,
+    rollout_summary,
+    start_rollout,
+)
 
 from . import selectors
 from . import serializers as answers
@@ -154,7 +159,7 @@ class RolloutListApi(APIView):
         ramps = ModelRollout.objects.select_related("placement", "candidate", "incumbent")
         if slug:
             ramps = ramps.filter(placement=_placement_or_404(slug))
-        return Response({"placement": slug or None, "rollouts": [rollout.rollout_summary(r) for r in ramps[:20]],
+        return Response({"placement": slug or None, "rollouts": [rollout_summary(r) for r in ramps[:20]],
                          "can_manage": CanManageModels().has_permission(request, self)})
 
 
@@ -178,10 +183,10 @@ class RolloutStartApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            ramp = rollout.start_rollout(version=version, by=request.user.get_username(), **payload.validated_data)
+            ramp = start_rollout(version=version, by=request.user.get_username(), **payload.validated_data)
         except ModelVersion.DoesNotExist as exc:
             raise NotFound(f"No model version '{version}'.") from exc
-        return Response(rollout.rollout_summary(ramp), status=status.HTTP_201_CREATED)
+        return Response(rollout_summary(ramp), status=status.HTTP_201_CREATED)
 
 
 class RolloutCancelApi(APIView):
@@ -192,5 +197,5 @@ class RolloutCancelApi(APIView):
     @extend_schema(request=None, responses={200: answers.RolloutSerializer})
     def post(self, request, rollout_id: int):
         ramp = get_object_or_404(ModelRollout.objects.select_related("placement", "candidate"), pk=rollout_id)
-        rollout.cancel_rollout(ramp, by=request.user.get_username())
-        return Response(rollout.rollout_summary(ramp))
+        cancel_rollout(ramp, by=request.user.get_username())
+        return Response(rollout_summary(ramp))

@@ -14,8 +14,7 @@ from django.db.models import Count, Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
 from ranking.models import Experiment, ModelVersion
-from ranking.registry import ModelUnavailable
-from ranking.services import calibration_curve, score_variants
+from ranking.services import ModelUnavailable, calibration_curve, score_variants
 
 from .. import interaction_log
 from ..models import DailyRollup
