@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from counters.services import add_impressions
+from counters.services import add_impressions, replace_impression_totals
 from kaleido.db_router import primary_reads
 
 from . import interaction_log, partitions
@@ -218,6 +218,17 @@ def rebuild_rollups(*, placement_id: int) -> int:
     for day in sorted(days):
         refresh_day(placement_id=placement_id, day=day)
     return len(days)
+
+
+def recount_impression_totals(*, placement_id: int | None = None) -> int:
+    """Rebuild the serving's running impression totals (counters) from the daily rollups (after a restore,
+    or to check the increments); returns how many variants were written."""
+    rollups = DailyRollup.objects.all()
+    if placement_id is not None:
+        rollups = rollups.filter(placement_id=placement_id)
+    sums = rollups.values("placement_id", "variant_id").annotate(n=Sum("impressions")).values_list(
+        "placement_id", "variant_id", "n")
+    return replace_impression_totals(sums, placement_id=placement_id)
 
 
 DECISION_DELETE_CHUNK = interaction_log.DECISION_DELETE_CHUNK

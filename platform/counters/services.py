@@ -45,17 +45,15 @@ def impressions_by_variant(*, placement_id: int, variant_ids: Iterable[int]) -> 
             .values_list("variant_id", "impressions") if variant_id in wanted}
 
 
-def recount_from_rollups(*, placement_id: int | None = None) -> int:
-    """Rebuild the totals from the daily rollups (after a restore, or to check the increments); returns how
-    many variants were written."""
-    from analytics.models import DailyRollup  # the rollups are the source; this app is below analytics
-
-    rollups = DailyRollup.objects.all()
+def replace_impression_totals(sums: Iterable[tuple[int, int, int | None]], *,
+                              placement_id: int | None = None) -> int:
+    """Replace the totals (every placement's, or one's) with `sums`, (placement id, variant id, impressions)
+    rows; analytics' rollups recount them (`analytics.rollups.recount_impression_totals`), as this app is
+    below analytics. Returns how many variants were written."""
+    sums = list(sums)
     totals = VariantImpressions.objects.all()
     if placement_id is not None:
-        rollups, totals = rollups.filter(placement_id=placement_id), totals.filter(placement_id=placement_id)
-    sums = list(rollups.values("placement_id", "variant_id").annotate(n=Sum("impressions"))
-                .values_list("placement_id", "variant_id", "n"))
+        totals = totals.filter(placement_id=placement_id)
     totals.delete()
     VariantImpressions.objects.bulk_create(
         [VariantImpressions(placement_id=p, variant_id=v, impressions=n or 0) for p, v, n in sums], batch_size=5000)

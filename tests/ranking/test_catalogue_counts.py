@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from analytics.ingestion import record_events
 from analytics.models import Event
-from analytics.rollups import apply_retention, rebuild_rollups, refresh_rollups
+from analytics.rollups import apply_retention, rebuild_rollups, recount_impression_totals, refresh_rollups
 from counters.models import VariantImpressions
-from counters.services import recount_from_rollups
 from ranking import serving
 from tests.analytics.factories import event
 from tests.factories import DecisionFactory, PlacementFactory, StyleVariantFactory
@@ -89,7 +88,7 @@ def test_recounting_days_and_a_retention_prune_keep_the_counts(placement):
     rebuild_rollups(placement_id=placement.id)
     # The variant was shown 11 times: pruning raw events does not make it new again.
     assert _catalogue_counts(placement) == {variant.id: 11}
-    assert recount_from_rollups(placement_id=placement.id) == 1
+    assert recount_impression_totals(placement_id=placement.id) == 1
     assert VariantImpressions.objects.get(variant_id=variant.id).impressions == 11
 
 

@@ -12,11 +12,10 @@ class Command(BaseCommand):
                             help="Rebuild the variants' running impression totals from the rollups (after a restore).")
 
     def handle(self, *args, rebuild=None, recount_totals=False, **options):
-        from analytics.rollups import rebuild_rollups, refresh_rollups
-        from counters.services import recount_from_rollups
+        from analytics.rollups import rebuild_rollups, recount_impression_totals, refresh_rollups
 
         if recount_totals:
-            self.stdout.write(f"Recounted the impression totals of {recount_from_rollups():,} variant(s).")
+            self.stdout.write(f"Recounted the impression totals of {recount_impression_totals():,} variant(s).")
             return
 
         if rebuild:
