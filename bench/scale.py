@@ -269,21 +269,39 @@ print(json.dumps({{"measured": measure({rank_calls}, {ingest_batches})}}), flush
 """
 
 
-def run_size(events: int, *, rank_calls: int, ingest_batches: int, timeout: float) -> dict:
+def run_size(events: int, *, rank_calls: int, ingest_batches: int, timeout: float, database: str = "",
+             redis_url: str = "", keep: bool = False, reuse: bool = False, load_only: bool = False) -> dict:
+    """Load `events` into a fresh database (or, with `reuse`, one a `keep` run left) and measure it."""
     import uuid
 
     from tests.hardening import stack
 
-    db = stack.fresh_database(f"kaleido_g_scale_{events}")
+    name = database or f"kaleido_g_scale_{events}"
+    saved = Path("/tmp") / f"kaleido-scale-loaded-{name}.json"
+    db = f"{stack.PG_ADMIN}/{name}" if reuse else stack.fresh_database(name)
     env = stack.app_env(db, DEBUG="0", SECRET_KEY="scale-bench-" + uuid.uuid4().hex, ALLOWED_HOSTS="127.0.0.1",
-                        KALEIDO_DB_STATEMENT_TIMEOUT_S="0", KALEIDO_DECISION_LOG="direct")
-    print(f"loading {events:,} events …", flush=True)
-    loaded = stack.django_shell(WORKER.format(root=str(ROOT), events=events), env=env, timeout=timeout)["loaded"]
+                        KALEIDO_DB_STATEMENT_TIMEOUT_S="0", KALEIDO_DECISION_LOG="direct",
+                        **({"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url} if redis_url else {}))
+    if reuse:
+        stack.manage("migrate", "--noinput", "-v0", env=env, timeout=timeout)  # a kept database may predate one
+        loaded = json.loads(saved.read_text())
+    else:
+        print(f"loading {events:,} events …", flush=True)
+        loaded = stack.django_shell(WORKER.format(root=str(ROOT), events=events), env=env, timeout=timeout)["loaded"]
+        saved.write_text(json.dumps(loaded))
     print(json.dumps(loaded), flush=True)
+    if load_only:
+        return {"loaded": loaded}
+    if keep or reuse:
+        # Measuring ingests and prunes: measure a copy, so the loaded database stays as loaded for the next run.
+        stack.psql(f"DROP DATABASE IF EXISTS {name}_run WITH (FORCE)")
+        stack.psql(f"CREATE DATABASE {name}_run TEMPLATE {name}", timeout=timeout)
+        env = {**env, "DATABASE_URL": f"{stack.PG_ADMIN}/{name}_run"}
     measured = stack.django_shell(MEASURE.format(root=str(ROOT), rank_calls=rank_calls,
                                                  ingest_batches=ingest_batches), env=env, timeout=timeout)["measured"]
     print(json.dumps(measured), flush=True)
-    stack.psql(f"DROP DATABASE IF EXISTS kaleido_g_scale_{events} WITH (FORCE)")
+    stack.psql(f"DROP DATABASE IF EXISTS {name}_run WITH (FORCE)" if keep or reuse
+               else f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     return {"loaded": loaded, "measured": measured}
 
 
@@ -350,6 +368,14 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help="write the result to bench/RESULTS.md (## scale)")
     parser.add_argument("--notes", default="", help="text appended to the recorded section")
     parser.add_argument("--record-from", default="", help="record a saved run's JSON instead of running")
+    parser.add_argument("--small-database", default="", help="the small table's database (default kaleido_g_scale_N)")
+    parser.add_argument("--database", default="", help="the large table's database (default kaleido_g_scale_N)")
+    parser.add_argument("--redis-url", default="", help="the Redis the measuring process uses (default the stack's)")
+    parser.add_argument("--keep", action="store_true", help="keep the loaded databases (measure copies of them)")
+    parser.add_argument("--reuse", action="store_true", help="measure databases a --keep run loaded, without loading")
+    parser.add_argument("--only-small", action="store_true", help="load and measure the small table only")
+    parser.add_argument("--only-large", action="store_true", help="load and measure the large table only")
+    parser.add_argument("--load-only", action="store_true", help="load (with --keep) and measure nothing")
     args = parser.parse_args()
     if args.record_from:
         saved = json.loads(Path(args.record_from).read_text())
@@ -362,9 +388,12 @@ def main() -> int:
         print(f"cannot run: {missing}")
         return 2
     results = {}
-    for events in (args.small, args.events):
+    sizes = (([] if args.only_large else [(args.small, args.small_database)])
+             + ([] if args.only_small else [(args.events, args.database)]))
+    for events, database in sizes:
         results[events] = run_size(events, rank_calls=args.rank_calls, ingest_batches=args.ingest_batches,
-                                   timeout=args.timeout)
+                                   timeout=args.timeout, database=database, redis_url=args.redis_url, keep=args.keep,
+                                   reuse=args.reuse, load_only=args.load_only)
     print(json.dumps(results, indent=2))
     (Path("/tmp") / "kaleido-scale-results.json").write_text(json.dumps(results, indent=2))
     if args.record:
