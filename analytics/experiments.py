@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import connections
 from django.db.models import Sum
 
 from creative.models import StyleVariant, VariantAuditEntry, VariantStatus
+from kaleido.db_router import read_alias
 from ranking.models import Experiment
 
 from . import interaction_log, stats
@@ -52,12 +54,48 @@ def _pair(low: Any, high: Any) -> list[float | None]:
     return [_f(low), _f(high)]
 
 
-def _user_day_frame(experiment: Experiment) -> pd.DataFrame:
+def user_day_frame(experiment: Experiment) -> pd.DataFrame:
+    """The experiment's user-day rollups, a row per (bucket, user, day, segment key)."""
     rows = (UserDayRollup.objects.filter(experiment_id=experiment.id)
             .values("bucket", "user_id", "day", "segment_key")
             .annotate(impressions=Sum("impressions"), clicks=Sum("clicks"), conversions=Sum("conversions")))
     return pd.DataFrame.from_records(list(rows), columns=["bucket", "user_id", "day", "segment_key", "impressions",
                                                           "clicks", "conversions"])
+
+
+_USERS_SQL = """
+WITH days AS (
+    SELECT bucket, user_id, day, segment_key, SUM(impressions) AS i, SUM(clicks) AS c, SUM(conversions) AS v
+    FROM analytics_userdayrollup WHERE experiment_id = %s
+    GROUP BY bucket, user_id, day, segment_key
+), ranked AS (
+    SELECT bucket, user_id, segment_key,
+        SUM(i) OVER per_user AS i, SUM(c) OVER per_user AS c, SUM(v) OVER per_user AS v,
+        ROW_NUMBER() OVER (PARTITION BY bucket, user_id ORDER BY day, i DESC, segment_key{collate}) AS r
+    FROM days WINDOW per_user AS (PARTITION BY bucket, user_id)
+)
+SELECT bucket, user_id, segment_key, CAST(i AS BIGINT), CAST(c AS BIGINT), CAST(v AS BIGINT) FROM ranked
+WHERE r = 1 ORDER BY bucket{collate}, user_id{collate}
+"""
+USER_COLUMNS = ["bucket", "user_id", "segment_key", "impressions", "clicks", "conversions"]
+
+
+def experiment_users(experiment: Experiment) -> pd.DataFrame:
+    """`users_at_first_exposure` of the experiment's user-day rollups, computed by the database: one row per
+    (bucket, user), in (bucket, user_id) order, instead of a row per user and day through Python.
+
+    Keys and ids order by code point (PostgreSQL's "C" collation, SQLite's binary one), as Python sorts
+    them, so ties fall on the same key and the rows come in the same order as the frame's."""
+    alias = read_alias()
+    connection = connections[alias]
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_USERS_SQL.format(collate=collate), [experiment.id])
+        rows = cursor.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=USER_COLUMNS)
+    frame = pd.DataFrame.from_records(rows, columns=USER_COLUMNS)
+    return frame.astype({"impressions": np.int64, "clicks": np.int64, "conversions": np.int64})
 
 
 def users_at_first_exposure(user_days: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +125,13 @@ def _pre_period(experiment: Experiment, user_ids: list[str]) -> pd.DataFrame:
     return frame[frame["user_id"].isin(set(user_ids))]
 
 
-def _metric_block(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
-    ratio, var = stats.ratio_delta(stats.RatioStats.from_units(y, x))
+def _ratio_block(sums: stats.RatioStats) -> tuple[float, float]:
+    ratio, var = stats.ratio_delta(sums)
     return float(ratio), float(var)
+
+
+def _metric_block(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    return _ratio_block(stats.RatioStats.from_units(y, x))
 
 
 def _lift_json(treatment: tuple[float, float], control: tuple[float, float], n_t: int, n_c: int,
@@ -126,6 +168,22 @@ def _adjust_across_arms(lifts: list[dict]) -> None:
         lift["p_value_adjusted"] = _f(value)
 
 
+def _feature_codes(keys: pd.Series) -> tuple[list[str], dict[str, tuple[np.ndarray, list[str]]]]:
+    """Each row's value of every feature of its segment key, parsed once per distinct key: the features in
+    sorted order and, per feature, (each row's code into the sorted values, -1 where the key lacks it)."""
+    key_codes, distinct = pd.factorize(keys.fillna("").astype(str), sort=False)
+    parsed = [parse_segment_key(key) for key in distinct]
+    features = sorted({name for seg in parsed for name in seg})
+    columns: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for feature in features:
+        per_key = [seg.get(feature) for seg in parsed]
+        values = sorted({v for v in per_key if v is not None})
+        index = {v: i for i, v in enumerate(values)}
+        code_of_key = np.array([index.get(v, -1) if v is not None else -1 for v in per_key], dtype=np.int64)
+        columns[feature] = (code_of_key[key_codes], values)
+    return features, columns
+
+
 def segment_lifts(users: pd.DataFrame, control: str, treatments: list[str], *,
                   sequential: bool = True, min_users: int = MIN_SEGMENT_USERS) -> list[dict]:
     """Lift of each treatment in each segment value, for CTR and CVR; Benjamini–Hochberg across all of them.
@@ -133,32 +191,53 @@ def segment_lifts(users: pd.DataFrame, control: str, treatments: list[str], *,
     `users`: one row per (bucket, user) with the segment the user is fixed in (`users_at_first_exposure`),
     so each user is one unit in exactly one value of each feature. `p_value` is the headline
     (always-valid when `sequential`), `p_value_fixed_horizon` beside it; `q_value` adjusts the headline.
+
+    Every (feature, value, bucket) cell's sufficient statistics (users, Σy, Σx, Σy², Σx², Σxy) come from one
+    bincount per feature and statistic; the delta method needs nothing else, and the sums of integer counts
+    are exact, so the cells are those of filtering the users cell by cell.
     """
     if not len(users):
         return []
-    parsed = users["segment_key"].fillna("").map(parse_segment_key)
-    features = sorted({name for seg in parsed for name in seg})
+    arms = [control, *treatments]
+    bucket_code = pd.Categorical(users["bucket"], categories=arms).codes.astype(np.int64)
+    n_arms = len(arms)
+    features, columns = _feature_codes(users["segment_key"])
+    counts = {name: users[name].to_numpy(dtype=float) for name in ("impressions", "clicks", "conversions")}
     found: list[dict] = []
     for feature in features:
-        values = parsed.map(lambda seg, f=feature: seg.get(f))
-        for value in sorted(v for v in values.dropna().unique()):
-            cell = users[values == value]
-            arms = {b: cell[cell["bucket"] == b] for b in [control, *treatments]}
-            if len(arms[control]) < min_users:
-                continue
-            for bucket in treatments:
-                if len(arms[bucket]) < min_users:
+        value_code, values = columns[feature]
+        inside = (value_code >= 0) & (bucket_code >= 0)
+        cell = (value_code * n_arms + bucket_code)[inside]
+        size = len(values) * n_arms
+
+        def by(weights: np.ndarray | None, cells: np.ndarray = cell, rows: np.ndarray = inside,
+               size: int = size) -> np.ndarray:
+            return np.bincount(cells, weights=None if weights is None else weights[rows],
+                               minlength=size).reshape(-1, n_arms)
+
+        arm_users = by(None)
+        sums = {}
+        for metric, num, den in METRICS:
+            y, x = counts[num], counts[den]
+            has = x > 0
+            y, x = np.where(has, y, 0.0), np.where(has, x, 0.0)
+            sums[metric] = [by(v) for v in (has.astype(float), y, x, y * y, x * x, x * y)]
+        for v in np.flatnonzero(arm_users[:, 0] >= min_users):
+            for b, bucket in enumerate(treatments, start=1):
+                if arm_users[v, b] < min_users:
                     continue
-                for metric, num, den in METRICS:
-                    t = arms[bucket][arms[bucket][den] > 0]
-                    c = arms[control][arms[control][den] > 0]
-                    if len(t) < 2 or len(c) < 2 or c[num].sum() == 0:
+                for metric, _num, _den in METRICS:
+                    n, sy, sx, syy, sxx, sxy = (s[v] for s in sums[metric])
+                    if n[b] < 2 or n[0] < 2 or sy[0] == 0:
                         continue
-                    lift_json = _lift_json(_metric_block(t[num].to_numpy(float), t[den].to_numpy(float)),
-                                           _metric_block(c[num].to_numpy(float), c[den].to_numpy(float)),
-                                           len(t), len(c), sequential=sequential)
-                    found.append({"feature": feature, "value": value, "bucket": bucket, "metric": metric,
-                                  "users": int(len(t) + len(c)), "relative_lift": lift_json["relative"],
+                    treated = stats.RatioStats(n=np.asarray(n[b]), sy=sy[b], sx=sx[b], syy=syy[b], sxx=sxx[b],
+                                               sxy=sxy[b])
+                    held = stats.RatioStats(n=np.asarray(n[0]), sy=sy[0], sx=sx[0], syy=syy[0], sxx=sxx[0],
+                                            sxy=sxy[0])
+                    lift_json = _lift_json(_ratio_block(treated), _ratio_block(held), int(n[b]), int(n[0]),
+                                           sequential=sequential)
+                    found.append({"feature": feature, "value": values[v], "bucket": bucket, "metric": metric,
+                                  "users": int(n[b] + n[0]), "relative_lift": lift_json["relative"],
                                   "absolute_lift": lift_json["absolute"], "p_value": lift_json["p_value"],
                                   "p_value_fixed_horizon": lift_json["p_value_fixed_horizon"],
                                   "relative_lift_ci": lift_json["relative_ci"],
@@ -250,7 +329,7 @@ def experiment_report(*, experiment: Experiment, refresh: bool = True, segments:
     """
     if refresh:
         refresh_for_read(placement_id=experiment.placement_id)
-    users_fixed = users_at_first_exposure(_user_day_frame(experiment))
+    users_fixed = experiment_users(experiment)
     users = users_fixed.drop(columns=["segment_key"])
     shares = {b: float(s) for b, s in (experiment.buckets or {}).items()}
     names = _bucket_names(experiment, users)
