@@ -395,7 +395,6 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     `include_training=True`, or too few later rows, uses every row and says so in `evaluated_on`.
     `clip` caps the importance weights (default: none, see the module docstring).
     """
-    from ranking import features as F
     from ranking import services as ranking
     from ranking.models import ModelVersion
 
@@ -412,7 +411,7 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     if not include_training and len(after) >= MIN_ROWS:
         frame = after
     evaluated_on = "after_training" if len(frame) == len(after) else "including_training"
-    rows = [F.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
+    rows = [ranking.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
     logged_ids = [int(v) for v in frame["variant_id"]]
     target = target_terms(placement=placement, model_version=model_version, feature_rows=rows,
                           logged_variant_ids=logged_ids, epsilon=epsilon)
