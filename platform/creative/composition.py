@@ -232,6 +232,7 @@ class TextBlock:
     fitted: FittedText
     color: RGB
     drawn: list[Box] = field(default_factory=list)  # ink boxes actually drawn, one per line
+    origins: list[tuple[float, float]] = field(default_factory=list)  # where each line was drawn from (x, y)
     text: str = ""
     required_contrast: float = MIN_CONTRAST
 
@@ -414,6 +415,7 @@ def _draw_block(draw: ImageDraw.ImageDraw, block: TextBlock, *, align: str = "le
         # Some glyphs ink a pixel left of their origin; shift so the ink starts inside the box.
         x += max(0, -int(font.getbbox(line)[0]))
         draw.text((x, y), line, font=font, fill=block.color)
+        block.origins.append((x, y))
         left, top, right, bottom = draw.textbbox((x, y), line, font=font)
         block.drawn.append((int(left), int(top), int(right), int(bottom)))
         y += block.fitted.line_height
@@ -597,6 +599,34 @@ def compose(spec: dict, image: Image.Image | None, size: tuple[int, int], *, sca
     return Composition(canvas, background, text_box, blocks, button_box, text_color, button.text, alpha,
                        template=tpl["name"], scale=scale, button=button, art_upscale=art_need,
                        art_limited=art_limited, checks=checks)
+
+
+def frame_of(composition: Composition) -> dict:
+    """Where the composition set each text and the button, as fractions of the canvas: `render["frame"]`,
+    what the SDK's renderBanner draws over the textless background (creative.services.rendering stores it).
+
+    Each line keeps its text and drawing origin (x, and y at the font's ascender, as Pillow and a CSS line
+    box of `line-height: normal` both place it); sizes are fractions of the canvas height.
+    """
+    W, H = composition.image.size
+
+    def box(b: Box) -> list[float]:
+        return [round(b[0] / W, 5), round(b[1] / H, 5), round(b[2] / W, 5), round(b[3] / H, 5)]
+
+    blocks = []
+    for block in composition.blocks:
+        blocks.append({
+            "name": block.name, "text": block.text, "box": box(block.box), "weight": block.fitted.weight,
+            "size": round(block.fitted.size / H, 5), "line_height": round(block.fitted.line_height / H, 5),
+            "color": rgb_to_hex(block.color),
+            "lines": [{"text": line, "x": round(x / W, 5), "y": round(y / H, 5)}
+                      for line, (x, y) in zip(block.fitted.lines, block.origins, strict=False)],
+        })
+    frame: dict = {"width": W, "height": H, "template": composition.template, "blocks": blocks}
+    if composition.button_box is not None and composition.button is not None:
+        frame["button"] = {"box": box(composition.button_box), "color": rgb_to_hex(composition.button.used),
+                           "text": rgb_to_hex(composition.button.text)}
+    return frame
 
 
 # ---------------------------------------------------------------- variants

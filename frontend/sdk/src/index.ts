@@ -19,8 +19,19 @@ export type { AsyncFatigueStore, FatigueOptions, FatigueStore, RerankOutcome } f
 export { backoffDelay, parseRetryAfter } from "./http.js";
 export type { FetchLike } from "./http.js";
 export { newEventId } from "./ids.js";
-export { cardStyles, contrastRatio, escapeHtml, readableTextOn, renderCard, renderItem, safeUrl } from "./render.js";
-export type { RenderCardOptions } from "./render.js";
+export {
+  cardStyles,
+  contrastRatio,
+  displayedLine,
+  escapeHtml,
+  readableTextOn,
+  renderBanner,
+  renderCard,
+  renderItem,
+  renderItemBanner,
+  safeUrl,
+} from "./render.js";
+export type { RenderBannerOptions, RenderCardOptions } from "./render.js";
 export { KaleidoValidationError, validateEvent } from "./validate.js";
 export { EventTracker, MAX_EVENTS_PER_REQUEST, toWireEvent } from "./tracker.js";
 export type { CloseOptions, DeliveryFailure, DeliveryReport, FlushResult, RejectedEvent, TrackerOptions } from "./tracker.js";

@@ -15,7 +15,13 @@ export interface RenderCardOptions {
 }
 
 const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
-const LAYOUTS = new Set(["single_image_text", "left_image", "list", "grid"]);
+/** A layout name as templates write it; a template the SDK does not know still draws (its frame says where). */
+const LAYOUT_NAME = /^[a-z][a-z0-9_]{0,40}$/;
+const COPY_LINES = ["headline", "subline", "cta"] as const;
+type CopyLine = (typeof COPY_LINES)[number];
+
+/** The server composes with Noto Sans CJK; the same family in the page keeps glyph widths (and line breaks) alike. */
+const FONT_STACK = `'Noto Sans CJK SC','Noto Sans SC','Noto Sans CJK JP','PingFang SC','Microsoft YaHei',sans-serif`;
 
 export function escapeHtml(value: unknown): string {
   return String(value ?? "")
@@ -68,7 +74,7 @@ export function readableTextOn(background: string): "#000000" | "#FFFFFF" {
  * for contrast against the button colour. Every value is escaped, so copy is safe to inject.
  */
 export function renderCard(spec: RenderSpec, options: RenderCardOptions = {}): string {
-  const layout = typeof spec.layout === "string" && LAYOUTS.has(spec.layout) ? spec.layout : "single_image_text";
+  const layout = typeof spec.layout === "string" && LAYOUT_NAME.test(spec.layout) ? spec.layout : "single_image_text";
   const level = options.headingLevel ?? 3;
   const idSeed = options.variantId ?? Math.floor(Math.random() * 1e9);
   const headingId = `kaleido-card-${idSeed}-title`;
@@ -97,7 +103,7 @@ export function renderCard(spec: RenderSpec, options: RenderCardOptions = {}): s
   }
 
   const ctaStyle = `background-color:${button};color:${buttonText}`;
-  const ctaLabel = escapeHtml(spec.cta || "Learn more");
+  const ctaLabel = escapeHtml(displayedLine(spec, "cta") || "Learn more");
   const cta = href
     ? `<a class="kaleido-card__cta" href="${escapeHtml(href)}" style="${ctaStyle}">${ctaLabel}</a>`
     : `<button type="button" class="kaleido-card__cta" style="${ctaStyle}">${ctaLabel}</button>`;
@@ -108,10 +114,143 @@ export function renderCard(spec: RenderSpec, options: RenderCardOptions = {}): s
     );
   }
   parts.push(`<div class="kaleido-card__body">`);
-  parts.push(`<h${level} id="${headingId}" class="kaleido-card__headline">${escapeHtml(spec.headline ?? "")}</h${level}>`);
-  if (spec.subline) parts.push(`<p class="kaleido-card__subline">${escapeHtml(spec.subline)}</p>`);
+  parts.push(`<h${level} id="${headingId}" class="kaleido-card__headline">${escapeHtml(displayedLine(spec, "headline"))}</h${level}>`);
+  const subline = displayedLine(spec, "subline");
+  if (subline) parts.push(`<p class="kaleido-card__subline">${escapeHtml(subline)}</p>`);
   parts.push(cta, `</div>`, `</article>`);
   return parts.join("");
+}
+
+/**
+ * The copy line to display: the rank answer's filled text when the line states a live number
+ * (`render.filled`), else the line as answered (already its static fallback when no value backs it).
+ */
+export function displayedLine(spec: RenderSpec, line: CopyLine): string {
+  const filled = spec.filled?.[line]?.text;
+  if (typeof filled === "string") return filled;
+  const value = spec[line];
+  return typeof value === "string" ? value : "";
+}
+
+export interface RenderBannerOptions extends RenderCardOptions {
+  /** Width in CSS pixels to draw at; default the composed width (`frame.width`). Height keeps the aspect. */
+  width?: number;
+}
+
+interface FrameLine { text: string; x: number; y: number }
+interface FrameBlock {
+  name: string; text: string; box: number[]; weight: string; size: number; line_height: number; color: string;
+  lines: FrameLine[];
+}
+interface Frame {
+  width: number; height: number; background?: string; blocks: FrameBlock[];
+  button?: { box: number[]; color: string; text: string };
+}
+
+function isBox(value: unknown): value is [number, number, number, number] {
+  return Array.isArray(value) && value.length === 4 && value.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+function frameOf(spec: RenderSpec): Frame | undefined {
+  const frame = (spec as { frame?: unknown }).frame as Frame | undefined;
+  if (!frame || typeof frame !== "object" || !(frame.width > 0) || !(frame.height > 0) || !Array.isArray(frame.blocks)) {
+    return undefined;
+  }
+  return frame;
+}
+
+const px = (value: number) => `${Math.round(value * 100) / 100}px`;
+
+/**
+ * The variant drawn natively the way the server composed it (`render.frame`, from the layout template):
+ * the textless background (art, backdrop, brand colours) as an image, and every text and the button at
+ * the positions, sizes and weights the server's typesetter chose, as real, selectable, accessible text.
+ * A line filled with a live number (render.filled) is set in its box by the browser, wrapping as needed.
+ * Without a frame (an imported design, an older server) it falls back to renderCard.
+ */
+export function renderBanner(spec: RenderSpec, options: RenderBannerOptions = {}): string {
+  const frame = frameOf(spec);
+  const background = frame ? safeUrl(frame.background) : undefined;
+  if (!frame || !background) return renderCard(spec, options);
+  const width = options.width && options.width > 0 ? options.width : frame.width;
+  const scale = width / frame.width;
+  const W = frame.width * scale;
+  const H = frame.height * scale;
+  const level = options.headingLevel ?? 3;
+  const idSeed = options.variantId ?? Math.floor(Math.random() * 1e9);
+  const headingId = `kaleido-banner-${idSeed}-title`;
+  const lang = typeof spec.language === "string" && /^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$/.test(spec.language) ? spec.language : undefined;
+  const attrs = [
+    `class="kaleido-banner"`,
+    `aria-labelledby="${headingId}"`,
+    `style="position:relative;overflow:hidden;width:${px(W)};height:${px(H)};font-family:${FONT_STACK}"`,
+  ];
+  if (lang) attrs.push(`lang="${escapeHtml(lang)}"`);
+  if (options.variantId !== undefined) attrs.push(`data-variant-id="${escapeHtml(options.variantId)}"`);
+  for (const [name, value] of Object.entries(options.attributes ?? {})) {
+    if (/^(?:data-[a-z0-9-]+|id|title)$/i.test(name)) attrs.push(`${name}="${escapeHtml(value)}"`);
+  }
+  const parts = [`<article ${attrs.join(" ")}>`];
+  parts.push(
+    `<img src="${escapeHtml(background)}" alt="${escapeHtml(options.imageAlt ?? "")}" decoding="async" ` +
+      `style="position:absolute;left:0;top:0;width:100%;height:100%;display:block">`,
+  );
+  const textStyle = (block: FrameBlock) => {
+    const color = safeColor(block.color) ?? "#000000";
+    return `margin:0;padding:0;font-size:${px(block.size * H)};font-weight:${block.weight === "bold" ? 700 : 400};color:${color}`;
+  };
+  for (const block of frame.blocks) {
+    if (block.name !== "headline" && block.name !== "subline") continue;
+    if (!isBox(block.box)) continue;
+    const shown = displayedLine(spec, block.name);
+    const tag = block.name === "headline" ? `h${level}` : "p";
+    const id = block.name === "headline" ? ` id="${headingId}"` : "";
+    const cls = `kaleido-banner__${block.name}`;
+    if (shown === block.text && Array.isArray(block.lines)) {
+      // the server's own line breaks, each line from its drawing origin
+      const lines = block.lines
+        .map((line) =>
+          `<span style="position:absolute;left:${px(line.x * W)};top:${px(line.y * H)};white-space:pre;line-height:normal">` +
+          `${escapeHtml(line.text)}</span>`,
+        )
+        .join("");
+      parts.push(`<${tag}${id} class="${cls}" style="${textStyle(block)}">${lines}</${tag}>`);
+    } else {
+      // a filled live number: the same box and type, broken by the browser with the strict CJK rules
+      const [l, t, r] = block.box;
+      parts.push(
+        `<${tag}${id} class="${cls}" style="${textStyle(block)};position:absolute;left:${px(l! * W)};top:${px(t! * H)};` +
+          `width:${px((r! - l!) * W)};line-height:${px(block.line_height * H)};line-break:strict;text-wrap:balance">` +
+          `${escapeHtml(shown)}</${tag}>`,
+      );
+    }
+  }
+  const cta = frame.blocks.find((b) => b.name === "cta");
+  if (frame.button && isBox(frame.button.box) && cta) {
+    const [l, t, r, b] = frame.button.box;
+    const color = safeColor(frame.button.color) ?? "#E8322E";
+    const text = safeColor(frame.button.text) ?? readableTextOn(color);
+    const h = (b! - t!) * H;
+    const style =
+      `position:absolute;left:${px(l! * W)};top:${px(t! * H)};width:${px((r! - l!) * W)};height:${px(h)};` +
+      `border:0;border-radius:${px(h / 2)};background:${color};color:${text};display:flex;align-items:center;` +
+      `justify-content:center;padding:0;font:inherit;font-size:${px(cta.size * H)};font-weight:${cta.weight === "bold" ? 700 : 400};` +
+      `line-height:normal;white-space:nowrap;text-decoration:none;cursor:pointer`;
+    const label = escapeHtml(displayedLine(spec, "cta"));
+    const href = safeUrl(options.href);
+    parts.push(
+      href
+        ? `<a class="kaleido-banner__cta" href="${escapeHtml(href)}" style="${style}">${label}</a>`
+        : `<button type="button" class="kaleido-banner__cta" style="${style}">${label}</button>`,
+    );
+  }
+  parts.push(`</article>`);
+  return parts.join("");
+}
+
+/** renderBanner for a ranked item. */
+export function renderItemBanner(item: RankItem, options: RenderBannerOptions = {}): string {
+  return renderBanner(item.render ?? {}, { variantId: item.variant_id, ...options });
 }
 
 /** renderCard for a ranked item: uses its image and variant id. */

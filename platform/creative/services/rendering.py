@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from PIL import Image
 
-from ..composition import compose, render_spec_for, rgb_to_hex, store_png
+from ..composition import compose, frame_of, render_spec_for, rgb_to_hex, store_png
 from ..models import StyleVariant, VariantStatus
 from .variants import audit, variant_computed_tags, variant_transition
 
@@ -35,6 +36,10 @@ def _render(variant: StyleVariant) -> tuple[dict, str]:
     composition = compose(spec, source, (placement.width, placement.height))
     spec["colors"]["text"] = rgb_to_hex(composition.text_color)
     spec["colors"]["button_text"] = rgb_to_hex(composition.button_text_color)
+    # What a front end needs to draw the variant natively (the SDK's renderBanner): the art, backdrop and
+    # background without any text, and where each text and the button go.
+    spec["frame"] = {**frame_of(composition),
+                     "background": settings.MEDIA_URL + store_png(composition.background, folder="backgrounds")}
     return spec, store_png(composition.image)
 
 

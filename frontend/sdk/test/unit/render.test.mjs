@@ -55,3 +55,35 @@ describe("renderCard()", () => {
     assert.match(html, /Headline 1/);
   });
 });
+
+describe("renderBanner", () => {
+  const frame = {
+    width: 750, height: 300, background: "/media/backgrounds/b.png",
+    blocks: [
+      { name: "headline", text: "稳健理财，年化 4.5%", box: [0.03, 0.2, 0.5, 0.5], weight: "bold", size: 0.13, line_height: 0.156,
+        color: "#FFFFFF", lines: [{ text: "稳健理财，", x: 0.032, y: 0.2 }, { text: "年化 4.5%", x: 0.032, y: 0.35 }] },
+      { name: "cta", text: "立即开通", box: [0.04, 0.7, 0.2, 0.8], weight: "bold", size: 0.06, line_height: 0.07, color: "#FFFFFF", lines: [] },
+    ],
+    button: { box: [0.03, 0.68, 0.23, 0.85], color: "#1F6FEB", text: "#FFFFFF" },
+  };
+
+  it("draws the server's lines at their origins over the textless background", async () => {
+    const { renderBanner } = await import("../../dist/index.js");
+    const html = renderBanner({ headline: "稳健理财，年化 4.5%", cta: "立即开通", language: "zh", frame }, { width: 375 });
+    assert.match(html, /width:375px;height:150px/);
+    assert.match(html, /<img src="\/media\/backgrounds\/b.png"/);
+    assert.match(html, /left:12px;top:30px;[^>]*>稳健理财，<\/span>/); // 0.032 × 375, 0.2 × 150
+    assert.match(html, /<button type="button" class="kaleido-banner__cta" style="[^"]*background:#1F6FEB[^"]*">立即开通<\/button>/);
+  });
+
+  it("sets a line filled with a live number in its box, and falls back to the card without a frame", async () => {
+    const { renderBanner, displayedLine } = await import("../../dist/index.js");
+    const spec = { headline: "今日已有1.2万人选择黄金储蓄", cta: "立即开通", frame,
+                   filled: { headline: { text: "今日已有1.2万人选择黄金储蓄", shown: { conversions_24h: "1.2万" }, values: { conversions_24h: 12345 } } } };
+    assert.equal(displayedLine(spec, "headline"), "今日已有1.2万人选择黄金储蓄");
+    const html = renderBanner(spec);
+    assert.match(html, /line-break:strict[^>]*>今日已有1.2万人选择黄金储蓄<\/h3>/);
+    assert.doesNotMatch(html, /稳健理财/);
+    assert.match(renderBanner({ headline: "Plain", cta: "Go" }), /class="kaleido-card /);
+  });
+});
