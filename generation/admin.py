@@ -1,4 +1,5 @@
-"""Operators' admin: register base models and LoRA styles, start jobs from a kit, watch, accept, tag."""
+"""Operators' admin: register base models, LoRA styles, ControlNets and IP-Adapters, start jobs from a kit, watch,
+accept, tag."""
 
 from __future__ import annotations
 
@@ -16,8 +17,17 @@ from creative.uploads import clean_image_upload
 
 from . import services
 from .engine.procedural import PROCEDURAL_STYLES
-from .models import BaseModel, GenerationJob, LoraStyle
-from .registry import base_model_register, check_base_model, check_lora, lora_register
+from .models import BaseModel, ControlNet, GenerationJob, IpAdapter, LoraStyle
+from .registry import (
+    base_model_register,
+    check_base_model,
+    check_controlnet,
+    check_ip_adapter,
+    check_lora,
+    controlnet_register,
+    ip_adapter_register,
+    lora_register,
+)
 from .tagging import kit_autotag, tags_set_manual
 from .weights_upload import weights_discard, weights_store
 
@@ -138,6 +148,63 @@ class LoraStyleAdmin(RoleAdmin):
                       default_weight=obj.default_weight)
 
 
+class ControlNetForm(forms.ModelForm):
+    class Meta:
+        model = ControlNet
+        fields = ["name", "base_model", "kind", "path", "default_scale"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:  # the same checks as controlnet_register: safetensors only, the base model's block and text widths
+            check_controlnet(path=data["path"], base_model=data["base_model"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return data
+
+
+@admin.register(ControlNet)
+class ControlNetAdmin(RoleAdmin):
+    form = ControlNetForm
+    list_display = ["name", "kind", "base_model", "path", "default_scale"]
+    list_filter = ["kind"]
+    readonly_fields = ["sha256", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        controlnet_register(name=obj.name, path=form.cleaned_data["path"], base_model=obj.base_model, kind=obj.kind,
+                            instance=obj, default_scale=obj.default_scale)
+
+
+class IpAdapterForm(forms.ModelForm):
+    class Meta:
+        model = IpAdapter
+        fields = ["name", "base_model", "path", "image_encoder_path", "default_scale"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:  # the same checks as ip_adapter_register: every cross-attention layer of the base model
+            check_ip_adapter(path=data["path"], image_encoder=data["image_encoder_path"],
+                             base_model=data["base_model"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return data
+
+
+@admin.register(IpAdapter)
+class IpAdapterAdmin(RoleAdmin):
+    form = IpAdapterForm
+    list_display = ["name", "base_model", "path", "image_encoder_path", "default_scale"]
+    readonly_fields = ["sha256", "image_encoder_sha256", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        ip_adapter_register(name=obj.name, path=form.cleaned_data["path"],
+                            image_encoder_path=form.cleaned_data["image_encoder_path"], base_model=obj.base_model,
+                            instance=obj, default_scale=obj.default_scale)
+
+
 class GeneratedImageInline(admin.TabularInline):
     """The job's images: preview, accept or reject each (only accepted ones join the kit's combinations;
     rejected ones stay here for the record), tags (editing a group makes it manual), how each was made."""
@@ -178,6 +245,10 @@ class GenerationJobForm(forms.ModelForm):
     form, field by field, before anything is queued."""
 
     init_upload = forms.ImageField(required=False, label="Init image (image-to-image)")
+    control_upload = forms.ImageField(required=False, label="ControlNet image",
+                                      help_text="The product or brand image whose edges, line art or depth map "
+                                                "the ControlNet keeps.")
+    style_upload = forms.ImageField(required=False, label="Style reference image (IP-Adapter)")
     styles = forms.MultipleChoiceField(
         required=False, choices=(), widget=forms.CheckboxSelectMultiple,
         help_text="Tick the looks to make; each one is a separate set of images. Leave empty to use the "
@@ -186,7 +257,8 @@ class GenerationJobForm(forms.ModelForm):
     class Meta:
         model = GenerationJob
         fields = ["kit", "backend", "base_model", "prompt_template", "negative_prompt", "mixes",
-                  "images_per_mix", "width", "height", "seed", "steps", "guidance", "scheduler", "strength"]
+                  "images_per_mix", "width", "height", "seed", "steps", "guidance", "scheduler", "strength",
+                  "controlnet", "control_scale", "ip_adapter", "ip_adapter_scale"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -198,6 +270,10 @@ class GenerationJobForm(forms.ModelForm):
             self.fields[name].required = False
             self.fields[name].initial = None  # never a fixed 512×512: empty means "fit the placement"
             self.fields[name].help_text = (self.fields[name].help_text + " Empty: from the model or placement.").strip()
+        for name in ("control_scale", "ip_adapter_scale"):
+            if name in self.fields:  # empty: the ControlNet's or IP-Adapter's registered default
+                self.fields[name].required = False
+                self.fields[name].initial = None
         kit_id = self.initial.get("kit")
         kit = CreativeKit.objects.select_related("placement").filter(pk=kit_id).first() if kit_id else None
         if kit is not None and "width" in self.fields:
@@ -229,7 +305,16 @@ class GenerationJobForm(forms.ModelForm):
                                                 + gpu_status_text())
 
     def clean_init_upload(self):
-        upload = self.cleaned_data.get("init_upload")
+        return self._image_bytes("init_upload")
+
+    def clean_control_upload(self):
+        return self._image_bytes("control_upload")
+
+    def clean_style_upload(self):
+        return self._image_bytes("style_upload")
+
+    def _image_bytes(self, name: str) -> bytes | None:
+        upload = self.cleaned_data.get(name)
         if upload is None:
             return None
         upload.seek(0)
@@ -248,7 +333,10 @@ class GenerationJobForm(forms.ModelForm):
             prompt_template=data.get("prompt_template"), negative_prompt=data.get("negative_prompt") or "",
             mixes=mixes, images_per_mix=data.get("images_per_mix") or 1, width=data.get("width"),
             height=data.get("height"), seed=data.get("seed"), steps=data.get("steps"), guidance=data.get("guidance"),
-            scheduler=data.get("scheduler"), strength=data.get("strength") or 0.5)
+            scheduler=data.get("scheduler"), strength=data.get("strength") or 0.5,
+            init_image=data.get("init_upload"), controlnet=data.get("controlnet"), control_image=data.get("control_upload"),
+            control_scale=data.get("control_scale"), ip_adapter=data.get("ip_adapter"),
+            style_image=data.get("style_upload"), ip_adapter_scale=data.get("ip_adapter_scale"))
 
     def clean(self):
         data = super().clean()
@@ -256,7 +344,8 @@ class GenerationJobForm(forms.ModelForm):
             return data
         exc = dry_run_errors(lambda: services.job_create(**self.job_options()))
         if exc is not None:
-            form_add_errors(self, exc, {"init_image": "init_upload"})
+            form_add_errors(self, exc, {"init_image": "init_upload", "control_image": "control_upload",
+                                        "style_image": "style_upload"})
         return data
 
 
@@ -288,7 +377,7 @@ class GenerationJobAdmin(RoleAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        job = services.job_create(**form.job_options(), init_image=form.cleaned_data.get("init_upload"))
+        job = services.job_create(**form.job_options())
         obj.pk = job.pk
         obj.refresh_from_db()
         services.job_start(job=job)

@@ -1,7 +1,8 @@
 """Adapting one material to other placements: keep a product and regenerate the scene (inpainting), or
 extend a picture to another aspect ratio (outpainting). Both build an (init image, mask) pair for the
 diffusers backend's inpainting path (`ImageRequest(init_image=…, mask_image=…)`): white is regenerated.
-`canny_edges` makes the structure image a canny ControlNet keeps (`ImageRequest(control=ControlSpec(…))`).
+`control_image(kind, image)` makes the structure image a ControlNet keeps (canny edges, line art, or an
+operator's depth map), for `ImageRequest(control=ControlSpec(…))`.
 """
 
 from __future__ import annotations
@@ -66,3 +67,40 @@ def canny_edges(image: Image.Image, *, low: float = 0.1, high: float = 0.3) -> I
                 grown |= np.roll(edges, (dy, dx), axis=(0, 1))
         edges = grown & weak
     return Image.fromarray((edges * 255).astype("uint8"), "L").convert("RGB")
+
+
+def lineart(image: Image.Image, *, sigma: float = 1.0, k: float = 1.6, threshold: float = 0.01) -> Image.Image:
+    """Line art of an operator's image (white lines on black, as line-art ControlNets take it), by a
+    difference of Gaussians: where the finer blur is darker than the coarser one there is a line or a dark
+    contour. No learned weights: ink, logo and product outlines come through, soft shading does not."""
+    import numpy as np
+
+    grey = image.convert("L")
+    fine = np.asarray(grey.filter(ImageFilter.GaussianBlur(sigma)), dtype=np.float32) / 255.0
+    coarse = np.asarray(grey.filter(ImageFilter.GaussianBlur(sigma * k)), dtype=np.float32) / 255.0
+    lines = (coarse - fine) > threshold
+    return Image.fromarray((lines * 255).astype("uint8"), "L").convert("RGB")
+
+
+def depth_map(image: Image.Image) -> Image.Image:
+    """A depth image as depth ControlNets take it (near = white, greyscale), from a depth map the operator
+    supplies (a 3D render's depth pass, a scanner's output): its range is stretched to 0..255.
+
+    Kaleido does not estimate depth from a photo: that needs a trained network (MiDaS, DPT, Depth Anything)
+    whose weights it does not ship and never downloads; brightness or blur are not depth."""
+    grey = ImageOps.autocontrast(image.convert("L"))
+    return grey.convert("RGB")
+
+
+CONTROL_KINDS = ("canny", "lineart", "depth")
+
+
+def control_image(kind: str, image: Image.Image) -> Image.Image:
+    """The structure image a ControlNet of this kind keeps, computed from an operator's image."""
+    if kind == "canny":
+        return canny_edges(image)
+    if kind == "lineart":
+        return lineart(image)
+    if kind == "depth":
+        return depth_map(image)
+    raise ValueError(f"unknown ControlNet kind '{kind}' (known: {', '.join(CONTROL_KINDS)}).")

@@ -98,6 +98,54 @@ class LoraStyle(models.Model):
         return self.name
 
 
+class ControlNet(models.Model):
+    """A ControlNet on local disk that keeps the structure of an operator's image (edges, line art, depth)."""
+
+    class Kind(models.TextChoices):
+        CANNY = "canny", "Canny edges"
+        LINEART = "lineart", "Line art"
+        DEPTH = "depth", "Depth (the operator supplies the depth map)"
+
+    name = models.SlugField(max_length=80, unique=True)
+    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="controlnets",
+                                   help_text="Checked against it at registration (block and text widths).")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.CANNY,
+                            help_text="How the structure image is computed from the operator's image.")
+    path = models.CharField(max_length=500, help_text="Relative to MODEL_ROOT: a diffusers folder, or one "
+                                                      ".safetensors file with '<stem>_config/config.json' beside it.")
+    sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+    default_scale = models.FloatField(default=1.0, help_text="Conditioning scale: 0 ignores it, 1 follows it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class IpAdapter(models.Model):
+    """An IP-Adapter: a style reference image steers the look (palette, material, mood) of generated art."""
+
+    name = models.SlugField(max_length=80, unique=True)
+    base_model = models.ForeignKey(BaseModel, on_delete=models.CASCADE, related_name="ip_adapters",
+                                   help_text="Checked against it at registration (every cross-attention layer).")
+    path = models.CharField(max_length=500, help_text="Relative to MODEL_ROOT: the adapter's .safetensors file.")
+    image_encoder_path = models.CharField(
+        max_length=500, help_text="Relative to MODEL_ROOT: the CLIP image encoder folder (config.json and "
+                                  ".safetensors weights) the adapter was trained with.")
+    sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+    image_encoder_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+    default_scale = models.FloatField(default=0.6, help_text="How strongly the reference image steers: 0 to 1.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class GenerationJob(models.Model):
     """A batch of images generated for a kit: every (LoRA mix) × images_per_mix, one ImageMaterial each."""
 
@@ -139,6 +187,14 @@ class GenerationJob(models.Model):
                                    help_text="Inpainting (with an init image): white is regenerated, black is kept.")
     outpaint = models.BooleanField(default=False, help_text="Extend the init image to the job's aspect ratio "
                                                             "(the new margins are painted) instead of cropping it.")
+    controlnet = models.ForeignKey(ControlNet, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    control_image = models.ImageField(upload_to="generation/control/", null=True, blank=True,
+                                      help_text="ControlNet: the product or brand image whose structure is kept.")
+    control_scale = models.FloatField(default=1.0, help_text="ControlNet conditioning scale (0 to 2).")
+    ip_adapter = models.ForeignKey(IpAdapter, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    style_image = models.ImageField(upload_to="generation/style/", null=True, blank=True,
+                                    help_text="IP-Adapter: the style reference image.")
+    ip_adapter_scale = models.FloatField(default=0.6, help_text="IP-Adapter scale (0 to 1).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0, help_text="Percent of denoising steps done.")
     step_timings = models.JSONField(default=list, blank=True, help_text="Seconds per denoising step, in order.")

@@ -54,8 +54,28 @@ def provenance_record(*, job, request, described: dict, loras: dict, fit: dict |
         "batch_index": details.pop("batch_index", 0),
         "batch_seeds": details.pop("batch_seeds", [request.seed]),
         "fit": fit,
+        **_extension_record(job),
     }
+    details.pop("control", None)  # the record above names the registered ControlNet and IP-Adapter fully
+    details.pop("ip_adapter", None)
     record.update(details)  # scheduler_config, dtype, device, device_kind from the backend
+    return record
+
+
+def _extension_record(job) -> dict:
+    """The ControlNet and IP-Adapter a job used: registered paths and hashes, scale, and the operator's image."""
+    record: dict = {"controlnet": None, "ip_adapter": None}
+    net = getattr(job, "controlnet", None)
+    if net is not None and job.control_image:
+        record["controlnet"] = {"name": net.name, "kind": net.kind, "path": net.path, "sha256": net.sha256,
+                                "scale": job.control_scale}
+        record["control_image"], record["control_image_sha256"] = job.control_image.name, _image_sha256(job.control_image)
+    adapter = getattr(job, "ip_adapter", None)
+    if adapter is not None and job.style_image:
+        record["ip_adapter"] = {"name": adapter.name, "path": adapter.path, "sha256": adapter.sha256,
+                                "image_encoder_path": adapter.image_encoder_path,
+                                "image_encoder_sha256": adapter.image_encoder_sha256, "scale": job.ip_adapter_scale}
+        record["style_image"], record["style_image_sha256"] = job.style_image.name, _image_sha256(job.style_image)
     return record
 
 
@@ -105,7 +125,16 @@ def reproduce(source) -> Image.Image:
     Weights are found by their registered paths and must still hash the same; the image's whole batch
     is generated again (batched maths can differ in the last bit from a single image) and its member returned.
     """
-    from .engine import GenerationError, ImageRequest, LoraSpec, ModelSpec, get_backend, normalize_mix
+    from .engine import (
+        ControlSpec,
+        GenerationError,
+        ImageRequest,
+        IpAdapterSpec,
+        LoraSpec,
+        ModelSpec,
+        get_backend,
+        normalize_mix,
+    )
     from .families import apply_fit
     from .registry import resolve_model_path
 
@@ -128,13 +157,27 @@ def reproduce(source) -> Image.Image:
         from .editing import outpaint_canvas
 
         init, mask = outpaint_canvas(init, (record["width"], record["height"]))
+    control = ip = None
+    if record.get("controlnet"):
+        from .editing import control_image
+
+        net = record["controlnet"]
+        control = ControlSpec(name=net["name"], path=str(resolve_model_path(net["path"])), kind=net["kind"],
+                              image=control_image(net["kind"], _stored_image(record, "control_image")),
+                              scale=net["scale"], sha256=net["sha256"])
+    if record.get("ip_adapter"):
+        spec = record["ip_adapter"]
+        ip = IpAdapterSpec(name=spec["name"], path=str(resolve_model_path(spec["path"])),
+                           image_encoder=str(resolve_model_path(spec["image_encoder_path"])),
+                           image=_stored_image(record, "style_image"), scale=spec["scale"], sha256=spec["sha256"],
+                           image_encoder_sha256=spec["image_encoder_sha256"])
     seeds = record.get("batch_seeds") or [record["seed"]]
     requests = [
         ImageRequest(index=i, prompt=record["prompt"], negative_prompt=record.get("negative_prompt", ""),
                      mix=normalize_mix(record.get("mix")), width=record["width"], height=record["height"], seed=seed,
                      steps=record["steps"], guidance=record["guidance"], scheduler=record.get("scheduler", "default"),
                      init_image=init, strength=record.get("strength") or 0.5, mask_image=mask,
-                     scheduler_config=record.get("scheduler_config"))
+                     scheduler_config=record.get("scheduler_config"), control=control, ip_adapter=ip)
         for i, seed in enumerate(seeds)
     ]
     images = backend.generate_batch(requests, model=model, loras=loras, on_step=lambda n: None)

@@ -20,7 +20,7 @@ from django.db import transaction
 from creative.taxonomy import validate_tags
 
 from .families import FAMILIES, XL_FAMILIES, detect_family, detect_folder_family, profile
-from .models import FAMILY_CROSS_ATTENTION_DIM, BaseModel, LoraStyle
+from .models import FAMILY_CROSS_ATTENTION_DIM, BaseModel, ControlNet, IpAdapter, LoraStyle
 from .weights import (
     base_modules,
     components_folder,
@@ -243,6 +243,64 @@ def check_controlnet(*, path: str | Path, base_model: BaseModel) -> Path:
     return resolved
 
 
+def _check_weights_folder(folder: Path, *, field: str, what: str) -> None:
+    """A folder of weights: no pickles, a config.json and .safetensors weights with readable headers."""
+    pickles = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if pickles:
+        raise ValidationError({field: f"refused: the {what} folder holds {', '.join(pickles[:3])}; {PICKLE_REASON}."})
+    weights = list(folder.glob("*.safetensors"))
+    if not weights or not (folder / "config.json").is_file():
+        raise ValidationError({field: f"the {what} folder needs config.json and .safetensors weights."})
+    for file in weights:
+        read_safetensors_header(file, field=field)
+
+
+def check_ip_adapter(*, path: str | Path, image_encoder: str | Path, base_model: BaseModel) -> tuple[Path, Path]:
+    """Check an IP-Adapter file and its CLIP image encoder against the base model, without loading weights:
+    one `to_k_ip`/`to_v_ip` pair per cross-attention layer of the base UNet, of that layer's widths, and an
+    image projection from the encoder's embedding width to the base's text width."""
+    resolved = resolve_model_path(path)
+    if resolved.is_dir():
+        raise ValidationError({"path": "an IP-Adapter is one .safetensors file (image_proj.* and ip_adapter.* "
+                                       "tensors), not a folder."})
+    shapes = _tensor_shapes(read_safetensors_header(resolved))
+    if not any(k.startswith("image_proj.") for k in shapes) or not any(k.startswith("ip_adapter.") for k in shapes):
+        raise ValidationError({"path": "not an IP-Adapter: it needs image_proj.* and ip_adapter.* tensors."})
+    encoder = resolve_model_path(image_encoder, field="image_encoder_path")
+    if not encoder.is_dir():
+        raise ValidationError({"image_encoder_path": "the image encoder is a folder (config.json and .safetensors)."})
+    _check_weights_folder(encoder, field="image_encoder_path", what="image encoder")
+    problems: list[str] = []
+    proj = shapes.get("image_proj.proj.weight")
+    if proj is not None:  # the plain IP-Adapter: a linear map to 4 text-width tokens
+        try:
+            config = json.loads((encoder / "config.json").read_text())
+        except ValueError as exc:
+            raise ValidationError({"image_encoder_path": f"config.json is unreadable: {exc}."}) from exc
+        embed = config.get("projection_dim") or (config.get("vision_config") or {}).get("projection_dim")
+        if embed is not None and int(embed) != proj[1]:
+            problems.append(f"the image encoder embeds {embed} wide, the adapter expects {proj[1]}")
+        if base_model.cross_attention_dim and proj[0] // 4 != base_model.cross_attention_dim:
+            problems.append(f"its image tokens are {proj[0] // 4} wide, {base_model.name} reads "
+                            f"{base_model.cross_attention_dim}-wide text")
+    modules = base_modules(resolve_model_path(base_model.path, field="base_model"), base_model.family)
+    if modules is not None:
+        cross = [shape for name, shape in modules.items() if name.startswith("unet.") and name.endswith("attn2.to_k")]
+        ids = sorted({int(k.split(".")[1]) for k in shapes if k.endswith(".to_k_ip.weight")})
+        if len(ids) != len(cross):
+            problems.append(f"it adapts {len(ids)} cross-attention layers, {base_model.name} has {len(cross)}")
+        else:
+            for layer, (key_id, want) in enumerate(zip(ids, cross, strict=True)):
+                for part in ("to_k_ip", "to_v_ip"):
+                    got = shapes.get(f"ip_adapter.{key_id}.{part}.weight")
+                    if got is None or tuple(got) != tuple(want):
+                        problems.append(f"layer {layer} {part} is {got}, the base's is {list(want)}")
+    if problems:
+        raise ValidationError({"path": f"this IP-Adapter does not fit {base_model.name} ({base_model.family}): "
+                                       + "; ".join(problems[:4]) + "."})
+    return resolved, encoder
+
+
 _PROFILE_DEFAULTS = ("default_steps", "default_guidance", "default_scheduler", "default_width", "default_height")
 
 
@@ -293,3 +351,42 @@ def lora_fits(style: LoraStyle, base_model: BaseModel) -> bool:
     """A LoRA can be mixed into a job on this base model: same family and same text width."""
     same_shape = not style.cross_attention_dim or style.cross_attention_dim == base_model.cross_attention_dim
     return style.base_model.family == base_model.family and same_shape
+
+
+@transaction.atomic
+def controlnet_register(*, name: str, path: str | Path, base_model: BaseModel, kind: str = "canny",
+                        instance: ControlNet | None = None, **fields) -> ControlNet:
+    """Check a ControlNet against its base model, hash it, and save (or update) it."""
+    resolved = check_controlnet(path=path, base_model=base_model)
+    net = instance or ControlNet()
+    net.name, net.base_model, net.kind, net.path = name, base_model, kind, relative_to_root(resolved)
+    net.sha256 = weights_sha256(resolved)
+    for key, value in fields.items():
+        setattr(net, key, value)
+    net.full_clean()
+    net.save()
+    return net
+
+
+@transaction.atomic
+def ip_adapter_register(*, name: str, path: str | Path, image_encoder_path: str | Path, base_model: BaseModel,
+                        instance: IpAdapter | None = None, **fields) -> IpAdapter:
+    """Check an IP-Adapter and its image encoder against the base model, hash both, and save (or update) it."""
+    resolved, encoder = check_ip_adapter(path=path, image_encoder=image_encoder_path, base_model=base_model)
+    adapter = instance or IpAdapter()
+    adapter.name, adapter.base_model = name, base_model
+    adapter.path, adapter.image_encoder_path = relative_to_root(resolved), relative_to_root(encoder)
+    adapter.sha256, adapter.image_encoder_sha256 = weights_sha256(resolved), weights_sha256(encoder)
+    for key, value in fields.items():
+        setattr(adapter, key, value)
+    adapter.full_clean()
+    adapter.save()
+    return adapter
+
+
+def extension_fits(extension: ControlNet | IpAdapter, base_model: BaseModel) -> bool:
+    """A ControlNet or IP-Adapter registered for one base model also serves models of its family and shape."""
+    base = extension.base_model
+    return base.pk == base_model.pk or (base.family == base_model.family
+                                        and base.cross_attention_dim == base_model.cross_attention_dim
+                                        and base.family != "other")

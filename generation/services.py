@@ -28,10 +28,12 @@ from creative.models import CreativeKit, ImageMaterial
 from creative.services.materials import images_review
 from creative.uploads import clean_image_upload
 
-from .editing import outpaint_canvas
+from .editing import control_image, outpaint_canvas
 from .engine import (
+    ControlSpec,
     GenerationError,
     ImageRequest,
+    IpAdapterSpec,
     JobCancelled,
     LoraSpec,
     ModelSpec,
@@ -41,9 +43,9 @@ from .engine import (
 )
 from .engine.procedural import PROCEDURAL_STYLES
 from .families import apply_fit, fit_plan, native_size
-from .models import BaseModel, GenerationJob, LoraStyle
+from .models import BaseModel, ControlNet, GenerationJob, IpAdapter, LoraStyle
 from .provenance import png_bytes, provenance_record
-from .registry import lora_fits, resolve_model_path
+from .registry import extension_fits, lora_fits, resolve_model_path
 
 logger = logging.getLogger(__name__)
 Job = GenerationJob
@@ -127,6 +129,8 @@ def job_create(
     negative_prompt: str = "", width: int | None = None, height: int | None = None, seed: int | None = None,
     steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
     init_image: bytes | None = None, strength: float = 0.5, mask_image: bytes | None = None, outpaint: bool = False,
+    controlnet: ControlNet | None = None, control_image: bytes | None = None, control_scale: float | None = None,
+    ip_adapter: IpAdapter | None = None, style_image: bytes | None = None, ip_adapter_scale: float | None = None,
 ) -> GenerationJob:
     """A queued job, validated; nothing runs until job_start. Without a base model (and none registered)
     the procedural backend is used."""
@@ -173,7 +177,9 @@ def job_create(
             raise ValidationError({"init_image": exc.messages}) from exc
         job.init_image.save(cleaned.name, cleaned, save=False)
     _attach_editing(job, mask_image=mask_image, outpaint=outpaint, has_init=init_image is not None)
-    job.full_clean(exclude=["init_image", "mask_image"])
+    _attach_extensions(job, controlnet=controlnet, control_image=control_image, control_scale=control_scale,
+                       ip_adapter=ip_adapter, style_image=style_image, ip_adapter_scale=ip_adapter_scale)
+    job.full_clean(exclude=["init_image", "mask_image", "control_image", "style_image"])
     job.save()
     return job
 
@@ -303,6 +309,64 @@ def _attach_editing(job: GenerationJob, *, mask_image: bytes | None, outpaint: b
         job.mask_image.save(cleaned.name, cleaned, save=False)
 
 
+def _attach_extensions(job: GenerationJob, *, controlnet: ControlNet | None, control_image: bytes | None,
+                       control_scale: float | None, ip_adapter: IpAdapter | None, style_image: bytes | None,
+                       ip_adapter_scale: float | None) -> None:
+    """A ControlNet needs the image whose structure it keeps, an IP-Adapter its style reference; both need the
+    diffusers backend and must fit the job's base model. ControlNet runs text-to-image only."""
+    for extension, image, field, image_field, scale, bounds in (
+            (controlnet, control_image, "controlnet", "control_image", control_scale, (0.0, 2.0)),
+            (ip_adapter, style_image, "ip_adapter", "style_image", ip_adapter_scale, (0.0, 1.0))):
+        if extension is None:
+            if image is not None:
+                raise ValidationError({field: f"pick a registered {field.replace('_', '-')} for the {image_field.replace('_', ' ')}."})
+            continue
+        if job.backend != Job.Backend.DIFFUSERS or job.base_model is None:
+            raise ValidationError({field: "needs the diffusers backend and a base model."})
+        if not extension_fits(extension, job.base_model):
+            raise ValidationError({field: f"'{extension.name}' was registered for {extension.base_model.name} "
+                                          f"({extension.base_model.family}) and does not fit {job.base_model.name}."})
+        if image is None:
+            what = "the product or brand image whose structure it keeps" if field == "controlnet" else "a style reference image"
+            raise ValidationError({image_field: f"needs {what}."})
+        value = extension.default_scale if scale is None else float(scale)
+        if not bounds[0] <= value <= bounds[1]:
+            raise ValidationError({f"{field.replace('controlnet', 'control')}_scale": f"between {bounds[0]:g} and {bounds[1]:g}."})
+        try:
+            cleaned = clean_image_upload(image, name=image_field.split("_")[0])
+        except ValidationError as exc:
+            raise ValidationError({image_field: exc.messages}) from exc
+        getattr(job, image_field).save(cleaned.name, cleaned, save=False)
+        if field == "controlnet":
+            job.controlnet, job.control_scale = extension, value
+        else:
+            job.ip_adapter, job.ip_adapter_scale = extension, value
+    if controlnet is not None and job.init_image:
+        raise ValidationError({"controlnet": "ControlNet runs text-to-image only; leave the init image empty."})
+
+
+def _stored(field) -> Image.Image:
+    with field.open("rb") as fh:
+        return Image.open(io.BytesIO(fh.read())).convert("RGB")
+
+
+def extension_specs(job: GenerationJob) -> tuple[ControlSpec | None, IpAdapterSpec | None]:
+    """The job's ControlNet (with the structure image computed from the operator's image) and IP-Adapter."""
+    control = ip = None
+    if job.controlnet_id and job.control_image:
+        net = job.controlnet
+        control = ControlSpec(name=net.name, path=str(resolve_model_path(net.path)), kind=net.kind,
+                              image=control_image(net.kind, _stored(job.control_image)), scale=job.control_scale,
+                              sha256=net.sha256)
+    if job.ip_adapter_id and job.style_image:
+        adapter = job.ip_adapter
+        ip = IpAdapterSpec(name=adapter.name, path=str(resolve_model_path(adapter.path)),
+                           image_encoder=str(resolve_model_path(adapter.image_encoder_path)),
+                           image=_stored(job.style_image), scale=job.ip_adapter_scale, sha256=adapter.sha256,
+                           image_encoder_sha256=adapter.image_encoder_sha256)
+    return control, ip
+
+
 def editing_inputs(job: GenerationJob, init: Image.Image | None) -> tuple[Image.Image | None, Image.Image | None]:
     """(init image, mask) as the engine takes them: outpainting turns the init into a canvas of the job's
     aspect with its margins masked; inpainting reads the job's mask."""
@@ -320,6 +384,7 @@ def job_requests(job: GenerationJob, *, loras: dict[str, LoraSpec], init: Image.
                  ) -> list[ImageRequest]:
     """One request per (mix, repeat); image i gets seed + i, so any image can be made again alone."""
     init, mask = editing_inputs(job, init)
+    control, ip = extension_specs(job)
     requests = []
     for m, mix in enumerate(job.mixes or [{}]):
         prompt = job.prompt_template.format_map(_Defaulting(offer=job.kit.offer_name, trigger=_trigger(job, mix, loras)))
@@ -330,6 +395,7 @@ def job_requests(job: GenerationJob, *, loras: dict[str, LoraSpec], init: Image.
                 index=index, prompt=prompt, negative_prompt=job.negative_prompt, mix=normalize_mix(mix),
                 width=job.width, height=job.height, seed=job.seed + index, steps=job.steps, guidance=job.guidance,
                 scheduler=job.scheduler, init_image=init, strength=job.strength, mask_image=mask,
+                control=control, ip_adapter=ip,
             ))
     return requests
 

@@ -18,6 +18,7 @@ from .base import (
     ControlSpec,
     GenerationError,
     ImageRequest,
+    IpAdapterSpec,
     JobCancelled,
     LoraSpec,
     Mix,
@@ -29,7 +30,7 @@ from .base import (
 from .cache import PipelineCache
 
 __all__ = [
-    "Backend", "ControlSpec", "GenerationError", "ImageRequest", "JobCancelled", "LoraSpec", "Mix", "ModelSpec",
+    "Backend", "ControlSpec", "GenerationError", "ImageRequest", "IpAdapterSpec", "JobCancelled", "LoraSpec", "Mix", "ModelSpec",
     "PipelineCache", "StepCallback", "batches", "get_backend", "normalize_mix", "reset_backends", "run_requests",
 ]
 

@@ -51,6 +51,20 @@ class ControlSpec:
     image: Image.Image = field(repr=False, compare=False)
     scale: float = 1.0
     sha256: str = ""
+    kind: str = "canny"  # how `image` was computed from the operator's image (generation.editing.control_image)
+
+
+@dataclass(frozen=True)
+class IpAdapterSpec:
+    """An IP-Adapter, its CLIP image encoder and the style reference image it is conditioned on."""
+
+    name: str
+    path: str  # one .safetensors file (image_proj.* and ip_adapter.* tensors)
+    image_encoder: str  # a folder: config.json and .safetensors weights
+    image: Image.Image = field(repr=False, compare=False)
+    scale: float = 0.6
+    sha256: str = ""
+    image_encoder_sha256: str = ""
 
 
 @dataclass
@@ -70,6 +84,7 @@ class ImageRequest:
     # Inpainting (with init_image): white pixels are regenerated, black ones kept; see generation.editing.
     mask_image: Image.Image | None = field(default=None, repr=False)
     control: ControlSpec | None = field(default=None, repr=False)
+    ip_adapter: IpAdapterSpec | None = field(default=None, repr=False)
     # Replaying an image: the exact scheduler (class and config) and the seeds of the batch it was made in.
     scheduler_config: dict | None = field(default=None, repr=False)
     batch_seeds: tuple[int, ...] | None = None
@@ -80,8 +95,9 @@ class ImageRequest:
     def batch_key(self) -> tuple:
         # Images share a batch only when one adapter setting, one size and one mode serve them all.
         control = (self.control.path, self.control.scale, id(self.control.image)) if self.control else None
+        ip = (self.ip_adapter.path, self.ip_adapter.scale, id(self.ip_adapter.image)) if self.ip_adapter else None
         return (self.mix, self.width, self.height, self.init_image is not None, self.mask_image is not None,
-                control, self.steps, self.guidance, self.scheduler, self.strength)
+                control, ip, self.steps, self.guidance, self.scheduler, self.strength)
 
 
 def normalize_mix(mix: dict[str, float] | Iterable[tuple[str, float]] | None) -> Mix:

@@ -278,6 +278,7 @@ class DiffusersBackend(Backend):
             pipe = self._img2img(entry, model, inpaint=first.mask_image is not None)
         else:
             pipe = entry.pipe
+        self._apply_ip_adapter(entry, first.ip_adapter, view=pipe)
         pipe.scheduler = self._scheduler(entry.pipe, first.scheduler, first.scheduler_config)
         generator_device = "cpu" if not self.device.startswith("cuda") else self.device
         generators = [torch.Generator(device=generator_device).manual_seed(r.seed) for r in batch]
@@ -319,6 +320,12 @@ class DiffusersBackend(Backend):
             for request in batch:
                 request.details["control"] = {"name": first.control.name, "sha256": first.control.sha256,
                                               "scale": first.control.scale}
+        if first.ip_adapter is not None:
+            kwargs["ip_adapter_image"] = first.ip_adapter.image.convert("RGB")  # one reference for the batch
+            for request in batch:
+                request.details["ip_adapter"] = {"name": first.ip_adapter.name, "sha256": first.ip_adapter.sha256,
+                                                 "image_encoder_sha256": first.ip_adapter.image_encoder_sha256,
+                                                 "scale": first.ip_adapter.scale}
         started = time.perf_counter()
         with torch.inference_mode():
             images = pipe(**kwargs).images
@@ -327,6 +334,42 @@ class DiffusersBackend(Backend):
                       for img, init, mask in zip(images, kwargs["image"], kwargs["mask_image"], strict=True)]
         logger.info("generated %d image(s) in %.2fs", len(images), time.perf_counter() - started)
         return images
+
+    def _apply_ip_adapter(self, entry: CachedPipeline, spec, *, view) -> None:
+        """Load the batch's IP-Adapter into the shared UNet (once, until another one or none is asked for),
+        set its scale, and hand its image encoder to the view that runs the batch."""
+        from ..weights import weights_sha256
+
+        pipe = entry.pipe
+        wanted = (spec.sha256 or spec.path) if spec is not None else None
+        loaded = entry.extras.get("ip_adapter")
+        if loaded != wanted:
+            if loaded is not None:  # another adapter, or none: the UNet goes back to plain cross-attention
+                pipe.unload_ip_adapter()
+                entry.extras.pop("ip_adapter", None)
+            if spec is not None:
+                path, encoder = Path(spec.path), Path(spec.image_encoder)
+                if spec.sha256 and weights_sha256(path) != spec.sha256:
+                    raise GenerationError(f"IP-Adapter '{spec.name}': {path.name} changed since registration.")
+                if spec.image_encoder_sha256 and weights_sha256(encoder) != spec.image_encoder_sha256:
+                    raise GenerationError(f"IP-Adapter '{spec.name}': its image encoder changed since registration.")
+                try:
+                    pipe.load_ip_adapter(str(path.parent), subfolder="", weight_name=path.name,
+                                         image_encoder_folder=str(encoder), local_files_only=True)
+                    pipe.image_encoder.to(self.device, pipe.unet.dtype)
+                except Exception as exc:
+                    self.cache.evict(self._cache_key_of(entry))
+                    raise GenerationError(f"IP-Adapter '{spec.name}' could not be loaded from {path.name}: {exc}") from exc
+                entry.extras["ip_adapter"] = wanted
+        if spec is not None:
+            pipe.set_ip_adapter_scale(spec.scale)
+        if view is not pipe:  # views were built over the components before the encoder was loaded
+            for part in ("image_encoder", "feature_extractor"):
+                if hasattr(view, part):
+                    setattr(view, part, getattr(pipe, part, None))
+
+    def _cache_key_of(self, entry: CachedPipeline) -> tuple:
+        return next((k for k in self.cache.keys() if self.cache.get(k, lambda: None) is entry), ())
 
     def _controlnet_view(self, entry: CachedPipeline, model: ModelSpec, control):
         """A ControlNet pipeline over the loaded modules; each ControlNet is loaded once per pipeline."""

@@ -84,3 +84,11 @@ def tiny_controlnet(model_root):
     from tests.support.tiny_pipelines import save_tiny_controlnet
 
     return save_tiny_controlnet(model_root / "controlnets" / "canny.safetensors")
+
+
+@pytest.fixture
+def tiny_ip_adapter(model_root):
+    """A random IP-Adapter for the tiny model and its tiny CLIP image encoder, under MODEL_ROOT."""
+    from tests.support.tiny_pipelines import save_tiny_ip_adapter
+
+    return save_tiny_ip_adapter(model_root / "ip-adapters" / "style.safetensors")

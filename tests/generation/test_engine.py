@@ -9,10 +9,10 @@ from generation.engine import ImageRequest, get_backend, normalize_mix, run_requ
 from generation.services import _lora_specs, _model_spec
 
 
-def _generate(model, mix=(), seed=7, loras=None, batch=1, prompt="a gold coin banner", **overrides):
+def _generate(model, mix=(), seed=7, loras=None, batch=1, prompt="a gold coin banner", guidance=1.0, **overrides):
     backend = get_backend("diffusers")
     requests = [ImageRequest(index=i, prompt=prompt, mix=normalize_mix(mix), width=32, height=32,
-                             seed=seed + i, steps=2, guidance=1.0, **overrides) for i in range(batch)]
+                             seed=seed + i, steps=2, guidance=guidance, **overrides) for i in range(batch)]
     out = []
     run_requests(backend=backend, requests=requests, model=_model_spec(model), loras=loras or {},
                  on_step=lambda n: None, on_image=lambda r, img, n: out.append(np.asarray(img)))
@@ -259,3 +259,54 @@ def test_a_controlnet_keeps_the_structure_of_a_brand_image(tiny_model, tiny_cont
     plain = _generate(tiny_model)[0]
     assert np.array_equal(with_control(0.0), plain)  # scale 0: the ControlNet adds nothing
     assert np.abs(with_control(1.5).astype(int) - plain.astype(int)).mean() > 1.0
+
+
+def test_line_art_draws_the_outline_and_the_ink_of_a_logo_but_not_flat_colour():
+    from PIL import Image, ImageDraw
+
+    from generation.editing import lineart
+
+    logo = Image.new("RGB", (64, 64), (230, 230, 230))
+    draw = ImageDraw.Draw(logo)
+    draw.ellipse([12, 12, 52, 52], outline=(0, 0, 0), width=2)  # an inked ring
+    draw.rectangle([0, 56, 63, 63], fill=(120, 120, 120))  # a flat grey band: shading, not a line
+    lines = np.asarray(lineart(logo).convert("L")) > 0
+    assert lines[30:34, 10:16].any() and lines[30:34, 48:54].any()  # both sides of the ring
+    assert not lines[26:38, 26:38].any()  # nothing inside it
+    assert not lines[60:, 8:56].any()  # the inside of the flat band draws no line
+
+
+def test_a_depth_map_is_stretched_to_the_full_range_and_an_unknown_kind_is_refused():
+    from PIL import Image
+
+    from generation.editing import control_image
+
+    ramp = Image.fromarray(np.tile(np.linspace(60, 140, 32, dtype=np.uint8), (32, 1)), "L")
+    depth = np.asarray(control_image("depth", ramp).convert("L"))
+    assert depth.min() == 0 and depth.max() == 255
+    assert (np.diff(depth[0].astype(int)) >= 0).all()  # the order of near and far is kept
+    with pytest.raises(ValueError, match="unknown ControlNet kind"):
+        control_image("pose", ramp)
+
+
+def test_an_ip_adapter_steers_the_image_by_its_style_reference_and_unloads_cleanly(tiny_model, tiny_ip_adapter):
+    from PIL import Image
+
+    from generation.engine import IpAdapterSpec
+    from generation.weights import weights_sha256
+
+    file, encoder = tiny_ip_adapter
+
+    def styled(colour, scale):
+        spec = IpAdapterSpec(name="style", path=str(file), image_encoder=str(encoder), scale=scale,
+                             image=Image.new("RGB", (48, 48), colour), sha256=weights_sha256(file),
+                             image_encoder_sha256=weights_sha256(encoder))
+        return _generate(tiny_model, ip_adapter=spec, guidance=2.0)[0].astype(int)
+
+    plain = _generate(tiny_model, guidance=2.0)[0].astype(int)
+    assert np.array_equal(styled((255, 0, 0), 0.0), plain)  # scale 0: the reference adds nothing
+    red, blue = styled((255, 0, 0), 1.0), styled((0, 0, 255), 1.0)
+    assert np.abs(red - plain).mean() > 1.0
+    assert np.abs(red - blue).mean() > 1.0  # another reference, another look
+    assert np.array_equal(_generate(tiny_model, guidance=2.0)[0].astype(int), plain)  # unloaded for a plain batch
+    assert get_backend("diffusers").cache.loads == 1  # loading and unloading never reloads the pipeline

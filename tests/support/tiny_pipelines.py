@@ -143,3 +143,40 @@ def save_tiny_controlnet(path: Path, *, pipeline=None, seed: int = 5) -> Path:
     controlnet.save_config(path.with_name(f"{path.stem}_config"))
     save_file({k: v.contiguous() for k, v in controlnet.state_dict().items()}, str(path))
     return path
+
+
+def save_tiny_ip_adapter(path: Path, *, pipeline=None, seed: int = 6, image_embed_dim: int = 16,
+                         scale: float = 0.5) -> tuple[Path, Path]:
+    """A random IP-Adapter for the tiny UNet, in the layout IP-Adapter releases ship (one safetensors file of
+    `image_proj.*` and `ip_adapter.<n>.to_k_ip/to_v_ip` tensors, n = 1, 3, 5 … per cross-attention layer),
+    and a tiny random CLIP image encoder folder beside it (`image_encoder/`). Returns (file, encoder folder)."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    pipe = pipeline if pipeline is not None else tiny_pipeline()
+    unet = pipe.unet
+    cross = unet.config.cross_attention_dim
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return (torch.randn(*shape, generator=generator) * scale).contiguous()
+
+    tensors = {"image_proj.proj.weight": rand(cross * 4, image_embed_dim), "image_proj.proj.bias": rand(cross * 4),
+               "image_proj.norm.weight": torch.ones(cross), "image_proj.norm.bias": torch.zeros(cross)}
+    key_id = 1
+    for name, module in unet.named_modules():
+        if name.endswith("attn2") and hasattr(module, "to_k"):
+            hidden = module.to_k.out_features
+            tensors[f"ip_adapter.{key_id}.to_k_ip.weight"] = rand(hidden, cross)
+            tensors[f"ip_adapter.{key_id}.to_v_ip.weight"] = rand(hidden, cross)
+            key_id += 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
+    torch.manual_seed(seed)
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+        patch_size=8, projection_dim=image_embed_dim))
+    encoder_dir = path.parent / "image_encoder"
+    encoder.save_pretrained(str(encoder_dir), safe_serialization=True)
+    return path, encoder_dir
