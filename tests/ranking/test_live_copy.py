@@ -14,7 +14,7 @@ from analytics.ingestion import record_events
 from counters.services import conversions_in_last_day
 from creative.composition import render_spec_for
 from creative.models import ServingMode
-from ranking import live_copy
+from ranking import decision_log, live_copy
 from ranking.models import Decision
 from tests.analytics.factories import event, shown
 from tests.factories import CopyVariantFactory, CreativeKitFactory, LayoutTemplateFactory, StyleVariantFactory
@@ -127,3 +127,17 @@ def test_a_missing_context_value_falls_back_and_plain_copy_is_served_as_stored(r
     by_headline = {it["render"]["headline"]: it["render"] for it in items}
     assert set(by_headline) == {"Savers like you choose Gold Savings", "Gold Savings Plan: 4.5% a year"}
     assert "filled" not in by_headline["Gold Savings Plan: 4.5% a year"]
+
+
+def test_a_journaled_decision_keeps_the_claim_once_flushed(rank, journal_mode):
+    kit = CreativeKitFactory(placement__slug="savers-card")
+    composed(kit, SAVERS_EN, "Grow your savings", "en")
+
+    body = rank("savers-card", context={"savers": 12_345})
+
+    assert body["items"][0]["render"]["headline"] == "12,000 savers joined this week"
+    assert not Decision.objects.filter(decision_id=body["decision_id"]).exists()  # in the journal only
+    assert decision_log.flush_journal() == 1
+    claimed = Decision.objects.get(decision_id=body["decision_id"]).items[0]["copy"]
+    assert claimed == {"headline": {"text": "12,000 savers joined this week", "shown": {"context.savers": "12,000"},
+                                    "values": {"context.savers": 12345}}}
