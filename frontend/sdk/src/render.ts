@@ -208,11 +208,16 @@ export function renderBanner(spec: RenderSpec, options: RenderBannerOptions = {}
     const cls = `kaleido-banner__${block.name}`;
     if (shown === block.text && Array.isArray(block.lines)) {
       // the server's own line breaks, each line from its drawing origin
+      // (the space a Latin line broke at goes back between the spans, so the text reads "you choose", not "youchoose")
       const lines = block.lines
-        .map((line) =>
-          `<span style="position:absolute;left:${px(line.x * W)};top:${px(line.y * H)};white-space:pre;line-height:normal">` +
-          `${escapeHtml(line.text)}</span>`,
-        )
+        .map((line, i) => {
+          const previous = i > 0 ? block.lines[i - 1]!.text : "";
+          const space = previous && /[\x21-\x7e]$/.test(previous) && /^[\x21-\x7e]/.test(line.text) ? " " : "";
+          return (
+            `${space}<span style="position:absolute;left:${px(line.x * W)};top:${px(line.y * H)};white-space:pre;line-height:normal">` +
+            `${escapeHtml(line.text)}</span>`
+          );
+        })
         .join("");
       parts.push(`<${tag}${id} class="${cls}" style="${textStyle(block)}">${lines}</${tag}>`);
     } else {

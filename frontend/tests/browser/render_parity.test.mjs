@@ -7,7 +7,8 @@
  * pixels may differ by more than 32 levels (measured: a mean of about 0.8 (en) and 1.1 (zh), 0.6% and 1.2% far
  * apart; the banner's background alone, without its text, is 6–10 and 5–9%). What is left is font rasterisation (Chromium's hinting and antialiasing
  * against FreeType's in Pillow, sub-pixel glyph positions): the same glyphs at the same places. The test
- * also checks that the metric tells a banner without its text apart from the PNG.
+ * also checks that the metric tells a banner without its text apart from the PNG, and that a copy line with
+ * a live number is drawn filled from the rank request's context (its static line without a usable value).
  */
 import assert from "node:assert/strict";
 import { createReadStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -42,14 +43,16 @@ draw.ellipse((420, 40, 700, 280), fill=(230, 190, 90))
 buffer = io.BytesIO(); art.save(buffer, format="PNG")
 image = ImageMaterial.objects.create(kit=kit, file=ContentFile(buffer.getvalue(), name="art.png"), review="accepted")
 copies = [("Gold Savings Plan: 4.5% a year", "Grow your savings with no fees", "Start saving", "en", "left_image", "#C9A227"),
-          ("稳健理财，年化4.5%", "零手续费，随存随取", "立即开通", "zh", "single_image_text", "#1F6FEB")]
+          ("稳健理财，年化4.5%", "零手续费，随存随取", "立即开通", "zh", "single_image_text", "#1F6FEB"),
+          ("{context.savers|floor=500} savers joined this week || Savers like you choose Gold Savings",
+           "Grow your savings with no fees", "Join them", "en", "left_image", "#1E9E5A")]
 ids = []
 for n, (headline, subline, cta, language, kind, button) in enumerate(copies):
     copy = CopyVariant.objects.create(kit=kit, headline=headline, subline=subline, cta=cta, language=language)
     layout = LayoutTemplate.objects.create(kit=kit, name=f"layout {n}", kind=kind, button_color=button,
                                            background_style="solid", background_color="#F6F2E8")
     variant = StyleVariant.objects.create(placement=placement, kit=kit, copy=copy, image=image, layout=layout,
-                                          variant_key=f"parity-{language}")
+                                          variant_key=f"parity-{n}-{language}")
     variant_render(variant=variant)
     StyleVariant.objects.filter(pk=variant.pk).update(status=VariantStatus.LIVE)
     ids.append(variant.pk)
@@ -115,8 +118,8 @@ describe("a composed variant drawn by the SDK in Chromium", { timeout: 240_000 }
       const drawn = await page.evaluate(async ({ apiKey, language }) => {
         const { KaleidoClient, renderItemBanner } = await import("/sdk/index.js");
         const client = new KaleidoClient({ baseUrl: location.origin, apiKey, fatigue: false, flushIntervalMs: 60_000 });
-        const result = await client.rank({ placement: "parity-banner", user: { id: "parity-user" }, k: 2 });
-        const item = result.items.find((it) => it.render.language === language);
+        const result = await client.rank({ placement: "parity-banner", user: { id: "parity-user" }, k: 3 });
+        const item = result.items.find((it) => it.render.language === language && !it.render.dynamic);
         document.getElementById("slot").innerHTML = renderItemBanner(item);
         await Promise.all([...document.images].map((img) => img.decode()));
         await document.fonts.ready;
@@ -145,4 +148,27 @@ describe("a composed variant drawn by the SDK in Chromium", { timeout: 240_000 }
       await page.close();
     });
   }
+
+  it("draws a live number from the request's context, and the static line without one", async () => {
+    const page = await browser.context.newPage();
+    await page.goto(front.url);
+    const shown = await page.evaluate(async ({ apiKey }) => {
+      const { KaleidoClient, renderItemBanner } = await import("/sdk/index.js");
+      const client = new KaleidoClient({ baseUrl: location.origin, apiKey, fatigue: false, flushIntervalMs: 60_000 });
+      const draw = async (context) => {
+        const result = await client.rank({ placement: "parity-banner", user: { id: "parity-user" }, k: 3, context });
+        const item = result.items.find((it) => it.render.dynamic);
+        const slot = document.getElementById("slot");
+        slot.innerHTML = renderItemBanner(item);
+        return slot.querySelector(".kaleido-banner__headline").textContent;
+      };
+      const out = { filled: await draw({ savers: 12345 }), fallback: await draw({}), bad: await draw({ savers: "lots" }) };
+      await client.close({ timeoutMs: 1000 });
+      return out;
+    }, { apiKey });
+    assert.equal(shown.filled, "12,000 savers joined this week"); // rounded down, never overstated
+    assert.equal(shown.fallback, "Savers like you choose Gold Savings");
+    assert.equal(shown.bad, "Savers like you choose Gold Savings");
+    await page.close();
+  });
 });

@@ -86,4 +86,13 @@ describe("renderBanner", () => {
     assert.doesNotMatch(html, /稳健理财/);
     assert.match(renderBanner({ headline: "Plain", cta: "Go" }), /class="kaleido-card /);
   });
+
+  it("keeps the space a Latin line broke at, so the heading reads as one sentence", async () => {
+    const { renderBanner } = await import("../../dist/index.js");
+    const english = { ...frame, blocks: [{ ...frame.blocks[0], text: "Savers like you choose Gold Savings",
+      lines: [{ text: "Savers like you", x: 0.03, y: 0.2 }, { text: "choose Gold Savings", x: 0.03, y: 0.35 }] }] };
+    const html = renderBanner({ headline: "Savers like you choose Gold Savings", frame: english });
+    assert.match(html, /Savers like you<\/span> <span[^>]*>choose Gold Savings/);
+    assert.match(renderBanner({ headline: "稳健理财，年化 4.5%", frame }), /稳健理财，<\/span><span/); // no space in Chinese
+  });
 });
