@@ -41,8 +41,8 @@ def _fresh_cache():
     """
     from django.core.cache import cache
 
-    from access.services import forget_all_cached_keys
     from access.throttling import forget_local_leases
+    from kaleido.two_level_cache import reset_all
     from ranking import registry
     from ranking.live_copy import forget_counts
     from ranking.serving import invalidate_catalogue
@@ -51,7 +51,7 @@ def _fresh_cache():
         invalidate_catalogue()
         forget_counts()
         registry.reset_caches()
-        forget_all_cached_keys()
+        reset_all()  # every TwoLevelCache's local copies: API keys, active models, ramps
         forget_local_leases()
 
     cache.clear()

@@ -7,7 +7,6 @@ serving policy's. Other buckets are re-weighted by 1 / propensity (inverse-prope
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -16,13 +15,13 @@ import pandas as pd
 from django.conf import settings
 
 from creative.models import Placement
+from kaleido.two_level_cache import TwoLevelCache
 
 from . import interaction_log, stats
 from .segments import AGE_EDGES, band_labels, band_order, is_numeric, segment_phrase
 
 # Impressions a report read loads at most, the most recent first (see analytics.interaction_log).
 MAX_ROWS = interaction_log.MAX_ROWS
-logger = logging.getLogger(__name__)
 FDR = 0.05
 # A finding must also matter: at least a 10% difference from the segment's CTR.
 MIN_EFFECT = 0.10
@@ -216,15 +215,19 @@ def preference_analysis(*, frame: pd.DataFrame, min_support: int, features: list
     features = features or _frame_features(frame)
     tag_groups = tag_groups or _frame_groups(frame)
     key = _analysis_key(frame, min_support, features, tag_groups)
-    cached = _cache_get(key)
-    if cached is not None:
-        return cached
-    result = analyse(columns or _Columns(frame), features=features, tag_groups=tag_groups, min_support=min_support)
-    _cache_set(key, result)
-    return result
+
+    def compute() -> dict[str, Any]:
+        return analyse(columns or _Columns(frame), features=features, tag_groups=tag_groups, min_support=min_support)
+
+    if key is None:
+        return compute()
+    return _analyses.get_or_compute(key, compute)
 
 
 ANALYSIS_CACHE_S = 600
+# Shared only: an analysis is large, and the next grid an analyst opens may be served by another process.
+_analyses: TwoLevelCache[dict[str, Any]] = TwoLevelCache("attribution analyses", local_s=0,
+                                                         shared_s=ANALYSIS_CACHE_S)
 
 
 def _analysis_key(frame: pd.DataFrame, min_support: int, features: list[str], tag_groups: list[str]) -> str | None:
@@ -236,28 +239,6 @@ def _analysis_key(frame: pd.DataFrame, min_support: int, features: list[str], ta
     digest = hashlib.sha256(content.to_numpy().tobytes())
     digest.update(repr((min_support, features, tag_groups, _weights(frame).sum())).encode())
     return f"kaleido:attribution:v1:{digest.hexdigest()}"
-
-
-def _cache_get(key: str | None) -> Any:
-    from django.core.cache import cache
-
-    if key is None:
-        return None
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage only costs the recomputation
-        return None
-
-
-def _cache_set(key: str | None, value: Any) -> None:
-    from django.core.cache import cache
-
-    if key is None:
-        return
-    try:
-        cache.set(key, value, ANALYSIS_CACHE_S)
-    except Exception:  # noqa: BLE001 - a cache outage only costs the recomputation
-        logger.warning("attribution analysis not cached", exc_info=True)
 
 
 _RELATIVE_FIELDS = ("relative_preference", "relative_preference_ci", "rest_normalized_preference", "aliased_with")

@@ -11,7 +11,6 @@ models stay in this process keyed by version.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -25,9 +24,10 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+
+from kaleido.two_level_cache import TwoLevelCache
 
 from . import features as F
 from . import serving_versions
@@ -198,13 +198,15 @@ def reset_caches() -> None:
         _failed.clear()
         _loading.clear()
         _analysis_slot.clear()
-    _active_memo[:] = [0.0, None, 0]
     serving_versions.forget()
-    with contextlib.suppress(Exception):  # the shared copy expires on its own
-        cache.delete(ACTIVE_KEY)
+    _active_tables.invalidate(ACTIVE_KEY)
 
 
-_active_memo: list = [0.0, None, 0]  # [re-check after (monotonic), table, serving version it was read at]
+# The active-version table: this process's copy for KALEIDO_RANK_LOCAL_CHECK_S, then the shared cache's
+# for KALEIDO_MODEL_STAMP_TTL, both kept at the `models` serving version they were read at.
+_active_tables: TwoLevelCache[dict[str, Any]] = TwoLevelCache(
+    "active models", local_s=lambda: settings.KALEIDO_RANK_LOCAL_CHECK_S,
+    shared_s=lambda: settings.KALEIDO_MODEL_STAMP_TTL)
 
 
 def _active_table() -> dict[str, Any]:
@@ -213,33 +215,18 @@ def _active_table() -> dict[str, Any]:
     An activation bumps the `models` serving version, which every process reads at most once a second
     (serving_versions): a table read at an older version is never used, in memory or in the cache.
     """
-    now = time.monotonic()
     stamp = serving_versions.current(serving_versions.MODELS)
-    if _active_memo[1] is not None and _active_memo[0] > now and _active_memo[2] == stamp:
-        return _active_memo[1]
-    table = _shared_active_table(stamp)
-    _active_memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table, stamp]
-    return table
+    return _active_tables.get_or_compute(ACTIVE_KEY, _read_active_table, version=stamp)
 
 
-def _shared_active_table(stamp: int) -> dict[str, Any]:
-    try:
-        cached = cache.get(ACTIVE_KEY)
-    except Exception:  # a cache outage must not stop serving
-        cached = None
-    table = cached[1] if isinstance(cached, tuple) and cached[0] == stamp else None
-    if table is None:
-        rows = ModelVersion.objects.filter(is_active=True).values_list("placement_id", "scope", "version")
-        table = {"dedicated": {}, "general": None}
-        for placement_id, scope, version in rows:
-            if scope == ModelVersion.Scope.GENERAL:
-                table["general"] = version
-            else:
-                table["dedicated"][placement_id] = version
-        try:
-            cache.set(ACTIVE_KEY, (stamp, table), timeout=settings.KALEIDO_MODEL_STAMP_TTL)
-        except Exception:  # noqa: S110 - the cache is an optimisation only
-            pass
+def _read_active_table() -> dict[str, Any]:
+    rows = ModelVersion.objects.filter(is_active=True).values_list("placement_id", "scope", "version")
+    table: dict[str, Any] = {"dedicated": {}, "general": None}
+    for placement_id, scope, version in rows:
+        if scope == ModelVersion.Scope.GENERAL:
+            table["general"] = version
+        else:
+            table["dedicated"][placement_id] = version
     return table
 
 
@@ -406,6 +393,4 @@ def _forget_active_table() -> None:
 
 
 def _forget_after_commit() -> None:
-    _active_memo[:] = [0.0, None, 0]
-    with contextlib.suppress(Exception):  # with the cache down, other processes re-read within its TTL
-        cache.delete(ACTIVE_KEY)
+    _active_tables.invalidate(ACTIVE_KEY)  # with the cache down, other processes re-read within its TTL

@@ -41,7 +41,6 @@ import json
 import logging
 import math
 import secrets
-import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -54,6 +53,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from kaleido.two_level_cache import TwoLevelCache
 
 from . import registry, serving_versions
 from .buckets import unit_hash
@@ -265,29 +266,30 @@ class _Ramp(NamedTuple):
     variant_ids: frozenset[int]  # kind variants: hidden from users outside the arm
 
 
-_lock = threading.Lock()
-_memo: list = [0.0, None, -1]  # [re-read after (monotonic), {placement_id: _Ramp}, stamp]
+RAMPS_KEY = "ranking:ramps"
+# Like the active-model table: this process's copy for KALEIDO_RANK_LOCAL_CHECK_S, then the shared cache's,
+# both kept at the `models` serving version, which every ramp that starts, steps or ends bumps.
+_ramp_tables: TwoLevelCache[dict[int, _Ramp]] = TwoLevelCache(
+    "ramps", local_s=lambda: settings.KALEIDO_RANK_LOCAL_CHECK_S, shared_s=lambda: settings.KALEIDO_MODEL_STAMP_TTL)
 
 
 def _ramps() -> dict[int, _Ramp]:
-    """Ramps under way, from process memory; re-read when the `models` serving version moves (a ramp
-    that starts, steps or ends bumps it) and at most every KALEIDO_RANK_LOCAL_CHECK_S."""
-    now = time.monotonic()
+    """Ramps under way, from process memory, then the shared cache; re-read when the `models` serving
+    version moves."""
     stamp = serving_versions.current(serving_versions.MODELS)
-    if _memo[1] is not None and _memo[0] > now and _memo[2] == stamp:
-        return _memo[1]
-    with _lock:
-        rows = ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING).values_list(
-            "placement_id", "kind", "candidate__version", "steps", "step_index", "salt", "variant_ids")
-        table = {pid: _Ramp(kind, version, float(steps[min(i, len(steps) - 1)]), salt,
-                            frozenset(int(v) for v in variant_ids or []))
-                 for pid, kind, version, steps, i, salt, variant_ids in rows}
-        _memo[:] = [now + settings.KALEIDO_RANK_LOCAL_CHECK_S, table, stamp]
-    return table
+    return _ramp_tables.get_or_compute(RAMPS_KEY, _read_ramps, version=stamp)
+
+
+def _read_ramps() -> dict[int, _Ramp]:
+    rows = ModelRollout.objects.filter(status=ModelRollout.Status.RAMPING).values_list(
+        "placement_id", "kind", "candidate__version", "steps", "step_index", "salt", "variant_ids")
+    return {pid: _Ramp(kind, version, float(steps[min(i, len(steps) - 1)]), salt,
+                       frozenset(int(v) for v in variant_ids or []))
+            for pid, kind, version, steps, i, salt, variant_ids in rows}
 
 
 def _forget() -> None:
-    _memo[:] = [0.0, None, -1]
+    _ramp_tables.invalidate(RAMPS_KEY)
 
 
 def candidate_version_for(placement_id: int, user_id: str) -> str | None:

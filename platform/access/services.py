@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from kaleido.two_level_cache import TwoLevelCache
 
 from .models import SCOPES, APIKey
 
@@ -69,11 +69,7 @@ def api_key_revoke(*, api_key: APIKey) -> APIKey:
 def forget_cached_key(hashed: str) -> None:
     """Drop a key from the shared cache and this process; other processes re-read within
     API_KEY_LOCAL_CACHE_S seconds."""
-    _local_keys.pop(hashed, None)
-    try:
-        cache.delete(_cache_key(hashed))
-    except Exception:  # noqa: S110 - the shared copy expires on its own within 30 s
-        pass
+    _keys.invalidate(_cache_key(hashed))
 
 
 def _cache_key(hashed: str) -> str:
@@ -82,12 +78,13 @@ def _cache_key(hashed: str) -> str:
 
 def forget_all_cached_keys() -> None:
     """Empty this process's copy of every key (what a freshly started process has)."""
-    _local_keys.clear()
+    _keys.forget_local()
 
 
-# hashed secret -> (re-read after, key): most rank calls then need no round trip to authenticate.
-_local_keys: dict[str, tuple[float, APIKey]] = {}
-_LOCAL_KEYS_MAX = 1024
+# Most rank calls need no round trip to authenticate: this process trusts its copy of a key for
+# API_KEY_LOCAL_CACHE_S seconds, the shared cache keeps it for 30 s.
+_keys: TwoLevelCache[APIKey] = TwoLevelCache("api keys", local_s=lambda: settings.API_KEY_LOCAL_CACHE_S,
+                                             shared_s=30, max_local=1024)
 
 
 def api_key_authenticate(secret: str) -> APIKey | None:
@@ -98,44 +95,13 @@ def api_key_authenticate(secret: str) -> APIKey | None:
     at once and every other process within API_KEY_LOCAL_CACHE_S seconds.
     """
     hashed = hash_secret(secret)
-    now_mono = time.monotonic()
-    memo = _local_keys.get(hashed)
-    if memo is not None and memo[0] > now_mono:
-        api_key = memo[1]
-    else:
-        api_key = _shared_lookup(hashed)
-        if api_key is None:
-            return None
-        if len(_local_keys) >= _LOCAL_KEYS_MAX:
-            _local_keys.clear()
-        _local_keys[hashed] = (now_mono + settings.API_KEY_LOCAL_CACHE_S, api_key)
-    if not api_key.is_active:
+    api_key = _keys.get_or_compute(_cache_key(hashed), lambda: APIKey.objects.filter(hashed_key=hashed).first())
+    if api_key is None or not api_key.is_active:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
         # Written at most once a minute per key and process so the hot path stays read-only.
         APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-        _share(hashed, api_key)
+        _keys.share(_cache_key(hashed), api_key)
     return api_key
-
-
-def _shared_lookup(hashed: str) -> APIKey | None:
-    key = _cache_key(hashed)
-    try:
-        api_key = cache.get(key)
-    except Exception:  # a cache outage must not stop serving
-        api_key = None
-    if api_key is None:
-        api_key = APIKey.objects.filter(hashed_key=hashed).first()
-        if api_key is None:
-            return None
-        _share(hashed, api_key)
-    return api_key
-
-
-def _share(hashed: str, api_key: APIKey) -> None:
-    try:
-        cache.set(_cache_key(hashed), api_key, timeout=30)
-    except Exception:  # noqa: S110 - the cache is an optimisation only
-        pass

@@ -43,13 +43,14 @@ def _no_ttl_to_help(settings):
 def in_another_process():
     """Run the block as another process would: this process's memory and its (per-process) cache are left
     as they were before it."""
-    saved = (dict(serving._catalogues), list(serving_versions._memo), list(registry._active_memo),
+    saved = (dict(serving._catalogues), list(serving_versions._memo), dict(registry._active_tables._local),
              cache.get(registry.ACTIVE_KEY))
     yield
     serving._catalogues.clear()
     serving._catalogues.update(saved[0])
     serving_versions._memo[:] = saved[1]
-    registry._active_memo[:] = saved[2]
+    registry._active_tables._local.clear()
+    registry._active_tables._local.update(saved[2])
     cache.set(registry.ACTIVE_KEY, saved[3]) if saved[3] is not None else cache.delete(registry.ACTIVE_KEY)
 
 
