@@ -8,11 +8,12 @@ Rows served by a non-uniform policy are re-weighted towards the uniform one by c
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -189,7 +190,12 @@ LGB_CANDIDATES: dict[str, dict[str, Any]] = {
 # of 20 bench worlds, within a point of the shallow trees there, and the slowest candidate to fit.
 SELECTION_SE = 1.0  # a candidate within this many standard errors of the best is as good (one-SE rule)
 # c: inverse L2 strength; variant_scale: the per-variant quality term's scale (0: none), see fit_logreg.
-LOGREG_CANDIDATES: dict[str, dict[str, float]] = {
+class LogregSettings(TypedDict):
+    c: float
+    variant_scale: float
+
+
+LOGREG_CANDIDATES: dict[str, LogregSettings] = {
     "logreg-C0.05": {"c": 0.05, "variant_scale": 0.0},
     # With a per-variant quality term: prior sd √C·scale ≈ 0.14 and 0.2 on the log-odds.
     "logreg-C0.02+quality": {"c": 0.02, "variant_scale": 1.0},
@@ -264,7 +270,7 @@ def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y:
     design = F.logreg_design(u, t, positions[tr])
     nu, nt = u.shape[1], t.shape[1]
     with_variant = variant_scale > 0 and vcodes is not None and spec.get("variant_ids")
-    if with_variant:
+    if with_variant and vcodes is not None:
         design = sparse.hstack([design, F.variant_onehot(spec, vcodes[tr], variant_scale)], format="csr")
     model = LogisticRegression(C=c, max_iter=400)
     model.fit(design, y[tr], sample_weight=w[tr])
@@ -285,6 +291,21 @@ def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y:
 # Prior sd (log-odds) of the per-variant quality LightGBM candidates may add on top of their trees; None: no
 # quality term. Chosen on the validation split with the rest of the candidate, never per world.
 VARIANT_QUALITY_SD: tuple[float | None, ...] = (None, 0.15, 0.3)
+
+
+def variant_effect_sd(candidate: str, params: Mapping[str, Any]) -> float:
+    """The prior sd (log-odds) of a variant's own effect beyond its tags that the chosen candidate assumed:
+    its quality term's, or the smallest one considered when validation chose none (the data showed no
+    effect it could learn). Thompson sampling draws each variant's effect from this prior updated by the
+    variant's impressions (ranking.policy.posterior_sd), so the model's own evidence sets how much the
+    model bucket explores."""
+    smallest = min(sd for sd in VARIANT_QUALITY_SD if sd is not None)
+    if candidate in LOGREG_CANDIDATES:
+        settings_ = LOGREG_CANDIDATES[candidate]
+        scale = float(settings_.get("variant_scale", 0.0))
+        return round(math.sqrt(settings_["c"]) * scale, 4) if scale > 0 else smallest
+    sd = params.get("variant_quality_sd")
+    return float(sd) if sd is not None else smallest
 
 
 def fit_variant_offsets(logit: np.ndarray, y: np.ndarray, w: np.ndarray, codes: np.ndarray, n_ids: int,
@@ -364,7 +385,7 @@ class Fitted:
     params: dict[str, Any]
     metrics: dict[str, float | None]
     baseline_logloss: float | None
-    holdout: dict[str, np.ndarray]
+    holdout: dict[str, Any]  # arrays, and the holdout's feature rows and times as lists
 
 
 def choose_candidate(considered: Sequence[tuple]) -> tuple:
@@ -424,7 +445,7 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     tags = tag_rows[np.searchsorted(unique_ids, data.variant_ids)]
     vcodes = F.variant_codes(spec, data.variant_ids.tolist())
     y, w, pos = data.labels, data.weights, data.positions
-    x = None
+    x: np.ndarray | None = None  # the trees' matrix, built for the first LightGBM candidate
     tried: list[dict[str, Any]] = []
     n_ids = len(spec["variant_ids"] or [])
     lgb_spec = {**spec, "variant_offset": [0.0] * n_ids}  # the trees train with the quality column at 0
@@ -478,6 +499,7 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     lgb_chosen = base_name in LGB_CANDIDATES
     if lgb_chosen:
         booster, offsets = fitted
+        assert x is not None  # built when the first LightGBM candidate was considered
         if refit:
             rows = _refit_rows(n)
             rounds = max(1, int(round(params["best_iteration"] * rows.stop / max(tr.stop, 1))))
@@ -489,7 +511,8 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
                 offsets = fit_variant_offsets(raw, y[rows], w[rows], vcodes[rows], n_ids, params["variant_quality_sd"])
         fitted = booster
         spec = {**lgb_spec, "variant_offset": [round(float(v), 6) for v in offsets]}
-    elif refit:
+    spec = {**spec, "variant_effect_sd": variant_effect_sd(base_name, params)}
+    if not lgb_chosen and refit:
         fitted = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes,
                             rows=_refit_rows(n), **LOGREG_CANDIDATES[base_name])
     if lgb_chosen:
