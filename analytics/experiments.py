@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connections
 from django.db.models import Sum
 
 from creative.models import StyleVariant, VariantAuditEntry, VariantStatus
-from kaleido.db_router import read_alias
 from ranking.models import Experiment
 
 from . import interaction_log, stats
-from .models import DailyRollup, UserDayRollup
+from .models import DailyRollup, ExperimentUser, UserDayRollup
 from .rollups import refresh_for_read
 from .segments import parse_segment_key
 
@@ -63,39 +62,21 @@ def user_day_frame(experiment: Experiment) -> pd.DataFrame:
                                                           "clicks", "conversions"])
 
 
-_USERS_SQL = """
-WITH days AS (
-    SELECT bucket, user_id, day, segment_key, SUM(impressions) AS i, SUM(clicks) AS c, SUM(conversions) AS v
-    FROM analytics_userdayrollup WHERE experiment_id = %s
-    GROUP BY bucket, user_id, day, segment_key
-), ranked AS (
-    SELECT bucket, user_id, segment_key,
-        SUM(i) OVER per_user AS i, SUM(c) OVER per_user AS c, SUM(v) OVER per_user AS v,
-        ROW_NUMBER() OVER (PARTITION BY bucket, user_id ORDER BY day, i DESC, segment_key{collate}) AS r
-    FROM days WINDOW per_user AS (PARTITION BY bucket, user_id)
-)
-SELECT bucket, user_id, segment_key, CAST(i AS BIGINT), CAST(c AS BIGINT), CAST(v AS BIGINT) FROM ranked
-WHERE r = 1 ORDER BY bucket{collate}, user_id{collate}
-"""
 USER_COLUMNS = ["bucket", "user_id", "segment_key", "impressions", "clicks", "conversions"]
 
 
 def experiment_users(experiment: Experiment) -> pd.DataFrame:
-    """`users_at_first_exposure` of the experiment's user-day rollups, computed by the database: one row per
-    (bucket, user), in (bucket, user_id) order, instead of a row per user and day through Python.
-
-    Keys and ids order by code point (PostgreSQL's "C" collation, SQLite's binary one), as Python sorts
-    them, so ties fall on the same key and the rows come in the same order as the frame's."""
-    alias = read_alias()
-    connection = connections[alias]
-    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(_USERS_SQL.format(collate=collate), [experiment.id])
-        rows = cursor.fetchall()
+    """`users_at_first_exposure` of the experiment's user-day rollups, as the rollup refresh keeps it
+    (`ExperimentUser`): one row per (bucket, user) in (bucket, user_id) code-point order, the frame's order.
+    The report reads these rows instead of a row per user and day."""
+    rows = (ExperimentUser.objects.filter(experiment_id=experiment.id)
+            .values_list("bucket", "user_id", "segment_key", "impressions", "clicks", "conversions"))
     if not rows:
         return pd.DataFrame(columns=USER_COLUMNS)
-    frame = pd.DataFrame.from_records(rows, columns=USER_COLUMNS)
-    return frame.astype({"impressions": np.int64, "clicks": np.int64, "conversions": np.int64})
+    frame = pd.DataFrame.from_records(list(rows), columns=USER_COLUMNS)
+    frame = frame.astype({"impressions": np.int64, "clicks": np.int64, "conversions": np.int64})
+    # Sorted here, not by the database, whose collation may not order strings as Python does.
+    return frame.sort_values(["bucket", "user_id"], kind="stable", ignore_index=True)
 
 
 def users_at_first_exposure(user_days: pd.DataFrame) -> pd.DataFrame:
@@ -264,18 +245,15 @@ def eligible_random_variants(experiment: Experiment) -> set[int]:
     return set(live.values_list("id", flat=True)) - late - changed
 
 
-def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
-    start_day = experiment.started_at.date()
-    totals = DailyRollup.objects.filter(placement_id=experiment.placement_id, day__gte=start_day).aggregate(
-        impressions=Sum("impressions"), logged=Sum("logged_impressions"))
-    impressions = totals["impressions"] or 0
-    logged_share = (totals["logged"] or 0) / impressions if impressions else None
-
-    checked = valid = 0
-    problems: dict[str, int] = defaultdict(int)
-    for decision in interaction_log.decision_sample(experiment_id=experiment.id, limit=HEALTH_DECISION_SAMPLE):
+def propensity_checks(decisions: Iterable[interaction_log.LoggedDecision]) -> dict[str, tuple[int, int]]:
+    """(decisions checked, decisions whose logged propensities are valid) per bucket. Valid: items logged,
+    each with a propensity in (0, 1]; in the random bucket 1 or 1/candidates, in control 1. PostgreSQL runs
+    the same check in the database (`interaction_log.propensity_check_counts`)."""
+    checked: dict[str, int] = defaultdict(int)
+    valid: dict[str, int] = defaultdict(int)
+    for decision in decisions:
         bucket, candidates, items = decision.bucket, decision.candidates, decision.items
-        checked += 1
+        checked[bucket] += 1
         ok = bool(items)
         for item in items or []:
             p = item.get("propensity") if isinstance(item, dict) else None
@@ -286,9 +264,24 @@ def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
                 ok = False  # uniform over `candidates` live variants sums to 1 only at p = 1/candidates
             elif bucket == CONTROL_BUCKET and abs(p - 1.0) > 1e-9:
                 ok = False  # the control design is a deterministic choice
-        valid += ok
-        if not ok:
-            problems[bucket] += 1
+        valid[bucket] += ok
+    return {bucket: (n, valid[bucket]) for bucket, n in checked.items()}
+
+
+def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
+    start_day = experiment.started_at.date()
+    totals = DailyRollup.objects.filter(placement_id=experiment.placement_id, day__gte=start_day).aggregate(
+        impressions=Sum("impressions"), logged=Sum("logged_impressions"))
+    impressions = totals["impressions"] or 0
+    logged_share = (totals["logged"] or 0) / impressions if impressions else None
+
+    counts = interaction_log.propensity_check_counts(experiment_id=experiment.id, limit=HEALTH_DECISION_SAMPLE)
+    if counts is None:
+        counts = propensity_checks(interaction_log.decision_sample(experiment_id=experiment.id,
+                                                                   limit=HEALTH_DECISION_SAMPLE))
+    checked = sum(n for n, _ in counts.values())
+    valid = sum(ok for _, ok in counts.values())
+    problems = {bucket: n - ok for bucket, (n, ok) in sorted(counts.items()) if n > ok}
 
     random_counts = dict(DailyRollup.objects.filter(experiment_id=experiment.id, bucket="random")
                          .values_list("variant_id").annotate(n=Sum("impressions")).values_list("variant_id", "n"))

@@ -138,6 +138,34 @@ class UserDayRollup(models.Model):
         return f"{self.user_id}@{self.day}"
 
 
+class ExperimentUser(models.Model):
+    """One user of one experiment bucket: their totals over every day, and the segment key of their first
+    exposure (the first day's key with the most impressions; ties: the first key in code-point order).
+
+    Kept by the rollup refresh from the user-day rows it recounts (analytics.rollups), so the experiment
+    report reads one row per user instead of grouping every user-day. Users outside an experiment
+    (experiment 0) are not kept."""
+
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    experiment_id = models.BigIntegerField()
+    bucket = models.CharField(max_length=10, blank=True, default="")
+    user_id = models.CharField(max_length=128)
+    first_day = models.DateField()
+    segment_key = models.CharField(max_length=255, blank=True, default="")
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment_id", "bucket", "user_id"], name="unique_experiment_user"),
+        ]
+        indexes = [models.Index(fields=["placement", "first_day"], name="experimentuser_first_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.experiment_id}/{self.bucket}"
+
+
 class PlacementExplanation(models.Model):
     """The cached EBM explanation of one placement, refreshed by a Celery job on the cpu queue."""
 

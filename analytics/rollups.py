@@ -30,7 +30,7 @@ from kaleido.db_router import primary_reads
 from . import interaction_log, partitions
 from .ingestion import settle_late_events
 from .interaction_log import reenrich_events
-from .models import DailyRollup, Event, EventKey, RollupDirty, UserDayRollup
+from .models import DailyRollup, Event, EventKey, ExperimentUser, RollupDirty, UserDayRollup
 from .segments import MAX_SEGMENT_KEY
 
 _DAILY_SQL = """
@@ -59,6 +59,96 @@ FROM analytics_event
 WHERE placement_id = %s AND ts >= %s AND ts < %s
 GROUP BY placement_id, COALESCE(experiment_id, 0), bucket, user_id, segment_key
 """
+
+
+# --- experiment users: one row per (experiment, bucket, user), kept with the user-day rows ----------------------
+
+# Every user of the rows matching {where}, from their user-day rows: totals, first day and first-exposure key.
+_EXPERIMENT_USERS_SQL = """
+INSERT INTO analytics_experimentuser (placement_id, experiment_id, bucket, user_id, first_day, segment_key,
+    impressions, clicks, conversions)
+SELECT placement_id, experiment_id, bucket, user_id, day, segment_key, i, c, v FROM (
+    SELECT placement_id, experiment_id, bucket, user_id, day, segment_key,
+        SUM(impressions) OVER per_user AS i, SUM(clicks) OVER per_user AS c, SUM(conversions) OVER per_user AS v,
+        ROW_NUMBER() OVER (PARTITION BY experiment_id, bucket, user_id
+                           ORDER BY day, impressions DESC, segment_key{collate}) AS r
+    FROM analytics_userdayrollup WHERE experiment_id <> 0 AND {where}
+    WINDOW per_user AS (PARTITION BY experiment_id, bucket, user_id)
+) AS t WHERE r = 1
+"""
+
+_SUBTRACT_DAY_SQL = """
+UPDATE analytics_experimentuser AS u SET impressions = u.impressions - d.i, clicks = u.clicks - d.c,
+    conversions = u.conversions - d.v
+FROM (SELECT experiment_id, bucket, user_id, SUM(impressions) AS i, SUM(clicks) AS c, SUM(conversions) AS v
+      FROM analytics_userdayrollup WHERE placement_id = %s AND day = %s AND experiment_id <> 0
+      GROUP BY experiment_id, bucket, user_id) AS d
+WHERE u.experiment_id = d.experiment_id AND u.bucket = d.bucket AND u.user_id = d.user_id
+"""
+
+# The day's users with their day totals and the day's top key; a user already kept adds the day to their
+# totals and takes the day's key when the day is their first (or is their first day, recounted).
+_ADD_DAY_SQL = """
+INSERT INTO analytics_experimentuser (placement_id, experiment_id, bucket, user_id, first_day, segment_key,
+    impressions, clicks, conversions)
+SELECT placement_id, experiment_id, bucket, user_id, day, segment_key, i, c, v FROM (
+    SELECT placement_id, experiment_id, bucket, user_id, day, segment_key,
+        SUM(impressions) OVER per_user AS i, SUM(clicks) OVER per_user AS c, SUM(conversions) OVER per_user AS v,
+        ROW_NUMBER() OVER (PARTITION BY experiment_id, bucket, user_id
+                           ORDER BY impressions DESC, segment_key{collate}) AS r
+    FROM analytics_userdayrollup WHERE placement_id = %s AND day = %s AND experiment_id <> 0
+    WINDOW per_user AS (PARTITION BY experiment_id, bucket, user_id)
+) AS t WHERE r = 1
+ON CONFLICT (experiment_id, bucket, user_id) DO UPDATE SET
+    impressions = analytics_experimentuser.impressions + excluded.impressions,
+    clicks = analytics_experimentuser.clicks + excluded.clicks,
+    conversions = analytics_experimentuser.conversions + excluded.conversions,
+    segment_key = CASE WHEN excluded.first_day <= analytics_experimentuser.first_day THEN excluded.segment_key
+                       ELSE analytics_experimentuser.segment_key END,
+    first_day = CASE WHEN excluded.first_day < analytics_experimentuser.first_day THEN excluded.first_day
+                     ELSE analytics_experimentuser.first_day END
+"""
+
+# Users whose first day is this day but who have no row on it any more: their first day moved later.
+_LEFT_FIRST_DAY_SQL = """
+SELECT u.experiment_id, u.bucket, u.user_id FROM analytics_experimentuser u
+WHERE u.placement_id = %s AND u.first_day = %s AND NOT EXISTS (
+    SELECT 1 FROM analytics_userdayrollup r WHERE r.placement_id = u.placement_id AND r.day = u.first_day
+    AND r.experiment_id = u.experiment_id AND r.bucket = u.bucket AND r.user_id = u.user_id)
+"""
+
+
+def _code_point_order() -> str:
+    """Keys order as Python orders strings: PostgreSQL's "C" collation; SQLite's default is binary already."""
+    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+
+def _subtract_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
+    cursor.execute(_SUBTRACT_DAY_SQL, [placement_id, day_value])
+
+
+def _add_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
+    cursor.execute(_ADD_DAY_SQL.format(collate=_code_point_order()), [placement_id, day_value])
+    cursor.execute(_LEFT_FIRST_DAY_SQL, [placement_id, day_value])
+    for experiment_id, bucket, user_id in cursor.fetchall():
+        ExperimentUser.objects.filter(experiment_id=experiment_id, bucket=bucket, user_id=user_id).delete()
+        cursor.execute(_EXPERIMENT_USERS_SQL.format(
+            collate=_code_point_order(), where="experiment_id = %s AND bucket = %s AND user_id = %s"),
+            [experiment_id, bucket, user_id])
+
+
+def recount_experiment_users(*, placement_id: int | None = None) -> int:
+    """Rebuild the experiment users (of one placement, or all) from the user-day rollups; returns how many.
+    Not needed in normal operation: each day's refresh keeps them (after a restore, or to check them)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        kept = ExperimentUser.objects.all()
+        if placement_id is not None:
+            kept = kept.filter(placement_id=placement_id)
+        kept.delete()
+        where, params = ("placement_id = %s", [placement_id]) if placement_id is not None else ("1 = 1", [])
+        cursor.execute(_EXPERIMENT_USERS_SQL.format(collate=_code_point_order(), where=where), params)
+    found = ExperimentUser.objects.all()
+    return (found.filter(placement_id=placement_id) if placement_id is not None else found).count()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -168,12 +258,15 @@ def refresh_day(*, placement_id: int, day: date) -> None:
         reenrich_events(placement_id, start, end)
         key_sql, key_params = _segment_key_sql(rollup_segment_features(placement_id, start, end))
         before = _day_impressions(placement_id, day)
+        day_value = ops.adapt_datefield_value(day)
+        # The experiment users lose the day's old counts here and gain its recount below.
+        _subtract_experiment_users_day(cursor, placement_id, day_value)
         DailyRollup.objects.filter(placement_id=placement_id, day=day).delete()
         UserDayRollup.objects.filter(placement_id=placement_id, day=day).delete()
         bounds = [placement_id, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)]
-        cursor.execute(_DAILY_SQL.format(key=key_sql),
-                       [ops.adapt_datefield_value(day), *key_params, *bounds, *key_params])
-        cursor.execute(_USER_SQL, [ops.adapt_datefield_value(day), *bounds])
+        cursor.execute(_DAILY_SQL.format(key=key_sql), [day_value, *key_params, *bounds, *key_params])
+        cursor.execute(_USER_SQL, [day_value, *bounds])
+        _add_experiment_users_day(cursor, placement_id, day_value)
         after = _day_impressions(placement_id, day)
         add_impressions(placement_id=placement_id,
                         deltas={v: after.get(v, 0) - before.get(v, 0) for v in before.keys() | after.keys()})

@@ -1,5 +1,6 @@
-"""The report reads one row per user, condensed by the database: the same users, totals and first-exposure
-segments, in the same order, as condensing the user-day rollups in Python."""
+"""The report reads one row per user, kept by the rollup refresh: the same users, totals and first-exposure
+segments, in the same order, as condensing every user-day rollup in Python, whatever order the days are
+refreshed in and however often they are recounted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from analytics.experiments import experiment_users, user_day_frame, users_at_first_exposure
-from analytics.rollups import refresh_rollups
+from analytics.models import Event
+from analytics.rollups import recount_experiment_users, refresh_day, refresh_rollups
 from tests.analytics.factories import log_traffic
 from tests.factories import ExperimentFactory, PlacementFactory
 
@@ -36,14 +38,54 @@ def test_the_database_condenses_user_days_as_the_frame_does():
                 ctr={"model": 0.2}, features=lambda u: {"age": 60, "plan": "pro"}, seed=4)
     refresh_rollups()
 
-    condensed = experiment_users(experiment)
-    expected = users_at_first_exposure(user_day_frame(experiment))
+    condensed = _assert_kept_as_defined(experiment)
 
     assert len(condensed) == 105
-    pd.testing.assert_frame_equal(condensed.reset_index(drop=True), expected.reset_index(drop=True),
-                                  check_dtype=False)
     late = condensed[condensed["user_id"].str.startswith("late")]
     assert late["segment_key"].str.contains("age=55–64").all()
+
+
+def _assert_kept_as_defined(experiment) -> pd.DataFrame:
+    kept = experiment_users(experiment)
+    expected = users_at_first_exposure(user_day_frame(experiment))
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
+    return kept
+
+
+def test_days_refreshed_out_of_order_recounted_or_emptied_keep_each_user_at_their_first_exposure():
+    placement = PlacementFactory(slug="home-banner")
+    experiment = ExperimentFactory(slug="home-ab", placement=placement, buckets={"control": 0.5, "model": 0.5})
+    now = timezone.now()
+    users, ctr = {"control": 30, "model": 30}, {"control": 0.3, "model": 0.3}
+    recent, earlier = now - timedelta(days=1), now - timedelta(days=3)
+    log_traffic(placement=placement, experiment=experiment, users=users, ctr=ctr, when=recent,
+                features=lambda u: {"plan": "pro"}, seed=1)
+    refresh_day(placement_id=placement.id, day=recent.date())
+    assert set(experiment_users(experiment)["segment_key"]) == {"plan=pro"}
+
+    # An earlier day arrives later (an import, late events): it becomes the first exposure.
+    log_traffic(placement=placement, experiment=experiment, users=users, ctr=ctr, when=earlier,
+                features=lambda u: {"plan": "free"}, seed=2)
+    refresh_day(placement_id=placement.id, day=earlier.date())
+    assert set(_assert_kept_as_defined(experiment)["segment_key"]) == {"plan=free"}
+
+    # More events on the recent day: recounting it moves the totals, not the segment.
+    log_traffic(placement=placement, experiment=experiment, users={"model": 10}, ctr=ctr, when=recent,
+                features=lambda u: {"plan": "team"}, seed=3)
+    refresh_day(placement_id=placement.id, day=recent.date())
+    refresh_day(placement_id=placement.id, day=recent.date())  # a recount with nothing new changes nothing
+    kept = _assert_kept_as_defined(experiment)
+    assert kept["impressions"].sum() == 2 * 60 * 3 + 10 * 3
+
+    # The earlier day loses some users' events: their first exposure is the recent day again.
+    Event.objects.filter(placement=placement, ts__date=earlier.date(), user_id__startswith="u-model").delete()
+    refresh_day(placement_id=placement.id, day=earlier.date())
+    kept = _assert_kept_as_defined(experiment).set_index("user_id")
+    assert kept.loc["u-model-0", "segment_key"] == "plan=pro" and kept.loc["u-control-0", "segment_key"] == "plan=free"
+
+    before = experiment_users(experiment)
+    assert recount_experiment_users(placement_id=placement.id) == len(before)
+    pd.testing.assert_frame_equal(experiment_users(experiment), before)
 
 
 def test_an_experiment_without_rollups_has_no_users():
