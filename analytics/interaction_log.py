@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -467,6 +467,50 @@ def decision_sample(*, experiment_id: int, limit: int) -> list[LoggedDecision]:
     rows = (Decision.objects.filter(experiment_id=experiment_id).order_by("-created_at")
             .values_list("bucket", "candidates", "items")[:limit])
     return [LoggedDecision(bucket, candidates, items or []) for bucket, candidates, items in rows]
+
+
+# The propensity check of `analytics.experiments.propensity_checks`, item by item in the database: a decision
+# is valid when its items are a non-empty list of objects whose propensity is a number (JSON true and false
+# read as 1 and 0, as Python reads them) in (0, 1 + 1e-9]; in the random bucket 1 or 1/candidates; in
+# control 1. Numbers beyond a double's range are clamped to where Python's float lands them.
+_PROPENSITY_CHECK_SQL = """
+WITH sample AS (
+    SELECT bucket, candidates, items FROM ranking_decision WHERE experiment_id = %s
+    ORDER BY created_at DESC LIMIT %s
+), checked AS (
+    SELECT bucket, (jsonb_typeof(items) = 'array' AND jsonb_array_length(items) > 0 AND NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(items) AS e(item)
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN jsonb_typeof(item) <> 'object' THEN NULL
+            WHEN item->'propensity' = 'true'::jsonb THEN 1::float8
+            WHEN item->'propensity' = 'false'::jsonb THEN 0::float8
+            WHEN jsonb_typeof(item->'propensity') <> 'number' THEN NULL
+            WHEN abs((item->>'propensity')::numeric) > 1e300 THEN sign((item->>'propensity')::numeric) * 'Infinity'::float8
+            WHEN (item->>'propensity')::numeric <> 0 AND abs((item->>'propensity')::numeric) < 1e-300
+                THEN sign((item->>'propensity')::numeric) * 1e-300::float8
+            ELSE (item->>'propensity')::float8 END AS p) AS q
+        WHERE q.p IS NULL OR NOT (q.p > 0 AND q.p <= 1::float8 + 1e-9::float8)
+            OR (bucket = 'random' AND COALESCE(candidates, 0) <> 0
+                AND NOT (abs(q.p - 1::float8) < 1e-9::float8 OR abs(q.p * candidates - 1::float8) < 1e-6::float8))
+            OR (bucket = 'control' AND abs(q.p - 1::float8) > 1e-9::float8))) AS ok
+    FROM sample
+)
+SELECT bucket, COUNT(*), SUM(CASE WHEN ok THEN 1 ELSE 0 END) FROM checked GROUP BY bucket
+"""
+
+
+def propensity_check_counts(*, experiment_id: int, limit: int) -> dict[str, tuple[int, int]] | None:
+    """(decisions checked, decisions valid) per bucket among the `limit` most recent decisions of an
+    experiment, checked by PostgreSQL without reading the decisions out; None on other databases (read
+    `decision_sample` and check them in Python)."""
+    from kaleido.db_router import read_alias
+
+    reading = connections[read_alias()]
+    if reading.vendor != "postgresql":
+        return None
+    with reading.cursor() as cursor:
+        cursor.execute(_PROPENSITY_CHECK_SQL, [experiment_id, limit])
+        return {bucket: (int(checked), int(valid)) for bucket, checked, valid in cursor.fetchall()}
 
 
 def recent_feature_names(*, limit: int = 500) -> list[str]:
