@@ -34,7 +34,7 @@ from tests.hardening import stack  # noqa: E402
 SEED = """
 import json
 from access.services import api_key_create
-from creative.models import ServingMode
+from ranking.buckets import ServingMode
 from ranking import services
 from tests.ranking.factories import catalogue, log_random_traffic
 from django.conf import settings

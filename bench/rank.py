@@ -81,9 +81,10 @@ def seed(train_rows: int) -> tuple[str, str]:
     call_command("migrate", verbosity=0)
     from access.services import api_key_create
     from analytics.ingestion import record_events
-    from creative.models import Placement, ServingMode, StyleVariant
+    from creative.models import Placement, StyleVariant
     from creative.taxonomy import DEFAULT_TAXONOMY
     from ranking import services, simulator
+    from ranking.buckets import ServingMode
     from ranking.models import Decision
 
     rng = random.Random(5)

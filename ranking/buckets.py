@@ -1,14 +1,28 @@
-"""Bucket assignment: a stable hash of (experiment salt, user id) mapped onto the bucket shares."""
+"""Bucket assignment: a stable hash of (experiment salt, user id) mapped onto the bucket shares.
+
+This is the front door of ranking's serving vocabulary: the buckets (ServingMode), the model bucket's
+exploration policies and their defaults. They are defined in kaleido.serving_modes only because creative's
+Placement stores them and creative imports no other product app; every other module reads them here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
-BUCKETS = ("control", "random", "model")  # fixed order: a user's slot on [0, 1) never depends on dict order
+from kaleido.serving_modes import (  # noqa: F401 - ranking's vocabulary, offered here
+    DEFAULT_EXPLORATION_EPSILON,
+    DEFAULT_NEW_VARIANT_IMPRESSIONS,
+    ExplorationPolicy,
+    ServingMode,
+)
+
+# Fixed order: a user's slot on [0, 1) never depends on dict order.
+BUCKETS: tuple[str, ...] = tuple(ServingMode.values)  # ("control", "random", "model")
 
 
 def unit_hash(salt: str, user_id: str) -> float:
@@ -34,6 +48,7 @@ def assign_bucket(*, salt: str, user_id: str, shares: Mapping[str, float]) -> st
 
 def parse_buckets(text: str | Mapping[str, float]) -> dict[str, float]:
     """'control=0.2,random=0.2,model=0.6' (or a mapping) → validated shares that sum to 1."""
+    raw: dict[str, Any]  # shares as given: numbers, or text to parse
     if isinstance(text, Mapping):
         raw = {str(k): v for k, v in text.items()}
     else:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from creative.demo_context import DemoContext
-from creative.models import Placement, ServingMode
+from creative.models import Placement
 
 from . import services, simulator
+from .buckets import ServingMode
 from .models import Experiment
 
 AB_BUCKETS = "control=0.34,random=0.33,model=0.33"

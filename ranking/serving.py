@@ -23,12 +23,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from counters.services import impressions_by_variant
-from creative.models import Placement, ServingMode, StyleVariant, VariantStatus
+from creative.models import StyleVariant, VariantStatus
+from creative.selectors import placement_by_slug_or_none
 
 from . import features as F
 from . import policy as P
 from . import registry, rollout, serving_versions
-from .buckets import assign_bucket
+from .buckets import ExplorationPolicy, ServingMode, assign_bucket
 from .decision_log import log_decision
 from .live_copy import fill_render
 from .models import Experiment
@@ -161,7 +162,7 @@ class _RenderedImage:
 
 
 def _load_catalogue(slug: str) -> Catalogue | None:
-    placement = Placement.objects.filter(slug=slug).first()
+    placement = placement_by_slug_or_none(slug)
     if placement is None:
         return None
     token = _current_token(placement.id)
@@ -246,7 +247,7 @@ def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = 
     pool_scores = scores[pool]
     new_mask = cat.impressions[pool] < cat.new_variant_impressions
     heads = None
-    if cat.exploration_policy == Placement.ExplorationPolicy.THOMPSON:
+    if cat.exploration_policy == ExplorationPolicy.THOMPSON:
         sigma = settings.KALEIDO_THOMPSON_SCALE / np.sqrt(1.0 + cat.impressions[pool] / 100.0)
         heads = P.thompson_heads(pool_scores, sigma, cat.noise[:, pool])
     return P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon if epsilon is None else epsilon,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from kaleido.serving_modes import (
+    DEFAULT_EXPLORATION_EPSILON,
+    DEFAULT_NEW_VARIANT_IMPRESSIONS,
+    ExplorationPolicy,
+    ServingMode,
+)
+
 from .layout_specs import validate_template_name
-
-
-class ServingMode(models.TextChoices):
-    CONTROL = "control", "Control (default design)"
-    RANDOM = "random", "Random (uniform over live variants)"
-    MODEL = "model", "Model (personalized)"
 
 
 class Placement(models.Model):
@@ -27,9 +28,7 @@ class Placement(models.Model):
         POPUP = "popup", "Pop-up"
         FEED = "feed", "Feed item"
 
-    class ExplorationPolicy(models.TextChoices):
-        EPSILON_GREEDY = "epsilon_greedy", "ε-greedy"
-        THOMPSON = "thompson", "Thompson sampling"
+    ExplorationPolicy = ExplorationPolicy  # ranking's (kaleido.serving_modes), as the field stores it
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
@@ -53,9 +52,11 @@ class Placement(models.Model):
     exploration_policy = models.CharField(
         max_length=20, choices=ExplorationPolicy.choices, default=ExplorationPolicy.EPSILON_GREEDY
     )
-    exploration_epsilon = models.FloatField(default=0.05, help_text="Share of model-bucket traffic explored.")
+    exploration_epsilon = models.FloatField(default=DEFAULT_EXPLORATION_EPSILON,
+                                            help_text="Share of model-bucket traffic explored.")
     new_variant_impressions = models.PositiveIntegerField(
-        default=1000, help_text="A newly published variant gets guaranteed exploration until it has this many."
+        default=DEFAULT_NEW_VARIANT_IMPRESSIONS,
+        help_text="A newly published variant gets guaranteed exploration until it has this many.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from analytics import explain
-from creative.models import ServingMode
 from ranking import services
+from ranking.buckets import ServingMode
 from tests.ranking.factories import catalogue, log_random_traffic
 
 TAGS = ({"button_color": ["blue"]}, {"button_color": ["red"]}, {"button_color": ["gold"]})

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from analytics import ope
-from creative.models import Placement, ServingMode, StyleVariant
+from creative.models import Placement, StyleVariant
 from ranking import features as F
 from ranking import services, serving
+from ranking.buckets import ServingMode
 from tests.factories import StyleVariantFactory
 from tests.ranking.factories import catalogue, log_random_traffic
 

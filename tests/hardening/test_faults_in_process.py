@@ -19,11 +19,11 @@ from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from analytics.models import Event
-from creative.models import ServingMode
 from generation import services as generation
 from generation.models import GenerationJob
 from ranking import registry
 from ranking import services as ranking
+from ranking.buckets import ServingMode
 from ranking.models import Decision, ModelVersion
 from tests.factories import CreativeKitFactory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from creative.models import ServingMode
 from ranking import features as F
 from ranking import registry, services, serving
+from ranking.buckets import ServingMode
 from ranking.compiled import compile_forest
 from ranking.models import ModelVersion
 

@@ -14,8 +14,8 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from analytics.ingestion import record_events
-from creative.models import ServingMode
 from ranking import retraining, services
+from ranking.buckets import ServingMode
 from ranking.models import Decision, ModelVersion
 from ranking.simulator import make_users
 from tests.frontend.factories import staff_user

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from creative.models import ServingMode
 from ranking import services
+from ranking.buckets import ServingMode
 from ranking.models import Decision
 from tests.factories import PlacementFactory, StyleVariantFactory
 

@@ -17,9 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from analytics.ingestion import record_events
-from creative.models import ServingMode
 from ranking import decision_log, rollout, services, simulator
-from ranking.buckets import unit_hash
+from ranking.buckets import ServingMode, unit_hash
 from ranking.models import Decision, ModelRollout, ModelVersion
 from tests.support.traffic import LoggedImpression, write_traffic
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import Event
-from creative.models import ServingMode
 from ranking import simulator
+from ranking.buckets import ServingMode
 
 from .factories import catalogue
 

@@ -7,8 +7,8 @@ import math
 import pytest
 from scipy.stats import norm
 
-from creative.models import ServingMode
 from ranking import services, simulator
+from ranking.buckets import ServingMode
 from ranking.models import Decision
 
 from .factories import catalogue

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from creative.models import ServingMode
 from ranking import registry, services
+from ranking.buckets import ServingMode
 from ranking.models import Decision
 
 from .factories import catalogue, log_random_traffic

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from creative.models import ServingMode
 from ranking import registry, services
+from ranking.buckets import ServingMode
 from ranking.models import Decision, ModelVersion
 from ranking.simulator import PLANTED_PREFERENCES
 from tests.factories import StyleVariantFactory
