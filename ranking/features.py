@@ -178,7 +178,7 @@ def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]
     nan = math.nan
     for c, (name, lookup, flags) in enumerate(encoders):
         values = [row.get(name) for row in feature_rows]
-        if lookup is not None:
+        if lookup is not None and flags is not None:  # a category (a number has neither lookup)
             # type() checks, not isinstance: True must not count as the number 1, nor 1 as True.
             column = [lookup.get(v, nan) if type(v) is str else flags[v] if type(v) is bool else nan
                       for v in values]
@@ -191,7 +191,7 @@ def user_codes(spec: Mapping[str, Any], feature_rows: Sequence[Mapping[str, Any]
 def user_encoders(spec: Mapping[str, Any]) -> list[tuple[str, dict | None, dict | None]]:
     """Per user feature: (name, category lookup, boolean lookup), None lookups for numbers; see encode_user_row."""
     nan = math.nan
-    encoders = []
+    encoders: list[tuple[str, dict | None, dict | None]] = []
     for f in spec["user"]:
         if f["kind"] == "cat":
             lookup = {v: float(i) for i, v in enumerate(f["values"])}
@@ -207,7 +207,7 @@ def encode_user_row(encoders: Sequence[tuple[str, dict | None, dict | None]], ro
     out = []
     for name, lookup, flags in encoders:
         v = row.get(name)
-        if lookup is not None:
+        if lookup is not None and flags is not None:  # a category (a number has neither lookup)
             out.append(lookup.get(v, nan) if type(v) is str else flags[v] if type(v) is bool else nan)
         else:
             out.append(float(v) if type(v) is int or type(v) is float else nan)
@@ -236,6 +236,8 @@ def lgb_matrix(
 ) -> np.ndarray:
     parts = [users, tags]
     if has_variant_column(spec):
+        if variant_codes_ is None:
+            raise ValueError("this model reads the variant column: give variant_codes_")
         parts.append(variant_codes_.reshape(-1, 1))
     context = context_codes(spec, variant_codes_)
     if context is not None:
@@ -270,7 +272,7 @@ def variant_offsets(spec: Mapping[str, Any], variant_codes_: np.ndarray | None) 
 # --- Logistic regression encoding: one-hot + standardised numbers, crossed with every tag -----------------
 
 def logreg_user_columns(spec: Mapping[str, Any]) -> list[str]:
-    cols = []
+    cols: list[str] = []
     for f in spec["user"]:
         if f["kind"] == "cat":
             cols.extend(f"{f['name']}={v}" for v in f["values"])

@@ -224,7 +224,7 @@ def cancel_rollout(rollout: ModelRollout, *, by: str = "", reason: str = "cancel
     """Stop a ramp; the incumbent serves everyone again."""
     if rollout.status != ModelRollout.Status.RAMPING:
         raise ValidationError({"rollout": f"This ramp has already ended ({rollout.get_status_display()})."})
-    _finish(rollout, ModelRollout.Status.CANCELLED, reason=reason, by=by)
+    _finish(rollout, ModelRollout.Status.CANCELLED, reason=reason, by=by)  # type: ignore[arg-type]  # a TextChoices member
     return rollout
 
 
@@ -461,7 +461,7 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
     verdict = check(rollout, now=now)
     now = now or timezone.now()
     if verdict.action == "rollback":
-        _finish(rollout, ModelRollout.Status.ROLLED_BACK, reason=verdict.reason, by="guardrail", check=verdict)
+        _finish(rollout, ModelRollout.Status.ROLLED_BACK, reason=verdict.reason, by="guardrail", check=verdict)  # type: ignore[arg-type]  # a TextChoices member
         if rollout.kind == ModelRollout.Kind.VARIANTS:
             _pause_variants(rollout, verdict.reason)
         log.error("rollout %s of %s on %s rolled back at %.0f%%: %s", rollout.id, _what(rollout),
@@ -484,7 +484,7 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
         log.info("rollout %s of %s on %s now at %.0f%%", rollout.id, _what(rollout),
                  rollout.placement.slug, rollout.share * 100)
     elif verdict.action == "complete" and rollout.kind == ModelRollout.Kind.VARIANTS:
-        _finish(rollout, ModelRollout.Status.COMPLETED, reason=verdict.reason, by="rollout", check=verdict)
+        _finish(rollout, ModelRollout.Status.COMPLETED, reason=verdict.reason, by="rollout", check=verdict)  # type: ignore[arg-type]  # a TextChoices member
         log.info("rollout %s on %s completed: its %d variants show to everyone", rollout.id,
                  rollout.placement.slug, len(rollout.variant_ids))
     elif verdict.action == "complete":
@@ -493,7 +493,7 @@ def evaluate(rollout: ModelRollout, *, now: datetime | None = None) -> RolloutCh
         # The gate judged the candidate when the ramp started; the ramp was its live test. Forcing here
         # records the gate's numbers again without letting a changed holdout undo a passed ramp.
         model_activate(version=rollout.candidate.version, force=True, by=f"rollout {rollout.id}")
-        _finish(rollout, ModelRollout.Status.COMPLETED, reason=verdict.reason, by="rollout", check=verdict)
+        _finish(rollout, ModelRollout.Status.COMPLETED, reason=verdict.reason, by="rollout", check=verdict)  # type: ignore[arg-type]  # a TextChoices member
         log.info("rollout %s of v%s on %s completed: the candidate serves the model bucket",
                  rollout.id, rollout.candidate.version, rollout.placement.slug)
     else:

@@ -484,7 +484,8 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
             settings_ = LOGREG_CANDIDATES[name]
             coef = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes, **settings_)
             params = {**settings_, "C": settings_["c"], "crosses": "user × tag", "bins": F.NUMBER_BINS, "base": name}
-            probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LOGREG, spec=spec, coef=coef)
+            probe = registry.LoadedModel(version="-", algo=ModelVersion.Algo.LOGREG, spec=spec,  # type: ignore[arg-type]
+                                         coef=coef)
             consider(name, probe.predict(users=users[va], tags=tags[va], vcodes=vcodes[va], positions=pos[va]),
                      coef, params)
     if not considered:
@@ -515,13 +516,14 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     if not lgb_chosen and refit:
         fitted = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes,
                             rows=_refit_rows(n), **LOGREG_CANDIDATES[base_name])
+    algo_used: str  # TextChoices members are str; without Django's types mypy reads them as (value, label)
     if lgb_chosen:
-        algo_used = ModelVersion.Algo.LIGHTGBM
+        algo_used = ModelVersion.Algo.LIGHTGBM  # type: ignore[assignment]
         spec = {**spec, "calibration": [slope, intercept]}
         model = registry.LoadedModel(version="-", algo=algo_used, spec=spec, booster=fitted)
         artefact, suffix = fitted.model_to_string(num_iteration=params["best_iteration"]).encode(), ".txt"
     else:
-        algo_used = ModelVersion.Algo.LOGREG
+        algo_used = ModelVersion.Algo.LOGREG  # type: ignore[assignment]
         coef = dict(fitted)  # fold the calibration into the coefficients: one linear predictor
         coef["intercept"] = slope * coef["intercept"] + intercept
         for key in ("w_user", "w_tags", "w_variant"):

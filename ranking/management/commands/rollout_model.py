@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                             help="Start even if the activation gate refuses (recorded on the ramp).")
 
     def handle(self, *args, action, target, steps, min_dwell_s, min_impressions, force, variants, **options):
+        out: Any  # one ramp's summary, or a list of summaries or checks: printed as JSON last
         try:
             if action == "start-variants":
                 if not target or not variants:

@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print the report as one JSON line last.")
 
     def handle(self, *args, placement, users, k, seed, base_url, api_key, as_json, **options):
+        transport: simulator.HttpTransport | simulator.InProcessTransport
         if base_url:
             if not api_key:
                 raise CommandError("--api-key is required with --base-url.")
