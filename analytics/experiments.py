@@ -153,14 +153,22 @@ def _feature_codes(keys: pd.Series) -> tuple[list[str], dict[str, tuple[np.ndarr
     """Each row's value of every feature of its segment key, parsed once per distinct key: the features in
     sorted order and, per feature, (each row's code into the sorted values, -1 where the key lacks it)."""
     key_codes, distinct = pd.factorize(keys.fillna("").astype(str), sort=False)
-    parsed = [parse_segment_key(key) for key in distinct]
-    features = sorted({name for seg in parsed for name in seg})
+    owners: list[int] = []
+    names: list[str] = []
+    found: list[str] = []
+    for k, key in enumerate(distinct):
+        for name, value in parse_segment_key(key).items():
+            owners.append(k)
+            names.append(name)
+            found.append(value)
+    pairs = pd.DataFrame({"key": np.asarray(owners, dtype=np.int64), "name": names, "value": found})
+    features = sorted(set(names))
     columns: dict[str, tuple[np.ndarray, list[str]]] = {}
-    for feature in features:
-        per_key = [seg.get(feature) for seg in parsed]
-        values = sorted({v for v in per_key if v is not None})
-        index = {v: i for i, v in enumerate(values)}
-        code_of_key = np.array([index.get(v, -1) if v is not None else -1 for v in per_key], dtype=np.int64)
+    for feature, rows in pairs.groupby("name", sort=False).indices.items():
+        values = sorted(set(pairs["value"].to_numpy()[rows]))
+        code_of_key = np.full(len(distinct), -1, dtype=np.int64)
+        code_of_key[pairs["key"].to_numpy()[rows]] = pd.Categorical(pairs["value"].to_numpy()[rows],
+                                                                    categories=values).codes
         columns[feature] = (code_of_key[key_codes], values)
     return features, columns
 
