@@ -76,11 +76,6 @@ def _cache_key(hashed: str) -> str:
     return f"apikey:{hashed}"
 
 
-def forget_all_cached_keys() -> None:
-    """Empty this process's copy of every key (what a freshly started process has)."""
-    _keys.forget_local()
-
-
 # Most rank calls need no round trip to authenticate: this process trusts its copy of a key for
 # API_KEY_LOCAL_CACHE_S seconds, the shared cache keeps it for 30 s.
 _keys: TwoLevelCache[APIKey] = TwoLevelCache("api keys", local_s=lambda: settings.API_KEY_LOCAL_CACHE_S,
