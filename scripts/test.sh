@@ -11,13 +11,16 @@ ruff check .
 echo "==> import contracts and types"
 PYTHONPATH=platform lint-imports
 mypy
+# Both pytest runs spread the tests over one process per core (pytest-xdist; each worker has its own test
+# database, and the tests that share a Redis db take turns). PYTEST_WORKERS=0 runs them in this one process.
+xdist=(-n "${PYTEST_WORKERS:-auto}" --dist worksteal)
 echo "==> pytest on PostgreSQL"
 DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDIS_URL_FOR_TESTS=redis://127.0.0.1:6379/15 \
-  pytest -p no:cacheprovider "$@"
+  pytest -p no:cacheprovider "${xdist[@]}" "$@"
 echo "==> pytest on SQLite (slow tests ran above, once, on PostgreSQL; KALEIDO_SQLITE_SLOW=1 runs them here too)"
 sqlite_marks="not postgres and not slow"
 [ "${KALEIDO_SQLITE_SLOW:-0}" = "1" ] && sqlite_marks="not postgres"
-DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider -m "$sqlite_marks" "$@"
+DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider "${xdist[@]}" -m "$sqlite_marks" "$@"
 if [ -f frontend/package.json ]; then
   echo "==> frontend tests"
   (cd frontend && npm test --silent)
