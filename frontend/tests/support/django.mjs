@@ -100,6 +100,17 @@ export class DjangoServer {
       cwd: repoRoot,
       env: this.env,
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: stop() ends the server and whatever it started (joblib's worker processes, which
+      // outlive a killed parent for minutes and hold its output pipes, so this test's process could not exit).
+      detached: true,
+    });
+    // A test process that ends without stop() (a failed before()) still takes its server down with it.
+    process.once("exit", () => {
+      try {
+        process.kill(-this.process.pid, "SIGKILL");
+      } catch {
+        // already stopped
+      }
     });
     const collect = (chunk) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);
@@ -121,11 +132,23 @@ export class DjangoServer {
   }
 
   async stop() {
-    if (this.process && this.process.exitCode === null) {
-      const exited = new Promise((resolve) => this.process.once("exit", resolve));
-      this.process.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (this.process.exitCode === null) this.process.kill("SIGKILL");
+    if (this.process) {
+      const group = -this.process.pid;
+      const signalGroup = (signal) => {
+        try {
+          process.kill(group, signal);
+        } catch {
+          // the whole group is gone already
+        }
+      };
+      if (this.process.exitCode === null && this.process.signalCode === null) {
+        const exited = new Promise((resolve) => this.process.once("exit", resolve));
+        signalGroup("SIGTERM");
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      }
+      signalGroup("SIGKILL"); // anything of the group still there, the server included
+      this.process.stdout.destroy();
+      this.process.stderr.destroy();
     }
     if (!process.env.KALEIDO_KEEP_TEST_DB) rmSync(this.dir, { recursive: true, force: true });
   }
