@@ -94,3 +94,25 @@ def test_an_experiment_without_rollups_has_no_users():
 
     assert experiment_users(experiment).empty
     assert list(experiment_users(experiment).columns) == list(users_at_first_exposure(pd.DataFrame()).columns)
+
+
+def test_the_refresh_command_rebuilds_the_experiment_users_after_a_restore():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from analytics.models import ExperimentUser
+
+    placement = PlacementFactory(slug="home-banner")
+    experiment = ExperimentFactory(slug="home-ab", placement=placement, buckets={"control": 0.5, "model": 0.5})
+    log_traffic(placement=placement, experiment=experiment, users={"control": 12, "model": 8},
+                ctr={"control": 0.2, "model": 0.2}, seed=5)
+    refresh_rollups()
+    kept = experiment_users(experiment)
+    ExperimentUser.objects.all().delete()  # a restore that brought the rollups back without them
+
+    out = StringIO()
+    call_command("refresh_rollups", "--recount-totals", stdout=out)
+
+    assert "20 experiment user(s)" in out.getvalue()
+    pd.testing.assert_frame_equal(experiment_users(experiment), kept)

@@ -9,13 +9,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", metavar="PLACEMENT", help="Recount every day of this placement.")
         parser.add_argument("--recount-totals", action="store_true",
-                            help="Rebuild the variants' running impression totals from the rollups (after a restore).")
+                            help="Rebuild the variants' running impression totals and the experiments' per-user "
+                                 "totals from the rollups (after a restore).")
 
     def handle(self, *args, rebuild=None, recount_totals=False, **options):
-        from analytics.rollups import rebuild_rollups, recount_impression_totals, refresh_rollups
+        from analytics.rollups import (
+            rebuild_rollups,
+            recount_experiment_users,
+            recount_impression_totals,
+            refresh_rollups,
+        )
 
         if recount_totals:
             self.stdout.write(f"Recounted the impression totals of {recount_impression_totals():,} variant(s).")
+            self.stdout.write(f"Recounted the totals of {recount_experiment_users():,} experiment user(s).")
             return
 
         if rebuild:
