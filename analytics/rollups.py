@@ -77,28 +77,31 @@ SELECT placement_id, experiment_id, bucket, user_id, day, segment_key, i, c, v F
 ) AS t WHERE r = 1
 """
 
-_SUBTRACT_DAY_SQL = """
-UPDATE analytics_experimentuser AS u SET impressions = u.impressions - d.i, clicks = u.clicks - d.c,
-    conversions = u.conversions - d.v
-FROM (SELECT experiment_id, bucket, user_id, SUM(impressions) AS i, SUM(clicks) AS c, SUM(conversions) AS v
-      FROM analytics_userdayrollup WHERE placement_id = %s AND day = %s AND experiment_id <> 0
-      GROUP BY experiment_id, bucket, user_id) AS d
-WHERE u.experiment_id = d.experiment_id AND u.bucket = d.bucket AND u.user_id = d.user_id
+# The day's user counts before its recount, kept for the length of the refresh's transaction.
+_KEEP_OLD_DAY_SQL = """
+CREATE TEMP TABLE kaleido_day_users_before AS
+SELECT experiment_id, bucket, user_id, SUM(impressions) AS i, SUM(clicks) AS c, SUM(conversions) AS v
+FROM analytics_userdayrollup WHERE placement_id = %s AND day = %s AND experiment_id <> 0
+GROUP BY experiment_id, bucket, user_id
 """
 
-# The day's users with their day totals and the day's top key; a user already kept adds the day to their
-# totals and takes the day's key when the day is their first (or is their first day, recounted).
+# The recounted day's users: each adds (new - old) day counts to their totals, and takes the day's top key
+# when the day is their first exposure (earlier than the one kept, or that day recounted). A user kept whose
+# counts and key did not change is not written.
 _ADD_DAY_SQL = """
 INSERT INTO analytics_experimentuser (placement_id, experiment_id, bucket, user_id, first_day, segment_key,
     impressions, clicks, conversions)
-SELECT placement_id, experiment_id, bucket, user_id, day, segment_key, i, c, v FROM (
+SELECT t.placement_id, t.experiment_id, t.bucket, t.user_id, t.day, t.segment_key,
+    t.i - COALESCE(o.i, 0), t.c - COALESCE(o.c, 0), t.v - COALESCE(o.v, 0) FROM (
     SELECT placement_id, experiment_id, bucket, user_id, day, segment_key,
         SUM(impressions) OVER per_user AS i, SUM(clicks) OVER per_user AS c, SUM(conversions) OVER per_user AS v,
         ROW_NUMBER() OVER (PARTITION BY experiment_id, bucket, user_id
                            ORDER BY impressions DESC, segment_key{collate}) AS r
     FROM analytics_userdayrollup WHERE placement_id = %s AND day = %s AND experiment_id <> 0
     WINDOW per_user AS (PARTITION BY experiment_id, bucket, user_id)
-) AS t WHERE r = 1
+) AS t LEFT JOIN kaleido_day_users_before o
+    ON o.experiment_id = t.experiment_id AND o.bucket = t.bucket AND o.user_id = t.user_id
+WHERE t.r = 1
 ON CONFLICT (experiment_id, bucket, user_id) DO UPDATE SET
     impressions = analytics_experimentuser.impressions + excluded.impressions,
     clicks = analytics_experimentuser.clicks + excluded.clicks,
@@ -107,6 +110,22 @@ ON CONFLICT (experiment_id, bucket, user_id) DO UPDATE SET
                        ELSE analytics_experimentuser.segment_key END,
     first_day = CASE WHEN excluded.first_day < analytics_experimentuser.first_day THEN excluded.first_day
                      ELSE analytics_experimentuser.first_day END
+WHERE excluded.impressions <> 0 OR excluded.clicks <> 0 OR excluded.conversions <> 0
+    OR excluded.first_day < analytics_experimentuser.first_day
+    OR (excluded.first_day = analytics_experimentuser.first_day
+        AND excluded.segment_key <> analytics_experimentuser.segment_key)
+"""
+
+# Users the day had before its recount and not after: their old day counts come off their totals.
+_SUBTRACT_GONE_SQL = """
+UPDATE analytics_experimentuser AS u SET impressions = u.impressions - o.i, clicks = u.clicks - o.c,
+    conversions = u.conversions - o.v
+FROM (SELECT b.experiment_id, b.bucket, b.user_id, b.i, b.c, b.v FROM kaleido_day_users_before b
+      LEFT JOIN (SELECT DISTINCT experiment_id, bucket, user_id FROM analytics_userdayrollup
+                 WHERE placement_id = %s AND day = %s AND experiment_id <> 0) AS n
+      ON n.experiment_id = b.experiment_id AND n.bucket = b.bucket AND n.user_id = b.user_id
+      WHERE n.user_id IS NULL) AS o
+WHERE u.experiment_id = o.experiment_id AND u.bucket = o.bucket AND u.user_id = o.user_id
 """
 
 # Users whose first day is this day but who have no row on it any more: their first day moved later.
@@ -123,12 +142,17 @@ def _code_point_order() -> str:
     return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
 
 
-def _subtract_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
-    cursor.execute(_SUBTRACT_DAY_SQL, [placement_id, day_value])
+def _keep_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
+    """Before a day's user rows are recounted: keep their counts, to move the totals by the difference."""
+    cursor.execute("DROP TABLE IF EXISTS kaleido_day_users_before")
+    cursor.execute(_KEEP_OLD_DAY_SQL, [placement_id, day_value])
 
 
-def _add_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
+def _move_experiment_users_day(cursor, placement_id: int, day_value) -> None:  # noqa: ANN001
+    """After the recount: each of the day's users moves by (new - old), once."""
     cursor.execute(_ADD_DAY_SQL.format(collate=_code_point_order()), [placement_id, day_value])
+    cursor.execute(_SUBTRACT_GONE_SQL, [placement_id, day_value])
+    cursor.execute("DROP TABLE kaleido_day_users_before")
     cursor.execute(_LEFT_FIRST_DAY_SQL, [placement_id, day_value])
     for experiment_id, bucket, user_id in cursor.fetchall():
         ExperimentUser.objects.filter(experiment_id=experiment_id, bucket=bucket, user_id=user_id).delete()
@@ -259,14 +283,14 @@ def refresh_day(*, placement_id: int, day: date) -> None:
         key_sql, key_params = _segment_key_sql(rollup_segment_features(placement_id, start, end))
         before = _day_impressions(placement_id, day)
         day_value = ops.adapt_datefield_value(day)
-        # The experiment users lose the day's old counts here and gain its recount below.
-        _subtract_experiment_users_day(cursor, placement_id, day_value)
+        # The experiment users move by the difference between the day's old counts and its recount.
+        _keep_experiment_users_day(cursor, placement_id, day_value)
         DailyRollup.objects.filter(placement_id=placement_id, day=day).delete()
         UserDayRollup.objects.filter(placement_id=placement_id, day=day).delete()
         bounds = [placement_id, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)]
         cursor.execute(_DAILY_SQL.format(key=key_sql), [day_value, *key_params, *bounds, *key_params])
         cursor.execute(_USER_SQL, [day_value, *bounds])
-        _add_experiment_users_day(cursor, placement_id, day_value)
+        _move_experiment_users_day(cursor, placement_id, day_value)
         after = _day_impressions(placement_id, day)
         add_impressions(placement_id=placement_id,
                         deltas={v: after.get(v, 0) - before.get(v, 0) for v in before.keys() | after.keys()})
