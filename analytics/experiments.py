@@ -153,24 +153,18 @@ def _feature_codes(keys: pd.Series) -> tuple[list[str], dict[str, tuple[np.ndarr
     """Each row's value of every feature of its segment key, parsed once per distinct key: the features in
     sorted order and, per feature, (each row's code into the sorted values, -1 where the key lacks it)."""
     key_codes, distinct = pd.factorize(keys.fillna("").astype(str), sort=False)
-    owners: list[int] = []
-    names: list[str] = []
-    found: list[str] = []
+    holders: dict[str, dict[str, list[int]]] = {}  # feature -> value -> the distinct keys holding it
     for k, key in enumerate(distinct):
         for name, value in parse_segment_key(key).items():
-            owners.append(k)
-            names.append(name)
-            found.append(value)
-    pairs = pd.DataFrame({"key": np.asarray(owners, dtype=np.int64), "name": names, "value": found})
-    features = sorted(set(names))
+            holders.setdefault(name, {}).setdefault(value, []).append(k)
     columns: dict[str, tuple[np.ndarray, list[str]]] = {}
-    for feature, rows in pairs.groupby("name", sort=False).indices.items():
-        values = sorted(set(pairs["value"].to_numpy()[rows]))
+    for feature, by_value in holders.items():
+        values = sorted(by_value)
         code_of_key = np.full(len(distinct), -1, dtype=np.int64)
-        code_of_key[pairs["key"].to_numpy()[rows]] = pd.Categorical(pairs["value"].to_numpy()[rows],
-                                                                    categories=values).codes
+        for code, value in enumerate(values):
+            code_of_key[by_value[value]] = code
         columns[feature] = (code_of_key[key_codes], values)
-    return features, columns
+    return sorted(holders), columns
 
 
 def segment_lifts(users: pd.DataFrame, control: str, treatments: list[str], *,
