@@ -313,7 +313,7 @@ def _scores(cat: Any, model_version: str, feature_rows: list[dict[str, Any]]) ->
         raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
 
 
-def _first_position(cat: Any, q: np.ndarray, epsilon: float | None) -> np.ndarray:
+def _first_position(cat: Any, q: np.ndarray, epsilon: float | None, prior_sd: float | None = None) -> np.ndarray:
     """rows × candidates: P(candidate at position 1) under the model bucket's policy for each row's scores."""
     from ranking import policy as P
     from ranking import serving
@@ -324,7 +324,8 @@ def _first_position(cat: Any, q: np.ndarray, epsilon: float | None) -> np.ndarra
     elif len(q):
         # Users with identical scores get the same policy: evaluate each distinct score row once.
         distinct, inverse = np.unique(q, axis=0, return_inverse=True)
-        first = np.array([P.first_position_probabilities(serving.model_policy(cat, row, epsilon=epsilon))
+        first = np.array([P.first_position_probabilities(serving.model_policy(cat, row, epsilon=epsilon,
+                                                                             prior_sd=prior_sd))
                           for row in distinct])
         pi[:, cat.pool] = first[inverse.ravel()]
     return pi
@@ -347,9 +348,12 @@ def target_policy(*, placement: Placement, model_version: str, feature_rows: lis
                   epsilon: float | None = None) -> Target:
     """P(each live variant at position 1) for each row, as the model bucket would serve `model_version`."""
     cat = _catalogue(placement)
+    from ranking import services as ranking
+
     q = _scores(cat, model_version, feature_rows)
+    pi = _first_position(cat, q, epsilon, ranking.variant_effect_prior(model_version))
     return Target(variant_ids=[int(v["id"]) for v in cat.variants], variant_keys=[str(v["key"]) for v in cat.variants],
-                  pi=_first_position(cat, q, epsilon), q=q, description=_describe(cat, epsilon))
+                  pi=pi, q=q, description=_describe(cat, epsilon))
 
 
 @dataclass(frozen=True)
@@ -365,7 +369,10 @@ def target_terms(*, placement: Placement, model_version: str, feature_rows: list
                  logged_variant_ids: list[int], epsilon: float | None = None,
                  cells: int = SCORE_CELLS) -> TargetSummary:
     """The target's per-row terms, scored in blocks of rows so that rows × candidates stays bounded."""
+    from ranking import services as ranking
+
     cat = _catalogue(placement)
+    prior_sd = ranking.variant_effect_prior(model_version)
     ids = [int(v["id"]) for v in cat.variants]
     index = {v: i for i, v in enumerate(ids)}
     logged = np.array([index.get(int(v), -1) for v in logged_variant_ids], dtype=int)
@@ -374,7 +381,7 @@ def target_terms(*, placement: Placement, model_version: str, feature_rows: list
     share = np.zeros(len(ids))
     for start in range(0, len(feature_rows), block):
         q = _scores(cat, model_version, feature_rows[start:start + block])
-        pi = _first_position(cat, q, epsilon)
+        pi = _first_position(cat, q, epsilon, prior_sd)
         parts.append(row_terms(logged[start:start + block], pi, q))
         share += pi.sum(axis=0)
     terms = RowTerms(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)

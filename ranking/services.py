@@ -213,3 +213,11 @@ def experiment_stop(*, slug: str) -> Experiment:
         experiment.stopped_at = timezone.now()
         experiment.save(update_fields=["status", "stopped_at"])  # its signal drops the catalogue
     return experiment
+
+
+def variant_effect_prior(model_version: str) -> float | None:
+    """The prior sd of a variant's own effect that a model states (`variant_effect_sd`), where Thompson's
+    posterior starts for it; None for a model that states none."""
+    spec = ModelVersion.objects.filter(version=model_version).values_list("feature_spec", flat=True).first()
+    value = (spec or {}).get("variant_effect_sd")
+    return float(value) if value is not None else None

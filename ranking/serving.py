@@ -239,23 +239,28 @@ def score_user(model: registry.LoadedModel, cat: Catalogue, feature_row: dict[st
 
 
 def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = None,
-                 pool: np.ndarray | None = None) -> P.SlatePolicy:
+                 pool: np.ndarray | None = None, prior_sd: float | None = None) -> P.SlatePolicy:
     """The model bucket's policy for one user: over the catalogue's unpinned pool (policy index i is
     catalogue variant cat.pool[i]), with the placement's exploration (ε, the new-variant share, Thompson
-    draws). What serving samples from and what off-policy evaluation computes a target's propensities with."""
+    draws). What serving samples from and what off-policy evaluation computes a target's propensities with.
+
+    `prior_sd`: the model's prior sd of a variant's own effect (its spec's `variant_effect_sd`), which
+    Thompson's posterior starts from; KALEIDO_THOMPSON_SCALE for a model that states none."""
     pool = cat.pool if pool is None else pool
     pool_scores = scores[pool]
     new_mask = cat.impressions[pool] < cat.new_variant_impressions
     heads = None
     if cat.exploration_policy == ExplorationPolicy.THOMPSON:
-        sigma = settings.KALEIDO_THOMPSON_SCALE / np.sqrt(1.0 + cat.impressions[pool] / 100.0)
-        heads = P.thompson_heads(pool_scores, sigma, cat.noise[:, pool])
+        prior = settings.KALEIDO_THOMPSON_SCALE if prior_sd is None else float(prior_sd)
+        heads = P.thompson_heads(pool_scores, P.posterior_sd(pool_scores, cat.impressions[pool], prior),
+                                 cat.noise[:, pool])
     return P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon if epsilon is None else epsilon,
                          new_mask=new_mask, new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
 
 
-def _model_slate(cat: Catalogue, scores: np.ndarray, m: int, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pol = model_policy(cat, scores, pool=pool)
+def _model_slate(cat: Catalogue, scores: np.ndarray, m: int, pool: np.ndarray,
+                 prior_sd: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    pol = model_policy(cat, scores, pool=pool, prior_sd=prior_sd)
     chosen = P.sample(pol, m, _rng())
     return pool[chosen], P.propensities(pol, chosen)
 
@@ -307,7 +312,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
                 raise registry.ModelUnavailable("scoring_error", "non-finite scores")
             model_version = version
             if m > 0 and len(pool):
-                idx, p = _model_slate(cat, scores, m, pool)
+                idx, p = _model_slate(cat, scores, m, pool, model.spec.get("variant_effect_sd"))
                 shown, props = np.concatenate([shown, idx]), np.concatenate([props, p])
         except registry.ModelUnavailable as exc:
             served, reason, scores = ServingMode.CONTROL, exc.reason, None
