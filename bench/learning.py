@@ -265,13 +265,24 @@ def score_all(model, spec, world: World, eval_rows) -> np.ndarray:
     return out
 
 
-def policy_ctr(scores: np.ndarray, truth: np.ndarray, impressions: np.ndarray) -> float:
+THOMPSON_EPSILON, THOMPSON_DRAWS = 0.01, 32  # a Thompson placement with a 1% uniform floor; serving draws 32
+
+
+def policy_ctr(scores: np.ndarray, truth: np.ndarray, impressions: np.ndarray, *, epsilon: float = EPSILON,
+               thompson: bool = False, prior_sd: float = 0.15, seed: int = 0) -> float:
+    """Expected CTR of the model bucket's serving policy (ranking.policy, exact first-position probabilities):
+    ε-greedy, or Thompson over posterior draws with the posterior sd serving uses (policy.posterior_sd, from
+    the model's own prior for a variant's effect)."""
     from ranking import policy as P
 
     new_mask = impressions < NEW_IMPRESSIONS
+    noise = np.random.default_rng(seed).standard_normal((THOMPSON_DRAWS, scores.shape[1])) if thompson else None
     total = 0.0
     for i in range(len(scores)):
-        pol = P.SlatePolicy(scores=scores[i], epsilon=EPSILON, new_mask=new_mask, new_share=NEW_SHARE)
+        heads = None
+        if noise is not None:
+            heads = P.thompson_heads(scores[i], P.posterior_sd(scores[i], impressions, prior_sd), noise)
+        pol = P.SlatePolicy(scores=scores[i], epsilon=epsilon, new_mask=new_mask, new_share=NEW_SHARE, heads=heads)
         total += float(P.first_position_probabilities(pol) @ truth[i])
     return total / len(scores)
 
@@ -308,6 +319,9 @@ def run_world(world: World, n: int, threads: int) -> dict:
     out["candidate"] = fitted.params["candidate"]
     scores = score_all(fitted.model, fitted.spec, world, eval_rows)
     out["default"] = share(policy_ctr(scores, truth, impressions))
+    out["thompson"] = share(policy_ctr(scores, truth, impressions, epsilon=THOMPSON_EPSILON, thompson=True,
+                                       prior_sd=fitted.spec["variant_effect_sd"], seed=world.seed))
+    out["epsilon_floor"] = share(policy_ctr(scores, truth, impressions, epsilon=THOMPSON_EPSILON))
     out["default_greedy"] = share(greedy_ctr(scores, truth))
     out["default_auc"], out["default_ece"] = fitted.metrics["auc"], fitted.metrics["calibration_error"]
     # What the activation gate's holdout checks would say (no champion): AUC ≥ 0.5, log loss below the mean's
@@ -354,9 +368,12 @@ def _pct(values: list[float], q: float) -> float:
 def summary(results: list[dict], n: int) -> list[str]:
     rs = [r for r in results if r["n"] == n]
     lines = [f"| {n:,} impressions ({len(rs)} worlds) | median | 10th pct |", "|---|---|---|"]
-    for key, label in [("default", "(a) default, with exploration"), ("default_greedy", "(a) default, greedy"),
+    for key, label in [("default", "(a) default, with exploration"),
+                       ("thompson", f"(a) Thompson, posterior sd, ε = {THOMPSON_EPSILON}"),
+                       ("epsilon_floor", f"(a) ε-greedy, ε = {THOMPSON_EPSILON}"),
+                       ("default_greedy", "(a) default, greedy"),
                        ("lgb", "(b) plain LightGBM, greedy"), ("logreg", "(c) logreg × crosses, greedy")]:
-        vals = [r[key] for r in rs]
+        vals = [r.get(key) for r in rs]
         lines.append(f"| {label}: share of oracle lift | {_pct(vals, 50):.0%} | {_pct(vals, 10):.0%} |")
     for key, label in [("default", "(a)"), ("lgb", "(b)"), ("logreg", "(c)")]:
         auc, ece = [r[f"{key}_auc"] for r in rs], [r[f"{key}_ece"] for r in rs]
@@ -486,7 +503,8 @@ def _append(path: str | None, row: dict) -> None:
 
 def print_world(r: dict) -> None:
     print(f"  {r['n']:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
-          f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, {r['candidate']}, {r['fit_s']:.0f}s)  "
+          f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, thompson {r['thompson']:.0%}, {r['candidate']}, "
+          f"{r['fit_s']:.0f}s)  "
           f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
           f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}  ECE "
           f"{r['default_ece'] or float('nan'):.4f}/{r['lgb_ece'] or float('nan'):.4f}/"
