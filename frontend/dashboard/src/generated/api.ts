@@ -563,8 +563,13 @@ export interface components {
              * @description Null when no logged row carries weight (SNIPS over rows the target never shows).
              */
             ctr: number | null;
-            /** @description BCa bootstrap 95% interval, users as the resampling unit. */
+            /** @description The 95% interval to read: `ci_bca` unless the weights are heavy (effective sample size below 100), then `guaranteed_ci`; `interval_method` says which. */
             ci: [
+                number | null,
+                number | null
+            ];
+            /** @description BCa bootstrap 95% interval, users as the resampling unit. */
+            ci_bca: [
                 number | null,
                 number | null
             ];
@@ -831,9 +836,10 @@ export interface components {
         };
         /**
          * @description * `bca_bootstrap_by_user` - bca_bootstrap_by_user
+         *     * `betting_by_user` - betting_by_user
          * @enum {string}
          */
-        IntervalMethodEnum: "bca_bootstrap_by_user";
+        IntervalMethodEnum: "bca_bootstrap_by_user" | "betting_by_user";
         /**
          * @description * `model` - model
          *     * `variants` - variants
@@ -1027,7 +1033,18 @@ export interface components {
             users: number;
             /** @description The serving policy evaluated (ranking.serving.model_policy). */
             target: components["schemas"]["OpeTarget"];
+            /**
+             * @description What each estimate's `ci` is: BCa, or the betting interval when the weights are heavy.
+             *
+             *     * `bca_bootstrap_by_user` - bca_bootstrap_by_user
+             *     * `betting_by_user` - betting_by_user
+             */
             interval_method: components["schemas"]["IntervalMethodEnum"];
+            /** @description A finite-sample 95% interval for the target's CTR that holds however heavy the importance weights (testing by betting, users as the unit); conservative, so wider than BCa. */
+            guaranteed_ci: [
+                number | null,
+                number | null
+            ];
             clipped_ips: components["schemas"]["ClippedIps"];
             /** @description Live variants the target can show that no evaluated row shows. */
             unsupported_variants: components["schemas"]["UnsupportedVariant"][];
