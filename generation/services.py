@@ -37,6 +37,7 @@ from .engine import (
     JobCancelled,
     LoraSpec,
     ModelSpec,
+    compile_unet,
     get_backend,
     normalize_mix,
     run_requests,
@@ -117,6 +118,11 @@ def _clean_mixes(*, mixes, backend: str, base_model: BaseModel | None) -> list[d
                                     f"{base_model.name} ({base_model.family}).")
             item[str(name)] = weight
         cleaned.append(item)
+    if backend == GenerationJob.Backend.DIFFUSERS and compile_unet():
+        crowded = [i + 1 for i, mix in enumerate(cleaned) if sum(1 for w in mix.values() if w) > 1]
+        if crowded:
+            problems.append(f"mix {', '.join(map(str, crowded))}: the gpu worker compiles the UNet and swaps one "
+                            "LoRA at a time; make one style per mix, or run the worker with GENERATION_COMPILE=0.")
     if problems:
         raise ValidationError({"mixes": problems})
     return cleaned or [{}]

@@ -75,13 +75,20 @@ def pick_dtype(dtype: str, device: str):
 class DiffusersBackend(Backend):
     name = "diffusers"
 
+    HOTSWAP_SLOT = "kaleido_style"  # the one adapter a hotswapping pipeline holds; styles are swapped into it
+
     def __init__(self, *, cache: PipelineCache, device: str = "auto", vae_tiling: bool = False,
-                 attention_slicing: bool = False, max_batch: int = 4):
+                 attention_slicing: bool = False, max_batch: int = 4, hotswap_rank: int = 0,
+                 compile_unet: bool = False):
         self.cache = cache
         self.device = pick_device(device)
         self.vae_tiling = vae_tiling
         self.attention_slicing = attention_slicing
         self.max_batch = max_batch
+        # torch.compile of the UNet needs LoRA hotswap, or every style switch would recompile it: the styles are
+        # swapped into one adapter slot prepared (padded to `hotswap_rank`) before the first LoRA is loaded.
+        self.compile_unet = compile_unet
+        self.hotswap_rank = hotswap_rank or (128 if compile_unet else 0)
 
     # -- loading -------------------------------------------------------------------------------------------
 
@@ -133,6 +140,8 @@ class DiffusersBackend(Backend):
                 pipe.vae.enable_tiling()
             if self.attention_slicing:
                 pipe.enable_attention_slicing()
+        if self.hotswap_rank:
+            pipe.enable_lora_hotswap(target_rank=self.hotswap_rank)
         pipe._kaleido_default_scheduler = pipe.scheduler
         return pipe
 
@@ -171,6 +180,9 @@ class DiffusersBackend(Backend):
         from ..weights import file_sha256
 
         pipe = entry.pipe
+        if self.hotswap_rank:
+            self._apply_mix_by_hotswap(entry, mix, loras, model=model)
+            return
         active: list[tuple[str, float]] = []
         for name, weight in mix:
             spec = loras.get(name)
@@ -205,6 +217,51 @@ class DiffusersBackend(Backend):
             return
         pipe.enable_lora()
         pipe.set_adapters([n for n, _ in active], adapter_weights=[w for _, w in active])
+
+    def _apply_mix_by_hotswap(self, entry: CachedPipeline, mix: Mix, loras: dict[str, LoraSpec], *,
+                              model: ModelSpec) -> None:
+        """One adapter slot: a new style's weights are swapped into it in place (`hotswap=True`), its weight set
+        as the slot's scale; the base look is the slot at weight 0. A compiled UNet is never recompiled."""
+        from ..weights import file_sha256
+
+        styles = [(name, weight) for name, weight in mix if weight != 0.0] or list(mix[:1])
+        if len(styles) > 1:
+            raise GenerationError("this worker compiles the UNet and swaps one LoRA at a time (hotswap); a mix of "
+                                  f"{len(styles)} styles needs a worker with GENERATION_COMPILE=0.")
+        pipe = entry.pipe
+        in_slot = entry.extras.get("hotswap")
+        if styles:
+            name, weight = styles[0]
+            spec = loras.get(name)
+            if spec is None:
+                raise GenerationError(f"LoRA style '{name}' is not registered.")
+            adapter = self.adapter_name(spec)
+            if adapter != in_slot:
+                path = Path(spec.path)
+                if spec.sha256 and file_sha256(path) != spec.sha256:
+                    raise GenerationError(f"LoRA style '{name}': {path.name} changed since registration "
+                                          "(SHA-256 differs); register it again.")
+                try:
+                    pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=self.HOTSWAP_SLOT,
+                                           use_safetensors=True, local_files_only=True, hotswap=in_slot is not None)
+                except Exception as exc:
+                    self.cache.evict(self._cache_key(model))
+                    raise GenerationError(f"LoRA style '{name}' could not be swapped in from {path.name}: {exc}") from exc
+                entry.extras["hotswap"] = in_slot = adapter
+                entry.loaded_loras = {self.HOTSWAP_SLOT}
+                self._compile(entry)
+        else:
+            weight = 0.0
+        if in_slot is not None:
+            pipe.set_adapters([self.HOTSWAP_SLOT], adapter_weights=[weight])
+
+    def _compile(self, entry: CachedPipeline) -> None:
+        """Compile the UNet once, after the first adapter is in its slot (later swaps keep the graph)."""
+        if not self.compile_unet or entry.extras.get("compiled"):
+            return
+        # In place (nn.Module.compile): the pipeline, its views and peft keep the same UNet object.
+        entry.pipe.unet.compile(fullgraph=False)
+        entry.extras["compiled"] = True
 
     def unload(self, entry: CachedPipeline, adapters: list[str] | None = None) -> None:
         """Remove adapters (all when None) from a cached pipeline, freeing their weights."""

@@ -310,3 +310,41 @@ def test_an_ip_adapter_steers_the_image_by_its_style_reference_and_unloads_clean
     assert np.abs(red - blue).mean() > 1.0  # another reference, another look
     assert np.array_equal(_generate(tiny_model, guidance=2.0)[0].astype(int), plain)  # unloaded for a plain batch
     assert get_backend("diffusers").cache.loads == 1  # loading and unloading never reloads the pipeline
+
+
+def test_a_hotswapping_worker_swaps_styles_into_one_slot_and_draws_what_the_plain_worker_draws(
+        sparkle, tiny_model, settings):
+    from generation.engine import reset_backends
+    from generation.engine.sd import DiffusersBackend
+    from generation.registry import lora_register
+
+    lora_register(name="glow", path="loras/glow.safetensors", base_model=tiny_model)
+    loras = _specs(tiny_model, "sparkle", "glow")
+    sequence = [{"sparkle": 1.0}, {"glow": 0.8}, {}, {"sparkle": 0.5}]
+    plain = [_generate(tiny_model, mix=mix, loras=loras)[0].astype(int) for mix in sequence]
+    reset_backends()
+    settings.GENERATION_LORA_MAX_RANK = 8  # hotswap without compiling: the same switching, on CPU
+    backend = get_backend("diffusers")
+    assert isinstance(backend, DiffusersBackend) and backend.hotswap_rank == 8
+    swapped = [_generate(tiny_model, mix=mix, loras=loras)[0].astype(int) for mix in sequence]
+    for a, b in zip(plain, swapped, strict=True):
+        assert np.abs(a - b).max() <= 1  # the padded slot computes the same image
+    (entry,) = [backend.cache.get(k, lambda: None) for k in backend.cache.keys()]
+    assert entry.pipe.get_list_adapters()["unet"] == [DiffusersBackend.HOTSWAP_SLOT]  # one slot, never more
+    assert backend.cache.loads == 1
+    with pytest.raises(Exception, match="swaps one LoRA at a time"):
+        _generate(tiny_model, mix={"sparkle": 0.5, "glow": 0.5}, loras=loras)
+
+
+def test_a_compiling_worker_refuses_a_job_that_mixes_two_loras(sparkle, tiny_model, square_kit, settings):
+    from django.core.exceptions import ValidationError
+
+    from generation import services
+    from generation.registry import lora_register
+
+    lora_register(name="glow", path="loras/glow.safetensors", base_model=tiny_model)
+    settings.GENERATION_COMPILE = True
+    with pytest.raises(ValidationError, match="one LoRA at a time") as refused:
+        services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}, {"sparkle": 0.5, "glow": 0.5}], width=32, height=32)
+    assert "mix 2" in refused.value.message_dict["mixes"][0]
+    assert services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}, {"glow": 0.7}], width=32, height=32).pk
