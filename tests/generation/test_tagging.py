@@ -102,3 +102,24 @@ def test_kit_autotag_tags_every_copy_and_image_of_a_kit(db, encoder):
     appeals = sorted(c.tags["appeal"][0] for c in kit.copies.all())
     assert appeals == ["plain", "social_proof"]
     assert kit.images.get().tags["dominant_color"] == ["blue"]
+
+
+HELD_OUT = Path(__file__).with_name("appeal_heldout.tsv")
+
+
+def test_appeal_tagging_generalises_to_held_out_lines_it_was_never_trained_on(db, encoder):
+    """The classifier learns from generation/data/appeal_lines.tsv; the held-out lines are apart from it."""
+    held_out = tagging.read_labelled_lines(HELD_OUT)
+    trained_on = {text for text, _ in tagging.read_labelled_lines(tagging.TRAINING_LINES)}
+    assert len(trained_on) >= 300 and len(held_out) >= 80
+    assert not trained_on & {text for text, _ in held_out}
+    report = tagging.appeal_report([{"headline": text, "appeal": labels} for text, labels in held_out])
+    assert report["macro"]["f1"] >= 0.85, report
+    assert report["cognition"]["f1"] >= 0.8  # the appeal the keyword rules never found
+
+
+def test_a_single_character_or_word_no_longer_decides_the_appeal_alone(db, encoder):
+    predicted = dict(zip(["feel free", "fold", "edition"], tagging.predict_appeals(
+        ["Feel free to browse our new branch", "折叠屏上也好用的新版App", "A limited edition card design"]), strict=True))
+    assert predicted["feel free"][0] == ["plain"] and predicted["fold"][0] == ["plain"]
+    assert predicted["edition"][0] == ["plain"]
