@@ -117,10 +117,10 @@ class Catalogue:
         if not scratch:
             return cached
         key = (threading.get_ident(), model.version)
-        scratch = self._scratch.get(key)
-        if scratch is None:
-            scratch = self._scratch[key] = cached.copy()
-        return scratch
+        own = self._scratch.get(key)
+        if own is None:
+            own = self._scratch[key] = cached.copy()
+        return own
 
 
 # --- catalogue cache ----------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def _current_token(placement_id: int) -> str:
 
 # StyleVariant.image_url's rule applied to a bare value: a model instance per variant cost half of a
 # 1,000-variant reload (bench/scale.py).
-_image_url = StyleVariant.image_url.fget
+_image_url = vars(StyleVariant)["image_url"].fget
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,10 +315,11 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
                 idx, p = _model_slate(cat, scores, m, pool, model.spec.get("variant_effect_sd"))
                 shown, props = np.concatenate([shown, idx]), np.concatenate([props, p])
         except registry.ModelUnavailable as exc:
-            served, reason, scores = ServingMode.CONTROL, exc.reason, None
+            served, reason, scores = ServingMode.CONTROL, exc.reason, None  # type: ignore[assignment]  # a TextChoices member
         except Exception as exc:  # any scoring failure: serve the control design, never a 500
             log.exception("scoring failed for %s", cat.slug)
-            served, reason, scores = ServingMode.CONTROL, f"scoring_error:{type(exc).__name__}"[:40], None
+            served, reason, scores = (ServingMode.CONTROL,  # type: ignore[assignment]  # a TextChoices member
+                                      f"scoring_error:{type(exc).__name__}"[:40], None)
     elif bucket == ServingMode.RANDOM and m > 0 and len(pool):
         idx = _rng().permutation(len(pool))[:m]
         shown = np.concatenate([shown, pool[idx]])
@@ -332,7 +333,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
 
     items = []
     claims: dict[int, dict[str, Any]] = {}  # variant id -> the copy it was shown with live values
-    for position, (i, p) in enumerate(zip(shown.tolist(), props.tolist(), strict=True), start=1):
+    for position, (i, propensity) in enumerate(zip(shown.tolist(), props.tolist(), strict=True), start=1):
         v = cat.variants[i]
         render = v["render"]
         if "dynamic" in render:  # live numbers in its copy: filled for this request (ranking.live_copy)
@@ -342,7 +343,7 @@ def rank(*, placement: str, user_id: str, features: dict[str, Any] | None = None
                 if filled.shown:
                     claims[v["id"]] = filled.shown
         items.append(RankedItem(variant_id=v["id"], variant_key=v["key"], rank=position,
-                                score=None if scores is None else float(scores[i]), propensity=float(p),
+                                score=None if scores is None else float(scores[i]), propensity=float(propensity),
                                 tags=v["tags"], image_url=v["image_url"], render=render, pinned=v["pinned"]))
     decision_id = uuid.uuid4()
     log_decision({
