@@ -348,3 +348,28 @@ def test_a_compiling_worker_refuses_a_job_that_mixes_two_loras(sparkle, tiny_mod
         services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}, {"sparkle": 0.5, "glow": 0.5}], width=32, height=32)
     assert "mix 2" in refused.value.message_dict["mixes"][0]
     assert services.job_create(kit=square_kit, mixes=[{"sparkle": 1.0}, {"glow": 0.7}], width=32, height=32).pk
+
+
+def test_an_sdxl_pipeline_generates_through_the_engine_with_its_img2img_view(tmp_path):
+    from PIL import Image
+
+    from generation.engine import ModelSpec
+    from generation.engine.cache import PipelineCache
+    from generation.engine.sd import DiffusersBackend
+    from tests.support.tiny_pipelines import save_tiny_sdxl_pipeline
+
+    model = ModelSpec(name="tiny-xl", family="sdxl", path=str(save_tiny_sdxl_pipeline(tmp_path / "tiny-xl")))
+    backend = DiffusersBackend(cache=PipelineCache(budget_bytes=1 << 30), device="cpu")
+
+    def draw(seed, **overrides):
+        request = ImageRequest(index=0, prompt="a (gold:1.2) coin banner", mix=(), width=32, height=32, seed=seed,
+                               steps=2, guidance=2.0, **overrides)
+        (image,) = backend.generate_batch([request], model=model, loras={}, on_step=lambda n: None)
+        return np.asarray(image), request
+
+    first, request = draw(3)
+    assert first.shape == (32, 32, 3) and np.array_equal(first, draw(3)[0]) and not np.array_equal(first, draw(4)[0])
+    assert type(backend.pipeline_for(model).pipe).__name__ == "StableDiffusionXLPipeline"
+    assert request.details["scheduler_config"]["_class_name"] == "EulerDiscreteScheduler"
+    restyled, _ = draw(3, init_image=Image.new("RGB", (32, 32), (200, 30, 30)), strength=0.5)
+    assert restyled.shape == (32, 32, 3) and backend.cache.loads == 1
