@@ -186,7 +186,12 @@ def save_tiny_sdxl_pipeline(directory: Path, *, seed: int = 0) -> Path:
     """A StableDiffusionXLPipeline with random weights (two text encoders, size/crop conditioning), saved as a
     diffusers folder with safetensors only: the SDXL code path at test size."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
