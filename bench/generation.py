@@ -8,7 +8,8 @@ pipelines from the configs Kaleido ships (SD 1.5 at 512×512, SDXL at 1024×1024
 downloaded) and reports it/s eager vs torch.compile'd UNet, seconds per image at batch 1 and 4, LoRA
 switch time (set_adapters eager; hotswap into the compiled UNet, checking it did not recompile), and peak
 GPU memory, next to stable-fast's published SD 1.5 512×512 H100 figures (54.5 it/s eager, 66 compiled).
-`--device cuda --smoke` runs the same code on the tiny pipeline (any device) to check the script itself.
+`--tiny` (or `--smoke`) runs the same code on the tiny pipeline (any device, CPU included) to check the script
+itself; `--no-compile` skips torch.compile there (on CPU compiling takes minutes).
 Prints a Markdown table to paste into bench/RESULTS.md.
 """
 
@@ -53,7 +54,9 @@ def _random_pipeline(family: str, *, device: str, smoke: bool):
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     if smoke:
-        return tiny_pipeline().to(device, dtype)
+        pipe = tiny_pipeline()
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(device, dtype)
     folder = config_dir(family)
     torch.manual_seed(0)
     with torch.device(device):
@@ -99,6 +102,30 @@ def _steps_per_second(pipe, *, size: int, steps: int, batch: int = 1, guidance: 
     return 1.0 / statistics.median(gaps), total / batch
 
 
+def _compiled_with_hotswap(pipe, tmp: Path, results: dict, *, size: int, steps: int) -> None:
+    """Compiled UNet with LoRA hotswap: the adapter slot is prepared before compiling, then swapped in place."""
+    import torch
+    import torch._dynamo
+
+    pipe.enable_lora_hotswap(target_rank=16)
+    pipe.load_lora_weights(str(tmp), weight_name="a.safetensors", adapter_name="style")
+    pipe.unet = torch.compile(pipe.unet, fullgraph=False)
+    start = time.perf_counter()
+    _steps_per_second(pipe, size=size, steps=3)
+    results["compile_warmup_s"] = time.perf_counter() - start
+    results["sd15_compiled_its"], results["sd15_compiled_s_per_image_b1"] = _steps_per_second(
+        pipe, size=size, steps=steps)
+    frames_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    swaps = []
+    for name in ["b", "a"] * 2:
+        start = time.perf_counter()
+        pipe.load_lora_weights(str(tmp), weight_name=f"{name}.safetensors", adapter_name="style", hotswap=True)
+        swaps.append(time.perf_counter() - start)
+        _steps_per_second(pipe, size=size, steps=2)
+    results["lora_hotswap_compiled_ms"] = 1000 * statistics.median(swaps)
+    results["recompiled_after_hotswap"] = torch._dynamo.utils.counters["stats"]["unique_graphs"] > frames_before
+
+
 def cuda_main(args) -> dict:
     """The GPU run: SD 1.5 eager vs compiled, batch 1 and 4, LoRA switch and hotswap, SDXL eager; peak memory."""
     import torch
@@ -137,28 +164,12 @@ def cuda_main(args) -> dict:
     results["lora_switch_eager_ms"] = 1000 * statistics.median(flips)
     pipe.delete_adapters(["a", "b"])
 
-    # Compiled UNet with LoRA hotswap: the adapter slot is prepared before compiling, then swapped in place.
-    import torch._dynamo
-
-    pipe.enable_lora_hotswap(target_rank=16)
-    pipe.load_lora_weights(str(tmp), weight_name="a.safetensors", adapter_name="style")
-    pipe.unet = torch.compile(pipe.unet, fullgraph=False)
-    start = time.perf_counter()
-    _steps_per_second(pipe, size=size15, steps=3)
-    results["compile_warmup_s"] = time.perf_counter() - start
-    results["sd15_compiled_its"], results["sd15_compiled_s_per_image_b1"] = _steps_per_second(
-        pipe, size=size15, steps=args.steps)
-    frames_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    swaps = []
-    for name in ["b", "a"] * 2:
-        start = time.perf_counter()
-        pipe.load_lora_weights(str(tmp), weight_name=f"{name}.safetensors", adapter_name="style", hotswap=True)
-        swaps.append(time.perf_counter() - start)
-        _steps_per_second(pipe, size=size15, steps=2)
-    results["lora_hotswap_compiled_ms"] = 1000 * statistics.median(swaps)
-    results["recompiled_after_hotswap"] = torch._dynamo.utils.counters["stats"]["unique_graphs"] > frames_before
+    if args.compile:
+        _compiled_with_hotswap(pipe, tmp, results, size=size15, steps=args.steps)
     results["sd15_peak_gib"] = peak_gib()
     del pipe
+    import torch._dynamo
+
     torch._dynamo.reset()
     if on_cuda:
         torch.cuda.empty_cache()
@@ -170,6 +181,7 @@ def cuda_main(args) -> dict:
         _steps_per_second(xl, size=size_xl, steps=2)
         results["sdxl_eager_its"], results["sdxl_eager_s_per_image_b1"] = _steps_per_second(xl, size=size_xl,
                                                                                              steps=args.steps)
+        results["sdxl_eager_s_per_image_b4"] = _steps_per_second(xl, size=size_xl, steps=args.steps, batch=4)[1]
         results["sdxl_peak_gib"] = peak_gib()
     return results
 
@@ -181,6 +193,9 @@ def print_cuda(results: dict) -> None:
           f"CFG 7.5, Euler.\n")
     print("| measure | Kaleido | stable-fast H100 (published) |\n| --- | --- | --- |")
     print(f"| SD 1.5 512² it/s, eager | {results['sd15_eager_its']:.1f} | {STABLE_FAST_H100['eager']} |")
+    nan = float("nan")
+    results = {"sd15_compiled_its": nan, "sd15_compiled_s_per_image_b1": nan, "lora_hotswap_compiled_ms": nan,
+               "recompiled_after_hotswap": "not run", "compile_warmup_s": nan, **results}
     print(f"| SD 1.5 512² it/s, torch.compile UNet | {results['sd15_compiled_its']:.1f} | {STABLE_FAST_H100['compiled']} |")
     print(f"| SD 1.5 s/image, batch 1 (eager / compiled) | {results['sd15_eager_s_per_image_b1']:.2f} / "
           f"{results['sd15_compiled_s_per_image_b1']:.2f} | |")
@@ -193,7 +208,8 @@ def print_cuda(results: dict) -> None:
           f"{results['sd15_peak_gib']:.2f} GiB | |")
     if "sdxl_eager_its" in results:
         print(f"| SDXL 1024² it/s, eager | {results['sdxl_eager_its']:.2f} | |")
-        print(f"| SDXL s/image, batch 1 | {results['sdxl_eager_s_per_image_b1']:.2f} | |")
+        print(f"| SDXL s/image, batch 1 / batch 4 (eager) | {results['sdxl_eager_s_per_image_b1']:.2f} / "
+              f"{results['sdxl_eager_s_per_image_b4']:.2f} | |")
         print(f"| SDXL peak GPU memory | {results['sdxl_peak_gib']:.2f} GiB | |")
 
 
@@ -204,8 +220,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu (tiny pipeline, engine overhead) or cuda (real sizes)")
-    parser.add_argument("--smoke", action="store_true", help="with --device: the GPU script on the tiny pipeline")
+    parser.add_argument("--smoke", "--tiny", dest="smoke", action="store_true",
+                        help="the GPU script on the tiny pipeline (any device, CPU included): checks the script")
     parser.add_argument("--no-sdxl", dest="sdxl", action="store_false")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="skip the torch.compile and hotswap part (a quick check of the rest)")
     parser.add_argument("--json", type=Path, help="also write the GPU results here")
     args = parser.parse_args()
     if args.device != "cpu" or args.smoke:
