@@ -7,6 +7,7 @@ Tags everywhere are a mapping of tag group name -> list of values, e.g.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from kaleido.serving_modes import (
@@ -16,6 +17,7 @@ from kaleido.serving_modes import (
     ServingMode,
 )
 
+from .dynamic_copy import line_errors
 from .layout_specs import validate_template_name
 
 
@@ -137,6 +139,13 @@ class CopyVariant(TaggedMaterial):
 
     def __str__(self) -> str:
         return self.headline
+
+    def clean(self) -> None:
+        """A line with a live number must name a value Kaleido can fill and carry its static fallback."""
+        errors = {name: line_errors(getattr(self, name) or "") for name in ("headline", "subline", "cta")}
+        errors = {name: found for name, found in errors.items() if found}
+        if errors:
+            raise ValidationError(errors)
 
 
 class ImageMaterial(TaggedMaterial):

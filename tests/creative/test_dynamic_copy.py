@@ -64,3 +64,36 @@ def test_the_png_never_states_the_number_and_render_carries_the_template():
     live = compose(spec, art, (750, 300), values={"conversions_24h": 12_345})
     assert "".join(live.blocks[0].fitted.lines).replace(" ", "") == "今日已有1.2万人购买"
     assert live.violations == []
+
+
+@pytest.mark.django_db
+def test_an_operator_saving_a_live_number_without_its_fallback_is_told_which_field_and_why():
+    from django.core.exceptions import ValidationError
+
+    copy = CopyVariantFactory.build(kit=CreativeKitFactory(), headline="今日已有{conversions_24h}人购买",
+                                    subline="{signups_today} joined", cta="Join")
+    with pytest.raises(ValidationError) as raised:
+        copy.full_clean()
+    assert "static fallback" in " ".join(raised.value.message_dict["headline"])
+    assert "unknown placeholder {signups_today}" in " ".join(raised.value.message_dict["subline"])
+    assert "cta" not in raised.value.message_dict
+    copy.headline = ZH
+    copy.subline = EN
+    copy.full_clean()  # a filled template with its fallback is fine
+
+
+@pytest.mark.django_db
+def test_a_copy_import_names_the_line_of_a_broken_placeholder_and_stores_nothing():
+    from django.core.exceptions import ValidationError
+
+    from creative.models import CopyVariant
+    from creative.services.copy_io import copies_import
+
+    kit = CreativeKitFactory()
+    csv = ("headline,subline,cta,language\r\n"
+           f"{ZH},,去看看,zh\r\n"
+           "{conversions_24h} people bought today,,Buy,en\r\n").encode()
+    with pytest.raises(ValidationError) as raised:
+        copies_import(kit=kit, data=csv, filename="copy.csv")
+    assert any("line 3, column headline" in m and "static fallback" in m for m in raised.value.messages)
+    assert not CopyVariant.objects.filter(kit=kit).exists()

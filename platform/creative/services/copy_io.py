@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from openpyxl import Workbook, load_workbook
 
+from ..dynamic_copy import line_errors
 from ..models import CopyVariant, CreativeKit
 from ..taxonomy import manual_tag_sources, validate_tags
 
@@ -143,6 +144,8 @@ def copies_import(*, kit: CreativeKit, data: bytes, filename: str) -> CopyImport
             errors.append(f"line {line}, column headline: required")
         if not values["cta"]:
             errors.append(f"line {line}, column cta: required")
+        for col in ("headline", "subline", "cta"):
+            errors.extend(f"line {line}, column {col}: {problem}" for problem in line_errors(values[col]))
         tags_raw = {k[4:]: v.split("|") for k, v in row.items() if k.startswith("tag:") and v}
         try:
             tags = validate_tags(tags_raw)

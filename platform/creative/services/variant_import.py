@@ -20,6 +20,7 @@ from django.utils import timezone
 from PIL import Image
 
 from ..composition import store_png
+from ..dynamic_copy import line_errors
 from ..models import Placement, ServingMode, StyleVariant, VariantStatus
 from ..selectors import placement_by_slug_or_none
 from ..taxonomy import validate_tags
@@ -95,6 +96,7 @@ def _row_problems(line: int, row: dict[str, str], columns: dict[str, TagColumn],
         problems.append(f"line {line}, column default: must be 0 or 1, got '{default}'")
     if len(row.get("headline", "")) > 120:
         problems.append(f"line {line}, column headline: longer than 120 characters")
+    problems.extend(f"line {line}, column headline: {problem}" for problem in line_errors(row.get("headline", "")))
     tags: dict = {}
     for column, tag_column in columns.items():
         raw = row.get(column, "")
