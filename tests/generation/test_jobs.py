@@ -305,3 +305,22 @@ def test_inpainting_and_outpainting_say_what_they_need(tiny_model, square_kit):
     with pytest.raises(ValidationError, match="diffusers backend"):
         services.job_create(kit=square_kit, backend="procedural", init_image=_png(Image.new("RGB", (8, 8))),
                             outpaint=True, width=32, height=32)
+
+
+def test_cancel_stops_a_diffusers_batch_between_its_denoising_steps(tiny_model, square_kit, monkeypatch):
+    job = services.job_create(kit=square_kit, images_per_mix=2, width=32, height=32, steps=4)
+    real_step = services._Progress.step
+    calls = []
+
+    def operator_cancels_during_the_second_step(self, images=1):
+        calls.append(images)
+        if len(calls) == 2:  # the operator presses cancel while the batch denoises
+            services.job_cancel(job=job)
+        return real_step(self, images)
+
+    monkeypatch.setattr(services._Progress, "step", operator_cancels_during_the_second_step)
+    done = services.job_run(job_id=job.pk)
+    assert done.status == S.CANCELLED
+    assert calls == [2, 2]  # diffusers stopped at the step after the cancel, not at the end of the batch
+    assert done.images.count() == 0 and len(done.step_timings) == 1
+    assert done.progress == 25.0  # one step of both images, out of 2 × 4
