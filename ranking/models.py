@@ -56,7 +56,9 @@ class Decision(models.Model):
     historical = models.BooleanField(default=False, db_default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["placement", "created_at"], name="decision_placement_time")]
+        indexes = [models.Index(fields=["placement", "created_at"], name="decision_placement_time"),
+                   # the experiment report's logging-health sample: an experiment's latest decisions
+                   models.Index(fields=["experiment", "created_at"], name="decision_experiment_time")]
 
     def __str__(self) -> str:
         return str(self.decision_id)
