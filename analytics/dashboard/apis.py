@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from access.authentication import ApiKeyPrincipal
 from access.permissions import scope_required
 from creative.models import Placement, VariantStatus
+from creative.selectors import placement_by_slug_or_none
 from ranking.models import Experiment, ModelRollout, ModelVersion
 from ranking.services import (
     cancel_rollout,
@@ -34,7 +35,7 @@ AnalyticsRead = scope_required("analytics:read", staff_allowed=True)
 
 
 def _placement_or_404(slug: str) -> Placement:
-    placement = Placement.objects.filter(slug=slug).first()
+    placement = placement_by_slug_or_none(slug)
     if placement is None:
         raise NotFound(f"Unknown placement '{slug}'.")
     return placement
@@ -138,7 +139,7 @@ class ModelRollbackApi(APIView):
         slug = payload.validated_data.get("placement") or ""
         placement = None
         if slug:
-            placement = Placement.objects.filter(slug=slug).first()
+            placement = placement_by_slug_or_none(slug)
             if placement is None:
                 raise ValidationError({"placement": [f"Unknown placement '{slug}'."]})
         try:
