@@ -411,6 +411,12 @@ class _Defaulting(dict):
         return ""
 
 
+def progress_interval() -> float:
+    """Seconds between progress writes (GENERATION_PROGRESS_S, default 0.5; 0 writes every step)."""
+    value = getattr(settings, "GENERATION_PROGRESS_S", None)
+    return float(value if value is not None else os.environ.get("GENERATION_PROGRESS_S", 0.5))
+
+
 class _Progress:
     """Writes progress and step timings from the step callback and renews the lease in the same UPDATE;
     raises JobCancelled when asked to stop (cancelled, or the lease was lost to another worker)."""
@@ -422,13 +428,19 @@ class _Progress:
         self.done = done_steps
         self.timings: list[float] = list(job.step_timings or [])
         self.last = time.perf_counter()
+        self.written = float("-inf")  # the first step is always written
 
     def step(self, images: int = 1) -> None:
-        """One denoising step of `images` images (a batch advances all of them at once)."""
+        """One denoising step of `images` images (a batch advances all of them at once). The row is written at
+        most every GENERATION_PROGRESS_S seconds (a GPU step takes milliseconds; a write per step would cost
+        more than the step), and that write is also where a cancel is noticed."""
         now = time.perf_counter()
         self.timings.append(round(now - self.last, 4))
         self.last = now
         self.done += images
+        if now - self.written < progress_interval() and self.done < self.total:
+            return
+        self.written = now
         updated = _held(self.job_id, self.worker).update(
             progress=round(min(99.9, 100.0 * self.done / self.total), 2), step_timings=self.timings,
             lease_expires_at=_lease_end())
@@ -548,7 +560,8 @@ def job_run(*, job_id: int, worker: str | None = None) -> GenerationJob | None:
             message = f"{type(exc).__name__}: {exc}"
         _held(job_id, worker).update(status=Job.Status.FAILED, error=message[:4000], finished_at=timezone.now())
     else:
-        _held(job_id, worker).update(status=Job.Status.SUCCEEDED, progress=100.0, finished_at=timezone.now())
+        _held(job_id, worker).update(status=Job.Status.SUCCEEDED, progress=100.0, finished_at=timezone.now(),
+                                     step_timings=progress.timings)
     finally:
         _lease_release(job_id, worker)
     return GenerationJob.objects.get(pk=job_id)

@@ -14,6 +14,13 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _progress_every_step(settings):
+    """Tiny steps take milliseconds: write progress at every one, so tests can watch each (throttling has its
+    own test)."""
+    settings.GENERATION_PROGRESS_S = 0
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A tiny random pipeline saved as a diffusers folder, a LoRA for it, and one for a different text width."""

@@ -324,3 +324,24 @@ def test_cancel_stops_a_diffusers_batch_between_its_denoising_steps(tiny_model, 
     assert calls == [2, 2]  # diffusers stopped at the step after the cancel, not at the end of the batch
     assert done.images.count() == 0 and len(done.step_timings) == 1
     assert done.progress == 25.0  # one step of both images, out of 2 × 4
+
+
+def test_progress_writes_are_throttled_and_the_finished_job_keeps_every_step_timing(tiny_model, square_kit,
+                                                                                     settings, monkeypatch):
+    from django.db.models.query import QuerySet
+
+    settings.GENERATION_PROGRESS_S = 3600  # longer than the job: only the first and the last step are written
+    writes = []
+    real_update = QuerySet.update
+
+    def counting_update(self, **fields):
+        if "progress" in fields and self.model is GenerationJob:
+            writes.append(fields["progress"])
+        return real_update(self, **fields)
+
+    monkeypatch.setattr(QuerySet, "update", counting_update)
+    job = services.job_run(job_id=services.job_create(kit=square_kit, images_per_mix=2, steps=4, width=32,
+                                                      height=32).pk)
+    assert job.status == S.SUCCEEDED
+    assert writes == [25.0, 99.9, 100.0]  # first step, last step, finished: not one write per step
+    assert len(job.step_timings) == 4
