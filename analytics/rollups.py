@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from counters.services import add_impressions, replace_impression_totals
+from counters.services import add_impressions, prune_conversions, replace_impression_totals
 from kaleido.db_router import primary_reads
 
 from . import interaction_log, partitions
@@ -379,6 +379,8 @@ def apply_retention(*, days: int | None = None, today: date | None = None,
     deleted_keys, _ = EventKey.objects.filter(ts__lt=cutoff_ts, historical=False).delete()
     decision_cutoff = today - timedelta(days=decision_days)
     deleted_decisions = prune_decisions(before=day_bounds(decision_cutoff)[0])
+    # Live copy reads only the last 24 hourly conversion counts; two days are kept for the hour boundary.
+    deleted_hours = prune_conversions(before=timezone.now() - timedelta(days=2))
     return {"dropped_partitions": dropped_partitions, "deleted_events": deleted_events,
             "deleted_keys": deleted_keys, "cutoff": cutoff.isoformat(), "deleted_decisions": deleted_decisions,
-            "decision_cutoff": decision_cutoff.isoformat()}
+            "decision_cutoff": decision_cutoff.isoformat(), "deleted_conversion_hours": deleted_hours}

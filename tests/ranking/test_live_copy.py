@@ -141,3 +141,20 @@ def test_a_journaled_decision_keeps_the_claim_once_flushed(rank, journal_mode):
     claimed = Decision.objects.get(decision_id=body["decision_id"]).items[0]["copy"]
     assert claimed == {"headline": {"text": "12,000 savers joined this week", "shown": {"context.savers": "12,000"},
                                     "values": {"context.savers": 12345}}}
+
+
+def test_the_retention_job_drops_conversion_hours_no_claim_reads_any_more():
+    from analytics.rollups import apply_retention
+    from counters.models import HourlyConversions
+    from counters.services import add_conversions, hour_of
+
+    placement = CreativeKitFactory().placement
+    now = timezone.now()
+    add_conversions({(placement.id, hour_of(now - timedelta(days=5))): 700,
+                     (placement.id, hour_of(now - timedelta(hours=2))): 1_200})
+
+    result = apply_retention()
+
+    assert result["deleted_conversion_hours"] == 1
+    assert HourlyConversions.objects.filter(placement_id=placement.id).count() == 1
+    assert conversions_in_last_day(placement.id, now=now) == 1_200
