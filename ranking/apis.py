@@ -63,6 +63,7 @@ class _FlatMapField(serializers.DictField):
 
 
 _COLOR = {"type": "string", "description": "A CSS colour, e.g. #E8322E."}
+_BOX = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 RENDER_SCHEMA = {
     "type": "object",
     "description": "How to draw the variant natively. Every field is optional: a variant stores what its "
@@ -103,6 +104,32 @@ RENDER_SCHEMA = {
                                "values": {"type": "object", "additionalProperties": {"type": "number"}}},
                 "required": ["text", "shown", "values"],
             },
+        },
+        "frame": {
+            "type": "object",
+            "description": "Where the server's composition put each text and the button, to draw the variant "
+                           "natively over its textless `background` (the SDK's renderBanner). Boxes are "
+                           "[left, top, right, bottom] and positions fractions of the canvas; sizes fractions of "
+                           "its height.",
+            "properties": {
+                "width": {"type": "integer"}, "height": {"type": "integer"}, "template": {"type": "string"},
+                "background": {"type": "string", "description": "URL of the composition without its text."},
+                "blocks": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "description": "headline, subline or cta."},
+                        "text": {"type": "string"}, "box": _BOX, "weight": {"type": "integer"},
+                        "size": {"type": "number"}, "line_height": {"type": "number"}, "color": _COLOR,
+                        "lines": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"text": {"type": "string"}, "x": {"type": "number"},
+                                           "y": {"type": "number", "description": "At the font's ascender."}},
+                            "required": ["text", "x", "y"]}},
+                    },
+                    "required": ["name", "text", "box", "size", "lines"]}},
+                "button": {"type": "object", "properties": {"box": _BOX, "color": _COLOR, "text": _COLOR}},
+            },
+            "required": ["width", "height", "blocks"],
         },
     },
     "additionalProperties": True,

@@ -196,6 +196,48 @@ export interface components {
                         };
                     };
                 };
+                /** @description Where the server's composition put each text and the button, to draw the variant natively over its textless `background` (the SDK's renderBanner). Boxes are [left, top, right, bottom] and positions fractions of the canvas; sizes fractions of its height. */
+                frame?: {
+                    width: number;
+                    height: number;
+                    template?: string;
+                    /** @description URL of the composition without its text. */
+                    background?: string;
+                    blocks: {
+                        /** @description headline, subline or cta. */
+                        name: string;
+                        text: string;
+                        box: [
+                            number,
+                            number,
+                            number,
+                            number
+                        ];
+                        weight?: number;
+                        size: number;
+                        line_height?: number;
+                        /** @description A CSS colour, e.g. #E8322E. */
+                        color?: string;
+                        lines: {
+                            text: string;
+                            x: number;
+                            /** @description At the font's ascender. */
+                            y: number;
+                        }[];
+                    }[];
+                    button?: {
+                        box?: [
+                            number,
+                            number,
+                            number,
+                            number
+                        ];
+                        /** @description A CSS colour, e.g. #E8322E. */
+                        color?: string;
+                        /** @description A CSS colour, e.g. #E8322E. */
+                        text?: string;
+                    };
+                };
             } & {
                 [key: string]: unknown;
             };
