@@ -21,7 +21,7 @@ from creative.models import StyleVariant
 from creative.services.combination import kit_combine
 from creative.services.variants import variant_publish
 from generation import services as generation
-from generation.models import BaseModel, LoraStyle
+from generation.models import BaseModel, ControlNet, IpAdapter, LoraStyle
 from ranking import rollout
 from ranking import services as ranking
 from ranking.models import ModelVersion
@@ -66,6 +66,8 @@ ACTIONS = {
     "creative.variantauditentry.delete_selected": "nobody",  # the audit trail is never deleted by hand
     "generation.basemodel.delete_selected": "operate",
     "generation.lorastyle.delete_selected": "operate",
+    "generation.controlnet.delete_selected": "operate",
+    "generation.ipadapter.delete_selected": "operate",
     "generation.generationjob.delete_selected": "operate",
     "generation.generationjob.start_jobs": "operate",
     "generation.generationjob.cancel_jobs": "operate",
@@ -110,6 +112,8 @@ def world():
     rollout.start_rollout(version=candidate.version, force=True, by="roles")
     base = BaseModel.objects.create(name="roles-base", path="roles-base")
     LoraStyle.objects.create(name="roles-flat", base_model=base, path="roles-flat.safetensors")
+    ControlNet.objects.create(name="roles-edges", base_model=base, path="roles-edges")
+    IpAdapter.objects.create(name="roles-style", base_model=base, path="roles-style.safetensors")
     generation.job_create(kit=kit, backend="procedural", width=80, height=32)
     api_key_create(name="roles bff", scopes=["rank"])
     users = {role: role_user(None if role == STAFF else role, username=f"roles-{role.split()[0]}") for role in ROLES}
