@@ -413,8 +413,7 @@ class _Defaulting(dict):
 
 def progress_interval() -> float:
     """Seconds between progress writes (GENERATION_PROGRESS_S, default 0.5; 0 writes every step)."""
-    value = getattr(settings, "GENERATION_PROGRESS_S", None)
-    return float(value if value is not None else os.environ.get("GENERATION_PROGRESS_S", 0.5))
+    return float(settings.GENERATION_PROGRESS_S)
 
 
 class _Progress:

@@ -70,22 +70,14 @@ def _build(name: str) -> Backend:
         return DiffusersBackend(
             cache=cache, device=settings.GENERATION_DEVICE, vae_tiling=settings.GENERATION_VAE_TILING,
             attention_slicing=settings.GENERATION_ATTENTION_SLICING, max_batch=settings.GENERATION_MAX_BATCH,
-            compile_unet=compile_unet(), hotswap_rank=_env_int("GENERATION_LORA_MAX_RANK", 0),
+            compile_unet=compile_unet(), hotswap_rank=int(settings.GENERATION_LORA_MAX_RANK),
         )
     raise GenerationError(f"unknown backend '{name}' (known: procedural, diffusers).")
 
 
 def compile_unet() -> bool:
     """GENERATION_COMPILE=1: the worker compiles the UNet (torch.compile) and switches LoRAs by hotswap."""
-    value = getattr(settings, "GENERATION_COMPILE", None)
-    if value is None:
-        value = os.environ.get("GENERATION_COMPILE", "0").strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _env_int(name: str, default: int) -> int:
-    value = getattr(settings, name, None)
-    return int(value if value is not None else os.environ.get(name, default))
+    return bool(settings.GENERATION_COMPILE)
 
 
 def run_requests(

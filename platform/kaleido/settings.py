@@ -226,6 +226,9 @@ GENERATION_VAE_TILING = env_bool("GENERATION_VAE_TILING", False)
 GENERATION_ATTENTION_SLICING = env_bool("GENERATION_ATTENTION_SLICING", False)
 # Seconds a running job's lease lasts; renewed at every step and image, so it outlives only a dead worker.
 GENERATION_LEASE_S = env_int("GENERATION_LEASE_S", 60)
+GENERATION_COMPILE = env_bool("GENERATION_COMPILE", False)  # a GPU worker compiles the UNet; LoRAs switch by hotswap
+GENERATION_LORA_MAX_RANK = env_int("GENERATION_LORA_MAX_RANK", 0)  # hotswap's rank budget (0: the largest loaded)
+GENERATION_PROGRESS_S = env_float("GENERATION_PROGRESS_S", 0.5)  # least seconds between progress writes
 CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.generation_resend_unsent",
                                                     "schedule": env_float("KALEIDO_RESEND_UNSENT_EVERY_S", 30.0)}
 
