@@ -7,7 +7,6 @@ loaded pipelines and LoRA adapters from one job to the next.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
