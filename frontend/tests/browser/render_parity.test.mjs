@@ -11,16 +11,15 @@
  * a live number is drawn filled from the rank request's context (its static line without a usable value).
  */
 import assert from "node:assert/strict";
-import { createReadStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { launchBrowser } from "../support/browser.mjs";
-import { DjangoServer, freePort, repoRoot } from "../support/django.mjs";
+import { DjangoServer, repoRoot } from "../support/django.mjs";
+import { startFrontOrigin } from "../support/front_origin.mjs";
 import { perceptualDifference } from "../support/perceptual.mjs";
 
-const DIST = path.join(repoRoot, "frontend", "sdk", "dist");
 const ARTIFACTS = path.join(repoRoot, "test-artifacts", "frontend", "render-parity");
 const MAX_MEAN_DIFFERENCE = 3.0;
 const MAX_FAR_SHARE = 0.03;
@@ -60,34 +59,6 @@ Placement.objects.filter(pk=placement.pk).update(control_variant_id=ids[0])
 print(json.dumps(ids))
 `;
 
-/** One origin for the page, the SDK's files, the API and the media files. */
-async function startFrontOrigin(apiUrl) {
-  const port = await freePort();
-  const server = http.createServer((req, res) => {
-    if (req.url.startsWith("/api/") || req.url.startsWith("/media/")) {
-      const upstream = new URL(req.url, apiUrl);
-      const forward = http.request(upstream, { method: req.method, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      });
-      forward.on("error", () => res.writeHead(502).end());
-      req.pipe(forward);
-      return;
-    }
-    if (req.url.startsWith("/sdk/")) {
-      const file = path.join(DIST, path.normalize(req.url.slice(5).split("?")[0]));
-      if (!file.startsWith(DIST) || !existsSync(file)) return res.writeHead(404).end();
-      res.writeHead(200, { "content-type": file.endsWith(".js") ? "text/javascript" : "application/octet-stream" });
-      createReadStream(file).pipe(res);
-      return;
-    }
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end('<!doctype html><html><body style="margin:0"><div id="slot"></div></body></html>');
-  });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
 describe("a composed variant drawn by the SDK in Chromium", { timeout: 240_000 }, () => {
   const django = new DjangoServer("render-parity");
   let apiKey;
@@ -99,7 +70,7 @@ describe("a composed variant drawn by the SDK in Chromium", { timeout: 240_000 }
     await django.shellJson(SEED);
     apiKey = await django.createApiKey("rank");
     await django.start();
-    front = await startFrontOrigin(django.url);
+    front = await startFrontOrigin(django.url, { passThrough: ["/api/", "/media/"], bodyStyle: "margin:0" });
     browser = await launchBrowser();
     mkdirSync(ARTIFACTS, { recursive: true });
   });

@@ -7,49 +7,18 @@
  * /api/ through to Django, as a BFF or a CDN would in front of both.
  */
 import assert from "node:assert/strict";
-import { createReadStream, existsSync } from "node:fs";
-import http from "node:http";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { launchBrowser } from "../support/browser.mjs";
-import { DjangoServer, freePort, repoRoot } from "../support/django.mjs";
+import { DjangoServer } from "../support/django.mjs";
+import { startFrontOrigin } from "../support/front_origin.mjs";
 
-const DIST = path.join(repoRoot, "frontend", "sdk", "dist");
 const placement = "browser-home-banner";
 const variantsCsv = [
   "variant_key,default,headline,tag:button_color,tag:appeal",
   "red-benefit,1,Earn 3% on savings,red,benefit",
   "blue-proof,0,12000 people joined today,blue,social_proof",
 ].join("\n");
-
-/** One origin for the page, the SDK's files and the API. */
-async function startFrontOrigin(apiUrl) {
-  const port = await freePort();
-  const server = http.createServer((req, res) => {
-    if (req.url.startsWith("/api/")) {
-      const upstream = new URL(req.url, apiUrl);
-      const forward = http.request(upstream, { method: req.method, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      });
-      forward.on("error", () => res.writeHead(502).end());
-      req.pipe(forward);
-      return;
-    }
-    if (req.url.startsWith("/sdk/")) {
-      const file = path.join(DIST, path.normalize(req.url.slice(5).split("?")[0]));
-      if (!file.startsWith(DIST) || !existsSync(file)) return res.writeHead(404).end();
-      res.writeHead(200, { "content-type": file.endsWith(".js") ? "text/javascript" : "application/octet-stream" });
-      createReadStream(file).pipe(res);
-      return;
-    }
-    res.writeHead(200, { "content-type": "text/html" });
-    res.end('<!doctype html><html><body><div id="slot"></div></body></html>');
-  });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(resolve)) };
-}
 
 describe("the SDK in Chromium", { timeout: 180_000 }, () => {
   const django = new DjangoServer("sdk-browser");
