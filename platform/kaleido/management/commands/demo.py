@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = "Seed the demo catalogue and run the whole loop: generate, compose, simulate, train, test, report."
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=4000, help="Simulated users per simulation phase (at least KALEIDO_TRAIN_MIN_ROWS, 500 by default).")
+        parser.add_argument("--users", type=int, default=8000, help="Simulated users per simulation phase (at least KALEIDO_TRAIN_MIN_ROWS, 500 by default).")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args, users, base_url, **options):
