@@ -132,11 +132,12 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
              & (q_st < 1) & (q_sn < 1) & (q_rst < 1) & (q_rn < 1))
     # u_i = Σ coefficient × the user's sums at each level: the influence of user i on log_ratio, from
     # c(s,t), c(s)-c(s,t), c(t)-c(s,t) and c-c(s)-c(t)+c(s,t) (likewise n).
-    coef = {
-        "c_st": a + b + d + e, "n_st": -(a * q_st + b * q_sn + d * q_rst + e * q_rn),
-        "c_s": -(b + e), "n_s": b * q_sn + e * q_rn, "c_t": -(d + e), "n_t": d * q_rst + e * q_rn,
-        "c": e, "n": -e * q_rn,
-    }
+    with np.errstate(invalid="ignore"):  # an empty cell's inf × 0 is NaN; `valid` zeroes those cells
+        coef = {
+            "c_st": a + b + d + e, "n_st": -(a * q_st + b * q_sn + d * q_rst + e * q_rn),
+            "c_s": -(b + e), "n_s": b * q_sn + e * q_rn, "c_t": -(d + e), "n_t": d * q_rst + e * q_rn,
+            "c": e, "n": -e * q_rn,
+        }
     coef = {k: np.where(valid, v, 0.0) for k, v in coef.items()}
     variance = np.zeros((S, T))
     order = np.argsort(users, kind="stable")
