@@ -245,6 +245,9 @@ class GenerationJobForm(forms.ModelForm):
     form, field by field, before anything is queued."""
 
     init_upload = forms.ImageField(required=False, label="Init image (image-to-image)")
+    mask_upload = forms.ImageField(required=False, label="Mask (inpainting)",
+                                   help_text="With an init image: white where the scene is made again, black "
+                                             "where the init image stays pixel for pixel (the product).")
     control_upload = forms.ImageField(required=False, label="ControlNet image",
                                       help_text="The product or brand image whose edges, line art or depth map "
                                                 "the ControlNet keeps.")
@@ -258,7 +261,7 @@ class GenerationJobForm(forms.ModelForm):
         model = GenerationJob
         fields = ["kit", "backend", "base_model", "prompt_template", "negative_prompt", "mixes",
                   "images_per_mix", "width", "height", "seed", "steps", "guidance", "scheduler", "strength",
-                  "controlnet", "control_scale", "ip_adapter", "ip_adapter_scale"]
+                  "outpaint", "controlnet", "control_scale", "ip_adapter", "ip_adapter_scale"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -293,6 +296,8 @@ class GenerationJobForm(forms.ModelForm):
             "guidance": "How closely Stable Diffusion follows the prompt (about 7). Empty: the model's default.",
             "scheduler": "Stable Diffusion's sampling method; the default suits most models.",
             "strength": "Only with an init image: 0 keeps the picture, 1 ignores it (0.4–0.6 restyles it).",
+            "outpaint": "Only with an init image: extend it to this job's size (a square product shot to a wide "
+                        "banner); the new margins are painted, the material kept.",
         }
         for name, text in plain.items():
             if name in self.fields:
@@ -306,6 +311,9 @@ class GenerationJobForm(forms.ModelForm):
 
     def clean_init_upload(self):
         return self._image_bytes("init_upload")
+
+    def clean_mask_upload(self):
+        return self._image_bytes("mask_upload")
 
     def clean_control_upload(self):
         return self._image_bytes("control_upload")
@@ -334,7 +342,8 @@ class GenerationJobForm(forms.ModelForm):
             mixes=mixes, images_per_mix=data.get("images_per_mix") or 1, width=data.get("width"),
             height=data.get("height"), seed=data.get("seed"), steps=data.get("steps"), guidance=data.get("guidance"),
             scheduler=data.get("scheduler"), strength=data.get("strength") or 0.5,
-            init_image=data.get("init_upload"), controlnet=data.get("controlnet"), control_image=data.get("control_upload"),
+            init_image=data.get("init_upload"), mask_image=data.get("mask_upload"),
+            outpaint=bool(data.get("outpaint")), controlnet=data.get("controlnet"), control_image=data.get("control_upload"),
             control_scale=data.get("control_scale"), ip_adapter=data.get("ip_adapter"),
             style_image=data.get("style_upload"), ip_adapter_scale=data.get("ip_adapter_scale"))
 
@@ -344,8 +353,8 @@ class GenerationJobForm(forms.ModelForm):
             return data
         exc = dry_run_errors(lambda: services.job_create(**self.job_options()))
         if exc is not None:
-            form_add_errors(self, exc, {"init_image": "init_upload", "control_image": "control_upload",
-                                        "style_image": "style_upload"})
+            form_add_errors(self, exc, {"init_image": "init_upload", "mask_image": "mask_upload",
+                                        "control_image": "control_upload", "style_image": "style_upload"})
         return data
 
 

@@ -345,3 +345,35 @@ def test_progress_writes_are_throttled_and_the_finished_job_keeps_every_step_tim
     assert job.status == S.SUCCEEDED
     assert writes == [25.0, 99.9, 100.0]  # first step, last step, finished: not one write per step
     assert len(job.step_timings) == 4
+
+
+def test_an_operator_outpaints_and_inpaints_from_the_job_form(staff_client, tiny_model,
+                                                                django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    banner = CreativeKitFactory(placement=PlacementFactory(slug="form-banner", width=640, height=320))
+    add = reverse("admin:generation_generationjob_add")
+    form = {"kit": banner.pk, "backend": "diffusers", "base_model": tiny_model.pk, "prompt_template": "{offer}",
+            "mixes": "[{}]", "images_per_mix": 1, "width": 64, "height": 32, "seed": 3, "steps": 2, "guidance": 1,
+            "scheduler": "default", "strength": 1.0, "images-TOTAL_FORMS": 0, "images-INITIAL_FORMS": 0}
+
+    def upload(image: Image.Image, name: str) -> SimpleUploadedFile:
+        return SimpleUploadedFile(name, _png(image), content_type="image/png")
+
+    square = Image.new("RGB", (48, 48), (200, 30, 30))
+    no_init = staff_client.post(add, {**form, "outpaint": "on"})
+    assert no_init.status_code == 200 and "needs an init image" in no_init.content.decode()
+    both = staff_client.post(add, {**form, "outpaint": "on", "init_upload": upload(square, "square.png"),
+                                   "mask_upload": upload(Image.new("L", (48, 48), 255), "mask.png")})
+    assert both.status_code == 200 and "not both" in both.content.decode()
+    assert not GenerationJob.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(add, {**form, "outpaint": "on", "init_upload": upload(square, "square.png")})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = GenerationJob.objects.get()
+    assert job.outpaint and job.status == S.SUCCEEDED, job.error
+    assert (_pixels(job.images.get())[8:24, 24:40] == [200, 30, 30]).all()  # the material, kept
