@@ -162,7 +162,7 @@ from generation.services import start_job
 p = Placement.objects.create(slug="gen-kill", name="Gen kill", width=750, height=300)
 kit = CreativeKit.objects.create(placement=p, name="kit", offer_name="Gold Savings Plan")
 job = start_job(kit=kit, backend="procedural", mixes=[{"photo": 1.0}, {"clay": 1.0}, {"flat": 1.0}],
-                images_per_mix=2, steps=40, width=1200, height=480, seed=7)
+                images_per_mix=8, steps=40, width=1200, height=480, seed=7)
 print(json.dumps({"job": job.pk, "total": job.total_images}))
 """
 
@@ -171,8 +171,10 @@ print(json.dumps({"job": job.pk, "total": job.total_images}))
 def test_worker_killed_mid_job_the_job_is_picked_up_again_with_no_duplicate_images():
     db = stack.fresh_database("kaleido_hard_worker")
     media = Path(tempfile.mkdtemp(prefix="kaleido-hard-media-"))
-    # A short visibility timeout: an unacknowledged task of a dead worker is redelivered after 4 s.
-    env = stack.app_env(db, MEDIA_ROOT=str(media), CELERY_VISIBILITY_TIMEOUT="4")
+    # A short visibility timeout: an unacknowledged task of a dead worker is redelivered after 4 s. Progress
+    # is written at every step, and 24 images are asked for, so the job is still running when the first image
+    # is seen and the worker killed (with progress writes throttled, 6 images finished within one poll).
+    env = stack.app_env(db, MEDIA_ROOT=str(media), CELERY_VISIBILITY_TIMEOUT="4", GENERATION_PROGRESS_S="0")
     stack.flush_redis()
 
     def images():
