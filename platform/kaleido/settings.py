@@ -254,6 +254,11 @@ KALEIDO_DECISION_FSYNC = env_str("KALEIDO_DECISION_FSYNC", "interval")
 if KALEIDO_DECISION_FSYNC not in ("none", "interval", "always"):
     raise ImproperlyConfigured(f"KALEIDO_DECISION_FSYNC must be none, interval or always, not {KALEIDO_DECISION_FSYNC!r}")
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
+# A variant is "new" while under this share of its peers' median impressions (and under the placement's threshold).
+KALEIDO_NEW_VARIANT_RELATIVE = env_float("KALEIDO_NEW_VARIANT_RELATIVE", 0.5)
+# The model bucket's ε shrinks like 1/√(mean impressions per variant) past this many, down to the floor.
+KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS = env_float("KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS", 200.0)
+KALEIDO_EXPLORATION_FLOOR = env_float("KALEIDO_EXPLORATION_FLOOR", 0.01)
 KALEIDO_THOMPSON_SCALE = env_float("KALEIDO_THOMPSON_SCALE", 0.5)  # posterior sd (log-odds) of an unseen variant
 KALEIDO_IPS_CLIP = env_float("KALEIDO_IPS_CLIP", 10.0)
 KALEIDO_TRAIN_MIN_ROWS = env_int("KALEIDO_TRAIN_MIN_ROWS", 500)
