@@ -229,6 +229,13 @@ GENERATION_LEASE_S = env_int("GENERATION_LEASE_S", 60)
 GENERATION_COMPILE = env_bool("GENERATION_COMPILE", False)  # a GPU worker compiles the UNet; LoRAs switch by hotswap
 GENERATION_LORA_MAX_RANK = env_int("GENERATION_LORA_MAX_RANK", 0)  # hotswap's rank budget (0: the largest loaded)
 GENERATION_PROGRESS_S = env_float("GENERATION_PROGRESS_S", 0.5)  # least seconds between progress writes
+# An image that must be enlarged past MAX_UPSCALE for its placement gets a "hires fix": Lanczos, then img2img
+# at this strength over the same pipeline (0 turns it off: such an image is then kept at its own resolution).
+GENERATION_HIRES_STRENGTH = env_float("GENERATION_HIRES_STRENGTH", 0.35)
+GENERATION_WARMUP = env_str("GENERATION_WARMUP", "auto")  # one tiny pass per loaded pipeline: auto = on CUDA only
+# A CLIP model folder under MODEL_ROOT (config.json, .safetensors, tokenizer, preprocessor_config.json): images get
+# subject and visual_style by zero-shot classification; empty or missing: those two groups are not auto-tagged.
+GENERATION_CLIP_MODEL = env_str("GENERATION_CLIP_MODEL", "clip")
 CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.generation_resend_unsent",
                                                     "schedule": env_float("KALEIDO_RESEND_UNSENT_EVERY_S", 30.0)}
 
