@@ -461,25 +461,37 @@ class DiffusersBackend(Backend):
         return view
 
     def _weighted_prompts(self, pipe, kwargs: dict, *, xl: bool) -> None:
-        """Prompt weighting and prompts over 77 tokens (generation.prompts) become embeddings; SDXL's two
-        encoders are not covered yet, so there the weighting syntax is removed and CLIP truncates at 77."""
+        """Prompt weighting and prompts over 77 tokens (generation.prompts) become embeddings; prompts without
+        either take the pipeline's own path."""
         from .. import prompts as weighting
 
+        given_negative = "negative_prompt" in kwargs
         negative = kwargs.get("negative_prompt") or [""] * len(kwargs["prompt"])
-        if xl:
-            kwargs["prompt"] = [weighting.plain(p) for p in kwargs["prompt"]]
-            if "negative_prompt" in kwargs:
-                kwargs["negative_prompt"] = [weighting.plain(p) for p in negative]
-            return
-        if not weighting.needs_encoding(pipe.tokenizer, kwargs["prompt"] + negative):
+        tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if xl and getattr(pipe, "tokenizer_2", None) else [])
+        if not weighting.needs_encoding(tokenizers[0], kwargs["prompt"] + negative, *tokenizers[1:]):
             kwargs["prompt"] = [weighting.plain(p) for p in kwargs["prompt"]]  # e.g. "(gold:1.0)" is just "gold"
-            if "negative_prompt" in kwargs:
+            if given_negative:
                 kwargs["negative_prompt"] = [weighting.plain(p) for p in negative]
             return
-        embeds = weighting.encode(pipe, kwargs.pop("prompt") + negative, device=pipe.device)
+        positive = kwargs.pop("prompt")
         kwargs.pop("negative_prompt", None)
-        n = len(negative)
-        kwargs["prompt_embeds"], kwargs["negative_prompt_embeds"] = embeds[:n], embeds[n:]
+        n = len(positive)
+        if not xl:
+            embeds = weighting.encode(pipe, positive + negative, device=pipe.device)
+            kwargs["prompt_embeds"], kwargs["negative_prompt_embeds"] = embeds[:n], embeds[n:]
+            return
+        # SDXL without a negative prompt conditions its unconditional side on zeros (force_zeros_for_empty_prompt),
+        # as the pipeline's own path does.
+        zeros = not given_negative and bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False))
+        embeds, pooled = weighting.encode_xl(pipe, positive if zeros else positive + negative, device=pipe.device)
+        kwargs["prompt_embeds"], kwargs["pooled_prompt_embeds"] = embeds[:n], pooled[:n]
+        if zeros:
+            import torch
+
+            kwargs["negative_prompt_embeds"] = torch.zeros_like(embeds[:n])
+            kwargs["negative_pooled_prompt_embeds"] = torch.zeros_like(pooled[:n])
+        else:
+            kwargs["negative_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = embeds[n:], pooled[n:]
 
     def describe(self, *, model: ModelSpec | None) -> dict:
         import diffusers
