@@ -12,8 +12,9 @@ explain), a catalogue of 20–1,000 variants whose tag groups may alias, and a b
 Per world and training size, side by side:
   (a) default  — ranking.training.fit_ranker (what `train_ranker` runs after collect_rows: candidates,
                  validation choice, calibration) scored through registry.LoadedModel (what serving
-                 scores with), served through ranking.policy with the placement defaults (ε = 0.05,
-                 new-variant share while a variant has < 1,000 impressions);
+                 scores with), served through ranking.policy with the placement defaults (ε = 0.05
+                 settled by the evidence down to the floor, the new-variant share for variants behind
+                 their peers: serving.model_policy's rules); also the former fixed rule beside it;
   (b) lgb      — plain LightGBM defaults (100 rounds) on the same matrix, greedy;
   (c) logreg   — logistic regression with user × tag crosses and binned numbers (C = 0.5), greedy.
 Lift share = (CTR of the policy − CTR of control) / (CTR of the oracle − CTR of control) on fresh users
@@ -268,21 +269,36 @@ def score_all(model, spec, world: World, eval_rows) -> np.ndarray:
 THOMPSON_EPSILON, THOMPSON_DRAWS = 0.01, 32  # a Thompson placement with a 1% uniform floor; serving draws 32
 
 
-def policy_ctr(scores: np.ndarray, truth: np.ndarray, impressions: np.ndarray, *, epsilon: float = EPSILON,
-               thompson: bool = False, prior_sd: float = 0.15, seed: int = 0) -> float:
+def policy_ctr(scores: np.ndarray, truth: np.ndarray, impressions: np.ndarray, *, epsilon: float | None = None,
+               former: bool = False, thompson: bool = False, prior_sd: float = 0.15, seed: int = 0) -> float:
     """Expected CTR of the model bucket's serving policy (ranking.policy, exact first-position probabilities):
     ε-greedy, or Thompson over posterior draws with the posterior sd serving uses (policy.posterior_sd, from
-    the model's own prior for a variant's effect)."""
+    the model's own prior for a variant's effect).
+
+    epsilon=None: the placement default settled by the evidence (policy.settled_epsilon with the settings
+    serving uses), and the new-variant share judged against the pool's median (policy.new_variants), as
+    serving.model_policy does. former=True: the former rule, a fixed ε and every variant under the
+    placement's threshold "new"."""
+    from django.conf import settings
+
     from ranking import policy as P
 
-    new_mask = impressions < NEW_IMPRESSIONS
+    if former:
+        new_mask = impressions < NEW_IMPRESSIONS
+        eps = EPSILON if epsilon is None else epsilon
+    else:
+        new_mask = P.new_variants(impressions, threshold=NEW_IMPRESSIONS,
+                                  relative=settings.KALEIDO_NEW_VARIANT_RELATIVE)
+        eps = epsilon if epsilon is not None else P.settled_epsilon(
+            EPSILON, impressions, floor=settings.KALEIDO_EXPLORATION_FLOOR,
+            settle_impressions=settings.KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS)
     noise = np.random.default_rng(seed).standard_normal((THOMPSON_DRAWS, scores.shape[1])) if thompson else None
     total = 0.0
     for i in range(len(scores)):
         heads = None
         if noise is not None:
             heads = P.thompson_heads(scores[i], P.posterior_sd(scores[i], impressions, prior_sd), noise)
-        pol = P.SlatePolicy(scores=scores[i], epsilon=epsilon, new_mask=new_mask, new_share=NEW_SHARE, heads=heads)
+        pol = P.SlatePolicy(scores=scores[i], epsilon=eps, new_mask=new_mask, new_share=NEW_SHARE, heads=heads)
         total += float(P.first_position_probabilities(pol) @ truth[i])
     return total / len(scores)
 
@@ -319,6 +335,7 @@ def run_world(world: World, n: int, threads: int) -> dict:
     out["candidate"] = fitted.params["candidate"]
     scores = score_all(fitted.model, fitted.spec, world, eval_rows)
     out["default"] = share(policy_ctr(scores, truth, impressions))
+    out["former_default"] = share(policy_ctr(scores, truth, impressions, former=True))
     out["thompson"] = share(policy_ctr(scores, truth, impressions, epsilon=THOMPSON_EPSILON, thompson=True,
                                        prior_sd=fitted.spec["variant_effect_sd"], seed=world.seed))
     out["epsilon_floor"] = share(policy_ctr(scores, truth, impressions, epsilon=THOMPSON_EPSILON))
@@ -369,6 +386,7 @@ def summary(results: list[dict], n: int) -> list[str]:
     rs = [r for r in results if r["n"] == n]
     lines = [f"| {n:,} impressions ({len(rs)} worlds) | median | 10th pct |", "|---|---|---|"]
     for key, label in [("default", "(a) default, with exploration"),
+                       ("former_default", f"(a) former exploration: fixed ε = {EPSILON}, new while < {NEW_IMPRESSIONS:,}"),
                        ("thompson", f"(a) Thompson, posterior sd, ε = {THOMPSON_EPSILON}"),
                        ("epsilon_floor", f"(a) ε-greedy, ε = {THOMPSON_EPSILON}"),
                        ("default_greedy", "(a) default, greedy"),

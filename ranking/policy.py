@@ -3,9 +3,11 @@
 A slate of m positions is drawn from a mixture of three components:
 
 * explore (weight ε): a uniformly random ordered slate, so every live variant keeps a floor
-  probability of ε / n at every position and inverse-propensity weights stay bounded by n / ε;
+  probability of ε / n at every position and inverse-propensity weights stay bounded by n / ε; ε shrinks
+  as the pool's evidence grows, down to a floor (settled_epsilon);
 * new (weight η, only while some variant is "new", i.e. has fewer impressions than the placement's
-  threshold): a uniformly chosen new variant first, the rest greedy by model score;
+  threshold and well under its peers' median, new_variants): a uniformly chosen new variant first, the
+  rest greedy by model score;
 * exploit (weight 1 − ε − η): greedy by model score (ε-greedy), or greedy by one of B posterior
   draws of the scores chosen uniformly (Thompson sampling over a finite set of draws).
 
@@ -108,6 +110,39 @@ def propensities(policy: SlatePolicy, slate: np.ndarray) -> np.ndarray:
             hits = (top == np.asarray(slate)).astype(float)
         out += exploit * hits
     return out
+
+
+def settled_epsilon(epsilon: float, impressions: np.ndarray, *, floor: float, settle_impressions: float) -> float:
+    """The explore weight for a pool with this much evidence: the placement's ε while its variants average
+    at most `settle_impressions` impressions each, then ε·√(settle / mean), never below `floor` (nor above
+    ε: a placement set below the floor, 0 included, keeps its own value).
+
+    Uniform exploration buys the training rows of the next model; each doubling of the evidence teaches
+    less than the last, so its share shrinks like 1/√n (between ε-greedy's 1/n and a fixed share), while the
+    floor keeps every variant's propensity at least floor / n for good, so inverse-propensity weights of
+    the model bucket's own log stay bounded (≤ n / floor) for off-policy evaluation."""
+    eps = min(max(float(epsilon), 0.0), 1.0)
+    if eps <= floor or settle_impressions <= 0 or len(impressions) == 0:
+        return eps
+    mean = float(np.mean(impressions))
+    if mean <= settle_impressions:
+        return eps
+    return max(float(floor), eps * float(np.sqrt(settle_impressions / mean)))
+
+
+def new_variants(impressions: np.ndarray, *, threshold: float, relative: float) -> np.ndarray:
+    """Which candidates are "new" (the cold-start share goes to them): fewer than `threshold` impressions
+    and fewer than `relative` × the pool's median.
+
+    New means behind its peers: a design published into a served catalogue (none of its impressions while
+    the others have hundreds) gets the share until it catches up to `relative` of the median or reaches the
+    threshold; a young catalogue whose variants all have a few hundred is not "new" throughout (ε explores
+    it, at full weight while evidence is low), which would otherwise spend the share for nothing on every
+    request until each variant had `threshold`."""
+    imp = np.asarray(impressions, dtype=np.float64)
+    if not len(imp) or threshold <= 0:
+        return np.zeros(len(imp), dtype=bool)
+    return imp < min(float(threshold), float(relative) * float(np.median(imp)))
 
 
 def posterior_sd(scores: np.ndarray, impressions: np.ndarray, prior_sd: float) -> np.ndarray:

@@ -248,13 +248,18 @@ def model_policy(cat: Catalogue, scores: np.ndarray, *, epsilon: float | None = 
     Thompson's posterior starts from; KALEIDO_THOMPSON_SCALE for a model that states none."""
     pool = cat.pool if pool is None else pool
     pool_scores = scores[pool]
-    new_mask = cat.impressions[pool] < cat.new_variant_impressions
+    seen = cat.impressions[pool]
+    new_mask = P.new_variants(seen, threshold=cat.new_variant_impressions,
+                              relative=settings.KALEIDO_NEW_VARIANT_RELATIVE)
     heads = None
     if cat.exploration_policy == ExplorationPolicy.THOMPSON:
         prior = settings.KALEIDO_THOMPSON_SCALE if prior_sd is None else float(prior_sd)
-        heads = P.thompson_heads(pool_scores, P.posterior_sd(pool_scores, cat.impressions[pool], prior),
+        heads = P.thompson_heads(pool_scores, P.posterior_sd(pool_scores, seen, prior),
                                  cat.noise[:, pool])
-    return P.SlatePolicy(scores=pool_scores, epsilon=cat.epsilon if epsilon is None else epsilon,
+    if epsilon is None:  # the placement's ε, settled by its evidence; an explicit ε is used as given
+        epsilon = P.settled_epsilon(cat.epsilon, seen, floor=settings.KALEIDO_EXPLORATION_FLOOR,
+                                    settle_impressions=settings.KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS)
+    return P.SlatePolicy(scores=pool_scores, epsilon=epsilon,
                          new_mask=new_mask, new_share=settings.KALEIDO_NEW_VARIANT_SHARE, heads=heads)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analytics import ope
+from counters.services import add_impressions
 from creative.models import Placement, StyleVariant
 from ranking import features as F
 from ranking import services, serving
@@ -39,13 +40,17 @@ def _served_first(placement: Placement, draws: int) -> dict[int, float]:
 @pytest.mark.parametrize("fields", [
     {"exploration_policy": Placement.ExplorationPolicy.EPSILON_GREEDY, "exploration_epsilon": 0.2,
      "new_variant_impressions": 0},
-    # ~42 impressions per variant were logged: a threshold of 42 makes about half of them "new".
+    # Half the designs have served 100 times and half not yet (as when they are published into a served
+    # catalogue): those are "new" under a threshold of 42.
     {"exploration_policy": Placement.ExplorationPolicy.THOMPSON, "exploration_epsilon": 0.1,
      "new_variant_impressions": 42},
 ], ids=["epsilon-greedy", "thompson-with-new-variants"])
 def test_the_target_is_the_distribution_rank_serves(fields, settings):
     settings.KALEIDO_NEW_VARIANT_SHARE = 0.2  # large enough that a wrong new-variant term would show
     placement, variants, version = _trained(f"ope-target-{fields['exploration_policy']}", **fields)
+    if fields["new_variant_impressions"]:
+        add_impressions(placement_id=placement.id, deltas={v.id: 100 for v in variants[::2]})
+        serving.invalidate_catalogue(None)
 
     target = ope.target_policy(placement=placement, model_version=version,
                                feature_rows=[F.row_features(USER, CONTEXT)])

@@ -16,9 +16,11 @@ import pytest
 from ranking.policy import (
     SlatePolicy,
     first_position_probabilities,
+    new_variants,
     posterior_sd,
     propensities,
     sample,
+    settled_epsilon,
     thompson_heads,
 )
 
@@ -132,3 +134,41 @@ def test_the_posterior_is_wider_where_each_impression_tells_less():
     sd = posterior_sd(np.array([0.003, 0.1]), np.array([2_000, 2_000]), prior_sd=0.5)
     assert sd[0] > 2 * sd[1]
     assert posterior_sd(np.array([0.05]), np.array([0]), prior_sd=0.5)[0] == pytest.approx(0.5)
+
+
+def test_exploration_shrinks_as_evidence_grows_but_keeps_its_floor():
+    # A 40-variant placement at ε = 0.05: full ε while its variants average up to 200 impressions, then
+    # ε·√(200 / mean), and never under the 1% floor however much is logged.
+    def eps(mean: float) -> float:
+        return settled_epsilon(0.05, np.full(40, mean), floor=0.01, settle_impressions=200)
+
+    assert eps(0) == eps(200) == 0.05
+    assert eps(800) == pytest.approx(0.025)
+    assert eps(200) > eps(800) > eps(3_000) > eps(1_000_000)
+    assert eps(1_000_000) == pytest.approx(0.01)
+
+
+def test_an_operator_choice_below_the_floor_is_kept():
+    assert settled_epsilon(0.0, np.full(5, 10_000), floor=0.01, settle_impressions=200) == 0.0
+    assert settled_epsilon(0.005, np.full(5, 10), floor=0.01, settle_impressions=200) == 0.005
+
+
+def test_a_design_published_into_a_served_catalogue_is_new_until_it_catches_up():
+    peers = np.full(30, 4_000.0)
+    published = np.append(peers, [0.0, 1_500.0, 2_500.0])
+
+    new = new_variants(published, threshold=1_000, relative=0.5)
+
+    # The newcomer with none is new; 1,500 and 2,500 are past the 1,000 threshold.
+    assert new.tolist() == [False] * 30 + [True, False, False]
+    assert new_variants(np.append(peers, 900.0), threshold=1_000, relative=0.5)[-1]
+
+
+def test_a_young_catalogue_is_explored_by_epsilon_not_the_new_variant_share():
+    # Every variant has a few hundred impressions: none is behind its peers, so the share is not spent on
+    # all of them at once (uniform exploration at full ε covers them).
+    young = np.random.default_rng(0).integers(250, 350, size=60).astype(float)
+    assert not new_variants(young, threshold=1_000, relative=0.5).any()
+    young[7] = 20.0
+    assert new_variants(young, threshold=1_000, relative=0.5).tolist() == [i == 7 for i in range(60)]
+    assert not new_variants(young, threshold=0, relative=0.5).any()  # a threshold of 0 turns the share off
