@@ -521,7 +521,7 @@ def _append(path: str | None, row: dict) -> None:
 
 def print_world(r: dict) -> None:
     print(f"  {r['n']:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
-          f"{r['default']:.0%} (greedy {r['default_greedy']:.0%}, thompson {r['thompson']:.0%}, {r['candidate']}, "
+          f"{r['default']:.0%} (former {r['former_default']:.0%}, greedy {r['default_greedy']:.0%}, thompson {r['thompson']:.0%}, {r['candidate']}, "
           f"{r['fit_s']:.0f}s)  "
           f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
           f"{r['lgb_auc'] or float('nan'):.3f}/{r['logreg_auc'] or float('nan'):.3f}  ECE "
