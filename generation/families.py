@@ -143,7 +143,8 @@ def fit_plan(generated: tuple[int, int], target: tuple[int, int], *, max_upscale
     """How a generated image becomes the placement's size: centre-crop to its aspect, then scale.
 
     Downscaling is always fine and enlarging up to max_upscale too; an image that would need more is only
-    cropped to the placement's aspect and delivered at its own resolution (the composer scales it), never blurred.
+    cropped to the placement's aspect and delivered at its own resolution (the composer scales it), never blurred;
+    the job runs a "hires fix" pass first when it can (generation.hires), so this is the fallback.
     """
     gw, gh = generated
     tw, th = target
@@ -154,6 +155,23 @@ def fit_plan(generated: tuple[int, int], target: tuple[int, int], *, max_upscale
     crop_w, crop_h = min(gw, round(tw / scale)), min(gh, round(th / scale))
     left, top = (gw - crop_w) // 2, (gh - crop_h) // 2
     return {"crop": [left, top, left + crop_w, top + crop_h], "size": [tw, th], "scale": round(scale, 4)}
+
+
+def needs_hires(generated: tuple[int, int], target: tuple[int, int], *, max_upscale: float = MAX_UPSCALE) -> bool:
+    """True when filling the placement would enlarge the generated image past max_upscale."""
+    return max(target[0] / generated[0], target[1] / generated[1]) > max_upscale
+
+
+def hires_plan(generated: tuple[int, int], target: tuple[int, int]) -> dict:
+    """The "hires fix" geometry: the generated image's centre cropped to the placement's aspect, enlarged to the
+    placement's size rounded up to multiples of 8 (what the VAE takes); fit_plan then trims the last pixels."""
+    gw, gh = generated
+    tw, th = target
+    scale = max(tw / gw, th / gh)
+    crop_w, crop_h = min(gw, round(tw / scale)), min(gh, round(th / scale))
+    left, top = (gw - crop_w) // 2, (gh - crop_h) // 2
+    size = [-(-tw // 8) * 8, -(-th // 8) * 8]
+    return {"crop": [left, top, left + crop_w, top + crop_h], "size": size, "scale": round(scale, 4)}
 
 
 def apply_fit(image, plan: dict):

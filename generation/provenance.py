@@ -181,8 +181,17 @@ def reproduce(source) -> Image.Image:
         for i, seed in enumerate(seeds)
     ]
     images = backend.generate_batch(requests, model=model, loras=loras, on_step=lambda n: None)
-    image = images[record.get("batch_index", 0)]
+    index = record.get("batch_index", 0)
+    image = images[index]
+    hires = record.get("hires")
+    if hires:  # the hires pass again, with the scheduler it ran with (generation.hires)
+        from .hires import hires_fix
+
+        image, _ = hires_fix(backend=backend, request=requests[index], image=image, model=model, loras=loras,
+                             target=tuple(hires["target"]), strength=hires["strength"], on_step=lambda n: None,
+                             scheduler_config=hires.get("scheduler_config"))
     return apply_fit(image, record["fit"]) if record.get("fit") else image
+
 
 
 def _record(source) -> dict:

@@ -30,6 +30,7 @@ from creative.uploads import clean_image_upload
 
 from .editing import control_image, outpaint_canvas
 from .engine import (
+    Backend,
     ControlSpec,
     GenerationError,
     ImageRequest,
@@ -37,13 +38,15 @@ from .engine import (
     JobCancelled,
     LoraSpec,
     ModelSpec,
+    StepCallback,
     compile_unet,
     get_backend,
     normalize_mix,
     run_requests,
 )
 from .engine.procedural import PROCEDURAL_STYLES
-from .families import apply_fit, fit_plan, native_size
+from .families import apply_fit, fit_plan, native_size, needs_hires
+from .hires import hires_fix, hires_steps, hires_strength, hires_wanted
 from .models import BaseModel, ControlNet, GenerationJob, IpAdapter, LoraStyle
 from .provenance import png_bytes, provenance_record
 from .registry import extension_fits, lora_fits, resolve_model_path
@@ -267,7 +270,7 @@ def _model_spec(base_model: BaseModel | None) -> ModelSpec | None:
         return None
     path = resolve_model_path(base_model.path)  # re-checked: MODEL_ROOT may have changed since registration
     return ModelSpec(name=base_model.name, family=base_model.family, path=str(path), dtype=base_model.dtype,
-                     sha256=base_model.sha256)
+                     sha256=base_model.sha256, width=base_model.default_width, height=base_model.default_height)
 
 
 def _lora_specs(job: GenerationJob) -> dict[str, LoraSpec]:
@@ -533,14 +536,20 @@ def job_run(*, job_id: int, worker: str | None = None) -> GenerationJob | None:
         requests = job_requests(job, loras=loras, init=init)
         done_indices = set(job.images.values_list("job_index", flat=True))
         todo = [r for r in requests if r.index not in done_indices]
-        total = sum(backend.steps_for(r) for r in requests)
-        progress = _Progress(job, worker=worker, total_steps=total,
-                             done_steps=total - sum(backend.steps_for(r) for r in todo))
+        target, strength = _placement_size(job), hires_strength()
+
+        def steps(r: ImageRequest) -> int:  # the image's denoising steps, and its hires pass's when it gets one
+            return backend.steps_for(r) + (hires_steps(r, strength=strength)
+                                           if hires_wanted(r, target, strength=strength) else 0)
+
+        total = sum(steps(r) for r in requests)
+        progress = _Progress(job, worker=worker, total_steps=total, done_steps=total - sum(steps(r) for r in todo))
         described = backend.describe(model=model)
 
         def on_image(request: ImageRequest, image: Image.Image, batch_size: int) -> None:
             _lease_renew(job_id, worker)  # still ours: another worker has not taken the job over
-            _save_image(job, request, image, described=described, batch_size=batch_size, loras=loras)
+            _save_image(job, request, image, described=described, batch_size=batch_size, loras=loras,
+                        backend=backend, model=model, on_step=progress.step)
             progress.restart_clock()
 
         _lease_renew(job_id, worker)  # the model load that follows may be the longest pause
@@ -573,27 +582,42 @@ def provenance_for(job: GenerationJob, request: ImageRequest, *, described: dict
     return provenance_record(job=job, request=request, described=described, loras=loras, fit=fit)
 
 
-def _placement_fit(job: GenerationJob, image: Image.Image) -> dict | None:
-    """Generated at the family's native size; delivered at the placement's (never enlarged past MAX_UPSCALE)."""
+def _placement_size(job: GenerationJob) -> tuple[int, int] | None:
+    """The size a diffusers image is delivered at: its placement's (procedural art is drawn at the job's size)."""
     placement = job.kit.placement
     if job.backend != Job.Backend.DIFFUSERS:
-        return None  # procedural art is drawn at the job's size directly
+        return None
     if placement is None or not placement.width or not placement.height:
         return None
-    if image.size == (placement.width, placement.height):
+    return (placement.width, placement.height)
+
+
+def _placement_fit(job: GenerationJob, image: Image.Image) -> dict | None:
+    """Generated at the family's native size; delivered at the placement's (never enlarged past MAX_UPSCALE:
+    the hires pass, run before, brings an image that would need more to the placement's size)."""
+    target = _placement_size(job)
+    if target is None or image.size == target:
         return None
-    return fit_plan(image.size, (placement.width, placement.height))
+    return fit_plan(image.size, target)
 
 
 def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *, described: dict,
-                batch_size: int, loras: dict[str, LoraSpec]) -> ImageMaterial | None:
-    """One ImageMaterial per (job, index); a retried task finds it and moves on."""
+                batch_size: int, loras: dict[str, LoraSpec], backend: Backend | None = None,
+                model: ModelSpec | None = None, on_step: StepCallback | None = None) -> ImageMaterial | None:
+    """One ImageMaterial per (job, index); a retried task finds it and moves on. With the backend given, an image
+    its placement would enlarge past MAX_UPSCALE gets the hires pass first (generation.hires)."""
     from .tagging import image_autotag
 
     if ImageMaterial.objects.filter(generation_job=job, job_index=request.index).exists():
         return None
+    hires = None
+    target, strength = _placement_size(job), hires_strength()
+    if backend is not None and target and strength > 0 and needs_hires(image.size, target):
+        image, hires = hires_fix(backend=backend, request=request, image=image, model=model, loras=loras,
+                                 target=target, strength=strength, on_step=on_step or (lambda n: None))
     fit = _placement_fit(job, image)
     provenance = provenance_for(job, request, described=described, batch_size=batch_size, loras=loras, fit=fit)
+    provenance["hires"] = hires
     if fit is not None:
         image = apply_fit(image, fit)
     material = ImageMaterial(

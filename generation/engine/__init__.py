@@ -70,8 +70,17 @@ def _build(name: str) -> Backend:
             cache=cache, device=settings.GENERATION_DEVICE, vae_tiling=settings.GENERATION_VAE_TILING,
             attention_slicing=settings.GENERATION_ATTENTION_SLICING, max_batch=settings.GENERATION_MAX_BATCH,
             compile_unet=compile_unet(), hotswap_rank=int(settings.GENERATION_LORA_MAX_RANK),
+            warmup=warmup_setting(),
         )
     raise GenerationError(f"unknown backend '{name}' (known: procedural, diffusers).")
+
+
+def warmup_setting() -> bool | None:
+    """GENERATION_WARMUP: "auto" (None: warm up on CUDA only), or on / off."""
+    value = str(getattr(settings, "GENERATION_WARMUP", "auto")).strip().lower()
+    if value in ("", "auto"):
+        return None
+    return value in ("1", "true", "yes", "on")
 
 
 def compile_unet() -> bool:

@@ -32,6 +32,8 @@ class ModelSpec:
     path: str
     dtype: str = "auto"
     sha256: str = ""  # of the registered bytes; the worker refuses to load weights that no longer match
+    width: int = 0  # the model's default size (0: its family's first native size), where the warm-up runs
+    height: int = 0
 
 
 @dataclass(frozen=True)

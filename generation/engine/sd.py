@@ -56,6 +56,28 @@ def _from_json(value):
     return value
 
 
+WARMUP_STEPS = 2
+
+
+def warm_up(pipe, *, width: int, height: int, guidance: float) -> float:
+    """Seconds of one short pass (WARMUP_STEPS steps, an empty prompt, VAE decode included) over a pipeline, with
+    a copy of its scheduler so nothing a job reads is changed."""
+    import torch
+
+    started = time.perf_counter()
+    scheduler = pipe.scheduler
+    pipe.scheduler = type(scheduler).from_config(scheduler.config)
+    try:
+        with torch.inference_mode():
+            pipe(prompt="", num_inference_steps=WARMUP_STEPS, guidance_scale=guidance, height=height, width=width,
+                 generator=torch.Generator("cpu").manual_seed(0), output_type="pil")
+    finally:
+        pipe.scheduler = scheduler
+    if torch.cuda.is_available() and str(pipe.device).startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
 def pick_device(preference: str = "auto") -> str:
     import torch
 
@@ -79,7 +101,7 @@ class DiffusersBackend(Backend):
 
     def __init__(self, *, cache: PipelineCache, device: str = "auto", vae_tiling: bool = False,
                  attention_slicing: bool = False, max_batch: int = 4, hotswap_rank: int = 0,
-                 compile_unet: bool = False):
+                 compile_unet: bool = False, warmup: bool | None = None):
         self.cache = cache
         self.device = pick_device(device)
         self.vae_tiling = vae_tiling
@@ -89,6 +111,10 @@ class DiffusersBackend(Backend):
         # swapped into one adapter slot prepared (padded to `hotswap_rank`) before the first LoRA is loaded.
         self.compile_unet = compile_unet
         self.hotswap_rank = hotswap_rank or (128 if compile_unet else 0)
+        # A GPU worker's first image would pay CUDA context set-up, cuDNN autotuning and (compiled) the UNet's
+        # compilation: one short pass after each load and compile pays it instead. On CPU there is nothing to warm.
+        self.warmup = self.device.startswith("cuda") if warmup is None else warmup
+        self.warmups: list[dict] = []  # every warm-up run: model, why (load / compile), seconds
 
     # -- loading -------------------------------------------------------------------------------------------
 
@@ -166,7 +192,29 @@ class DiffusersBackend(Backend):
         return parts
 
     def pipeline_for(self, model: ModelSpec) -> CachedPipeline:
-        return self.cache.get(self._cache_key(model), lambda: self.load_pipeline(model))
+        entry = self.cache.get(self._cache_key(model), lambda: self.load_pipeline(model))
+        if self.warmup and not entry.extras.get("warmups"):
+            self._warm_up(entry, model, reason="load")
+        return entry
+
+    def _warm_up(self, entry: CachedPipeline, model: ModelSpec, *, reason: str) -> None:
+        """One short pass at the model's default size (the shapes jobs use, which is what autotuning and
+        compilation key on); a failure is logged, never raised: the job itself then says what is wrong."""
+        from ..families import profile
+
+        sizes = profile(model.family).sizes
+        width, height = (model.width, model.height) if model.width and model.height else (sizes[0] if sizes
+                                                                                          else (512, 512))
+        guidance = profile(model.family).guidance
+        entry.extras.setdefault("warmups", []).append(reason)
+        try:
+            seconds = warm_up(entry.pipe, width=width, height=height, guidance=guidance)
+        except Exception as exc:  # e.g. out of memory at the default size: jobs may still run smaller
+            logger.warning("warm-up of %s (%s) failed: %s", model.name, reason, exc)
+            return
+        self.warmups.append({"model": model.name, "reason": reason, "seconds": round(seconds, 3),
+                             "size": [width, height]})
+        logger.info("warmed up %s after %s in %.2fs at %dx%d", model.name, reason, seconds, width, height)
 
     # -- LoRA switching ------------------------------------------------------------------------------------
 
@@ -249,19 +297,22 @@ class DiffusersBackend(Backend):
                     raise GenerationError(f"LoRA style '{name}' could not be swapped in from {path.name}: {exc}") from exc
                 entry.extras["hotswap"] = in_slot = adapter
                 entry.loaded_loras = {self.HOTSWAP_SLOT}
-                self._compile(entry)
+                self._compile(entry, model)
         else:
             weight = 0.0
         if in_slot is not None:
             pipe.set_adapters([self.HOTSWAP_SLOT], adapter_weights=[weight])
 
-    def _compile(self, entry: CachedPipeline) -> None:
-        """Compile the UNet once, after the first adapter is in its slot (later swaps keep the graph)."""
+    def _compile(self, entry: CachedPipeline, model: ModelSpec) -> None:
+        """Compile the UNet once, after the first adapter is in its slot (later swaps keep the graph), and warm
+        the compiled UNet up so that the first image does not wait for compilation."""
         if not self.compile_unet or entry.extras.get("compiled"):
             return
         # In place (nn.Module.compile): the pipeline, its views and peft keep the same UNet object.
         entry.pipe.unet.compile(fullgraph=False)
         entry.extras["compiled"] = True
+        if self.warmup:
+            self._warm_up(entry, model, reason="compile")
 
     def unload(self, entry: CachedPipeline, adapters: list[str] | None = None) -> None:
         """Remove adapters (all when None) from a cached pipeline, freeing their weights."""

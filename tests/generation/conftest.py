@@ -21,6 +21,13 @@ def _progress_every_step(settings):
     settings.GENERATION_PROGRESS_S = 0
 
 
+@pytest.fixture(autouse=True)
+def _no_hires_pass(settings):
+    """Tiny pipelines draw 32 px images for 300 px placements, which would send every job through the hires pass;
+    it has its own tests (test_hires.py), which turn it back on."""
+    settings.GENERATION_HIRES_STRENGTH = 0
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A tiny random pipeline saved as a diffusers folder, a LoRA for it, and one for a different text width."""
