@@ -440,12 +440,41 @@ def copy_autotag(copy: CopyVariant) -> CopyVariant:
     return copy
 
 
+def pixel_label_groups() -> dict[str, tuple[list[str], bool]]:
+    """The taxonomy's subject and visual_style values (what the zero-shot classifier chooses among)."""
+    from creative.autotagging import PIXEL_GROUPS
+    from creative.models import TagGroup
+
+    return {g.name: (sorted(v.value for v in g.values.all()), g.multi_valued)
+            for g in TagGroup.objects.filter(name__in=PIXEL_GROUPS).prefetch_related("values")}
+
+
+_clip_notes: set[str] = set()
+
+
+def image_zero_shot_tags(picture: Image.Image) -> TagResult:
+    """subject and visual_style by CLIP zero-shot when a CLIP folder is there; otherwise none, and the log says why
+    (once per reason and process)."""
+    from creative.autotagging import zero_shot_tags
+
+    from .clip_tagger import clip_classifier
+
+    classifier, note = clip_classifier()
+    if classifier is None:
+        if note not in _clip_notes:
+            _clip_notes.add(note)
+            logger.info(note)
+        return {}
+    return zero_shot_tags(picture, classifier, groups=pixel_label_groups())
+
+
 def image_autotag(image: ImageMaterial) -> ImageMaterial:
-    """Tag one image from its pixels and the styles that made it, and save it."""
+    """Tag one image from its pixels and the styles that made it, and save it. The styles' implied tags win over
+    CLIP's guess (an operator declared them for the LoRA)."""
     with image.file.open("rb") as fh:
         picture = Image.open(fh)
         picture.load()
-    proposed = {**image_pixel_tags(picture), **style_implied_tags(image)}
+    proposed = {**image_pixel_tags(picture), **image_zero_shot_tags(picture), **style_implied_tags(image)}
     apply_auto_tags(image, proposed)
     image.save(update_fields=["tags", "tag_sources"])
     return image

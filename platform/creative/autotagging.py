@@ -5,6 +5,10 @@ copy, pixel statistics for images) lives in generation, which builds on creative
 what it calls (`AutoTagger`) and generation registers its implementation when its app is ready
 (`generation.apps`); creative never imports generation. Manual tag groups are never overwritten by any
 implementation.
+
+Images' `subject` and `visual_style` come from pixels by zero-shot classification: the rule (which labels, how
+each is described, which values a group takes, the confidence) is here, `zero_shot_tags`; the classifier that
+scores an image against texts (`ZeroShotImageClassifier`, CLIP in generation) is behind a protocol.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
+
     from .models import CopyVariant, CreativeKit, ImageMaterial
 
 
@@ -35,3 +41,53 @@ def tagger() -> AutoTagger:
     if _tagger is None:
         raise RuntimeError("No auto-tagger is registered: the generation app must be in INSTALLED_APPS.")
     return _tagger
+
+
+# -- subject and visual_style from pixels ----------------------------------------------------------------------
+
+PIXEL_GROUPS = ("subject", "visual_style")
+# What a zero-shot classifier reads for each value: CLIP was trained on captions, not on tag names. A value an
+# operator adds to the taxonomy without a caption here is read as "a picture of <value>" / "a <value> image".
+LABEL_TEXTS: dict[str, dict[str, str]] = {
+    "subject": {
+        "person": "a photo of a person", "gold": "gold bars and gold jewellery", "product": "a product on a plain background",
+        "coins": "a pile of coins", "chart": "a financial chart or graph", "scenery": "a landscape scenery",
+        "abstract": "an abstract pattern",
+    },
+    "visual_style": {
+        "photo": "a photograph", "flat": "a flat vector illustration", "3d": "a 3d render",
+        "illustration": "a hand-drawn illustration",
+    },
+}
+# A multi-valued group (subject) also takes every value at least this share as likely as its most likely one.
+MULTI_VALUE_SHARE = 0.5
+
+
+class ZeroShotImageClassifier(Protocol):
+    def probabilities(self, image: Image, texts: list[str]) -> list[float]:
+        """How likely the image matches each text, a softmax over the texts given, in their order."""
+        ...
+
+
+def label_text(group: str, value: str) -> str:
+    default = f"a picture of {value}" if group == "subject" else f"a {value} image"
+    return LABEL_TEXTS.get(group, {}).get(value, default)
+
+
+def zero_shot_tags(image: Image, classifier: ZeroShotImageClassifier, *,
+                   groups: dict[str, tuple[list[str], bool]]) -> dict[str, tuple[list[str], float]]:
+    """{group: (values, confidence)} for each group ({name: (its taxonomy values, multi-valued)}): the most likely
+    value, plus, for a multi-valued group, every value at least MULTI_VALUE_SHARE as likely; the confidence is the
+    most likely value's probability, the classifier's own softmax over the group's values."""
+    result: dict[str, tuple[list[str], float]] = {}
+    for group, (values, multi_valued) in groups.items():
+        if not values:
+            continue
+        probabilities = classifier.probabilities(image, [label_text(group, v) for v in values])
+        top = max(range(len(values)), key=lambda i: probabilities[i])
+        chosen = {values[top]}
+        if multi_valued:
+            chosen |= {v for v, p in zip(values, probabilities, strict=True)
+                       if p >= MULTI_VALUE_SHARE * probabilities[top]}
+        result[group] = (sorted(chosen), round(float(probabilities[top]), 4))
+    return result

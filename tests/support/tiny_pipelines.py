@@ -217,3 +217,24 @@ def save_tiny_sdxl_pipeline(directory: Path, *, seed: int = 0) -> Path:
     )
     pipe.save_pretrained(str(directory), safe_serialization=True)
     return directory
+
+
+def save_tiny_clip(directory: Path, *, seed: int = 7) -> Path:
+    """A CLIPModel with random weights (text and vision towers a few layers wide) and its CLIPProcessor (the tiny
+    tokenizer, 32 px images), saved as transformers saves a CLIP folder: safetensors weights, no pickles."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer()
+    text = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+                num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=77)
+    vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+                  patch_size=8)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).eval()
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                 crop_size={"height": 32, "width": 32}),
+                              tokenizer=tokenizer)
+    model.save_pretrained(str(directory), safe_serialization=True)
+    processor.save_pretrained(str(directory))
+    return directory

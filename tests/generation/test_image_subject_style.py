@@ -1,0 +1,87 @@
+"""Images get subject and visual_style from their pixels by CLIP zero-shot, when a CLIP folder is on disk."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+import torch
+from django.core.files.base import ContentFile
+from PIL import Image
+
+from creative.autotagging import label_text
+from generation import tagging
+from generation.clip_tagger import clip_classifier
+from tests.factories import ImageMaterialFactory
+
+
+def _material(colour=(40, 90, 220)):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, format="PNG")
+    return ImageMaterialFactory(file=ContentFile(buffer.getvalue(), name="pic.png"), tags={})
+
+
+@pytest.fixture
+def tiny_clip(settings):
+    from tests.support.tiny_pipelines import save_tiny_clip
+
+    settings.GENERATION_CLIP_MODEL = "clip/tiny-clip"
+    return save_tiny_clip(settings.MODEL_ROOT / "clip" / "tiny-clip")
+
+
+def _softmax(folder, picture, group, values):
+    """The model's own probabilities for the group's captions, computed here without Kaleido's code."""
+    from transformers import CLIPModel, CLIPProcessor
+
+    model, processor = CLIPModel.from_pretrained(str(folder)), CLIPProcessor.from_pretrained(str(folder))
+    inputs = processor(text=[label_text(group, v) for v in values], images=picture, return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        return model(**inputs).logits_per_image[0].softmax(-1).tolist()
+
+
+def test_an_uploaded_image_gets_subject_and_visual_style_with_the_models_confidence(db, tiny_clip):
+    image = _material()
+    tagging.image_autotag(image)
+    image.refresh_from_db()
+    with image.file.open("rb") as fh:
+        picture = Image.open(fh).convert("RGB")
+    styles = ["3d", "flat", "illustration", "photo"]
+    style_p = _softmax(tiny_clip, picture, "visual_style", styles)
+    best = max(range(4), key=lambda i: style_p[i])
+    assert image.tags["visual_style"] == [styles[best]]
+    assert image.tag_sources["visual_style"] == {"source": "auto", "confidence": pytest.approx(style_p[best], abs=1e-4)}
+    subjects = ["abstract", "chart", "coins", "gold", "person", "product", "scenery"]
+    subject_p = _softmax(tiny_clip, picture, "subject", subjects)
+    top = max(subject_p)
+    assert image.tags["subject"] == sorted(s for s, p in zip(subjects, subject_p, strict=True) if p >= 0.5 * top)
+    assert image.tag_sources["subject"]["confidence"] == pytest.approx(top, abs=1e-4)
+    assert image.tags["dominant_color"] == ["blue"]  # the pixel statistics still tag the rest
+
+
+def test_a_manual_visual_style_survives_and_subject_is_still_tagged(db, tiny_clip):
+    image = _material()
+    tagging.tags_set_manual(image, group="visual_style", values=["photo"])
+    tagging.image_autotag(image)
+    image.refresh_from_db()
+    assert image.tags["visual_style"] == ["photo"] and image.tag_sources["visual_style"]["source"] == "manual"
+    assert image.tag_sources["subject"]["source"] == "auto"
+
+
+def test_without_a_clip_folder_nothing_is_guessed_and_the_log_says_why(db, settings, caplog):
+    settings.GENERATION_CLIP_MODEL = "clip/absent"
+    classifier, note = clip_classifier()
+    assert classifier is None and "no CLIP model at" in note and "GENERATION_CLIP_MODEL" in note
+    image = _material()
+    tagging._clip_notes.clear()
+    with caplog.at_level(logging.INFO, logger="generation.tagging"):
+        tagging.image_autotag(image)
+    image.refresh_from_db()
+    assert "subject" not in image.tags and "visual_style" not in image.tags and image.tags["dominant_color"]
+    assert any("no CLIP model at" in r.getMessage() for r in caplog.records)
+
+
+def test_a_clip_folder_with_pickled_weights_is_refused(db, tiny_clip):
+    (tiny_clip / "pytorch_model.bin").write_bytes(b"not loaded")
+    classifier, note = clip_classifier()
+    assert classifier is None and "pickled weights (pytorch_model.bin)" in note
