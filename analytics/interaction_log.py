@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -346,6 +346,126 @@ def bandit_feedback(*, placement: Placement | None = None, placement_ids: Sequen
     frame = _feedback_frame(rows, clicked, converted)
     return BanditFeedback(frame=frame, placement=placement.slug if placement is not None else None,
                           buckets=tuple(buckets), since=since, until=until, capped=capped)
+
+
+# One tuple per logged impression in `training_impressions` chunks.
+TRAINING_COLUMNS = ("decision_id", "features", "context", "variant_id", "position", "decided_at", "served_bucket",
+                    "served_propensity", "candidates", "seq", "clicked")
+
+
+def training_impressions(*, placement_ids: Sequence[int] | None = None, decided_until: datetime | None = None,
+                         limit: int | None = None, chunk_rows: int = 50_000) -> Iterator[list[tuple]]:
+    """Logged impressions (of `placement_ids`, or of every placement) with their decision and click, in
+    chunks of at most `chunk_rows` tuples (TRAINING_COLUMNS: decision_id a UUID, features and context dicts,
+    decided_at aware, served_propensity as in FEEDBACK_COLUMNS, clicked 0/1), the most recent impression
+    first; only decisions made at or before `decided_until`; at most `limit` impressions (None: all).
+
+    Memory is one chunk: PostgreSQL reads through a named (server-side) cursor inside a transaction, which
+    works behind PgBouncer in transaction mode (no WITH HOLD); each chunk's clicks are one query on its
+    decision ids, from its oldest impression or decision on (less the clock slack `bandit_feedback` allows).
+    Repeated impressions of a variant in one decision all come back (`seq` tells them apart).
+    """
+    where, params = "e.type = 'impression'", list[Any]()
+    ids = list(placement_ids) if placement_ids is not None else None
+    if ids is not None:
+        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+        params += ids
+    postgres = connection.vendor == "postgresql"
+    if decided_until is not None:
+        where += " AND d.created_at <= %s"
+        params.append(decided_until if postgres else connection.ops.adapt_datetimefield_value(decided_until))
+    sql = ("SELECT e.decision_id, d.features, d.context, e.variant_id, e.position, d.created_at, d.items, "  # noqa: S608
+           "d.bucket, d.candidates, e.id, e.ts FROM analytics_event e "
+           f"JOIN ranking_decision d ON d.decision_id = e.decision_id WHERE {where} ORDER BY e.ts DESC, e.id DESC"
+           + (" LIMIT %s" if limit is not None else ""))
+    params += [limit] if limit is not None else []
+    with transaction.atomic():
+        if postgres:
+            connection.ensure_connection()
+            with connection.connection.cursor(name=f"training_{uuid.uuid4().hex}") as cursor:
+                cursor.itersize = chunk_rows
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(chunk_rows):
+                    yield _training_chunk(rows, ids)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(chunk_rows):
+                    yield _training_chunk(rows, ids)
+
+
+def _training_chunk(rows: list[tuple], placement_ids: list[int] | None) -> list[tuple]:
+    decision_ids = [r[0] if isinstance(r[0], uuid.UUID) else uuid.UUID(str(r[0])) for r in rows]
+    decided = [_aware(r[5]) for r in rows]
+    earliest = min(min(decided), min(_aware(r[10]) for r in rows)) - _CLICK_CLOCK_SLACK
+    clicked = _clicked_keys(sorted(set(decision_ids)), earliest, placement_ids)
+    out = []
+    for row, decision_id, decided_at in zip(rows, decision_ids, decided, strict=True):
+        variant_id = int(row[3])
+        item = next((it for it in _json(row[6]) or [] if isinstance(it, dict) and it.get("variant_id") == variant_id),
+                    None)
+        out.append((decision_id, _json(row[1]) or {}, _json(row[2]) or {}, variant_id, int(row[4]), decided_at,
+                    row[7], _positive(item.get("propensity")) if item is not None else None, int(row[8] or 0),
+                    int(row[9]), int((decision_id, variant_id) in clicked)))
+    return out
+
+
+def _aware(value: Any) -> datetime:
+    moment = _time(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite: naive UTC text
+
+
+def _clicked_keys(decision_ids: list[uuid.UUID], since: datetime,
+                  placement_ids: list[int] | None) -> set[tuple[uuid.UUID, int]]:
+    """(decision, variant) pairs among `decision_ids` with a click at or after `since`."""
+    where = "type = 'click' AND ts >= %s"
+    if placement_ids is not None:
+        where += f" AND placement_id IN ({', '.join(['%s'] * len(placement_ids))})" if placement_ids else " AND 1 = 0"
+    sql = f"SELECT DISTINCT decision_id, variant_id FROM analytics_event WHERE {where} AND decision_id "  # noqa: S608
+    found: list[tuple] = []
+    if connection.vendor == "postgresql":
+        with server_cursor() as cursor:
+            cursor.execute(sql + "= ANY(%s)", [since, *(placement_ids or []), decision_ids])
+            found = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            for start in range(0, len(decision_ids), 500):  # SQLite's limit on bound variables
+                batch = [d.hex for d in decision_ids[start:start + 500]]
+                cursor.execute(sql + f"IN ({', '.join(['%s'] * len(batch))})",
+                               [connection.ops.adapt_datetimefield_value(since), *(placement_ids or []), *batch])
+                found += cursor.fetchall()
+    return {(d if isinstance(d, uuid.UUID) else uuid.UUID(str(d)), int(v)) for d, v in found}
+
+
+def young_impressions_count(*, placement_ids: Sequence[int] | None = None, decided_after: datetime) -> int:
+    """Distinct (decision, variant) impressions of decisions made after `decided_after`: the rows training
+    leaves out while their clicks may still arrive."""
+    where = "e.type = 'impression' AND d.created_at > %s"
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(decided_after)]
+    if placement_ids is not None:
+        ids = list(placement_ids)
+        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+        params += ids
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM (SELECT DISTINCT e.decision_id, e.variant_id FROM analytics_event e "  # noqa: S608
+                       f"JOIN ranking_decision d ON d.decision_id = e.decision_id WHERE {where}) AS young", params)
+        return int(cursor.fetchone()[0])
+
+
+def impressions_available(*, placement_ids: Sequence[int] | None = None, decided_until: datetime | None = None) -> int:
+    """Logged impressions with a stored decision made at or before `decided_until` (every one when None)."""
+    where, params = "e.type = 'impression'", list[Any]()
+    if decided_until is not None:
+        where += " AND d.created_at <= %s"
+        params.append(connection.ops.adapt_datetimefield_value(decided_until))
+    if placement_ids is not None:
+        ids = list(placement_ids)
+        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+        params += ids
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM analytics_event e JOIN ranking_decision d "  # noqa: S608
+                       f"ON d.decision_id = e.decision_id WHERE {where}", params)
+        return int(cursor.fetchone()[0])
 
 
 def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],

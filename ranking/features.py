@@ -80,6 +80,20 @@ def build_spec(
                 values.setdefault(name, Counter())[_cat_value(value)] += 1
             else:
                 numbers.setdefault(name, []).append(float(value))
+    return spec_from_counts(kinds=kinds, values=values, numbers=numbers, variant_tags=variant_tags,
+                            variant_ids=variant_ids, variant_column=variant_column, variant_context=variant_context,
+                            context_vocabulary=context_vocabulary)
+
+
+def spec_from_counts(
+    *, kinds: Mapping[str, Counter], values: Mapping[str, Counter], numbers: Mapping[str, Sequence[float] | np.ndarray],
+    variant_tags: Iterable[Mapping[str, Iterable[str]]], variant_ids: Iterable[int] | None = None,
+    variant_column: bool = True, variant_context: Mapping[int, tuple[str | None, str | None]] | None = None,
+    context_vocabulary: Iterable[tuple[str | None, str | None]] = (),
+) -> dict[str, Any]:
+    """build_spec from the training rows' counts: per feature, how many rows had a category ("cat") or a
+    finite number ("num"), each category's count, and the finite numbers. Training's streamed rows count
+    these column by column (ranking.training.EncodedRows) and get the spec build_spec gives their dicts."""
     user = []
     for name in sorted(kinds):
         kind = kinds[name].most_common(1)[0][0]
@@ -89,7 +103,7 @@ def build_spec(
                 continue
             user.append({"name": name, "kind": "cat", "values": sorted(seen)})
         else:
-            user.append({"name": name, "kind": "num", "bins": _bin_edges(numbers.get(name, []))})
+            user.append({"name": name, "kind": "num", "bins": _bin_edges(numbers.get(name, ()))})
     tags = sorted({col for tags in variant_tags for col in tag_columns(tags)})
     ids = set(variant_ids) if variant_ids is not None else None
     if variant_context is not None:
@@ -135,13 +149,14 @@ def context_codes(spec: Mapping[str, Any], variant_codes_: np.ndarray | None) ->
     return out
 
 
-def _bin_edges(values: Sequence[float]) -> list[float]:
+def _bin_edges(values: Sequence[float] | np.ndarray) -> list[float]:
     """Interior quantile cut points of a number (distinct, at most NUMBER_BINS - 1), from training rows."""
-    if not values:
+    numbers = np.asarray(values, dtype=np.float64)
+    if not len(numbers):
         return []
-    qs = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0, 1, NUMBER_BINS + 1)[1:-1])
+    qs = np.quantile(numbers, np.linspace(0, 1, NUMBER_BINS + 1)[1:-1])
     edges = sorted({float(q) for q in qs})
-    lo = min(values)
+    lo = float(numbers.min())
     return [e for e in edges if e > lo]
 
 

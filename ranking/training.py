@@ -12,11 +12,10 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +24,7 @@ from analytics import interaction_log
 from creative.models import StyleVariant
 
 from . import features as F
+from .feature_columns import ColumnBuilder, FeatureColumns
 from .gate import champion_numbers
 from .models import ModelVersion
 
@@ -38,7 +38,7 @@ class TrainingError(Exception):
 
 @dataclass
 class TrainingData:
-    feature_rows: list[dict[str, Any]]
+    feature_rows: Sequence[dict[str, Any]]  # a list of dicts, or FeatureColumns when read from the log
     variant_ids: np.ndarray
     positions: np.ndarray
     labels: np.ndarray
@@ -49,6 +49,8 @@ class TrainingData:
     immature_kept: int = 0  # young rows used anyway because too few older ones remained
     # variant id → (placement slug, surface): the general model's placement and surface features
     context_by_variant: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    # How the rows were read: the sampling rule when the log exceeded KALEIDO_TRAINING_MAX_ROWS, and the counts.
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -71,51 +73,129 @@ def default_click_window_s() -> float:
 
 
 def collect_rows(*, placement_ids: Sequence[int] | None = None, click_window_s: float | None = None,
-                 now: datetime | None = None, min_mature: int = 0) -> TrainingData:
-    """Every logged impression with its decision's features and whether it was clicked, in time order.
+                 now: datetime | None = None, min_mature: int = 0, max_rows: int | None = None,
+                 chunk_rows: int | None = None) -> TrainingData:
+    """Logged impressions with their decision's features and whether they were clicked, in time order.
 
     Label maturity: a decision younger than the click window may still get its click, so its impressions
     are left out altogether (keeping only its early clicks would bias the click rate up) as long as at
     least `min_mature` older rows remain. A log that is nearly all that young (a demo, a test, a
     system switched on minutes ago) is used whole, and `immature_kept` says how many rows were young.
+
+    Streamed: the log is read `chunk_rows` impressions at a time (KALEIDO_TRAINING_CHUNK_ROWS) and each
+    chunk is encoded into numpy columns (ranking.feature_columns) before the next is read, so memory is
+    the arrays plus one chunk, never a dict per impression. At most `max_rows` (KALEIDO_TRAINING_MAX_ROWS;
+    0: no cap) are read: the most recent impressions (by impression time) of the rows that would be used;
+    `sampling` on the result states the rule and the counts.
     """
     window = default_click_window_s() if click_window_s is None else click_window_s
-    # Every bucket, every impression: the interaction log owns the join of decisions and events.
-    frame = interaction_log.bandit_feedback(placement_ids=placement_ids, buckets=(), limit=None).frame
-    if len(frame):  # one row per (decision, variant), the first impression stored
-        frame = frame.sort_values("seq", kind="stable").drop_duplicates(["decision_id", "variant_id"])
-    clip = settings.KALEIDO_IPS_CLIP
-    feature_rows = [F.row_features(f, c) for f, c in zip(frame["features"], frame["context"], strict=True)]
-    vids = [int(v) for v in frame["variant_id"]]
-    positions = [int(p) for p in frame["position"]]
-    labels = [int(c) for c in frame["clicked"]]
-    # The weight uses the bucket that served the row and the propensity its decision stored.
-    weights = [ips_weight(bucket=bucket, propensity=None if pd.isna(p) else float(p), candidates=int(c), clip=clip)
-               for bucket, p, c in zip(frame["served_bucket"], frame["served_propensity"], frame["candidates"],
-                                       strict=True)]
-    times = [t.to_pydatetime() for t in frame["decided_at"]]
-    order = sorted(range(len(times)), key=times.__getitem__)
+    cap = settings.KALEIDO_TRAINING_MAX_ROWS if max_rows is None else max_rows
+    limit = int(cap) if cap and cap > 0 else None
+    chunk = int(chunk_rows or settings.KALEIDO_TRAINING_CHUNK_ROWS)
+    cutoff = (now or timezone.now()) - timedelta(seconds=window) if window > 0 else None
+    read = _read_log(placement_ids, decided_until=cutoff, limit=limit, chunk_rows=chunk)
     dropped = kept = 0
-    if window > 0 and times:
-        cutoff = (now or timezone.now()) - timedelta(seconds=window)
-        mature = [i for i in order if times[i] <= cutoff]
-        if len(mature) >= max(min_mature, 1):
-            dropped, order = len(order) - len(mature), mature
-        else:
-            kept = len(order) - len(mature)
-    variant_rows = StyleVariant.objects.filter(id__in=set(vids)).values_list("id", "tags", "placement__slug",
-                                                                             "placement__surface")
+    decided_until = cutoff
+    if cutoff is not None:
+        if len(read.keep) >= max(min_mature, 1):
+            dropped = interaction_log.young_impressions_count(placement_ids=placement_ids, decided_after=cutoff)
+        else:  # too few mature rows: the whole log, young rows included
+            read = _read_log(placement_ids, decided_until=None, limit=limit, chunk_rows=chunk)
+            decided_until = None
+            kept = int((read.micros[read.keep] > _micros(cutoff)).sum())
+    order = read.keep
+    capped = limit is not None and read.read == limit
+    sampling: dict[str, Any] = {
+        "rule": SAMPLING_RULE if capped else "none: every impression",
+        "max_rows": limit, "chunk_rows": chunk, "chunks": read.chunks, "rows_read": read.read, "rows": int(len(order)),
+        "rows_available": (interaction_log.impressions_available(placement_ids=placement_ids,
+                                                                 decided_until=decided_until)
+                           if capped else read.read),
+    }
+    vids = read.variant_ids[order]
+    variant_rows = StyleVariant.objects.filter(id__in=set(vids.tolist())).values_list(
+        "id", "tags", "placement__slug", "placement__surface")
     tags = {vid: t for vid, t, _, _ in variant_rows}
     contexts = {vid: (slug, surface) for vid, _, slug, surface in variant_rows}
     return TrainingData(
-        feature_rows=[feature_rows[i] for i in order],
-        variant_ids=np.array([vids[i] for i in order], dtype=np.int64),
-        positions=np.array([positions[i] for i in order], dtype=np.float64),
-        labels=np.array([labels[i] for i in order], dtype=np.float64),
-        weights=np.array([weights[i] for i in order], dtype=np.float64),
-        times=[times[i] for i in order],
+        feature_rows=read.columns.finish(order),
+        variant_ids=vids, positions=read.positions[order], labels=read.labels[order], weights=read.weights[order],
+        times=[_EPOCH + timedelta(microseconds=m) for m in read.micros[order].tolist()],
         tags_by_variant=tags, immature_dropped=dropped, immature_kept=kept, context_by_variant=contexts,
+        sampling=sampling,
     )
+
+
+SAMPLING_RULE = ("most recent: the KALEIDO_TRAINING_MAX_ROWS most recent impressions (by impression time) of the "
+                 "rows training would use; older ones are left out, weights unchanged")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass
+class _LogRead:
+    """What one streamed read of the log kept, as arrays in the order read (most recent first), and `keep`:
+    the indices of the rows training uses (each (decision, variant)'s first impression), in time order."""
+    columns: ColumnBuilder
+    variant_ids: np.ndarray
+    positions: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    micros: np.ndarray  # decision time, microseconds since the epoch
+    keep: np.ndarray
+    read: int  # impressions read (repeats included)
+    chunks: list[int]  # impressions per chunk fetched
+
+
+def _read_log(placement_ids: Sequence[int] | None, *, decided_until: datetime | None, limit: int | None,
+              chunk_rows: int) -> _LogRead:
+    clip = settings.KALEIDO_IPS_CLIP
+    columns = ColumnBuilder()
+    parts: list[tuple[np.ndarray, ...]] = []
+    chunks: list[int] = []
+    for rows in interaction_log.training_impressions(placement_ids=placement_ids, decided_until=decided_until,
+                                                     limit=limit, chunk_rows=chunk_rows):
+        chunks.append(len(rows))
+        columns.add([F.row_features(r[1], r[2]) for r in rows])
+        decision = np.array([r[0].int for r in rows], dtype=object)
+        parts.append((
+            (decision >> 64).astype(np.uint64), (decision & 0xFFFFFFFFFFFFFFFF).astype(np.uint64),
+            np.array([r[3] for r in rows], dtype=np.int64), np.array([r[4] for r in rows], dtype=np.float64),
+            np.array([r[10] for r in rows], dtype=np.float64),
+            # The weight uses the bucket that served the row and the propensity its decision stored.
+            np.array([ips_weight(bucket=r[6], propensity=r[7], candidates=r[8], clip=clip) for r in rows]),
+            np.array([_micros(r[5]) for r in rows], dtype=np.int64), np.array([r[9] for r in rows], dtype=np.int64),
+        ))
+    high, low, vids, positions, labels, weights, micros, seq = (
+        np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=dtype)
+        for i, dtype in enumerate((np.uint64, np.uint64, np.int64, np.float64, np.float64, np.float64, np.int64,
+                                   np.int64)))
+    # One row per (decision, variant): its first impression stored; then decision time, storage order.
+    by_key = np.lexsort((seq, vids, low, high))
+    first = np.ones(len(by_key), dtype=bool)
+    if len(by_key):
+        first[1:] = ((high[by_key][1:] != high[by_key][:-1]) | (low[by_key][1:] != low[by_key][:-1])
+                     | (vids[by_key][1:] != vids[by_key][:-1]))
+    keep = by_key[first]
+    keep = keep[np.lexsort((seq[keep], micros[keep]))]
+    return _LogRead(columns=columns, variant_ids=vids, positions=positions, labels=labels, weights=weights,
+                    micros=micros, keep=keep, read=len(vids), chunks=chunks)
+
+
+def build_spec(rows: Sequence[Mapping[str, Any]], **spec_options: Any) -> dict[str, Any]:
+    """features.build_spec on the training rows, dicts or streamed columns (the same counts either way)."""
+    if isinstance(rows, FeatureColumns):
+        kinds, values, numbers = rows.counts()
+        return F.spec_from_counts(kinds=kinds, values=values, numbers=numbers, **spec_options)
+    return F.build_spec(feature_rows=rows, **spec_options)
+
+
+def user_codes(spec: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """features.user_codes on dicts or streamed columns."""
+    return rows.user_codes(spec) if isinstance(rows, FeatureColumns) else F.user_codes(spec, rows)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -436,10 +516,10 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
     if general:
         context = {**(variant_context or {}), **(data.context_by_variant or {})}
         vocabulary = [context.get(v, (None, None)) for v in train_ids]
-    spec = F.build_spec(feature_rows=data.feature_rows[tr], variant_tags=all_tags,
-                        variant_ids=set(data.variant_ids.tolist()) if use_variant_id else train_ids,
-                        variant_column=use_variant_id, variant_context=context, context_vocabulary=vocabulary)
-    users = F.user_codes(spec, data.feature_rows)
+    spec = build_spec(data.feature_rows[tr], variant_tags=all_tags,
+                      variant_ids=set(data.variant_ids.tolist()) if use_variant_id else train_ids,
+                      variant_column=use_variant_id, variant_context=context, context_vocabulary=vocabulary)
+    users = user_codes(spec, data.feature_rows)
     unique_ids = sorted(set(data.variant_ids.tolist()))
     tag_rows = F.tag_matrix(spec, [data.tags_by_variant.get(v) for v in unique_ids])
     tags = tag_rows[np.searchsorted(unique_ids, data.variant_ids)]
@@ -567,10 +647,13 @@ class TrainResult:
     train_seconds: float
     activated: bool
     gate: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)  # how the rows were read (collect_rows); stored if empty
 
     def summary(self) -> dict[str, Any]:
+        sampling = self.sampling or (ModelVersion.objects.filter(version=self.model_version)
+                                     .values_list("params", flat=True).first() or {}).get("sampling", {})
         return {"model_version": self.model_version, "auc": self.auc, "logloss": self.logloss, "rows": self.rows,
-                "activated": self.activated, "gate": self.gate}
+                "activated": self.activated, "gate": self.gate, "sampling": sampling}
 
 
 def train(*, placement=None, algo: str = "auto", general: bool = False, use_variant_id: bool = False,
@@ -621,7 +704,8 @@ def train(*, placement=None, algo: str = "auto", general: bool = False, use_vari
             scope=ModelVersion.Scope.GENERAL if general else ModelVersion.Scope.DEDICATED,
             algo=fitted.algo, artefact="", artefact_sha256="", feature_spec=fitted.spec,
             params={**fitted.params, "clicks": clicks, "gate": gate_numbers,
-                    "immature_dropped": data.immature_dropped, "immature_kept": data.immature_kept},
+                    "immature_dropped": data.immature_dropped, "immature_kept": data.immature_kept,
+                    "sampling": data.sampling},
             data_from=data.times[0], data_to=data.times[-1], rows=len(y),
             positive_rate=float(y.mean()), train_seconds=time.perf_counter() - started, **fitted.metrics,
         )
