@@ -137,9 +137,9 @@ class AttributionApi(APIView):
                                OpenApiParameter("tag_group", str, required=True),
                                OpenApiParameter("buckets", str), OpenApiParameter("min_support", int),
                                OpenApiParameter("days", int)],
-                   responses={200: answers.AttributionSerializer})
+                   responses={200: answers.AttributionSerializer, **error_answers(400)})
     def get(self, request, slug: str):
-        from .attribution import attribution_grid, split_buckets
+        from .attribution import HighCardinalityFeature, attribution_grid, split_buckets
 
         placement = placement_by_slug(slug)
         params = self.InputSerializer(data=request.query_params)
@@ -149,9 +149,12 @@ class AttributionApi(APIView):
         unknown = sorted(set(buckets) - set(BUCKETS))
         if unknown:
             raise serializers.ValidationError({"buckets": [f"Unknown bucket(s): {', '.join(unknown)}."]})
-        return Response(attribution_grid(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
-                                         buckets=buckets, min_support=data.get("min_support"),
-                                         days=data.get("days")))
+        try:
+            grid = attribution_grid(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
+                                    buckets=buckets, min_support=data.get("min_support"), days=data.get("days"))
+        except HighCardinalityFeature as exc:  # a feature with a value per user is not a segment
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
+        return Response(grid)
 
 
 class IdentifiabilityApi(APIView):

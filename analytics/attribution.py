@@ -47,7 +47,10 @@ def numeric_edges(name: str, values: pd.Series) -> list[float]:
     """Readable band edges: the usual age bands, else quintile edges rounded to two significant digits."""
     if name.lower() == "age":
         return AGE_EDGES
-    qs = np.nanquantile(values.astype(float), [0.2, 0.4, 0.6, 0.8])
+    numbers = values.astype(float).to_numpy()
+    qs = np.nanquantile(numbers, [0.2, 0.4, 0.6, 0.8])
+    present = numbers[~np.isnan(numbers)]
+    counts = bool(np.all(np.mod(present, 1) == 0))  # every value a whole number (float.is_integer)
     edges = []
     for q in qs:
         if q <= 0:
@@ -55,27 +58,91 @@ def numeric_edges(name: str, values: pd.Series) -> list[float]:
         else:
             digits = -int(math.floor(math.log10(abs(q)))) + 1
             rounded = round(float(q), digits)
-        if values.dropna().astype(float).apply(float.is_integer).all():
+        if counts:
             rounded = float(math.ceil(q))
         if not edges or rounded > edges[-1]:
             edges.append(rounded)
     return edges or [float(values.median())]
 
 
-def segment_column(frame: pd.DataFrame, feature: str) -> pd.Series:
+def _object_array(values: list[Any] | np.ndarray) -> np.ndarray:
+    """A 1-d object array of `values` as they are (lists stay elements, not a second axis)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def _list_like(value: Any) -> bool:
+    return isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+class _Distinct:
+    """The distinct objects of an object column (by identity) and each row's code into them: per-row work
+    on dicts the interaction log shares between rows (a user's features, a variant's tags) is done once
+    per distinct dict and spread back with numpy."""
+
+    def __init__(self, column: pd.Series):
+        objects = column.to_numpy(dtype=object)
+        codes, _ = pd.factorize(np.fromiter(map(id, objects), dtype=np.int64, count=len(objects)))
+        self.codes = codes.astype(np.int64)
+        _, first = np.unique(self.codes, return_index=True)
+        self.objects = objects[first]
+        self.index = column.index
+
+    def spread(self, values: list[Any] | np.ndarray) -> pd.Series:
+        """One value per distinct object → a row column (object dtype, the column's index)."""
+        return pd.Series(_object_array(values)[self.codes], index=self.index, dtype=object)
+
+
+def _raw_values(features: _Distinct, feature: str) -> list[Any]:
+    return [f.get(feature) if isinstance(f, dict) else None for f in features.objects]
+
+
+def segment_column(frame: pd.DataFrame, feature: str, *, features: _Distinct | None = None) -> pd.Series:
     """Each impression's segment value for `feature` (numbers binned into readable bands)."""
-    raw = frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None)
-    numeric = raw.map(is_numeric)
-    if numeric.any() and numeric[raw.notna()].all():
-        values = raw[numeric].astype(float)
-        edges = numeric_edges(feature, values)
+    features = features or _Distinct(frame["features"])
+    raw = _raw_values(features, feature)
+    numeric_d = np.array([is_numeric(v) for v in raw], dtype=bool)
+    present_d = ~pd.isna(_object_array(raw))
+    if numeric_d.any() and numeric_d[present_d].all():
+        numeric = numeric_d[features.codes]
+        number_d = np.array([float(v) if n else math.nan for v, n in zip(raw, numeric_d, strict=True)])
+        numbers = number_d[features.codes][numeric]
+        edges = numeric_edges(feature, pd.Series(numbers))
         # Labels carry the bands' real bounds: closed integer bands for counts, half-open for the rest.
-        integer = bool(np.all(np.mod(values.to_numpy(), 1) == 0))
+        integer = bool(np.all(np.mod(numbers, 1) == 0))
         labels = np.array(band_labels(edges, integer=integer), dtype=object)
-        out = pd.Series([None] * len(raw), index=raw.index, dtype=object)
-        out[numeric] = labels[np.searchsorted(np.asarray(edges, dtype=float), values.to_numpy(), side="right")]
-        return out
-    return raw.map(lambda v: None if v is None else ("true" if v is True else "false" if v is False else str(v)))
+        out = np.full(len(numeric), None, dtype=object)
+        out[numeric] = labels[np.searchsorted(np.asarray(edges, dtype=float), numbers, side="right")]
+        return pd.Series(out, index=features.index, dtype=object)
+    return features.spread([None if v is None else ("true" if v is True else "false" if v is False else str(v))
+                            for v in raw])
+
+
+def max_segment_levels() -> int:
+    """KALEIDO_SEGMENT_MAX_LEVELS: the most values a user feature may have, after numbers are binned, to
+    be a segment. A feature with a value per user (a device id, a postcode) would make a grid of one-user
+    segments: nothing to test, and a cost that grows with the users."""
+    return int(getattr(settings, "KALEIDO_SEGMENT_MAX_LEVELS", DEFAULT_SEGMENT_MAX_LEVELS))
+
+
+DEFAULT_SEGMENT_MAX_LEVELS = 50
+
+
+class HighCardinalityFeature(ValueError):
+    """A grid asked for on a feature with more values than a segment may have (answered 400)."""
+
+    field = "segment"
+
+
+def _skip_reason(feature: str, levels: int, limit: int) -> str:
+    return (f"{feature} has {levels:,} distinct values, more than KALEIDO_SEGMENT_MAX_LEVELS = {limit}: not a "
+            f"segment (group it into at most {limit} values before sending it, or raise the setting).")
 
 
 def _weights(frame: pd.DataFrame) -> np.ndarray:
@@ -99,18 +166,66 @@ class _Columns:
         self.frame = frame
         self.y = frame["clicked"].astype(float).to_numpy()
         self.w = _weights(frame)
+        self.features = _Distinct(frame["features"])
+        self._tags = _Distinct(frame["tags"])
         self._segments: dict[str, pd.Series] = {}
         self._groups: dict[str, pd.Series] = {}
+        self._encoded_tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
 
     def segment(self, feature: str) -> pd.Series:
         if feature not in self._segments:
-            self._segments[feature] = segment_column(self.frame, feature)
+            self._segments[feature] = segment_column(self.frame, feature, features=self.features)
         return self._segments[feature]
+
+    def raw(self, feature: str) -> pd.Series:
+        """Each impression's value of `feature` as sent (None where absent)."""
+        return self.features.spread(_raw_values(self.features, feature))
+
+    def levels(self, feature: str) -> int:
+        """How many segment values `feature` has in this frame."""
+        return int(self.segment(feature).nunique())
 
     def group(self, group: str) -> pd.Series:
         if group not in self._groups:
-            self._groups[group] = self.frame["tags"].map(lambda t: (t or {}).get(group) or [])
+            self._groups[group] = self._tags.spread([(t or {}).get(group) or [] for t in self._tags.objects])
         return self._groups[group]
+
+    def encoded_tags(self, group: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """findings.encode_tags of the group's column, exploded once per distinct tag set."""
+        if group not in self._encoded_tags:
+            per_object = []
+            for tags in self._tags.objects:  # as pandas' explode().dropna().astype(str) reads the lists
+                listed = (tags or {}).get(group) or []
+                per_object.append([str(v) for v in (listed if _list_like(listed) else [listed]) if not _missing(v)])
+            values = sorted({v for tags in per_object for v in tags})
+            position = {v: i for i, v in enumerate(values)}
+            lengths = np.array([len(tags) for tags in per_object], dtype=np.int64)
+            flat = np.array([position[v] for tags in per_object for v in tags], dtype=np.int64)
+            starts = np.cumsum(lengths) - lengths
+            repeats = lengths[self._tags.codes]
+            rows = np.repeat(np.arange(len(repeats), dtype=np.int64), repeats)
+            within = np.arange(int(repeats.sum()), dtype=np.int64) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+            codes = flat[np.repeat(starts[self._tags.codes], repeats) + within] if len(flat) else flat
+            self._encoded_tags[group] = (rows, codes, values)
+        return self._encoded_tags[group]
+
+    def feature_names(self) -> list[str]:
+        return sorted({k for f in self.features.objects if isinstance(f, dict) for k in f})
+
+    def group_names(self) -> list[str]:
+        return sorted({g for t in self._tags.objects for g in (t or {})})
+
+    def bounded(self, features: list[str], limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+        """(the features that can be segments, the skipped ones with their level count and the reason)."""
+        limit = max_segment_levels() if limit is None else limit
+        kept, skipped = [], []
+        for feature in features:
+            levels = self.levels(feature)
+            if levels > limit:
+                skipped.append({"feature": feature, "levels": levels, "reason": _skip_reason(feature, levels, limit)})
+            else:
+                kept.append(feature)
+        return kept, skipped
 
 
 def _cells(columns: _Columns, feature: str, group: str, min_support: int) -> list[dict]:
@@ -197,27 +312,24 @@ def _finding(cell: dict) -> dict:
             "impressions": cell["impressions"], "q_value": cell["q_value"]}
 
 
-def _frame_features(frame: pd.DataFrame) -> list[str]:
-    return sorted({k for f in frame["features"] if isinstance(f, dict) for k in f})
-
-
-def _frame_groups(frame: pd.DataFrame) -> list[str]:
-    return sorted({g for t in frame["tags"] for g in (t or {})})
-
-
 def preference_analysis(*, frame: pd.DataFrame, min_support: int, features: list[str] | None = None,
-                        tag_groups: list[str] | None = None, columns: _Columns | None = None) -> dict[str, Any]:
+                        tag_groups: list[str] | None = None, columns: _Columns | None = None,
+                        max_levels: int | None = None) -> dict[str, Any]:
     """Relative preferences of every feature × tag group of `frame`, FDR-controlled as one pooled list
-    (see analytics.findings). Cached by the frame's content: an analyst reading grid after grid of one
-    placement pays for the pooled analysis once, and new impressions change the key."""
+    (see analytics.findings). Features with more than `max_levels` segment values (default
+    KALEIDO_SEGMENT_MAX_LEVELS) are not segments: they are left out of the pool and listed in the
+    answer's `skipped_features` with the reason. Cached by the frame's content: an analyst reading grid
+    after grid of one placement pays for the pooled analysis once, and new impressions change the key."""
     from .findings import analyse
 
-    features = features or _frame_features(frame)
-    tag_groups = tag_groups or _frame_groups(frame)
-    key = _analysis_key(frame, min_support, features, tag_groups)
+    columns = columns or _Columns(frame)
+    features, skipped = columns.bounded(features or columns.feature_names(), max_levels)
+    tag_groups = tag_groups or columns.group_names()
+    key = _analysis_key(frame, min_support, features, tag_groups, columns.w)
 
     def compute() -> dict[str, Any]:
-        return analyse(columns or _Columns(frame), features=features, tag_groups=tag_groups, min_support=min_support)
+        return {**analyse(columns, features=features, tag_groups=tag_groups, min_support=min_support),
+                "skipped_features": skipped}
 
     if key is None:
         return compute()
@@ -230,15 +342,17 @@ _analyses: TwoLevelCache[dict[str, Any]] = TwoLevelCache("attribution analyses",
                                                          shared_s=ANALYSIS_CACHE_S)
 
 
-def _analysis_key(frame: pd.DataFrame, min_support: int, features: list[str], tag_groups: list[str]) -> str | None:
+def _analysis_key(frame: pd.DataFrame, min_support: int, features: list[str], tag_groups: list[str],
+                  weights: np.ndarray | None = None) -> str | None:
     if not {"decision_id", "user_id", "clicked", "variant_id"} <= set(frame.columns):
         return None
     import hashlib
 
     content = pd.util.hash_pandas_object(frame[["decision_id", "user_id", "clicked", "variant_id"]].astype(str), index=False)
     digest = hashlib.sha256(content.to_numpy().tobytes())
-    digest.update(repr((min_support, features, tag_groups, _weights(frame).sum())).encode())
-    return f"kaleido:attribution:v1:{digest.hexdigest()}"
+    total = (_weights(frame) if weights is None else weights).sum()
+    digest.update(repr((min_support, features, tag_groups, total)).encode())
+    return f"kaleido:attribution:v2:{digest.hexdigest()}"
 
 
 _RELATIVE_FIELDS = ("relative_preference", "relative_preference_ci", "rest_normalized_preference", "aliased_with")
@@ -255,21 +369,31 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
                      min_support: int | None = None, days: int | None = None,
                      frame: pd.DataFrame | None = None) -> dict[str, Any]:
     """The grid of one user feature × one tag group: each cell's marginal normalized preference and its
-    relative preference (against everyone else), and the findings of the pooled list that are in this grid."""
+    relative preference (against everyone else), and the findings of the pooled list that are in this grid.
+
+    Raises HighCardinalityFeature when `segment` has more than KALEIDO_SEGMENT_MAX_LEVELS values (numbers
+    are binned first, so only text features can): a grid of near one-user segments says nothing. The
+    features the pooled list leaves out for the same reason are in `skipped_features`."""
     buckets = buckets or ["random"]
     min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
     columns = _Columns(frame)
+    limit = max_segment_levels()
+    if len(frame) and columns.levels(segment) > limit:
+        raise HighCardinalityFeature(_skip_reason(segment, columns.levels(segment), limit))
     cells = _cells(columns, segment, tag_group, min_support) if len(frame) else []
     findings: list[dict] = []
     explained: list[dict] = []
     notes: list[str] = []
     aliases: list[list[str]] = []
+    skipped: list[dict] = []
+    if len(frame):
+        skipped = columns.bounded(columns.feature_names(), limit)[1]
     if cells:
-        features = sorted(set(_frame_features(frame)) | {segment})
-        groups = sorted(set(_frame_groups(frame)) | {tag_group})
+        features = sorted(set(columns.feature_names()) | {segment})
+        groups = sorted(set(columns.group_names()) | {tag_group})
         analysis = preference_analysis(frame=frame, min_support=min_support, features=features, tag_groups=groups,
-                                       columns=columns)
+                                       columns=columns, max_levels=limit)
         relative = {(c["segment_value"], c["tag_value"]): c for c in analysis["grids"].get((segment, tag_group), [])}
         for cell in cells:
             found = relative.get((cell["segment_value"], cell["tag_value"]), {})
@@ -292,7 +416,7 @@ def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buck
             "weighting": "none" if set(buckets) <= {"random"} else "inverse_propensity",
             "impressions": int(len(frame)), "min_support": min_support, "cells": cells, "findings": findings,
             "marginal_findings": _adjust_and_find(cells), "explained_findings": explained,
-            "aliases": aliases, "notes": notes,
+            "aliases": aliases, "notes": notes, "skipped_features": skipped,
             "method": MARGINAL_NOTE}
 
 

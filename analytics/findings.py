@@ -43,8 +43,6 @@ from .segments import band_order, segment_phrase
 FDR = 0.05
 FAMILY_ALPHA = 0.05
 MIN_EFFECT = 0.10
-# Dense per-user arrays are built for this many (user, cell) entries at a time.
-_CHUNK_ENTRIES = 2_000_000
 
 
 def tag_key(group: str, value: str) -> str:
@@ -82,36 +80,77 @@ def encode_tags(tag_lists: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]
     return rows, pd.Categorical(exploded, categories=values).codes.astype(np.int64), values
 
 
-def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
-                    tags: tuple[np.ndarray, np.ndarray, list[str]], y: np.ndarray, w: np.ndarray,
-                    *, feature: str, group: str, min_support: int) -> list[dict]:
-    """Every segment × tag cell of one grid with its relative preference, interval and p-value.
+class Profiles:
+    """The rows of one analysis summed by profile: a user together with the segment the row falls in for
+    every feature (a user whose features never change is one profile). Every per-user and per-cell sum the
+    grids need is a sum over profiles, so each grid costs in profiles × tag values, not in rows; and the
+    per-user sums are kept sparse (a user's own segments and tags), never a users × segments array.
 
-    `users`: each row's user code (0 … U-1); `segments`: encode_segments; `tags`: encode_tags."""
-    seg_all, seg_values = segments
-    tag_rows, tag_codes, tag_values = tags
-    ok = (seg_all >= 0) & np.isfinite(w)
-    keep = ok[tag_rows] if len(tag_rows) else np.zeros(0, dtype=bool)
-    if not ok.any() or not keep.any():
+    `users`: each row's user code (0 … U-1); `segments`: feature -> encode_segments of the rows; `w`:
+    weights (rows with a non-finite weight are left out); `tags`: group -> encode_tags."""
+
+    def __init__(self, users: np.ndarray, segments: dict[str, tuple[np.ndarray, list[str]]],
+                 tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], y: np.ndarray, w: np.ndarray):
+        usable = np.isfinite(w)
+        key = users.astype(np.int64)
+        for codes, _values in segments.values():  # one factorize per feature: codes stay small
+            key = pd.factorize(key * (len(_values) + 1) + (codes + 1))[0].astype(np.int64)
+        key = np.where(usable, key, -1)
+        present = key >= 0
+        self.code, self.row = np.full(len(key), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        profile, first = np.unique(key[present], return_index=True)
+        self.code[present] = np.searchsorted(profile, key[present])
+        self.row = np.flatnonzero(present)[first]  # a row of each profile: its user and segments
+        P = len(profile)
+        weights = np.where(usable, w, 0.0)
+        rows = np.flatnonzero(present)
+        at = self.code[rows]
+        self.size = P
+        self.user = users[self.row].astype(np.int64)
+        self.n = np.bincount(at, weights=weights[rows], minlength=P)
+        self.c = np.bincount(at, weights=(weights * y)[rows], minlength=P)
+        self.k = np.bincount(at, minlength=P).astype(float)
+        self.segments = segments
+        self.by_group: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        for group, (tag_rows, tag_codes, tag_values) in tags.items():
+            T = len(tag_values)
+            in_profile = self.code[tag_rows] >= 0 if len(tag_rows) else np.zeros(0, dtype=bool)
+            r, t = tag_rows[in_profile], tag_codes[in_profile]
+            flat = self.code[r] * T + t
+
+            def by(values: np.ndarray, flat: np.ndarray = flat, T: int = T) -> np.ndarray:
+                return np.bincount(flat, weights=values, minlength=P * T).reshape(P, T)
+
+            self.by_group[group] = (by(weights[r]), by((weights * y)[r]), by(np.ones(len(r))), by(y[r].astype(float)))
+
+
+def relative_cells(profiles: Profiles, tags: tuple[np.ndarray, np.ndarray, list[str]], *, feature: str, group: str,
+                   min_support: int) -> list[dict]:
+    """Every segment × tag cell of one grid with its relative preference, interval and p-value."""
+    seg_all, seg_values = profiles.segments[feature]
+    tag_values = tags[2]
+    S, T = len(seg_values), len(tag_values)
+    if not profiles.size or not T:
         return []
-    # Rows outside the grid (no segment, no weight) stay in the arrays with zero weight.
-    weights = np.where(ok, w, 0.0)
-    clicks = weights * y
-    ones = ok.astype(float)
-    seg_code = np.where(ok, seg_all, 0)
-    row, tag_code = tag_rows[keep], tag_codes[keep]
-    S, T, U = len(seg_values), len(tag_values), int(users.max()) + 1
-    n_users = len(np.unique(users[ok]))
+    seg_p = seg_all[profiles.row]
+    ok = seg_p >= 0
+    if not ok.any():
+        return []
+    n_pt, c_pt, k_pt, y_pt = (a[ok] for a in profiles.by_group[group])
+    if not k_pt.any():
+        return []
+    seg, user = seg_p[ok], profiles.user[ok]
+    n_p, c_p, k_p = profiles.n[ok], profiles.c[ok], profiles.k[ok]
 
     def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-        return np.bincount(index, weights=values, minlength=size).astype(float)
+        return np.bincount(index.ravel(), weights=values.ravel(), minlength=size).astype(float)
 
-    n_s, c_s, k_s = by(seg_code, weights, S), by(seg_code, clicks, S), by(seg_code, ones, S)
-    cell = seg_code[row] * T + tag_code
-    n_st = by(cell, weights[row], S * T).reshape(S, T)
-    c_st = by(cell, clicks[row], S * T).reshape(S, T)
-    k_st = by(cell, ones[row], S * T).reshape(S, T)
-    clicks_st = by(cell, (y * ones)[row], S * T).reshape(S, T)
+    cell_of = seg[:, None] * T + np.arange(T)[None, :]  # each profile's row of cells
+    n_s, c_s, k_s = by(seg, n_p, S), by(seg, c_p, S), by(seg, k_p, S)
+    n_st = by(cell_of, n_pt, S * T).reshape(S, T)
+    c_st = by(cell_of, c_pt, S * T).reshape(S, T)
+    k_st = by(cell_of, k_pt, S * T).reshape(S, T)
+    clicks_st = by(cell_of, y_pt, S * T).reshape(S, T)
     n, c = n_s.sum(), c_s.sum()
     n_t, c_t, k_t = n_st.sum(0), c_st.sum(0), k_st.sum(0)
     n_rs, c_rs = n - n_s, c - c_s
@@ -139,35 +178,8 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
             "c": e, "n": -e * q_rn,
         }
     coef = {k: np.where(valid, v, 0.0) for k, v in coef.items()}
-    variance = np.zeros((S, T))
-    order = np.argsort(users, kind="stable")
-    users_sorted = users[order]
-    exploded_user = users[row]
-    e_order = np.argsort(exploded_user, kind="stable")
-    e_users_sorted = exploded_user[e_order]
-    block = max(1, _CHUNK_ENTRIES // (S * T))
-    for start in range(0, U, block):
-        stop = min(U, start + block)
-        B = stop - start
-        lo, hi = np.searchsorted(users_sorted, [start, stop])
-        idx = order[lo:hi]
-        u_local = users[idx] - start
-        un_s = by(u_local * S + seg_code[idx], weights[idx], B * S).reshape(B, S)
-        uc_s = by(u_local * S + seg_code[idx], clicks[idx], B * S).reshape(B, S)
-        elo, ehi = np.searchsorted(e_users_sorted, [start, stop])
-        eidx = e_order[elo:ehi]
-        r = row[eidx]
-        eu_local = users[r] - start
-        flat = eu_local * (S * T) + seg_code[r] * T + tag_code[eidx]
-        un_st = by(flat, weights[r], B * S * T).reshape(B, S, T)
-        uc_st = by(flat, clicks[r], B * S * T).reshape(B, S, T)
-        un_t, uc_t = un_st.sum(1), uc_st.sum(1)
-        un, uc = un_s.sum(1), uc_s.sum(1)
-        influence = (coef["c_st"] * uc_st + coef["n_st"] * un_st
-                     + coef["c_t"] * uc_t[:, None, :] + coef["n_t"] * un_t[:, None, :]
-                     + coef["c_s"] * uc_s[:, :, None] + coef["n_s"] * un_s[:, :, None]
-                     + coef["c"] * uc[:, None, None] + coef["n"] * un[:, None, None])
-        variance += (influence ** 2).sum(0)
+    variance = _sum_of_squared_influences(coef, user, seg, n_p, c_p, n_pt, c_pt, S, T)
+    n_users = len(np.unique(user))
     variance *= n_users / max(n_users - 1, 1)
     out = []
     for s, segment in enumerate(seg_values):
@@ -192,6 +204,64 @@ def _relative_cells(users: np.ndarray, segments: tuple[np.ndarray, list[str]],
                 "p_value": p_value, "supported": supported, "segments_in_grid": S,
             })
     return out
+
+
+# The eight per-user sums a user's influence on a cell (s, t) is made of, each with its level: the user's
+# (s, t) cell, their tag t, their segment s, their total.
+_TERMS = (("c_st", "st", 0), ("n_st", "st", 1), ("c_t", "t", 0), ("n_t", "t", 1), ("c_s", "s", 0),
+          ("n_s", "s", 1), ("c", "g", 0), ("n", "g", 1))
+
+
+def _sum_of_squared_influences(coef: dict[str, np.ndarray], user: np.ndarray, seg: np.ndarray, n_p: np.ndarray,
+                               c_p: np.ndarray, n_pt: np.ndarray, c_pt: np.ndarray, S: int, T: int) -> np.ndarray:
+    """Σ over users of influence_u(s, t)², for every cell at once.
+
+    influence_u(s, t) = Σ_a coef_a(s, t) · x_a(u, s, t) over the eight sums x of _TERMS, so its square
+    summed over users is Σ_a Σ_b coef_a coef_b · M_ab(s, t) with M_ab = Σ_u x_a x_b: second moments of the
+    users' sums, each a sum over what a user has (their segments, their tags, their cells, or a scalar), so
+    the cost is linear in the users' profiles, never users × cells."""
+    # The user's (segment) entries: profiles of one user in one segment summed.
+    us_key = user * S + seg
+    us_keys, us_of_profile = np.unique(us_key, return_inverse=True)
+    us_user, us_seg = us_keys // S, us_keys % S
+    E = len(us_keys)
+    U = int(user.max()) + 1
+
+    def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+        return np.bincount(index.ravel(), weights=values.ravel(), minlength=size)
+
+    x_s = (by(us_of_profile, c_p, E), by(us_of_profile, n_p, E))  # (E,)
+    x_st = (by(us_of_profile[:, None] * T + np.arange(T), c_pt, E * T).reshape(E, T),
+            by(us_of_profile[:, None] * T + np.arange(T), n_pt, E * T).reshape(E, T))  # (E, T)
+    x_g = (by(us_user, x_s[0], U), by(us_user, x_s[1], U))  # (U,)
+    x_t = (by(us_user[:, None] * T + np.arange(T), x_st[0], U * T).reshape(U, T),
+           by(us_user[:, None] * T + np.arange(T), x_st[1], U * T).reshape(U, T))  # (U, T)
+    cells = us_seg[:, None] * T + np.arange(T)  # each (user, segment) entry's row of cells
+
+    def moment(a: tuple[str, int], b: tuple[str, int]) -> np.ndarray:
+        """M_ab(s, t), as an array that broadcasts to (S, T)."""
+        (la, ia), (lb, ib) = sorted([a, b], key=lambda x: "st t s g".split().index(x[0]))
+        pair = (la, lb)
+        if la == "st":  # over the users' cells (s, t): the other sum is the same user's at its level
+            other = {"st": x_st[ib], "t": x_t[ib][us_user], "s": np.repeat(x_s[ib][:, None], T, axis=1),
+                     "g": np.repeat(x_g[ib][us_user][:, None], T, axis=1)}[lb]
+            return by(cells, x_st[ia] * other, S * T).reshape(S, T)
+        if pair == ("t", "s"):  # a user's tag t with each of their segments s
+            return by(cells, x_t[ia][us_user] * x_s[ib][:, None], S * T).reshape(S, T)
+        if la == "t":  # (t, t) or (t, g): one value per tag
+            other = x_t[ib] if lb == "t" else x_g[ib][:, None]
+            return (x_t[ia] * other).sum(0)[None, :]
+        if la == "s":  # (s, s) or (s, g): one value per segment
+            other = x_s[ib] if lb == "s" else x_g[ib][us_user]
+            return by(us_seg, x_s[ia] * other, S)[:, None]
+        return np.array([[float((x_g[ia] * x_g[ib]).sum())]])
+
+    variance = np.zeros((S, T))
+    for i, (name_a, level_a, part_a) in enumerate(_TERMS):
+        for name_b, level_b, part_b in _TERMS[i:]:
+            term = coef[name_a] * coef[name_b] * moment((level_a, part_a), (level_b, part_b))
+            variance += term if name_a == name_b else 2 * term
+    return np.maximum(variance, 0.0)  # a sum of squares: rounding below zero is zero
 
 
 def _logit(q: np.ndarray) -> np.ndarray:
@@ -235,15 +305,18 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
     users = (pd.factorize(frame["user_id"].astype(str))[0] if "user_id" in frame
              else np.arange(len(frame))).astype(np.int64)
     tag_groups = list(tag_groups)
-    encoded_tags = {group: encode_tags(columns.group(group).reset_index(drop=True)) for group in tag_groups}
+    features = list(features)
+    encoded_tags = {group: columns.encoded_tags(group) if hasattr(columns, "encoded_tags")
+                    else encode_tags(columns.group(group).reset_index(drop=True)) for group in tag_groups}
     grids: dict[tuple[str, str], list[dict]] = {}
     families: list[dict] = []
-    encoded_segments: dict[str, tuple[np.ndarray, list[str]]] = {}
+    encoded_segments = {feature: encode_segments(columns.segment(feature).reset_index(drop=True))
+                        for feature in features}
+    profiles = Profiles(users, encoded_segments, encoded_tags, columns.y, columns.w)
     for feature in features:
-        segments = encoded_segments[feature] = encode_segments(columns.segment(feature).reset_index(drop=True))
         for group in tag_groups:
-            cells = _relative_cells(users, segments, encoded_tags[group], columns.y, columns.w, feature=feature,
-                                    group=group, min_support=min_support)
+            cells = relative_cells(profiles, encoded_tags[group], feature=feature, group=group,
+                                   min_support=min_support)
             for cell in cells:
                 key = (cell["tag_group"], cell["tag_value"])
                 cell["aliased_with"] = [tag_key(*k) for k in alias_members.get(alias_of.get(key, key), []) if k != key]
@@ -296,7 +369,8 @@ def conditioning_strata(columns: Any, feature: str, bins: int = 20) -> np.ndarra
     readable bands are too coarse: a threshold inside a band leaves confounding behind), else its values."""
     from .segments import is_numeric
 
-    raw = columns.frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None)
+    raw = (columns.raw(feature) if hasattr(columns, "raw")
+           else columns.frame["features"].map(lambda f: f.get(feature) if isinstance(f, dict) else None))
     numeric = raw.map(is_numeric)
     if numeric.any() and numeric[raw.notna()].all():
         values = pd.to_numeric(raw, errors="coerce")

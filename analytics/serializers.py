@@ -199,6 +199,12 @@ class FindingSerializer(serializers.Serializer):
                                          "own findings on this tag account for this one.")
 
 
+class SkippedFeatureSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    levels = serializers.IntegerField(help_text="Distinct values in the impressions read.")
+    reason = serializers.CharField()
+
+
 class AttributionSerializer(serializers.Serializer):
     placement = serializers.CharField()
     segment = serializers.CharField()
@@ -219,6 +225,10 @@ class AttributionSerializer(serializers.Serializer):
     aliases = serializers.ListField(child=serializers.ListField(child=serializers.CharField()), required=False,
                                     help_text="Sets of group=value tags always shown together.")
     notes = serializers.ListField(child=serializers.CharField(), required=False)
+    skipped_features = SkippedFeatureSerializer(many=True, required=False,
+                                                help_text="User features that are not segments: more distinct "
+                                                          "values than KALEIDO_SEGMENT_MAX_LEVELS (numbers are "
+                                                          "binned first). Left out of the pooled findings.")
     method = serializers.CharField(required=False, help_text="Which fields are the marginal view.")
 
 

@@ -16,7 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--min-support", type=int, default=None)
 
     def handle(self, *args, placement, segment=None, tag_group=None, buckets="random", min_support=None, **opts):
-        from analytics.attribution import attribution_grid, split_buckets, top_findings
+        from analytics.attribution import (
+            HighCardinalityFeature,
+            attribution_grid,
+            split_buckets,
+            top_findings,
+        )
 
         try:
             found = placement_by_slug(placement)
@@ -26,8 +31,11 @@ class Command(BaseCommand):
         if segment or tag_group:
             if not (segment and tag_group):
                 raise CommandError("--segment and --tag-group go together.")
-            grid = attribution_grid(placement=found, segment=segment, tag_group=tag_group, buckets=chosen,
-                                    min_support=min_support)
+            try:
+                grid = attribution_grid(placement=found, segment=segment, tag_group=tag_group, buckets=chosen,
+                                        min_support=min_support)
+            except HighCardinalityFeature as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write(json.dumps(grid, indent=2, ensure_ascii=False))
             return
         from analytics.identifiability import catalogue_identifiability

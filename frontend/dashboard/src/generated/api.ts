@@ -327,6 +327,8 @@ export interface components {
             /** @description Sets of group=value tags always shown together. */
             aliases?: string[][];
             notes?: string[];
+            /** @description User features that are not segments: more distinct values than KALEIDO_SEGMENT_MAX_LEVELS (numbers are binned first). Left out of the pooled findings. */
+            skipped_features?: components["schemas"]["SkippedFeature"][];
             /** @description Which fields are the marginal view. */
             method?: string;
         };
@@ -1395,6 +1397,12 @@ export interface components {
             q_value: number | null;
             significant: boolean;
         };
+        SkippedFeature: {
+            feature: string;
+            /** @description Distinct values in the impressions read. */
+            levels: number;
+            reason: string;
+        };
         /**
          * @description * `banner` - Banner
          *     * `card` - Card
@@ -1605,6 +1613,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Attribution"];
+                };
+            };
+            /** @description Invalid request: `errors` names each offending field and its messages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
                 };
             };
         };
