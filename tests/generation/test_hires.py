@@ -60,3 +60,28 @@ def test_with_the_pass_turned_off_the_image_keeps_its_own_resolution(tiny_model,
     job = services.job_run(job_id=services.job_create(kit=kit, width=56, height=32, seed=4).pk)
     material = job.images.get()
     assert (material.width, material.height) == (53, 32) and material.provenance["hires"] is None
+
+
+def test_an_outpainted_material_for_a_large_banner_keeps_its_product_through_the_pass(tiny_model, settings):
+    import io
+
+    from generation.engine import reset_backends
+    from generation.provenance import reproduce
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    settings.GENERATION_HIRES_STRENGTH = 0.35
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 48), (200, 30, 30)).save(buffer, format="PNG")
+    banner = CreativeKitFactory(placement=PlacementFactory(slug="large-banner", width=160, height=80))
+    job = services.job_run(job_id=services.job_create(
+        kit=banner, init_image=buffer.getvalue(), outpaint=True, strength=1.0, width=64, height=32, seed=3).pk)
+    assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    material = job.images.get()
+    pixels = _pixels(material)
+    assert pixels.shape == (80, 160, 3) and material.provenance["hires"]["size"] == [160, 80]
+    # The square material sits in the middle (32 px of 64 → 80 px of 160): kept under the mask, not redrawn; only
+    # the Lanczos enlargement of the kept pixels rings by a few levels near the seam.
+    assert np.abs(pixels[25:55, 65:95].astype(int) - [200, 30, 30]).max() <= 6
+    assert np.abs(pixels[:, :10].astype(int) - [200, 30, 30]).mean() > 30  # the painted margins
+    reset_backends()
+    assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
