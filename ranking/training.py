@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -309,6 +310,9 @@ def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, thr
     # LightGBM refuses ':' and other JSON characters in names; the readable names live in the spec.
     names = [f"f{i}" for i in range(x.shape[1])]
     cats = F.categorical_indices(spec)
+    client = dask_client()
+    if client is not None:
+        return _fit_lightgbm_on_dask(client, params, x=x, y=y, w=w, names=names, cats=cats, rows=rows, rounds=rounds)
     if rounds is not None:
         fit = rows or tr
         booster = lgb.train(params, lgb.Dataset(x[fit], y[fit], weight=w[fit], feature_name=names,
@@ -318,10 +322,76 @@ def fit_lightgbm(*, x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: dict, thr
     dtrain = lgb.Dataset(x[tr], y[tr], weight=w[tr], feature_name=names, categorical_feature=cats,
                          free_raw_data=False)
     dvalid = lgb.Dataset(x[va], y[va], weight=w[va], reference=dtrain)
-    booster = lgb.train(params, dtrain, num_boost_round=600, valid_sets=[dvalid],
-                        callbacks=[lgb.early_stopping(40, verbose=False)])
+    booster = lgb.train(params, dtrain, num_boost_round=MAX_ROUNDS, valid_sets=[dvalid],
+                        callbacks=[lgb.early_stopping(PATIENCE, verbose=False)])
     params["best_iteration"] = int(booster.best_iteration or booster.current_iteration())
     return booster, params
+
+
+MAX_ROUNDS, PATIENCE = 600, 40  # boosting rounds at most; early stopping after this many without a gain
+_dask_clients: dict[str, Any] = {}
+
+
+def dask_client() -> Any:
+    """A distributed.Client on KALEIDO_DASK_SCHEDULER (one per address and process), or None: fit locally."""
+    address = settings.KALEIDO_DASK_SCHEDULER
+    if not address:
+        return None
+    client = _dask_clients.get(address)
+    if client is None or client.status != "running":
+        from distributed import Client
+
+        client = _dask_clients[address] = Client(address, set_as_default=False)
+    return client
+
+
+def _fit_lightgbm_on_dask(client: Any, params: dict[str, Any], *, x: np.ndarray, y: np.ndarray, w: np.ndarray,
+                          names: list[str], cats: list[int], rows: slice | None, rounds: int | None
+                          ) -> tuple[Any, dict]:
+    """fit_lightgbm on the cluster (lightgbm.dask, data-parallel over its workers) with the same parameters.
+
+    lightgbm.dask has no early stopping (each worker would judge its own part of the validation rows), so
+    the forest is grown to MAX_ROUNDS and cut where lgb.early_stopping would have stopped: the validation
+    log loss (weighted, as LightGBM's metric) tree by tree, the best round before PATIENCE rounds without
+    a gain."""
+    import dask.array as da
+    import lightgbm as lgb
+
+    tr, va, _ = split_indices(len(y))
+    fit = rows or tr if rounds is not None else tr
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    xs, ys, ws = x[fit], y[fit], w[fit]
+    part = max(1, math.ceil(len(ys) / workers))
+    # Threads are each worker's own (lightgbm.dask ignores num_threads); every other parameter is the same.
+    same = {k: v for k, v in params.items() if k != "num_threads"}
+    model = lgb.DaskLGBMClassifier(client=client, n_estimators=rounds or MAX_ROUNDS, **same)
+    with warnings.catch_warnings():  # the estimator's own n_jobs default, which lightgbm.dask replaces
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        model.fit(da.from_array(xs, chunks=(part, xs.shape[1])), da.from_array(ys, chunks=part),
+                  sample_weight=da.from_array(ws, chunks=part), feature_name=names, categorical_feature=cats)
+    booster = model.to_local().booster_
+    best = rounds or _early_stopped_round(booster, x[va], y[va], w[va])
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    booster.best_iteration = best
+    params = {**params, "best_iteration": best,
+              "distributed": {"engine": "lightgbm.dask", "scheduler": settings.KALEIDO_DASK_SCHEDULER,
+                              "workers": workers}}
+    return booster, params
+
+
+def _early_stopped_round(booster: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> int:
+    """The round lgb.early_stopping(PATIENCE) keeps: the first with the lowest weighted validation log loss,
+    looking no further than PATIENCE rounds past the best."""
+    raw = np.zeros(len(y))
+    best, best_loss = 1, math.inf
+    for i in range(booster.num_trees()):
+        raw += booster.predict(x, raw_score=True, start_iteration=i, num_iteration=1)
+        loss = weighted_logloss(y, 1 / (1 + np.exp(-raw)), w)
+        if loss < best_loss:
+            best, best_loss = i + 1, loss
+        elif i + 1 - best >= PATIENCE:
+            break
+    return best
 
 
 def fit_logreg(*, users: np.ndarray, tags: np.ndarray, positions: np.ndarray, y: np.ndarray, w: np.ndarray,
