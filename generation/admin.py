@@ -456,4 +456,8 @@ class GenerationJobAdmin(RoleAdmin):
     def autotag_kits(self, request, queryset):
         kits = CreativeKit.objects.filter(pk__in=queryset.values("kit_id"))
         tagged = sum(kit_autotag(kit) for kit in kits)
-        self.message_user(request, f"{tagged} material(s) tagged; manual tags were kept.")
+        from .clip_tagger import clip_classifier
+
+        classifier, note = clip_classifier()
+        self.message_user(request, f"{tagged} material(s) tagged; manual tags were kept. {note}",
+                          level=messages.SUCCESS if classifier is not None else messages.WARNING)

@@ -85,3 +85,17 @@ def test_a_clip_folder_with_pickled_weights_is_refused(db, tiny_clip):
     (tiny_clip / "pytorch_model.bin").write_bytes(b"not loaded")
     classifier, note = clip_classifier()
     assert classifier is None and "pickled weights (pytorch_model.bin)" in note
+
+
+def test_the_auto_tag_action_says_when_no_clip_model_is_there(staff_client, settings):
+    from django.urls import reverse
+
+    from generation.models import GenerationJob
+
+    settings.GENERATION_CLIP_MODEL = "clip/absent"
+    image = _material()
+    job = GenerationJob.objects.create(kit=image.kit, backend="procedural", mixes=[{}])
+    response = staff_client.post(reverse("admin:generation_generationjob_changelist"),
+                                 {"action": "autotag_kits", "_selected_action": [job.pk]}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("material(s) tagged" in m and "no CLIP model at" in m for m in shown)
