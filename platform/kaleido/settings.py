@@ -213,6 +213,9 @@ KALEIDO_DECISION_RETENTION_DAYS = env_int("KALEIDO_DECISION_RETENTION_DAYS", 400
 # s an event whose decision is not stored yet is held (not counted anywhere) before it is dropped
 KALEIDO_EVENT_LATE_DECISION_S = env_float("KALEIDO_EVENT_LATE_DECISION_S", 120.0)
 KALEIDO_ATTRIBUTION_MIN_SUPPORT = env_int("KALEIDO_ATTRIBUTION_MIN_SUPPORT", 150)
+# The most values (numbers binned first) a user feature may have to be an attribution segment; features with
+# more (a device id, a postcode) are skipped by the findings and refused as a grid's segment.
+KALEIDO_SEGMENT_MAX_LEVELS = env_int("KALEIDO_SEGMENT_MAX_LEVELS", 50)
 CELERY_BEAT_SCHEDULE["analytics-refresh-rollups"] = {"task": "analytics.tasks.refresh_rollups_task",
                                                      "schedule": env_float("KALEIDO_ROLLUP_EVERY_S", 60.0)}
 CELERY_BEAT_SCHEDULE["analytics-event-partitions"] = {"task": "analytics.tasks.maintain_partitions_task",
