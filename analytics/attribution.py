@@ -106,32 +106,34 @@ def _raw_values(features: _Distinct, feature: str) -> list[Any]:
 def segment_column(frame: pd.DataFrame, feature: str, *, features: _Distinct | None = None) -> pd.Series:
     """Each impression's segment value for `feature` (numbers binned into readable bands)."""
     features = features or _Distinct(frame["features"])
+    return features.spread(_segment_labels(features, feature))
+
+
+def _segment_labels(features: _Distinct, feature: str) -> np.ndarray:
+    """The segment value of each distinct features dict (None: no segment); numeric bands are cut at the
+    impressions' quantiles, each dict counted as often as its rows."""
     raw = _raw_values(features, feature)
     numeric_d = np.array([is_numeric(v) for v in raw], dtype=bool)
     present_d = ~pd.isna(_object_array(raw))
     if numeric_d.any() and numeric_d[present_d].all():
-        numeric = numeric_d[features.codes]
         number_d = np.array([float(v) if n else math.nan for v, n in zip(raw, numeric_d, strict=True)])
-        numbers = number_d[features.codes][numeric]
+        numbers = number_d[features.codes][numeric_d[features.codes]]
         edges = numeric_edges(feature, pd.Series(numbers))
         # Labels carry the bands' real bounds: closed integer bands for counts, half-open for the rest.
         integer = bool(np.all(np.mod(numbers, 1) == 0))
         labels = np.array(band_labels(edges, integer=integer), dtype=object)
-        out = np.full(len(numeric), None, dtype=object)
-        out[numeric] = labels[np.searchsorted(np.asarray(edges, dtype=float), numbers, side="right")]
-        return pd.Series(out, index=features.index, dtype=object)
-    return features.spread([None if v is None else ("true" if v is True else "false" if v is False else str(v))
-                            for v in raw])
+        out = np.full(len(raw), None, dtype=object)
+        out[numeric_d] = labels[np.searchsorted(np.asarray(edges, dtype=float), number_d[numeric_d], side="right")]
+        return out
+    return _object_array([None if v is None else ("true" if v is True else "false" if v is False else str(v))
+                          for v in raw])
 
 
 def max_segment_levels() -> int:
     """KALEIDO_SEGMENT_MAX_LEVELS: the most values a user feature may have, after numbers are binned, to
     be a segment. A feature with a value per user (a device id, a postcode) would make a grid of one-user
     segments: nothing to test, and a cost that grows with the users."""
-    return int(getattr(settings, "KALEIDO_SEGMENT_MAX_LEVELS", DEFAULT_SEGMENT_MAX_LEVELS))
-
-
-DEFAULT_SEGMENT_MAX_LEVELS = 50
+    return int(settings.KALEIDO_SEGMENT_MAX_LEVELS)
 
 
 class HighCardinalityFeature(ValueError):
@@ -171,11 +173,18 @@ class _Columns:
         self._segments: dict[str, pd.Series] = {}
         self._groups: dict[str, pd.Series] = {}
         self._encoded_tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+        self._encoded_segments: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._segment_labels: dict[str, np.ndarray] = {}
 
     def segment(self, feature: str) -> pd.Series:
         if feature not in self._segments:
-            self._segments[feature] = segment_column(self.frame, feature, features=self.features)
+            self._segments[feature] = self.features.spread(self._labels(feature))
         return self._segments[feature]
+
+    def _labels(self, feature: str) -> np.ndarray:
+        if feature not in self._segment_labels:
+            self._segment_labels[feature] = _segment_labels(self.features, feature)
+        return self._segment_labels[feature]
 
     def raw(self, feature: str) -> pd.Series:
         """Each impression's value of `feature` as sent (None where absent)."""
@@ -183,7 +192,35 @@ class _Columns:
 
     def levels(self, feature: str) -> int:
         """How many segment values `feature` has in this frame."""
-        return int(self.segment(feature).nunique())
+        return len(self.encoded_segment(feature)[1])
+
+    def encoded_segment(self, feature: str) -> tuple[np.ndarray, list[str]]:
+        """findings.encode_segments of the feature's segment column, by hashing instead of sorting text."""
+        if feature not in self._encoded_segments:
+            codes, uniques = pd.factorize(self._labels(feature))  # per distinct features dict
+            codes = codes[self.features.codes]
+            text = [str(u) for u in uniques]
+            order = sorted(range(len(text)), key=lambda i: (band_order(text[i]), text[i]))
+            rank = np.empty(len(text), dtype=np.int64)
+            rank[order] = np.arange(len(text), dtype=np.int64)
+            codes = codes.astype(np.int64)
+            self._encoded_segments[feature] = (np.where(codes >= 0, rank[np.maximum(codes, 0)], -1),
+                                               [text[i] for i in order])
+        return self._encoded_segments[feature]
+
+    def aliased_tag_sets(self) -> list[list[tuple[str, str]]]:
+        """findings.aliased_tag_sets of the frame's tags, read once per distinct tag set: two tag values are
+        on the same impressions exactly when they are, as often, on the same distinct tag sets."""
+        on: dict[tuple[str, str], dict[int, int]] = {}
+        for code, served in enumerate(self._tags.objects):
+            for group, values in (served or {}).items():
+                for value in values or []:
+                    counts = on.setdefault((group, str(value)), {})
+                    counts[code] = counts.get(code, 0) + 1
+        by_signature: dict[tuple[tuple[int, int], ...], list[tuple[str, str]]] = {}
+        for key, counts in on.items():
+            by_signature.setdefault(tuple(sorted(counts.items())), []).append(key)
+        return [sorted(keys) for keys in by_signature.values() if len(keys) > 1]
 
     def group(self, group: str) -> pd.Series:
         if group not in self._groups:

@@ -111,34 +111,46 @@ class Profiles:
         self.c = np.bincount(at, weights=(weights * y)[rows], minlength=P)
         self.k = np.bincount(at, minlength=P).astype(float)
         self.segments = segments
-        self.by_group: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        # Every tag group's values side by side (a cell's statistics involve its own tag value and the
+        # segment's totals only, so all groups of a feature are computed in one pass).
+        self.tag_slices: dict[str, slice] = {}
+        sums: list[list[np.ndarray]] = [[], [], [], []]
+        start = 0
         for group, (tag_rows, tag_codes, tag_values) in tags.items():
             T = len(tag_values)
             in_profile = self.code[tag_rows] >= 0 if len(tag_rows) else np.zeros(0, dtype=bool)
             r, t = tag_rows[in_profile], tag_codes[in_profile]
             flat = self.code[r] * T + t
-
-            def by(values: np.ndarray, flat: np.ndarray = flat, T: int = T) -> np.ndarray:
-                return np.bincount(flat, weights=values, minlength=P * T).reshape(P, T)
-
-            self.by_group[group] = (by(weights[r]), by((weights * y)[r]), by(np.ones(len(r))), by(y[r].astype(float)))
+            for i, values in enumerate((weights[r], (weights * y)[r], np.ones(len(r)), y[r].astype(float))):
+                sums[i].append(np.bincount(flat, weights=values, minlength=P * T).reshape(P, T))
+            self.tag_slices[group] = slice(start, start + T)
+            start += T
+        self.n_pt, self.c_pt, self.k_pt, self.y_pt = (np.concatenate(a, axis=1) if a else np.zeros((P, 0))
+                                                      for a in sums)
 
 
 def relative_cells(profiles: Profiles, tags: tuple[np.ndarray, np.ndarray, list[str]], *, feature: str, group: str,
                    min_support: int) -> list[dict]:
     """Every segment × tag cell of one grid with its relative preference, interval and p-value."""
+    return grids_of_feature(profiles, {group: tags}, feature=feature, min_support=min_support)[group]
+
+
+def grids_of_feature(profiles: Profiles, tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *, feature: str,
+                     min_support: int) -> dict[str, list[dict]]:
+    """relative_cells of `feature` with every tag group of `tags`, in one pass over the profiles."""
     seg_all, seg_values = profiles.segments[feature]
-    tag_values = tags[2]
-    S, T = len(seg_values), len(tag_values)
+    groups = list(tags)
+    columns = np.concatenate([np.arange(profiles.tag_slices[g].start, profiles.tag_slices[g].stop) for g in groups]) \
+        if groups else np.zeros(0, dtype=np.int64)
+    S, T = len(seg_values), len(columns)
+    empty: dict[str, list[dict]] = {g: [] for g in groups}
     if not profiles.size or not T:
-        return []
+        return empty
     seg_p = seg_all[profiles.row]
     ok = seg_p >= 0
     if not ok.any():
-        return []
-    n_pt, c_pt, k_pt, y_pt = (a[ok] for a in profiles.by_group[group])
-    if not k_pt.any():
-        return []
+        return empty
+    n_pt, c_pt, k_pt, y_pt = (a[ok][:, columns] for a in (profiles.n_pt, profiles.c_pt, profiles.k_pt, profiles.y_pt))
     seg, user = seg_p[ok], profiles.user[ok]
     n_p, c_p, k_p = profiles.n[ok], profiles.c[ok], profiles.k[ok]
 
@@ -181,28 +193,42 @@ def relative_cells(profiles: Profiles, tags: tuple[np.ndarray, np.ndarray, list[
     variance = _sum_of_squared_influences(coef, user, seg, n_p, c_p, n_pt, c_pt, S, T)
     n_users = len(np.unique(user))
     variance *= n_users / max(n_users - 1, 1)
-    out = []
-    for s, segment in enumerate(seg_values):
-        for t, tag in enumerate(tag_values):
-            supported = bool(valid[s, t] and min(k_st[s, t], k_t[t] - k_st[s, t], k_sn[s, t], k_rn[s, t]) >= min_support
-                             and variance[s, t] > 0)
-            ratio = math.exp(log_ratio[s, t]) if valid[s, t] else None
-            ci: list[float | None] = [None, None]
-            p_value = None
-            if supported:
-                se = math.sqrt(variance[s, t])
-                ci = [math.exp(log_ratio[s, t] - stats.Z95 * se), math.exp(log_ratio[s, t] + stats.Z95 * se)]
-                p_value = float(2 * stats.sps.norm.sf(abs(log_ratio[s, t]) / se))
-            seg_pref = q_st[s, t] / q_s[s, 0] if valid[s, t] else None
-            rest_pref = q_rst[s, t] / q_rs[s, 0] if valid[s, t] else None
-            out.append({
-                "segment_feature": feature, "segment_value": str(segment), "tag_group": group, "tag_value": tag,
-                "impressions": int(k_st[s, t]), "clicks": int(clicks_st[s, t]),
-                "segment_impressions": int(k_s[s]), "rest_impressions": int(k_t[t] - k_st[s, t]),
-                "normalized_preference": _f(seg_pref), "rest_normalized_preference": _f(rest_pref),
-                "relative_preference": _f(ratio), "relative_preference_ci": [_f(ci[0]), _f(ci[1])],
-                "p_value": p_value, "supported": supported, "segments_in_grid": S,
-            })
+    se = np.sqrt(variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_values = 2 * stats.sps.norm.sf(np.abs(log_ratio) / se)
+    out: dict[str, list[dict]] = {}
+    offset = 0
+    for group in groups:
+        tag_values = tags[group][2]
+        width = len(tag_values)
+        cells: list[dict] = []
+        out[group] = cells
+        if not k_pt[:, offset:offset + width].any():  # no impression of this group among the rows
+            offset += width
+            continue
+        for s, segment in enumerate(seg_values):
+            for j, tag in enumerate(tag_values):
+                t = offset + j
+                supported = bool(valid[s, t] and min(k_st[s, t], k_t[t] - k_st[s, t], k_sn[s, t], k_rn[s, t])
+                                 >= min_support and variance[s, t] > 0)
+                ratio = math.exp(log_ratio[s, t]) if valid[s, t] else None
+                ci: list[float | None] = [None, None]
+                p_value = None
+                if supported:
+                    ci = [math.exp(log_ratio[s, t] - stats.Z95 * se[s, t]),
+                          math.exp(log_ratio[s, t] + stats.Z95 * se[s, t])]
+                    p_value = float(p_values[s, t])
+                seg_pref = q_st[s, t] / q_s[s, 0] if valid[s, t] else None
+                rest_pref = q_rst[s, t] / q_rs[s, 0] if valid[s, t] else None
+                cells.append({
+                    "segment_feature": feature, "segment_value": str(segment), "tag_group": group, "tag_value": tag,
+                    "impressions": int(k_st[s, t]), "clicks": int(clicks_st[s, t]),
+                    "segment_impressions": int(k_s[s]), "rest_impressions": int(k_t[t] - k_st[s, t]),
+                    "normalized_preference": _f(seg_pref), "rest_normalized_preference": _f(rest_pref),
+                    "relative_preference": _f(ratio), "relative_preference_ci": [_f(ci[0]), _f(ci[1])],
+                    "p_value": p_value, "supported": supported, "segments_in_grid": S,
+                })
+        offset += width
     return out
 
 
@@ -237,22 +263,24 @@ def _sum_of_squared_influences(coef: dict[str, np.ndarray], user: np.ndarray, se
     x_t = (by(us_user[:, None] * T + np.arange(T), x_st[0], U * T).reshape(U, T),
            by(us_user[:, None] * T + np.arange(T), x_st[1], U * T).reshape(U, T))  # (U, T)
     cells = us_seg[:, None] * T + np.arange(T)  # each (user, segment) entry's row of cells
+    x_t_of_entry = (x_t[0][us_user], x_t[1][us_user])  # (E, T): the entry's user's tag sums
+    x_g_of_entry = (x_g[0][us_user], x_g[1][us_user])  # (E,)
 
     def moment(a: tuple[str, int], b: tuple[str, int]) -> np.ndarray:
         """M_ab(s, t), as an array that broadcasts to (S, T)."""
         (la, ia), (lb, ib) = sorted([a, b], key=lambda x: "st t s g".split().index(x[0]))
         pair = (la, lb)
         if la == "st":  # over the users' cells (s, t): the other sum is the same user's at its level
-            other = {"st": x_st[ib], "t": x_t[ib][us_user], "s": np.repeat(x_s[ib][:, None], T, axis=1),
-                     "g": np.repeat(x_g[ib][us_user][:, None], T, axis=1)}[lb]
+            other = (x_st[ib] if lb == "st" else x_t_of_entry[ib] if lb == "t" else x_s[ib][:, None] if lb == "s"
+                     else x_g_of_entry[ib][:, None])
             return by(cells, x_st[ia] * other, S * T).reshape(S, T)
         if pair == ("t", "s"):  # a user's tag t with each of their segments s
-            return by(cells, x_t[ia][us_user] * x_s[ib][:, None], S * T).reshape(S, T)
+            return by(cells, x_t_of_entry[ia] * x_s[ib][:, None], S * T).reshape(S, T)
         if la == "t":  # (t, t) or (t, g): one value per tag
             other = x_t[ib] if lb == "t" else x_g[ib][:, None]
             return (x_t[ia] * other).sum(0)[None, :]
         if la == "s":  # (s, s) or (s, g): one value per segment
-            other = x_s[ib] if lb == "s" else x_g[ib][us_user]
+            other = x_s[ib] if lb == "s" else x_g_of_entry[ib]
             return by(us_seg, x_s[ia] * other, S)[:, None]
         return np.array([[float((x_g[ia] * x_g[ib]).sum())]])
 
@@ -299,7 +327,7 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
     Returns {"grids": {(feature, group): cells}, "findings": [...], "aliases": [...], "families": {...}}.
     """
     frame = columns.frame
-    aliases = aliased_tag_sets(frame["tags"])
+    aliases = columns.aliased_tag_sets() if hasattr(columns, "aliased_tag_sets") else aliased_tag_sets(frame["tags"])
     alias_of = {key: keys[0] for keys in aliases for key in keys}
     alias_members = {keys[0]: keys for keys in aliases}
     users = (pd.factorize(frame["user_id"].astype(str))[0] if "user_id" in frame
@@ -310,13 +338,13 @@ def analyse(columns: Any, *, features: Iterable[str], tag_groups: Iterable[str],
                     else encode_tags(columns.group(group).reset_index(drop=True)) for group in tag_groups}
     grids: dict[tuple[str, str], list[dict]] = {}
     families: list[dict] = []
-    encoded_segments = {feature: encode_segments(columns.segment(feature).reset_index(drop=True))
-                        for feature in features}
+    encoded_segments = {feature: columns.encoded_segment(feature) if hasattr(columns, "encoded_segment")
+                        else encode_segments(columns.segment(feature).reset_index(drop=True)) for feature in features}
     profiles = Profiles(users, encoded_segments, encoded_tags, columns.y, columns.w)
     for feature in features:
+        by_group = grids_of_feature(profiles, encoded_tags, feature=feature, min_support=min_support)
         for group in tag_groups:
-            cells = relative_cells(profiles, encoded_tags[group], feature=feature, group=group,
-                                   min_support=min_support)
+            cells = by_group[group]
             for cell in cells:
                 key = (cell["tag_group"], cell["tag_value"])
                 cell["aliased_with"] = [tag_key(*k) for k in alias_members.get(alias_of.get(key, key), []) if k != key]
