@@ -13,8 +13,13 @@ measures, in a fresh process:
   case); no model is active, so this is the catalogue, bucketing and the decision INSERT, not scoring;
   and what the catalogue's former impression count (a COUNT over the placement's raw events) costs there;
 - events/s ingested (record_events, batches of 1,000 on stored decisions);
-- the experiment report, one attribution grid, the dashboard selectors (meta, daily, gallery);
+- the experiment report, one attribution grid (its pooled analysis computed, then from the cache), the
+  dashboard selectors (meta, daily, gallery);
 - the rollup refresh of one day of the big placement; the retention job dropping the two oldest days.
+
+`--only attribution` (or any of rank, ingest, report, attribution, dashboard, refresh, retention, comma-
+separated) runs just those measurements, e.g. on databases a `--keep` run loaded:
+`bench/scale.py --events 1000000 --only-large --reuse --database NAME --only attribution`.
 
 The full target of the scale issue is --events 20000000; on the shared 2-core machine the default is
 2,000,000 (see bench/RESULTS.md, ## scale, for what was run and what was not reached).
@@ -179,14 +184,17 @@ def _timed(fn, repeat: int) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "n": repeat}
 
 
-def measure(rank_calls: int, ingest_batches: int) -> dict:
+MEASUREMENTS = ("rank", "ingest", "report", "attribution", "dashboard", "refresh", "retention")
+
+
+def measure(rank_calls: int, ingest_batches: int, only: tuple[str, ...] = MEASUREMENTS) -> dict:
+    """The measurements named in `only` (all of them by default), in this order."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
     from django.conf import settings
     from django.db.models import Count
 
-    from analytics.attribution import attribution_grid
     from analytics.dashboard import selectors as dashboard_selectors
     from analytics.experiments import experiment_report
     from analytics.ingestion import record_events
@@ -201,7 +209,7 @@ def measure(rank_calls: int, ingest_batches: int) -> dict:
     small = Placement.objects.get(slug="card-01")
     experiment = Experiment.objects.get(slug="big-ab")
     calls = iter(range(10**9))
-    for name, placement in (("rank_big", big), ("rank_small", small)):
+    for name, placement in (("rank_big", big), ("rank_small", small)) if "rank" in only else ():
         def call(slug=placement.slug, reload_every=0):
             n = next(calls)
             if reload_every and n % reload_every == 0:
@@ -219,36 +227,64 @@ def measure(rank_calls: int, ingest_batches: int) -> dict:
         dict(Event.objects.filter(placement=big, type=EventType.IMPRESSION, variant_id__in=variant_ids)
              .values("variant_id").annotate(n=Count("id")).values_list("variant_id", "n"))
 
-    out["former_catalogue_count_big"] = _timed(former_count, 5)
+    if "rank" in only:
+        out["former_catalogue_count_big"] = _timed(former_count, 5)
 
     recent = list(Decision.objects.filter(placement=big).order_by("-created_at")
                   .values_list("decision_id", "user_id", "items")[: ingest_batches * 1000])
     now = datetime.now(UTC)
     stored = 0
     started = time.perf_counter()
-    for b in range(ingest_batches):
+    for b in range(ingest_batches if "ingest" in only else 0):
         batch = [{"event_id": uuid.uuid4().hex, "type": "impression", "decision_id": str(d), "user_id": u,
                   "variant_id": items[0]["variant_id"], "placement": big.slug, "position": 1,
                   "ts": now.isoformat()} for d, u, items in recent[b * 1000:(b + 1) * 1000]]
         stored += record_events(batch).accepted
     elapsed = time.perf_counter() - started
-    out["ingest"] = {"events": stored, "events_per_s": round(stored / elapsed) if elapsed else None,
-                     "batch_ms": round(elapsed / max(ingest_batches, 1) * 1000, 1)}
+    if "ingest" in only:
+        out["ingest"] = {"events": stored, "events_per_s": round(stored / elapsed) if elapsed else None,
+                         "batch_ms": round(elapsed / max(ingest_batches, 1) * 1000, 1)}
 
-    out["experiment_report"] = _timed(lambda: experiment_report(experiment=experiment, refresh=False), 3)
-    out["attribution_grid"] = _timed(lambda: attribution_grid(placement=big, segment="f01", tag_group="button_color"),
-                                     3)
-    out["dashboard_meta"] = _timed(dashboard_selectors.dashboard_meta, 5)
-    out["dashboard_daily"] = _timed(lambda: dashboard_selectors.experiment_daily(experiment=experiment), 5)
-    out["dashboard_gallery"] = _timed(lambda: dashboard_selectors.variant_gallery(placement=big), 5)
-    yesterday = (now - timedelta(days=1)).date()
-    out["rollup_refresh_one_day_big"] = _timed(lambda: refresh_day(placement_id=big.id, day=yesterday), 1)
-    started = time.perf_counter()
-    result = apply_retention(days=DAYS - 2)
-    out["retention"] = {"ms": round((time.perf_counter() - started) * 1000, 1),
-                        "dropped_partitions": result["dropped_partitions"],
-                        "deleted_decisions": result["deleted_decisions"]}
+    if "report" in only:
+        out["experiment_report"] = _timed(lambda: experiment_report(experiment=experiment, refresh=False), 3)
+    if "attribution" in only:
+        out.update(measure_attribution(big))
+    if "dashboard" in only:
+        out["dashboard_meta"] = _timed(dashboard_selectors.dashboard_meta, 5)
+        out["dashboard_daily"] = _timed(lambda: dashboard_selectors.experiment_daily(experiment=experiment), 5)
+        out["dashboard_gallery"] = _timed(lambda: dashboard_selectors.variant_gallery(placement=big), 5)
+    if "refresh" in only:
+        yesterday = (now - timedelta(days=1)).date()
+        out["rollup_refresh_one_day_big"] = _timed(lambda: refresh_day(placement_id=big.id, day=yesterday), 1)
+    if "retention" in only:
+        started = time.perf_counter()
+        result = apply_retention(days=DAYS - 2)
+        out["retention"] = {"ms": round((time.perf_counter() - started) * 1000, 1),
+                            "dropped_partitions": result["dropped_partitions"],
+                            "deleted_decisions": result["deleted_decisions"]}
     return out
+
+
+def measure_attribution(placement, repeat: int = 3) -> dict:
+    """One attribution grid as an analyst first opens it (the pooled analysis not cached: each repeat
+    computes it), then the same grid again with the analysis in the shared cache."""
+    from analytics import attribution
+    from kaleido.two_level_cache import TwoLevelCache
+
+    def grid():
+        return attribution.attribution_grid(placement=placement, segment="f01", tag_group="button_color")
+
+    cached = attribution._analyses
+    attribution._analyses = TwoLevelCache("attribution analyses (bench: none kept)", local_s=0, shared_s=None)
+    try:
+        answer = grid()
+        uncached = _timed(grid, repeat)
+    finally:
+        attribution._analyses = cached
+    grid()
+    return {"attribution_grid": uncached, "attribution_grid_cached": _timed(grid, repeat),
+            "attribution_impressions": answer["impressions"],
+            "attribution_skipped": [s["feature"] for s in answer.get("skipped_features", [])]}
 
 
 # --- the orchestrator --------------------------------------------------------------------------------------------
@@ -265,12 +301,13 @@ MEASURE = """
 import json, sys
 sys.path.insert(0, {root!r})
 from bench.scale import measure
-print(json.dumps({{"measured": measure({rank_calls}, {ingest_batches})}}), flush=True)
+print(json.dumps({{"measured": measure({rank_calls}, {ingest_batches}, {only!r})}}), flush=True)
 """
 
 
 def run_size(events: int, *, rank_calls: int, ingest_batches: int, timeout: float, database: str = "",
-             redis_url: str = "", keep: bool = False, reuse: bool = False, load_only: bool = False) -> dict:
+             redis_url: str = "", keep: bool = False, reuse: bool = False, load_only: bool = False,
+             only: tuple[str, ...] = MEASUREMENTS) -> dict:
     """Load `events` into a fresh database (or, with `reuse`, one a `keep` run left) and measure it."""
     import uuid
 
@@ -297,8 +334,8 @@ def run_size(events: int, *, rank_calls: int, ingest_batches: int, timeout: floa
         stack.psql(f"DROP DATABASE IF EXISTS {name}_run WITH (FORCE)")
         stack.psql(f"CREATE DATABASE {name}_run TEMPLATE {name}", timeout=timeout)
         env = {**env, "DATABASE_URL": f"{stack.PG_ADMIN}/{name}_run"}
-    measured = stack.django_shell(MEASURE.format(root=str(ROOT), rank_calls=rank_calls,
-                                                 ingest_batches=ingest_batches), env=env, timeout=timeout)["measured"]
+    measured = stack.django_shell(MEASURE.format(root=str(ROOT), rank_calls=rank_calls, ingest_batches=ingest_batches,
+                                                 only=tuple(only)), env=env, timeout=timeout)["measured"]
     print(json.dumps(measured), flush=True)
     stack.psql(f"DROP DATABASE IF EXISTS {name}_run WITH (FORCE)" if keep or reuse
                else f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -312,7 +349,9 @@ ROWS = [("rank, 1,000-variant placement, a catalogue reload every 50 calls", "ra
         ("former catalogue count (raw COUNT of the placement's impressions)", "former_catalogue_count_big",
          "p50_ms", "p95_ms"),
         ("experiment report (rollups)", "experiment_report", "p50_ms", "p95_ms"),
-        ("attribution grid (f01 × button_color, raw rows, capped)", "attribution_grid", "p50_ms", "p95_ms"),
+        ("attribution grid (f01 × button_color, raw rows, capped; pooled analysis computed)", "attribution_grid",
+         "p50_ms", "p95_ms"),
+        ("attribution grid, pooled analysis from the shared cache", "attribution_grid_cached", "p50_ms", "p95_ms"),
         ("dashboard meta", "dashboard_meta", "p50_ms", "p95_ms"),
         ("dashboard experiment daily (rollups)", "dashboard_daily", "p50_ms", "p95_ms"),
         ("dashboard variant gallery, 1,000 variants (rollups)", "dashboard_gallery", "p50_ms", "p95_ms"),
@@ -376,7 +415,16 @@ def main() -> int:
     parser.add_argument("--only-small", action="store_true", help="load and measure the small table only")
     parser.add_argument("--only-large", action="store_true", help="load and measure the large table only")
     parser.add_argument("--load-only", action="store_true", help="load (with --keep) and measure nothing")
+    parser.add_argument("--only", default=",".join(MEASUREMENTS),
+                        help=f"comma-separated measurements to run (default all: {','.join(MEASUREMENTS)}); "
+                             "--record needs all of them")
     args = parser.parse_args()
+    only = tuple(m.strip() for m in args.only.split(",") if m.strip())
+    unknown = sorted(set(only) - set(MEASUREMENTS))
+    if unknown:
+        parser.error(f"--only: unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
+    if args.record and set(only) != set(MEASUREMENTS):
+        parser.error("--record writes the whole table: run every measurement (drop --only)")
     if args.record_from:
         saved = json.loads(Path(args.record_from).read_text())
         record({int(size): result for size, result in saved.items()}, args)
@@ -393,7 +441,7 @@ def main() -> int:
     for events, database in sizes:
         results[events] = run_size(events, rank_calls=args.rank_calls, ingest_batches=args.ingest_batches,
                                    timeout=args.timeout, database=database, redis_url=args.redis_url, keep=args.keep,
-                                   reuse=args.reuse, load_only=args.load_only)
+                                   reuse=args.reuse, load_only=args.load_only, only=only)
     print(json.dumps(results, indent=2))
     (Path("/tmp") / "kaleido-scale-results.json").write_text(json.dumps(results, indent=2))
     if args.record:
