@@ -14,14 +14,16 @@ dicts can then be dropped. `FeatureColumns` is the result, and reads like the li
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
 
 ABSENT, NUMBER, TEXT, FLAG, NONFINITE = 0, 1, 2, 3, 4
-_KIND_OF_TYPE = {int: NUMBER, float: NUMBER, str: TEXT, bool: FLAG}
+# type() exactly, as features.user_codes reads values: True is no number, 1 no boolean; any other type is missing.
+_KIND_OF_TYPE: defaultdict[type, int] = defaultdict(int, {int: NUMBER, float: NUMBER, str: TEXT, bool: FLAG})
 
 
 class ColumnBuilder:
@@ -38,24 +40,32 @@ class ColumnBuilder:
         if not n:
             return
         present = set().union(*rows)
+        vocabulary = self.vocabulary
         for name in sorted(present, key=str):
             column = self.names.setdefault(name, len(self.names))
             if column == len(self._chunks):
                 self._chunks.append([])
             values: list[Any] = [row.get(name) for row in rows]
-            kinds = np.fromiter((_KIND_OF_TYPE.get(type(v), ABSENT) for v in values), dtype=np.int8, count=n)
+            kinds = np.fromiter(map(_KIND_OF_TYPE.__getitem__, map(type, values)), dtype=np.int8, count=n)
             out = np.full(n, np.nan)
-            numbers = np.flatnonzero(kinds == NUMBER)
-            if len(numbers):
-                out[numbers] = [float(values[i]) for i in numbers]
-                kinds[numbers[~np.isfinite(out[numbers])]] = NONFINITE
-            texts = np.flatnonzero(kinds == TEXT)
-            if len(texts):
-                vocabulary = self.vocabulary
-                out[texts] = [vocabulary.setdefault(values[i], len(vocabulary)) for i in texts]
-            flags = np.flatnonzero(kinds == FLAG)
-            if len(flags):
-                out[flags] = [1.0 if values[i] else 0.0 for i in flags]
+            if (kinds == NUMBER).all():  # the common cases first: a column of one type
+                out[:] = values
+                kinds[~np.isfinite(out)] = NONFINITE
+            elif (kinds == TEXT).all():
+                _extend(vocabulary, values)
+                out[:] = list(map(vocabulary.__getitem__, values))
+            else:
+                numbers = np.flatnonzero(kinds == NUMBER).tolist()
+                if numbers:
+                    out[numbers] = [float(values[i]) for i in numbers]
+                    kinds[[i for i in numbers if not math.isfinite(out[i])]] = NONFINITE
+                texts = [values[i] for i in np.flatnonzero(kinds == TEXT).tolist()]
+                if texts:
+                    _extend(vocabulary, texts)
+                    out[kinds == TEXT] = list(map(vocabulary.__getitem__, texts))
+                flags = np.flatnonzero(kinds == FLAG).tolist()
+                if flags:  # a boolean's value is the code of "true" (1) or "false" (0)
+                    out[flags] = [1.0 if values[i] else 0.0 for i in flags]
             self._chunks[column].append((self.rows, kinds, out))
         self.rows += n
 
@@ -77,6 +87,12 @@ class ColumnBuilder:
         for text, code in self.vocabulary.items():
             strings[code] = text
         return FeatureColumns(names=list(self.names), kinds=kinds, values=values, strings=strings)
+
+
+def _extend(vocabulary: dict[str, int], texts: list[str]) -> None:
+    """Give each text not yet in `vocabulary` the next code."""
+    for text in dict.fromkeys(texts).keys() - vocabulary.keys():
+        vocabulary[text] = len(vocabulary)
 
 
 class FeatureColumns(Sequence[dict[str, Any]]):

@@ -153,6 +153,8 @@ class _LogRead:
 
 def _read_log(placement_ids: Sequence[int] | None, *, decided_until: datetime | None, limit: int | None,
               chunk_rows: int) -> _LogRead:
+    from analytics import importance
+
     clip = settings.KALEIDO_IPS_CLIP
     columns = ColumnBuilder()
     parts: list[tuple[np.ndarray, ...]] = []
@@ -161,14 +163,17 @@ def _read_log(placement_ids: Sequence[int] | None, *, decided_until: datetime | 
                                                      limit=limit, chunk_rows=chunk_rows):
         chunks.append(len(rows))
         columns.add([F.row_features(r[1], r[2]) for r in rows])
-        decision = np.array([r[0].int for r in rows], dtype=object)
+        decision = np.frombuffer(b"".join(r[0].bytes for r in rows), dtype=">u8").reshape(-1, 2).astype(np.uint64)
+        # The weight uses the bucket that served the row and the propensity its decision stored (ips_weight).
+        weights = importance.uniform_weights(
+            np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=np.float64),
+            np.array([r[8] for r in rows], dtype=np.float64),
+            uniform_rows=np.array([r[6] == "random" for r in rows], dtype=bool), clip=clip, missing=1.0)
         parts.append((
-            (decision >> 64).astype(np.uint64), (decision & 0xFFFFFFFFFFFFFFFF).astype(np.uint64),
-            np.array([r[3] for r in rows], dtype=np.int64), np.array([r[4] for r in rows], dtype=np.float64),
-            np.array([r[10] for r in rows], dtype=np.float64),
-            # The weight uses the bucket that served the row and the propensity its decision stored.
-            np.array([ips_weight(bucket=r[6], propensity=r[7], candidates=r[8], clip=clip) for r in rows]),
-            np.array([_micros(r[5]) for r in rows], dtype=np.int64), np.array([r[9] for r in rows], dtype=np.int64),
+            decision[:, 0], decision[:, 1], np.array([r[3] for r in rows], dtype=np.int64),
+            np.array([r[4] for r in rows], dtype=np.float64), np.array([r[10] for r in rows], dtype=np.float64),
+            weights, np.array([_micros(r[5]) for r in rows], dtype=np.int64),
+            np.array([r[9] for r in rows], dtype=np.int64),
         ))
     high, low, vids, positions, labels, weights, micros, seq = (
         np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype=dtype)

@@ -277,7 +277,7 @@ KALEIDO_CLICK_WINDOW_S = env_float("KALEIDO_CLICK_WINDOW_S", 1800.0)
 KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
 # Training reads the interaction log in chunks of this many impressions (bounded memory per chunk), and at most
 # KALEIDO_TRAINING_MAX_ROWS of them: the most recent (docs/scaling.md, "Training"); 0 = no cap.
-KALEIDO_TRAINING_CHUNK_ROWS = env_int("KALEIDO_TRAINING_CHUNK_ROWS", 50_000)
+KALEIDO_TRAINING_CHUNK_ROWS = env_int("KALEIDO_TRAINING_CHUNK_ROWS", 20_000)
 KALEIDO_TRAINING_MAX_ROWS = env_int("KALEIDO_TRAINING_MAX_ROWS", 500_000)
 # A Dask scheduler address (tcp://host:8786): LightGBM fits run there through lightgbm.dask; empty = in process.
 KALEIDO_DASK_SCHEDULER = env_str("KALEIDO_DASK_SCHEDULER", "")

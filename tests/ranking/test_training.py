@@ -97,7 +97,8 @@ def test_train_ranker_prints_the_contract_json_last_and_serving_uses_the_model(l
     call_command("train_ranker", "--placement", placement.slug, "--activate", stdout=out)
 
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert set(summary) == {"model_version", "auc", "logloss", "rows", "activated", "gate"}
+    assert set(summary) == {"model_version", "auc", "logloss", "rows", "activated", "gate", "sampling"}
+    assert summary["sampling"]["rule"].startswith("none") and summary["sampling"]["rows_available"] == 5000
     assert summary["rows"] == 5000 and summary["activated"] and summary["gate"]["passed"]
     body = rank(placement.slug, user_id="young-1", features=YOUNG, k=2)
     assert body["bucket"] == "model" and body["model_version"] == summary["model_version"]
