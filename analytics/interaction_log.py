@@ -280,6 +280,23 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _json_once() -> Any:
+    """`_json` decoding each distinct text once: rows with the same text (a user's features on each of their
+    decisions, a one-item slate) share one decoded object, so a reader can also work once per distinct dict
+    (attribution does). The frame is read-only, so sharing is safe."""
+    decoded: dict[str, Any] = {}
+
+    def load(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = decoded.get(value)
+        if found is None:
+            found = decoded[value] = json.loads(value)
+        return found
+
+    return load
+
+
 def _time(value: Any) -> datetime:
     return parse_datetime(value) if isinstance(value, str) else value
 
@@ -468,8 +485,9 @@ def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],
     served: list[dict | None] = []
     served_propensity: list[float | None] = []
     server_position: list[int] = []
+    load_items = _json_once()
     for row in rows:
-        items = _json(row[12]) or []
+        items = load_items(row[12]) or []
         variant_id = row[4]
         item = next((it for it in items if isinstance(it, dict) and it.get("variant_id") == variant_id), None)
         tags = item.get("tags") if item is not None else None
@@ -497,7 +515,8 @@ def _feedback_frame(rows: list[tuple], clicked: dict[tuple[str, int], datetime],
     frame["clicked_at"] = pd.to_datetime([clicked.get(k) for k in keys], utc=True)
     frame["converted"] = [int(k in converted) for k in keys]
     for column in ("features", "context"):
-        frame[column] = frame[column].map(lambda f: _json(f) or {})
+        load = _json_once()
+        frame[column] = [load(f) or {} for f in frame[column]]
     missing = {int(v) for v, t in zip(frame["variant_id"], served, strict=True) if t is None}
     current = current_tags(missing)
     frame["tags"] = [t if t is not None else current.get(int(v)) or {}
