@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,8 +9,8 @@ from access.permissions import scope_required
 from creative.selectors import placement_by_slug
 from kaleido.api_errors import RETRY_AFTER, error_answers
 from kaleido.metrics import count_events
+from ranking import services as ranking
 from ranking.buckets import BUCKETS
-from ranking.models import Experiment
 
 from . import serializers as answers
 from .ingestion import MAX_EVENTS_PER_REQUEST, record_events
@@ -111,7 +110,10 @@ class ExperimentReportApi(APIView):
 
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        experiment = get_object_or_404(Experiment.objects.select_related("placement"), slug=slug)
+        try:
+            experiment = ranking.experiment_by_slug(slug)
+        except ranking.UnknownRecord as exc:
+            raise exceptions.NotFound(str(exc)) from exc
         try:
             report = experiment_report(experiment=experiment, segments=params.validated_data["segments"],
                                        sequential=params.validated_data["sequential"])

@@ -8,7 +8,7 @@ from django.conf import settings
 from creative.demo_context import DemoContext
 from creative.models import Placement
 from creative.selectors import placement_by_slug
-from ranking.models import Experiment
+from ranking import services as ranking
 
 TOP_FINDINGS = 5
 
@@ -24,7 +24,7 @@ def run(ctx: DemoContext) -> None:
         ctx.say("analytics: no experiment ran, nothing to report.")
         return
     for placement_slug, experiment_slug in experiments.items():
-        experiment = Experiment.objects.select_related("placement").filter(slug=experiment_slug).first()
+        experiment = ranking.experiment_by_slug_or_none(experiment_slug)
         if experiment is None:
             continue
         ctx.say("")

@@ -17,7 +17,7 @@ import pandas as pd
 from django.db.models import Sum
 
 from creative.models import StyleVariant, VariantAuditEntry, VariantStatus
-from ranking.models import Experiment
+from ranking.services import ExperimentInfo
 
 from . import interaction_log, stats
 from .models import DailyRollup, ExperimentUser, UserDayRollup
@@ -53,7 +53,7 @@ def _pair(low: Any, high: Any) -> list[float | None]:
     return [_f(low), _f(high)]
 
 
-def user_day_frame(experiment: Experiment) -> pd.DataFrame:
+def user_day_frame(experiment: ExperimentInfo) -> pd.DataFrame:
     """The experiment's user-day rollups, a row per (bucket, user, day, segment key)."""
     rows = (UserDayRollup.objects.filter(experiment_id=experiment.id)
             .values("bucket", "user_id", "day", "segment_key")
@@ -65,7 +65,7 @@ def user_day_frame(experiment: Experiment) -> pd.DataFrame:
 USER_COLUMNS = ["bucket", "user_id", "segment_key", "impressions", "clicks", "conversions"]
 
 
-def experiment_users(experiment: Experiment) -> pd.DataFrame:
+def experiment_users(experiment: ExperimentInfo) -> pd.DataFrame:
     """`users_at_first_exposure` of the experiment's user-day rollups, as the rollup refresh keeps it
     (`ExperimentUser`): one row per (bucket, user) in (bucket, user_id) code-point order, the frame's order.
     The report reads these rows instead of a row per user and day."""
@@ -98,7 +98,7 @@ def users_at_first_exposure(user_days: pd.DataFrame) -> pd.DataFrame:
     return totals.merge(first, on=["bucket", "user_id"], how="left")[columns]
 
 
-def _pre_period(experiment: Experiment, user_ids: list[str]) -> pd.DataFrame:
+def _pre_period(experiment: ExperimentInfo, user_ids: list[str]) -> pd.DataFrame:
     start_day = experiment.started_at.date()
     rows = (UserDayRollup.objects.filter(placement_id=experiment.placement_id, day__lt=start_day)
             .values("user_id").annotate(pre_impressions=Sum("impressions"), pre_clicks=Sum("clicks")))
@@ -233,7 +233,7 @@ def segment_lifts(users: pd.DataFrame, control: str, treatments: list[str], *,
     return found
 
 
-def eligible_random_variants(experiment: Experiment) -> set[int]:
+def eligible_random_variants(experiment: ExperimentInfo) -> set[int]:
     """Variants the random bucket drew from at every decision since the experiment started: live, not
     pinned (pinned variants are placed, not drawn), not blocked, published before the start, and with no
     change of status, pin or block since. Uniform sampling gives each of them the same expected count."""
@@ -270,7 +270,7 @@ def propensity_checks(decisions: Iterable[interaction_log.LoggedDecision]) -> di
     return {bucket: (n, valid[bucket]) for bucket, n in checked.items()}
 
 
-def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
+def _health(experiment: ExperimentInfo, users: pd.DataFrame) -> dict:
     start_day = experiment.started_at.date()
     totals = DailyRollup.objects.filter(placement_id=experiment.placement_id, day__gte=start_day).aggregate(
         impressions=Sum("impressions"), logged=Sum("logged_impressions"))
@@ -305,7 +305,7 @@ def _health(experiment: Experiment, users: pd.DataFrame) -> dict:
     }
 
 
-def _bucket_names(experiment: Experiment, users: pd.DataFrame) -> list[str]:
+def _bucket_names(experiment: ExperimentInfo, users: pd.DataFrame) -> list[str]:
     shares = experiment.buckets or {}
     names = sorted(set(shares) | set(users["bucket"].unique()) - {""})
     if CONTROL_BUCKET not in names:
@@ -316,7 +316,7 @@ def _bucket_names(experiment: Experiment, users: pd.DataFrame) -> list[str]:
     return names
 
 
-def experiment_report(*, experiment: Experiment, refresh: bool = True, segments: bool = True,
+def experiment_report(*, experiment: ExperimentInfo, refresh: bool = True, segments: bool = True,
                       sequential: bool = True) -> dict[str, Any]:
     """Everything an analyst needs to read one experiment; see docs/analytics.md for each field.
 
@@ -405,7 +405,7 @@ def experiment_report(*, experiment: Experiment, refresh: bool = True, segments:
     headline = "always_valid" if sequential else "fixed_horizon"
     return {
         "experiment": experiment.slug,
-        "placement": experiment.placement.slug,
+        "placement": experiment.placement,
         "status": experiment.status,
         "started_at": experiment.started_at.isoformat(),
         "control": control,

@@ -1,11 +1,11 @@
 """Off-policy evaluation: the CTR a candidate model would get, estimated from logged decisions.
 
 **The target is the policy that would serve.** The candidate is evaluated as the model bucket would
-serve it today, built by the very code serving samples from (`ranking.serving.model_policy`, then
-`ranking.policy.first_position_probabilities`): pinned variants lead (the first pinned one holds
-position 1 with probability 1), then the mixture of ε-exploration, the new-variant share (variants
-with fewer impressions than the placement's threshold) and greedy, or for Thompson placements the
-catalogue's posterior draws, over the placement's live, unblocked variants.
+serve it today (`ranking.services.target_policy`, built by the very code serving samples from): pinned
+variants lead (the first pinned one holds position 1 with probability 1), then the mixture of
+ε-exploration, the new-variant share (variants with fewer impressions than the placement's threshold)
+and greedy, or for Thompson placements the catalogue's posterior draws, over the placement's live,
+unblocked variants.
 
 Logged position-1 impressions with their propensities p give IPS, self-normalised IPS and doubly robust
 estimates (the direct method is the candidate's own predictions). A row's importance weight is
@@ -37,7 +37,8 @@ import numpy as np
 from django.utils import timezone
 from scipy.stats import norm
 
-from creative.models import Placement, StyleVariant
+from creative.models import Placement
+from ranking import services as ranking
 
 from . import importance, stats
 from .interaction_log import impression_frame
@@ -292,68 +293,33 @@ class Target:
 SCORE_CELLS = 2_000_000  # rows × candidates scored at once: bounds memory on large catalogues
 
 
-def _catalogue(placement: Placement) -> Any:
-    from ranking import serving
-
-    cat = serving.get_catalogue(placement.slug)  # the catalogue /rank serves from
-    if cat is None or not cat.variants:
-        raise OpeError(f"'{placement.slug}' has no live variant.", field="placement")
-    return cat
-
-
-def _scores(cat: Any, model_version: str, feature_rows: list[dict[str, Any]]) -> np.ndarray:
-    from ranking import services as ranking
-
-    ids = [int(v["id"]) for v in cat.variants]
-    by_id = StyleVariant.objects.in_bulk(ids)
+def _serving_policy(placement: Placement, model_version: str, epsilon: float | None) -> ranking.TargetPolicy:
     try:
-        return ranking.score_matrix(model_version=model_version, user_features=feature_rows,
-                                    variants=[by_id[i] for i in ids])
+        return ranking.target_policy(placement=placement, model_version=model_version, epsilon=epsilon)
+    except ranking.NoLiveVariant as exc:
+        raise OpeError(f"'{placement.slug}' has no live variant.", field="placement") from exc
+
+
+def _scores(policy: ranking.TargetPolicy, feature_rows: list[dict[str, Any]]) -> np.ndarray:
+    try:
+        return policy.scores(feature_rows)
     except Exception as exc:  # a missing or corrupt artefact is the caller's problem to fix, not a 500
-        raise OpeError(f"cannot score with model {model_version}: {exc}") from exc
+        raise OpeError(f"cannot score with model {policy.model_version}: {exc}") from exc
 
 
-def _first_position(cat: Any, q: np.ndarray, epsilon: float | None, prior_sd: float | None = None) -> np.ndarray:
-    """rows × candidates: P(candidate at position 1) under the model bucket's policy for each row's scores."""
-    from ranking import policy as P
-    from ranking import serving
-
-    pi = np.zeros_like(q)
-    if cat.pinned:  # pinned variants lead every bucket: the first holds position 1
-        pi[:, cat.pinned[0]] = 1.0
-    elif len(q):
-        # Users with identical scores get the same policy: evaluate each distinct score row once.
-        distinct, inverse = np.unique(q, axis=0, return_inverse=True)
-        first = np.array([P.first_position_probabilities(serving.model_policy(cat, row, epsilon=epsilon,
-                                                                             prior_sd=prior_sd))
-                          for row in distinct])
-        pi[:, cat.pool] = first[inverse.ravel()]
-    return pi
-
-
-def _describe(cat: Any, epsilon: float | None) -> dict[str, Any]:
-    from ranking import serving
-
-    probe = serving.model_policy(cat, np.full(len(cat.variants), 0.5), epsilon=epsilon) if len(cat.pool) else None
-    eps, eta, _ = probe.weights if probe is not None else (0.0, 0.0, 0.0)
-    return {
-        "exploration_policy": cat.exploration_policy, "epsilon": eps, "new_variant_share": eta,
-        "new_variants": int(probe.new_mask.sum()) if probe is not None else 0,
-        "pinned": [cat.variants[i]["key"] for i in cat.pinned],
-        "thompson_draws": int(len(probe.heads)) if probe is not None and probe.heads is not None else 0,
-    }
+def _describe(policy: ranking.TargetPolicy) -> dict[str, Any]:
+    return {"exploration_policy": policy.exploration_policy, "epsilon": policy.epsilon,
+            "new_variant_share": policy.new_variant_share, "new_variants": policy.new_variants,
+            "pinned": list(policy.pinned), "thompson_draws": policy.thompson_draws}
 
 
 def target_policy(*, placement: Placement, model_version: str, feature_rows: list[dict[str, Any]],
                   epsilon: float | None = None) -> Target:
     """P(each live variant at position 1) for each row, as the model bucket would serve `model_version`."""
-    cat = _catalogue(placement)
-    from ranking import services as ranking
-
-    q = _scores(cat, model_version, feature_rows)
-    pi = _first_position(cat, q, epsilon, ranking.variant_effect_prior(model_version))
-    return Target(variant_ids=[int(v["id"]) for v in cat.variants], variant_keys=[str(v["key"]) for v in cat.variants],
-                  pi=pi, q=q, description=_describe(cat, epsilon))
+    policy = _serving_policy(placement, model_version, epsilon)
+    q = _scores(policy, feature_rows)
+    return Target(variant_ids=list(policy.variant_ids), variant_keys=list(policy.variant_keys),
+                  pi=policy.first_position(q), q=q, description=_describe(policy))
 
 
 @dataclass(frozen=True)
@@ -369,25 +335,22 @@ def target_terms(*, placement: Placement, model_version: str, feature_rows: list
                  logged_variant_ids: list[int], epsilon: float | None = None,
                  cells: int = SCORE_CELLS) -> TargetSummary:
     """The target's per-row terms, scored in blocks of rows so that rows × candidates stays bounded."""
-    from ranking import services as ranking
-
-    cat = _catalogue(placement)
-    prior_sd = ranking.variant_effect_prior(model_version)
-    ids = [int(v["id"]) for v in cat.variants]
+    policy = _serving_policy(placement, model_version, epsilon)
+    ids = list(policy.variant_ids)
     index = {v: i for i, v in enumerate(ids)}
     logged = np.array([index.get(int(v), -1) for v in logged_variant_ids], dtype=int)
     block = max(1, cells // len(ids))
     parts: list[RowTerms] = []
     share = np.zeros(len(ids))
     for start in range(0, len(feature_rows), block):
-        q = _scores(cat, model_version, feature_rows[start:start + block])
-        pi = _first_position(cat, q, epsilon, prior_sd)
+        q = _scores(policy, feature_rows[start:start + block])
+        pi = policy.first_position(q)
         parts.append(row_terms(logged[start:start + block], pi, q))
         share += pi.sum(axis=0)
     terms = RowTerms(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0)
                        for f in ("pi_logged", "q_logged", "direct")))
-    return TargetSummary(variant_ids=ids, variant_keys=[str(v["key"]) for v in cat.variants], terms=terms,
-                         share=share / max(len(feature_rows), 1), description=_describe(cat, epsilon))
+    return TargetSummary(variant_ids=ids, variant_keys=list(policy.variant_keys), terms=terms,
+                         share=share / max(len(feature_rows), 1), description=_describe(policy))
 
 
 def off_policy_estimate(*, placement: Placement, model_version: str, buckets: list[str] | None = None,
@@ -402,10 +365,7 @@ def off_policy_estimate(*, placement: Placement, model_version: str, buckets: li
     `include_training=True`, or too few later rows, uses every row and says so in `evaluated_on`.
     `clip` caps the importance weights (default: none, see the module docstring).
     """
-    from ranking import services as ranking
-    from ranking.models import ModelVersion
-
-    model = ModelVersion.objects.filter(version=model_version).first()
+    model = ranking.model_version_or_none(model_version)
     if model is None:
         raise OpeError(f"Unknown model version '{model_version}'.")
     buckets = buckets or ["random"]

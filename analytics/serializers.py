@@ -15,7 +15,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ranking.models import Experiment
+from ranking.services import EXPERIMENT_STATUSES
 
 from .models import PlacementExplanation
 
@@ -119,7 +119,7 @@ class LoggingHealthSerializer(serializers.Serializer):
 class ExperimentReportSerializer(serializers.Serializer):
     experiment = serializers.CharField()
     placement = serializers.CharField()
-    status = serializers.ChoiceField(choices=Experiment.Status.choices)
+    status = serializers.ChoiceField(choices=EXPERIMENT_STATUSES)
     started_at = serializers.DateTimeField()
     control = serializers.CharField(help_text="Always `control`: an experiment without it is refused (400).")
     sequential = serializers.BooleanField(help_text="Whether the headline values are always-valid.")

@@ -78,7 +78,7 @@ class ExperimentAdmin(RoleAdmin):
         from analytics.services import ExperimentReportError, experiment_report
 
         try:
-            report = experiment_report(experiment=obj, refresh=False, segments=False)
+            report = experiment_report(experiment=services.experiment_info(obj), refresh=False, segments=False)
         except ExperimentReportError as exc:  # an experiment the report refuses (no control bucket): say why
             return str(exc)
         except Exception as exc:  # the report is a convenience here; the dashboard has the full one

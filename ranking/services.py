@@ -1,9 +1,18 @@
-"""The ranking area's facade: what views, commands, tasks and other areas call."""
+"""The ranking area's facade: what views, commands, tasks and other areas call.
+
+Other apps never get ranking's ORM rows: what they read comes as frozen dataclasses (`ExperimentInfo`,
+`ModelVersionInfo`, `RolloutInfo`, `TargetPolicy`), every lookup by name raises the one `UnknownRecord`
+(or returns None), and the changes they make (the dashboard's model actions, creative's "train a model
+now") go through the functions of "For the other apps" below. `model_activate`, `model_rollback`,
+`experiment_start` and `experiment_stop` return ranking's own rows, for ranking's admin and commands.
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -16,11 +25,12 @@ from creative.selectors import placement_by_slug_or_none
 
 from . import decision_log, gate, registry, serving, training
 from . import features as F
+from . import policy as P
+from . import rollout as R
 from .buckets import parse_buckets
 from .features import row_features  # noqa: F401 - part of the facade: the ranker's flat feature map
-from .models import Experiment, ModelVersion
+from .models import Experiment, ModelRollout, ModelVersion
 from .registry import ModelUnavailable  # noqa: F401 - part of the facade
-from .rollout import cancel_rollout, rollout_summary, start_rollout  # noqa: F401 - part of the facade
 from .serving import NoLiveVariant, RankResult, UnknownPlacement  # noqa: F401 - part of the facade
 from .training import TrainingError, TrainResult, calibration_curve  # noqa: F401 - part of the facade
 
@@ -221,3 +231,294 @@ def variant_effect_prior(model_version: str) -> float | None:
     spec = ModelVersion.objects.filter(version=model_version).values_list("feature_spec", flat=True).first()
     value = (spec or {}).get("variant_effect_sd")
     return float(value) if value is not None else None
+
+
+# --- For the other apps: typed answers, never ORM rows ------------------------------------------------------
+# Analytics' reports and dashboard, and creative's placement page, read and change ranking through these.
+
+class UnknownRecord(LookupError):
+    """No experiment, model version or rollout by that name: the one error every lookup below raises.
+    `str(exc)` says which in words ("No experiment named 'x'."), for a 404 or a CommandError."""
+
+
+# The stored values of ranking's choices, for serializers that describe the dataclasses' fields.
+EXPERIMENT_STATUSES = Experiment.Status.choices
+MODEL_SCOPES = ModelVersion.Scope.choices
+MODEL_ALGOS = ModelVersion.Algo.choices
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """An A/B experiment as other apps read it (ranking.models.Experiment, without the salt)."""
+
+    id: int  # noqa: A003 - the row's id, which rollups and decisions name
+    slug: str
+    placement_id: int
+    placement: str  # the placement's slug
+    buckets: dict[str, float]  # bucket -> configured share, as stored (shares sum to 1)
+    status: str  # "running" or "stopped" (EXPERIMENT_STATUSES)
+    started_at: datetime
+    stopped_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Experiment) -> ExperimentInfo:
+        return cls(id=row.pk, slug=row.slug, placement_id=row.placement_id, placement=row.placement.slug,
+                   buckets=dict(row.buckets or {}), status=str(row.status), started_at=row.started_at,
+                   stopped_at=row.stopped_at)
+
+
+def experiment_info(row: Experiment) -> ExperimentInfo:
+    """The dataclass of one of ranking's own rows (for ranking's admin, which holds the row)."""
+    return ExperimentInfo.of(row)
+
+
+def experiment_by_slug_or_none(slug: str) -> ExperimentInfo | None:
+    row = Experiment.objects.select_related("placement").filter(slug=slug).first()
+    return ExperimentInfo.of(row) if row is not None else None
+
+
+def experiment_by_slug(slug: str) -> ExperimentInfo:
+    """Raises UnknownRecord ("No experiment named 'x'.")."""
+    found = experiment_by_slug_or_none(slug)
+    if found is None:
+        raise UnknownRecord(f"No experiment named '{slug}'.")
+    return found
+
+
+def experiments() -> list[ExperimentInfo]:
+    """Every experiment, newest first."""
+    rows = Experiment.objects.select_related("placement").order_by("-started_at")
+    return [ExperimentInfo.of(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registry entry as other apps read it: what it was trained on and how good it is."""
+
+    version: str
+    placement_id: int | None  # None for a general model
+    placement: str | None  # its placement's slug
+    scope: str  # "dedicated" or "general" (MODEL_SCOPES)
+    algo: str  # MODEL_ALGOS
+    rows: int
+    positive_rate: float | None
+    auc: float | None  # on the time-ordered holdout
+    logloss: float | None
+    calibration_error: float | None
+    train_seconds: float
+    is_active: bool
+    activated_at: datetime | None  # its latest activation; None if it never served
+    created_at: datetime
+    data_from: datetime | None  # the training window
+    data_to: datetime | None
+    holdout_calibration: list[dict[str, Any]] | None  # the holdout's curve; None for versions trained before it was kept
+
+    @classmethod
+    def of(cls, row: ModelVersion) -> ModelVersionInfo:
+        return cls(version=row.version, placement_id=row.placement_id,
+                   placement=row.placement.slug if row.placement_id else None, scope=str(row.scope),
+                   algo=str(row.algo), rows=row.rows, positive_rate=row.positive_rate, auc=row.auc,
+                   logloss=row.logloss, calibration_error=row.calibration_error, train_seconds=row.train_seconds,
+                   is_active=row.is_active, activated_at=row.activated_at, created_at=row.created_at,
+                   data_from=row.data_from, data_to=row.data_to,
+                   holdout_calibration=(row.params or {}).get("calibration"))
+
+
+def model_version_or_none(version: str) -> ModelVersionInfo | None:
+    row = ModelVersion.objects.select_related("placement").filter(version=version).first()
+    return ModelVersionInfo.of(row) if row is not None else None
+
+
+def model_version_info(version: str) -> ModelVersionInfo:
+    """Raises UnknownRecord ("No model version 'x'.")."""
+    found = model_version_or_none(version)
+    if found is None:
+        raise UnknownRecord(f"No model version '{version}'.")
+    return found
+
+
+def model_versions(*, placement: Placement | None = None) -> list[ModelVersionInfo]:
+    """Registry entries, newest first; for a placement, its dedicated models and the general ones."""
+    rows = ModelVersion.objects.select_related("placement").order_by("-created_at", "-id")
+    if placement is not None:
+        rows = rows.filter(placement=placement) | rows.filter(scope=ModelVersion.Scope.GENERAL)
+    return [ModelVersionInfo.of(row) for row in rows]
+
+
+def serving_window(model: ModelVersionInfo) -> tuple[datetime, datetime | None] | None:
+    """(since, until) of a version's latest stint serving its placement (or the general scope): from its
+    activation to the next version's activation (None: it still serves); None for one that never served."""
+    if model.activated_at is None:
+        return None
+    peers = ModelVersion.objects.filter(activated_at__gt=model.activated_at).exclude(version=model.version)
+    peers = peers.filter(placement_id=model.placement_id) if model.placement_id else peers.filter(
+        scope=ModelVersion.Scope.GENERAL)
+    following = peers.order_by("activated_at").values_list("activated_at", flat=True).first()
+    return model.activated_at, following
+
+
+def activate_version(*, version: str, force: bool = False, by: str = "") -> ModelVersionInfo:
+    """model_activate for the other apps: the version after activation. Raises UnknownRecord for an unknown
+    version and gate.ActivationRefused (a ValidationError on "version") when the gate refuses it."""
+    try:
+        return ModelVersionInfo.of(model_activate(version=version, force=force, by=by))
+    except ModelVersion.DoesNotExist as exc:
+        raise UnknownRecord(f"No model version '{version}'.") from exc
+
+
+def roll_back(*, placement: Placement | None = None) -> ModelVersionInfo:
+    """model_rollback for the other apps: the version that serves again (placement None: the general model).
+    Raises UnknownRecord when no earlier version served."""
+    try:
+        return ModelVersionInfo.of(model_rollback(placement=placement))
+    except ModelVersion.DoesNotExist as exc:
+        raise UnknownRecord(str(exc) or "No earlier activated version to roll back to.") from exc
+
+
+@dataclass(frozen=True)
+class RolloutInfo:
+    """Where a gradual release stands (ranking.rollout.rollout_summary's fields; times in ISO 8601, as the
+    admin and `rollout_model` print them)."""
+
+    id: int  # noqa: A003 - the ramp's id, which cancelling names
+    kind: str  # "model" or "variants"
+    placement: str
+    candidate: str | None  # the model ramped; None for a variant ramp
+    variant_ids: list[int]
+    incumbent: str | None  # None: no model served, the control design did
+    status: str  # ramping, completed, rolled_back, cancelled
+    steps: list[float]
+    step: int
+    share: float  # the candidate's share of the model bucket's users now (0 once ended)
+    min_dwell_s: int
+    min_impressions: int
+    started_at: str
+    step_started_at: str
+    finished_at: str | None
+    started_by: str
+    reason: str
+    last_check: dict[str, Any] | None
+    history: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, row: ModelRollout) -> RolloutInfo:
+        return cls(**R.rollout_summary(row))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rollouts(*, placement: Placement | None = None, limit: int = 20) -> list[RolloutInfo]:
+    """Ramps, newest first, at most `limit`; of one placement or of all."""
+    rows = ModelRollout.objects.select_related("placement", "candidate", "incumbent")
+    if placement is not None:
+        rows = rows.filter(placement=placement)
+    return [RolloutInfo.of(row) for row in rows[:limit]]
+
+
+def start_model_rollout(*, version: str, by: str = "", steps: Any = None, min_dwell_s: int | None = None,
+                        min_impressions: int | None = None, force: bool = False) -> RolloutInfo:
+    """rollout.start_rollout for the other apps. Raises UnknownRecord for an unknown version,
+    gate.ActivationRefused when the gate refuses it, ValidationError for a version that cannot ramp."""
+    try:
+        row = R.start_rollout(version=version, steps=steps, min_dwell_s=min_dwell_s,
+                              min_impressions=min_impressions, force=force, by=by)
+    except ModelVersion.DoesNotExist as exc:
+        raise UnknownRecord(f"No model version '{version}'.") from exc
+    return RolloutInfo.of(row)
+
+
+def cancel_model_rollout(*, rollout_id: int, by: str = "") -> RolloutInfo:
+    """Stop a ramp under way (the incumbent serves everyone again). Raises UnknownRecord for an unknown
+    ramp, ValidationError on "rollout" for one that has already ended."""
+    row = ModelRollout.objects.select_related("placement", "candidate", "incumbent").filter(pk=rollout_id).first()
+    if row is None:
+        raise UnknownRecord(f"No rollout {rollout_id}.")
+    return RolloutInfo.of(R.cancel_rollout(row, by=by))
+
+
+@dataclass(frozen=True)
+class QueuedTraining:
+    """What queue_training did: `ran` when the task ran at once (no broker configured), with its `summary`
+    (retraining.retrain_placement's: None when there is not enough logged traffic); else queued."""
+
+    ran: bool
+    summary: dict[str, Any] | None
+
+
+def queue_training(placement_id: int, *, algo: str = "auto", activate: bool = True) -> QueuedTraining:
+    """Train a placement's model on the cpu queue (tasks.train_placement_model), activated only if it passes
+    the activation gate. What creative's "train a model now" calls (registered in ranking.apps)."""
+    from .tasks import train_placement_model
+
+    result = train_placement_model.delay(placement_id, algo, activate)
+    if result.ready():
+        return QueuedTraining(ran=True, summary=result.get())
+    return QueuedTraining(ran=False, summary=None)
+
+
+# --- the target policy off-policy evaluation estimates -------------------------------------------------------
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """The model bucket's policy for one placement and model version, as /rank would serve it now: the target
+    of off-policy evaluation. Built by the very code serving samples from (`serving.model_policy`, then
+    `policy.first_position_probabilities`) on one snapshot of the catalogue /rank serves from, so every block
+    of rows is judged against the same live variants: pinned variants lead (the first holds position 1),
+    then the mixture of ε-exploration, the new-variant share and greedy, or Thompson's posterior draws.
+
+    The description fields are the mixture's effective weights (ε and the new-variant share as the policy
+    applies them, 0 when no variant is new)."""
+
+    placement: str
+    model_version: str
+    variant_ids: tuple[int, ...]  # the candidates, in the catalogue's order (by id)
+    variant_keys: tuple[str, ...]
+    exploration_policy: str  # "epsilon_greedy" or "thompson"
+    epsilon: float
+    new_variant_share: float
+    new_variants: int  # variants below the placement's impression threshold
+    pinned: tuple[str, ...]  # pinned variant keys; the first holds position 1
+    thompson_draws: int  # posterior draws the policy picks from (0 for ε-greedy)
+    _catalogue: serving.Catalogue = field(repr=False, compare=False)
+    _epsilon: float | None = field(repr=False, compare=False, default=None)
+    _prior_sd: float | None = field(repr=False, compare=False, default=None)
+
+    def scores(self, feature_rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """rows × candidates: the model's click probability at position 1 (feature maps as `row_features`
+        builds them). Raises registry.ModelUnavailable, or the scoring error, when the model cannot score."""
+        variants = [StyleVariant(id=int(v["id"]), tags=v["tags"]) for v in self._catalogue.variants]
+        return score_matrix(model_version=self.model_version, user_features=feature_rows, variants=variants)
+
+    def first_position(self, scores: np.ndarray) -> np.ndarray:
+        """rows × candidates: P(candidate at position 1) under the policy, for each row's `scores`."""
+        cat = self._catalogue
+        pi = np.zeros_like(scores)
+        if cat.pinned:  # pinned variants lead every bucket: the first holds position 1
+            pi[:, cat.pinned[0]] = 1.0
+        elif len(scores):
+            # Users with identical scores get the same policy: evaluate each distinct score row once.
+            distinct, inverse = np.unique(scores, axis=0, return_inverse=True)
+            first = np.array([P.first_position_probabilities(serving.model_policy(
+                cat, row, epsilon=self._epsilon, prior_sd=self._prior_sd)) for row in distinct])
+            pi[:, cat.pool] = first[inverse.ravel()]
+        return pi
+
+
+def target_policy(*, placement: Placement | str, model_version: str, epsilon: float | None = None) -> TargetPolicy:
+    """The serving policy `model_version` would get on the model bucket of `placement` now (`epsilon`
+    overrides the placement's exploration share). Raises NoLiveVariant when the placement has no live
+    variant (or is gone)."""
+    slug = placement.slug if isinstance(placement, Placement) else placement
+    cat = serving.get_catalogue(slug)  # the catalogue /rank serves from
+    if cat is None or not cat.variants:
+        raise NoLiveVariant(slug)
+    probe = serving.model_policy(cat, np.full(len(cat.variants), 0.5), epsilon=epsilon) if len(cat.pool) else None
+    eps, eta, _ = probe.weights if probe is not None else (0.0, 0.0, 0.0)
+    return TargetPolicy(
+        placement=cat.slug, model_version=model_version, variant_ids=tuple(int(v["id"]) for v in cat.variants),
+        variant_keys=tuple(str(v["key"]) for v in cat.variants), exploration_policy=str(cat.exploration_policy),
+        epsilon=eps, new_variant_share=eta, new_variants=int(probe.new_mask.sum()) if probe is not None else 0,
+        pinned=tuple(str(cat.variants[i]["key"]) for i in cat.pinned),
+        thompson_draws=int(len(probe.heads)) if probe is not None and probe.heads is not None else 0,
+        _catalogue=cat, _epsilon=epsilon, _prior_sd=variant_effect_prior(model_version))

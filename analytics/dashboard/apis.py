@@ -6,7 +6,6 @@ Activating or rolling back a ranker needs a staff user with the operators or adm
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,14 +17,7 @@ from access.authentication import ApiKeyPrincipal
 from access.permissions import scope_required
 from creative.models import Placement, VariantStatus
 from creative.selectors import placement_by_slug_or_none
-from ranking.models import Experiment, ModelRollout, ModelVersion
-from ranking.services import (
-    cancel_rollout,
-    model_activate,
-    model_rollback,
-    rollout_summary,
-    start_rollout,
-)
+from ranking import services as ranking
 
 from . import selectors
 from . import serializers as answers
@@ -68,7 +60,10 @@ class ExperimentDailyApi(APIView):
 
     @extend_schema(responses={200: answers.ExperimentDailySerializer})
     def get(self, request, slug: str):
-        experiment = get_object_or_404(Experiment, slug=slug)
+        try:
+            experiment = ranking.experiment_by_slug(slug)
+        except ranking.UnknownRecord as exc:
+            raise NotFound(str(exc)) from exc
         return Response({"experiment": slug, "days": selectors.experiment_daily(experiment=experiment)})
 
 
@@ -117,9 +112,9 @@ class ModelActivateApi(APIView):
     @extend_schema(request=None, responses={200: answers.ModelStateSerializer})
     def post(self, request, version: str):
         try:
-            mv = model_activate(version=version)
-        except ModelVersion.DoesNotExist as exc:
-            raise NotFound(f"No model version '{version}'.") from exc
+            mv = ranking.activate_version(version=version)
+        except ranking.UnknownRecord as exc:
+            raise NotFound(str(exc)) from exc
         return Response({"version": mv.version, "is_active": mv.is_active}, status=status.HTTP_200_OK)
 
 
@@ -143,9 +138,9 @@ class ModelRollbackApi(APIView):
             if placement is None:
                 raise ValidationError({"placement": [f"Unknown placement '{slug}'."]})
         try:
-            mv = model_rollback(placement=placement)
-        except ModelVersion.DoesNotExist as exc:
-            raise ValidationError({"placement": [str(exc) or "No earlier version to roll back to."]}) from exc
+            mv = ranking.roll_back(placement=placement)
+        except ranking.UnknownRecord as exc:
+            raise ValidationError({"placement": [str(exc)]}) from exc
         return Response({"version": mv.version, "is_active": mv.is_active})
 
 
@@ -157,10 +152,8 @@ class RolloutListApi(APIView):
     @extend_schema(responses={200: answers.RolloutListSerializer})
     def get(self, request):
         slug = request.query_params.get("placement", "")
-        ramps = ModelRollout.objects.select_related("placement", "candidate", "incumbent")
-        if slug:
-            ramps = ramps.filter(placement=_placement_or_404(slug))
-        return Response({"placement": slug or None, "rollouts": [rollout_summary(r) for r in ramps[:20]],
+        ramps = ranking.rollouts(placement=_placement_or_404(slug) if slug else None, limit=20)
+        return Response({"placement": slug or None, "rollouts": [ramp.as_dict() for ramp in ramps],
                          "can_manage": CanManageModels().has_permission(request, self)})
 
 
@@ -184,10 +177,11 @@ class RolloutStartApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            ramp = start_rollout(version=version, by=request.user.get_username(), **payload.validated_data)
-        except ModelVersion.DoesNotExist as exc:
-            raise NotFound(f"No model version '{version}'.") from exc
-        return Response(rollout_summary(ramp), status=status.HTTP_201_CREATED)
+            ramp = ranking.start_model_rollout(version=version, by=request.user.get_username(),
+                                               **payload.validated_data)
+        except ranking.UnknownRecord as exc:
+            raise NotFound(str(exc)) from exc
+        return Response(ramp.as_dict(), status=status.HTTP_201_CREATED)
 
 
 class RolloutCancelApi(APIView):
@@ -197,6 +191,8 @@ class RolloutCancelApi(APIView):
 
     @extend_schema(request=None, responses={200: answers.RolloutSerializer})
     def post(self, request, rollout_id: int):
-        ramp = get_object_or_404(ModelRollout.objects.select_related("placement", "candidate"), pk=rollout_id)
-        cancel_rollout(ramp, by=request.user.get_username())
-        return Response(rollout_summary(ramp))
+        try:
+            ramp = ranking.cancel_model_rollout(rollout_id=rollout_id, by=request.user.get_username())
+        except ranking.UnknownRecord as exc:
+            raise NotFound(str(exc)) from exc
+        return Response(ramp.as_dict())

@@ -13,8 +13,8 @@ import numpy as np
 from django.db.models import Count, Sum
 
 from creative.models import Placement, StyleVariant, TagGroup
-from ranking.models import Experiment, ModelVersion
-from ranking.services import ModelUnavailable, calibration_curve, score_variants
+from ranking import services as ranking
+from ranking.services import ExperimentInfo, ModelUnavailable, calibration_curve, score_variants
 
 from .. import interaction_log
 from ..models import DailyRollup
@@ -37,9 +37,9 @@ def dashboard_meta() -> dict[str, Any]:
         for p in Placement.objects.order_by("slug")
     ]
     experiments = [
-        {"slug": e.slug, "placement": e.placement.slug, "status": e.status, "buckets": e.buckets,
+        {"slug": e.slug, "placement": e.placement, "status": e.status, "buckets": e.buckets,
          "started_at": e.started_at, "stopped_at": e.stopped_at}
-        for e in Experiment.objects.select_related("placement").order_by("-started_at")
+        for e in ranking.experiments()
     ]
     tag_groups = [
         {"name": g.name, "layer": g.layer, "values": [v.value for v in g.values.all()]}
@@ -50,10 +50,10 @@ def dashboard_meta() -> dict[str, Any]:
             "segment_features": interaction_log.recent_feature_names(limit=500)}
 
 
-def experiment_daily(*, experiment: Experiment) -> list[dict[str, Any]]:
+def experiment_daily(*, experiment: ExperimentInfo) -> list[dict[str, Any]]:
     """Impressions, clicks and CTR per day and bucket of one experiment, oldest day first."""
     refresh_for_read(placement_id=experiment.placement_id)
-    rows = (DailyRollup.objects.filter(placement_id=experiment.placement_id, experiment_id=experiment.pk)
+    rows = (DailyRollup.objects.filter(placement_id=experiment.placement_id, experiment_id=experiment.id)
             .exclude(bucket="")
             .values("day", "bucket")
             .annotate(impressions=Sum("impressions"), clicks=Sum("clicks"))
@@ -122,32 +122,17 @@ def variant_gallery(*, placement: Placement, status: str = "", tag: str = "", qu
 
 
 def model_versions(*, placement: Placement | None = None) -> list[dict[str, Any]]:
-    """Registry rows, newest first, each with its live calibration curve; for a placement, its
+    """Registry entries, newest first, each with its live calibration curve; for a placement, its
     dedicated models and the general ones."""
-    qs = ModelVersion.objects.select_related("placement").order_by("-created_at", "-id")
-    if placement is not None:
-        qs = qs.filter(placement=placement) | qs.filter(scope=ModelVersion.Scope.GENERAL)
     return [
-        {"version": mv.version, "placement": mv.placement.slug if mv.placement_id else None, "scope": mv.scope,
+        {"version": mv.version, "placement": mv.placement, "scope": mv.scope,
          "algo": mv.algo, "rows": mv.rows, "positive_rate": mv.positive_rate, "auc": mv.auc, "logloss": mv.logloss,
          "calibration_error": mv.calibration_error, "train_seconds": mv.train_seconds, "is_active": mv.is_active,
          "activated_at": mv.activated_at, "created_at": mv.created_at, "data_from": mv.data_from,
-         "data_to": mv.data_to, "holdout_calibration": (mv.params or {}).get("calibration"),
-         "live_calibration": live_calibration(version=mv.version)}
-        for mv in qs
+         "data_to": mv.data_to, "holdout_calibration": mv.holdout_calibration,
+         "live_calibration": _live_calibration(mv)}
+        for mv in ranking.model_versions(placement=placement)
     ]
-
-
-def _serving_window(mv: ModelVersion) -> tuple[Any, Any] | None:
-    """(since, until) of a version's latest stint serving its placement (or the general scope): from its
-    activation to the next version's activation; None for a version that never served."""
-    if mv.activated_at is None:
-        return None
-    peers = ModelVersion.objects.filter(activated_at__gt=mv.activated_at).exclude(pk=mv.pk)
-    peers = peers.filter(placement_id=mv.placement_id) if mv.placement_id else peers.filter(
-        scope=ModelVersion.Scope.GENERAL)
-    following = peers.order_by("activated_at").values_list("activated_at", flat=True).first()
-    return mv.activated_at, following
 
 
 def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
@@ -160,8 +145,13 @@ def live_calibration(*, version: str, bins: int = CALIBRATION_BINS) -> list[dict
     again with the user's features, the tags as served and the position; empty when the model never
     served or its artefact cannot be read.
     """
-    mv = ModelVersion.objects.filter(version=version).first()
-    window = _serving_window(mv) if mv is not None else None
+    mv = ranking.model_version_or_none(version)
+    return _live_calibration(mv, bins) if mv is not None else []
+
+
+def _live_calibration(mv: ranking.ModelVersionInfo, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+    version = mv.version
+    window = ranking.serving_window(mv)
     if window is None:
         return []
     since, until = window

@@ -2,7 +2,8 @@
 
 Like `analytics/serializers.py`, these describe what `selectors` and `apis` of this package
 return, for `/api/schema/` and the dashboard's generated TypeScript types; the APIs do not reshape
-their answers through them.
+their answers through them. Experiments, model versions and ramps are the fields of ranking's
+`ExperimentInfo`, `ModelVersionInfo` and `RolloutInfo` (ranking.services), field by field.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from creative.models import Placement, ServingMode, VariantStatus
-from ranking.models import Experiment, ModelVersion
+from ranking.services import EXPERIMENT_STATUSES, MODEL_ALGOS, MODEL_SCOPES
 
 
 class MetaPlacementSerializer(serializers.Serializer):
@@ -25,7 +26,7 @@ class MetaPlacementSerializer(serializers.Serializer):
 class MetaExperimentSerializer(serializers.Serializer):
     slug = serializers.CharField()
     placement = serializers.CharField()
-    status = serializers.ChoiceField(choices=Experiment.Status.choices)
+    status = serializers.ChoiceField(choices=EXPERIMENT_STATUSES)
     buckets = serializers.DictField(child=serializers.FloatField(), help_text="Bucket → configured share.")
     started_at = serializers.DateTimeField()
     stopped_at = serializers.DateTimeField(allow_null=True)
@@ -92,8 +93,8 @@ class CalibrationPointSerializer(serializers.Serializer):
 class ModelRowSerializer(serializers.Serializer):
     version = serializers.CharField()
     placement = serializers.CharField(allow_null=True, help_text="Null for a general model.")
-    scope = serializers.ChoiceField(choices=ModelVersion.Scope.choices)
-    algo = serializers.ChoiceField(choices=ModelVersion.Algo.choices)
+    scope = serializers.ChoiceField(choices=MODEL_SCOPES)
+    algo = serializers.ChoiceField(choices=MODEL_ALGOS)
     rows = serializers.IntegerField()
     positive_rate = serializers.FloatField(allow_null=True)
     auc = serializers.FloatField(allow_null=True)

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from access.admin_guard import RoleAdmin
 
-from . import autotagging, console
+from . import autotagging, console, model_training
 from .layout_gallery import edited_preview, kit_gallery
 from .layout_specs import save_template, template_problems
 from .layout_tags import layout_autotag
@@ -184,16 +184,15 @@ class PlacementAdmin(RoleAdmin):
     @admin.action(description="Train a model now (activated only if it passes the activation gate)",
                   permissions=["train"])
     def train_model_now(self, request, queryset):
-        """Queued on the cpu queue (ranking.tasks.train_placement_model); where no broker is configured the
-        task runs at once and its verdict is shown here, otherwise it appears under Models when done."""
-        from ranking.tasks import train_placement_model
-
+        """Queued on the cpu queue (through creative.model_training, which ranking implements); where no broker
+        is configured the training runs at once and its verdict is shown here, otherwise it appears under
+        Models when done."""
         if not queryset.exists():
             self.message_user(request, "No placement selected.", messages.WARNING)
         for placement in queryset:
-            result = train_placement_model.delay(placement.pk, "auto", True)
-            if result.ready():
-                text, level = training_report(result.get())
+            run = model_training.train_now(placement.pk)
+            if run.ran:
+                text, level = training_report(run.summary)
                 self.message_user(request, f"{placement.slug}: {text}", level)
             else:
                 self.message_user(request, f"{placement.slug}: training queued on the cpu queue; the new version "

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from ranking.services import experiment_info
 from tests.analytics.factories import log_traffic
 from tests.factories import ExperimentFactory, PlacementFactory, StyleVariantFactory
 
@@ -92,7 +93,7 @@ def test_a_skewed_split_raises_the_srm_flag(running_experiment):
     log_traffic(placement=running_experiment.placement, experiment=running_experiment,
                 users={"control": 400, "model": 250}, ctr={"control": 0.1, "model": 0.1}, impressions_per_user=1)
 
-    report = experiment_report(experiment=running_experiment)
+    report = experiment_report(experiment=experiment_info(running_experiment))
 
     assert report["srm_flag"] is True
     assert report["srm_p_value"] < 0.001
@@ -163,7 +164,7 @@ def test_holm_adjusts_the_lift_p_values_across_treatment_arms(running_experiment
                 users={"control": 200, "model": 200, "random": 200},
                 ctr={"control": 0.08, "model": 0.13, "random": 0.09}, seed=6)
 
-    report = experiment_report(experiment=running_experiment, segments=False)
+    report = experiment_report(experiment=experiment_info(running_experiment), segments=False)
 
     arms = [report["buckets"]["model"], report["buckets"]["random"]]
     raw = sorted((b["p_value"], i) for i, b in enumerate(arms))
@@ -201,7 +202,7 @@ def test_a_user_whose_features_drift_stays_in_the_segment_of_their_first_exposur
     log_traffic(placement=placement, experiment=running_experiment, users=users, ctr={"control": 0.2, "model": 0.2},
                 features=lambda u: {"age": 30, "plan": "pro"}, seed=2)
 
-    report = experiment_report(experiment=running_experiment)
+    report = experiment_report(experiment=experiment_info(running_experiment))
 
     assert report["buckets"]["control"]["users"] == 60 and report["buckets"]["control"]["impressions"] == 360
     ctr_rows = [s for s in report["segments"] if s["metric"] == "ctr"]
@@ -227,7 +228,7 @@ def test_the_random_bucket_uniformity_check_counts_only_variants_eligible_throug
     log_traffic(placement=placement, experiment=running_experiment, users={"random": 10},
                 ctr={"random": 0.1}, variant_ids=[late.id], user_prefix="l", seed=5)
 
-    health = experiment_report(experiment=running_experiment, segments=False)["health"]
+    health = experiment_report(experiment=experiment_info(running_experiment), segments=False)["health"]
 
     assert health["random_bucket_variants"] == 3
     assert health["random_bucket_variants_not_eligible"] == 2

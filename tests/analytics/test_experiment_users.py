@@ -13,6 +13,7 @@ from django.utils import timezone
 from analytics.experiments import experiment_users, user_day_frame, users_at_first_exposure
 from analytics.models import Event
 from analytics.rollups import recount_experiment_users, refresh_day, refresh_rollups
+from ranking.services import experiment_info
 from tests.analytics.factories import log_traffic
 from tests.factories import ExperimentFactory, PlacementFactory
 
@@ -46,8 +47,8 @@ def test_the_database_condenses_user_days_as_the_frame_does():
 
 
 def _assert_kept_as_defined(experiment) -> pd.DataFrame:
-    kept = experiment_users(experiment)
-    expected = users_at_first_exposure(user_day_frame(experiment))
+    kept = experiment_users(experiment_info(experiment))
+    expected = users_at_first_exposure(user_day_frame(experiment_info(experiment)))
     pd.testing.assert_frame_equal(kept.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
     return kept
 
@@ -61,7 +62,7 @@ def test_days_refreshed_out_of_order_recounted_or_emptied_keep_each_user_at_thei
     log_traffic(placement=placement, experiment=experiment, users=users, ctr=ctr, when=recent,
                 features=lambda u: {"plan": "pro"}, seed=1)
     refresh_day(placement_id=placement.id, day=recent.date())
-    assert set(experiment_users(experiment)["segment_key"]) == {"plan=pro"}
+    assert set(experiment_users(experiment_info(experiment))["segment_key"]) == {"plan=pro"}
 
     # An earlier day arrives later (an import, late events): it becomes the first exposure.
     log_traffic(placement=placement, experiment=experiment, users=users, ctr=ctr, when=earlier,
@@ -83,17 +84,17 @@ def test_days_refreshed_out_of_order_recounted_or_emptied_keep_each_user_at_thei
     kept = _assert_kept_as_defined(experiment).set_index("user_id")
     assert kept.loc["u-model-0", "segment_key"] == "plan=pro" and kept.loc["u-control-0", "segment_key"] == "plan=free"
 
-    before = experiment_users(experiment)
+    before = experiment_users(experiment_info(experiment))
     assert recount_experiment_users(placement_id=placement.id) == len(before)
-    pd.testing.assert_frame_equal(experiment_users(experiment), before)
+    pd.testing.assert_frame_equal(experiment_users(experiment_info(experiment)), before)
 
 
 def test_an_experiment_without_rollups_has_no_users():
     experiment = ExperimentFactory(slug="empty-ab", placement=PlacementFactory(slug="side"),
                                    buckets={"control": 0.5, "model": 0.5})
 
-    assert experiment_users(experiment).empty
-    assert list(experiment_users(experiment).columns) == list(users_at_first_exposure(pd.DataFrame()).columns)
+    assert experiment_users(experiment_info(experiment)).empty
+    assert list(experiment_users(experiment_info(experiment)).columns) == list(users_at_first_exposure(pd.DataFrame()).columns)
 
 
 def test_the_refresh_command_rebuilds_the_experiment_users_after_a_restore():
@@ -108,11 +109,11 @@ def test_the_refresh_command_rebuilds_the_experiment_users_after_a_restore():
     log_traffic(placement=placement, experiment=experiment, users={"control": 12, "model": 8},
                 ctr={"control": 0.2, "model": 0.2}, seed=5)
     refresh_rollups()
-    kept = experiment_users(experiment)
+    kept = experiment_users(experiment_info(experiment))
     ExperimentUser.objects.all().delete()  # a restore that brought the rollups back without them
 
     out = StringIO()
     call_command("refresh_rollups", "--recount-totals", stdout=out)
 
     assert "20 experiment user(s)" in out.getvalue()
-    pd.testing.assert_frame_equal(experiment_users(experiment), kept)
+    pd.testing.assert_frame_equal(experiment_users(experiment_info(experiment)), kept)

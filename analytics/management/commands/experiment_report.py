@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ranking.models import Experiment
+from ranking import services as ranking
 
 
 class Command(BaseCommand):
@@ -18,9 +18,10 @@ class Command(BaseCommand):
         from analytics.experiments import ExperimentReportError, experiment_report, format_report
         from analytics.rollups import refresh_rollups
 
-        experiment = Experiment.objects.select_related("placement").filter(slug=slug).first()
-        if experiment is None:
-            raise CommandError(f"No experiment named '{slug}'.")
+        try:
+            experiment = ranking.experiment_by_slug(slug)
+        except ranking.UnknownRecord as exc:
+            raise CommandError(str(exc)) from exc
         refresh_rollups(placement_id=experiment.placement_id)  # a command may take the time a GET may not
         try:
             report = experiment_report(experiment=experiment, refresh=False, sequential=not fixed_horizon)
