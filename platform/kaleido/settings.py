@@ -278,7 +278,7 @@ KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
 # Training reads the interaction log in chunks of this many impressions (bounded memory per chunk), and at most
 # KALEIDO_TRAINING_MAX_ROWS of them: the most recent (docs/scaling.md, "Training"); 0 = no cap.
 KALEIDO_TRAINING_CHUNK_ROWS = env_int("KALEIDO_TRAINING_CHUNK_ROWS", 20_000)
-KALEIDO_TRAINING_MAX_ROWS = env_int("KALEIDO_TRAINING_MAX_ROWS", 500_000)
+KALEIDO_TRAINING_MAX_ROWS = env_int("KALEIDO_TRAINING_MAX_ROWS", 300_000)
 # A Dask scheduler address (tcp://host:8786): LightGBM fits run there through lightgbm.dask; empty = in process.
 KALEIDO_DASK_SCHEDULER = env_str("KALEIDO_DASK_SCHEDULER", "")
 KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = env_int("KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS", 5000)
