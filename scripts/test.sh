@@ -20,8 +20,26 @@ DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDI
 echo "==> pytest on SQLite (slow tests ran above, once, on PostgreSQL; KALEIDO_SQLITE_SLOW=1 runs them here too)"
 sqlite_marks="not postgres and not slow"
 [ "${KALEIDO_SQLITE_SLOW:-0}" = "1" ] && sqlite_marks="not postgres"
-DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 pytest -p no:cacheprovider "${xdist[@]}" -m "$sqlite_marks" "$@"
+# The front-end tests run beside this stage: they mostly wait on their own Django servers and Chromium
+# (their own SQLite files, no Redis), so the two share the cores well. pytest runs niced, so the browser
+# checks get the CPU when they need it and stay within their time limits.
+frontend_log=""
+frontend_pid=""
 if [ -f frontend/package.json ]; then
-  echo "==> frontend tests"
-  (cd frontend && npm test --silent)
+  frontend_log=$(mktemp)
+  echo "==> frontend tests (beside the SQLite stage; their output follows it)"
+  (cd frontend && npm test --silent) >"$frontend_log" 2>&1 &
+  frontend_pid=$!
 fi
+sqlite_rc=0
+DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 nice -n 10 pytest -p no:cacheprovider "${xdist[@]}" \
+  -m "$sqlite_marks" "$@" || sqlite_rc=$?
+frontend_rc=0
+if [ -n "$frontend_pid" ]; then
+  wait "$frontend_pid" || frontend_rc=$?
+  echo "==> frontend tests: output"
+  cat "$frontend_log"
+  [ "$frontend_rc" = "0" ] || echo "frontend tests failed (exit $frontend_rc)"
+fi
+[ "$sqlite_rc" = "0" ] || echo "pytest on SQLite failed (exit $sqlite_rc)"
+[ "$sqlite_rc" = "0" ] && [ "$frontend_rc" = "0" ]

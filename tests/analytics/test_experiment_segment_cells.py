@@ -3,6 +3,8 @@ taking each cell's users one by one: the same cells, the same numbers, the same 
 
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 import pandas as pd
 
@@ -69,6 +71,7 @@ def _users(seed: int, n: int = 1500) -> pd.DataFrame:
         "clicks": clicks, "conversions": rng.binomial(clicks, 0.4)})
 
 
+@pytest.mark.slow  # many seeded worlds of pure statistics: once, in the PostgreSQL stage
 def test_every_cell_at_once_equals_the_cells_taken_one_by_one():
     for seed in range(3):
         users = _users(seed)

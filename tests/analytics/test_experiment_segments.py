@@ -6,6 +6,8 @@ Simulated A/A experiments (no treatment effect) over many seeds, through the rep
 
 from __future__ import annotations
 
+import pytest
+
 import functools
 from datetime import date, timedelta
 
@@ -54,6 +56,7 @@ def _rejections(rows: list[dict], field: str) -> list[bool]:
     return [row[field] < 0.05 for row in rows if row[field] is not None]
 
 
+@pytest.mark.slow  # many seeded worlds of pure statistics: once, in the PostgreSQL stage
 def test_a_a_segment_lifts_reject_at_about_five_percent_when_each_user_is_one_unit_in_one_segment():
     fixed, always_valid, split_by_key = [], [], []
     for seed in range(SEEDS):

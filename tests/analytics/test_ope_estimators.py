@@ -84,6 +84,7 @@ def _coverage(*, seeds: int, users: int, logging: str, thompson: bool = False, n
     return {name: c / seeds for name, c in covered.items()}, {name: float(np.mean(e)) for name, e in errors.items()}
 
 
+@pytest.mark.slow  # many seeded worlds of pure statistics: once, in the PostgreSQL stage
 def test_intervals_cover_the_target_ctr_from_a_uniform_log_over_many_seeds():
     coverage, bias = _coverage(seeds=200, users=1500, logging="uniform")
     print("\nuniform log coverage", coverage, "mean error", bias)
@@ -91,6 +92,7 @@ def test_intervals_cover_the_target_ctr_from_a_uniform_log_over_many_seeds():
     assert all(abs(b) < 0.004 for b in bias.values()), bias
 
 
+@pytest.mark.slow  # many seeded worlds of pure statistics: once, in the PostgreSQL stage
 def test_intervals_hold_under_heavy_weights_over_many_seeds():
     # The logging policy shows the candidate's favourites least: weights reach ~350 and the effective
     # sample size is ~20 of ~5,200 rows. BCa alone under-covers there (measured over these 200 seeds:
