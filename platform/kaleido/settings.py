@@ -264,7 +264,7 @@ KALEIDO_DECISION_FSYNC = env_str("KALEIDO_DECISION_FSYNC", "interval")
 if KALEIDO_DECISION_FSYNC not in ("none", "interval", "always"):
     raise ImproperlyConfigured(f"KALEIDO_DECISION_FSYNC must be none, interval or always, not {KALEIDO_DECISION_FSYNC!r}")
 KALEIDO_NEW_VARIANT_SHARE = env_float("KALEIDO_NEW_VARIANT_SHARE", 0.05)  # model-bucket share for new variants
-# A variant is "new" while under this share of its peers' median impressions (and under the placement's threshold).
+# A variant is "new" while under this share of its peers' mean impressions (and under the placement's threshold).
 KALEIDO_NEW_VARIANT_RELATIVE = env_float("KALEIDO_NEW_VARIANT_RELATIVE", 0.5)
 # The model bucket's ε shrinks like 1/√(mean impressions per variant) past this many, down to the floor.
 KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS = env_float("KALEIDO_EXPLORATION_SETTLE_IMPRESSIONS", 200.0)
