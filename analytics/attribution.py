@@ -39,8 +39,11 @@ def impression_frame(*, placement: Placement, buckets: list[str] | tuple[str, ..
     features, variant, bucket, propensity, clicked (0/1), the tags as served, ...).
 
     At most `limit` impressions, the most recent; the clicks read are those from the oldest of them on.
+    The lean read: no statistic here looks at when an impression or click happened, so `decided_at`, `ts`
+    and `clicked_at` are NaT (not parsed).
     """
-    return interaction_log.impression_frame(placement=placement, buckets=buckets, days=days, limit=limit)
+    return interaction_log.impression_frame(placement=placement, buckets=buckets, days=days, limit=limit,
+                                            times=False)
 
 
 def numeric_edges(name: str, values: pd.Series) -> list[float]:
