@@ -3,8 +3,8 @@
 **The target is the policy that would serve.** The candidate is evaluated as the model bucket would
 serve it today (`ranking.services.target_policy`, built by the very code serving samples from): pinned
 variants lead (the first pinned one holds position 1 with probability 1), then the mixture of
-ε-exploration, the new-variant share (variants with fewer impressions than the placement's threshold)
-and greedy, or for Thompson placements the catalogue's posterior draws, over the placement's live,
+ε-exploration (settled by the catalogue's evidence), the new-variant share (variants under the
+placement's threshold and well behind their peers) and greedy, or for Thompson placements the catalogue's posterior draws, over the placement's live,
 unblocked variants.
 
 Logged position-1 impressions with their propensities p give IPS, self-normalised IPS and doubly robust

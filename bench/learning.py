@@ -276,7 +276,7 @@ def policy_ctr(scores: np.ndarray, truth: np.ndarray, impressions: np.ndarray, *
     the model's own prior for a variant's effect).
 
     epsilon=None: the placement default settled by the evidence (policy.settled_epsilon with the settings
-    serving uses), and the new-variant share judged against the pool's median (policy.new_variants), as
+    serving uses), and the new-variant share judged against the pool's mean (policy.new_variants), as
     serving.model_policy does. former=True: the former rule, a fixed ε and every variant under the
     placement's threshold "new"."""
     from django.conf import settings

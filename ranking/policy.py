@@ -6,7 +6,7 @@ A slate of m positions is drawn from a mixture of three components:
   probability of ε / n at every position and inverse-propensity weights stay bounded by n / ε; ε shrinks
   as the pool's evidence grows, down to a floor (settled_epsilon);
 * new (weight η, only while some variant is "new", i.e. has fewer impressions than the placement's
-  threshold and well under its peers' median, new_variants): a uniformly chosen new variant first, the
+  threshold and well under its peers' mean, new_variants): a uniformly chosen new variant first, the
   rest greedy by model score;
 * exploit (weight 1 − ε − η): greedy by model score (ε-greedy), or greedy by one of B posterior
   draws of the scores chosen uniformly (Thompson sampling over a finite set of draws).
@@ -132,17 +132,18 @@ def settled_epsilon(epsilon: float, impressions: np.ndarray, *, floor: float, se
 
 def new_variants(impressions: np.ndarray, *, threshold: float, relative: float) -> np.ndarray:
     """Which candidates are "new" (the cold-start share goes to them): fewer than `threshold` impressions
-    and fewer than `relative` × the pool's median.
+    and fewer than `relative` × the pool's mean.
 
     New means behind its peers: a design published into a served catalogue (none of its impressions while
-    the others have hundreds) gets the share until it catches up to `relative` of the median or reaches the
-    threshold; a young catalogue whose variants all have a few hundred is not "new" throughout (ε explores
-    it, at full weight while evidence is low), which would otherwise spend the share for nothing on every
-    request until each variant had `threshold`."""
+    the others have hundreds) gets the share until it catches up to `relative` of the mean or reaches the
+    threshold, and so does a whole batch published at once (the mean, unlike the median, stays above zero
+    while any design has served). A young catalogue whose variants all have a few hundred is not "new"
+    throughout (ε explores it, at full weight while evidence is low), which would otherwise spend the share
+    for nothing on every request until each variant had `threshold`."""
     imp = np.asarray(impressions, dtype=np.float64)
     if not len(imp) or threshold <= 0:
         return np.zeros(len(imp), dtype=bool)
-    return imp < min(float(threshold), float(relative) * float(np.median(imp)))
+    return imp < min(float(threshold), float(relative) * float(imp.mean()))
 
 
 def posterior_sd(scores: np.ndarray, impressions: np.ndarray, prior_sd: float) -> np.ndarray:

@@ -162,12 +162,14 @@ class PlacementAdmin(RoleAdmin):
         "default_mode": "What this placement shows while no experiment runs: the control design, any live "
                         "variant at random, or the trained model's choice for each user.",
         "exploration_policy": "How the model keeps trying designs it is unsure about.",
-        "exploration_epsilon": "Share of the model's traffic (0.05 = 5%) that tries another live design instead "
-                               "of the model's favourite, so the model keeps learning.",
-        "new_variant_impressions": "A newly published variant is shown extra until it has been seen this many times.",
+        "exploration_epsilon": "Largest share of the model's traffic (0.05 = 5%) that tries another live design "
+                               "instead of the model's favourite, so the model keeps learning. It shrinks as the "
+                               "designs gather impressions, never below 1%.",
+        "new_variant_impressions": "A newly published variant (well behind the others) is shown extra until it has "
+                                   "been seen this many times.",
         "control_variant": "The default design: what the control bucket sees, and the fallback.",
     }
-    POLICY_LABELS = {"epsilon_greedy": "Mostly the favourite, sometimes another design (fixed share below)",
+    POLICY_LABELS = {"epsilon_greedy": "Mostly the favourite, sometimes another design (share below, shrinking with evidence)",
                      "thompson": "Try designs in proportion to how likely each is to be the best"}
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

@@ -55,10 +55,10 @@ class Placement(models.Model):
         max_length=20, choices=ExplorationPolicy.choices, default=ExplorationPolicy.EPSILON_GREEDY
     )
     exploration_epsilon = models.FloatField(default=DEFAULT_EXPLORATION_EPSILON,
-                                            help_text="Share of model-bucket traffic explored.")
+                                            help_text="Largest share of model-bucket traffic explored; it settles to a 1% floor as evidence grows.")
     new_variant_impressions = models.PositiveIntegerField(
         default=DEFAULT_NEW_VARIANT_IMPRESSIONS,
-        help_text="A newly published variant gets guaranteed exploration until it has this many.",
+        help_text="A variant well behind its peers gets guaranteed exploration until it has this many.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

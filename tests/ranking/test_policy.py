@@ -164,6 +164,13 @@ def test_a_design_published_into_a_served_catalogue_is_new_until_it_catches_up()
     assert new_variants(np.append(peers, 900.0), threshold=1_000, relative=0.5)[-1]
 
 
+def test_a_batch_published_into_a_small_catalogue_is_new_all_together():
+    # Three designs have served 4,000 times each; a kit adds five at once, more than the designs there were.
+    catalogue = np.array([4_000.0, 4_000.0, 4_000.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+    assert new_variants(catalogue, threshold=1_000, relative=0.5).tolist() == [False] * 3 + [True] * 5
+
+
 def test_a_young_catalogue_is_explored_by_epsilon_not_the_new_variant_share():
     # Every variant has a few hundred impressions: none is behind its peers, so the share is not spent on
     # all of them at once (uniform exploration at full ε covers them).
