@@ -235,10 +235,15 @@ GENERATION_PROGRESS_S = env_float("GENERATION_PROGRESS_S", 0.5)  # least seconds
 # An image that must be enlarged past MAX_UPSCALE for its placement gets a "hires fix": Lanczos, then img2img
 # at this strength over the same pipeline (0 turns it off: such an image is then kept at its own resolution).
 GENERATION_HIRES_STRENGTH = env_float("GENERATION_HIRES_STRENGTH", 0.35)
+if not 0.0 <= GENERATION_HIRES_STRENGTH <= 1.0:  # an img2img strength: 0 turns the pass off, 1 redraws all of it
+    raise ImproperlyConfigured(f"GENERATION_HIRES_STRENGTH must be between 0 and 1 (0 = off), not {GENERATION_HIRES_STRENGTH}")
 GENERATION_WARMUP = env_str("GENERATION_WARMUP", "auto")  # one tiny pass per loaded pipeline: auto = on CUDA only
 # A CLIP model folder under MODEL_ROOT (config.json, .safetensors, tokenizer, preprocessor_config.json): images get
 # subject and visual_style by zero-shot classification; empty or missing: those two groups are not auto-tagged.
 GENERATION_CLIP_MODEL = env_str("GENERATION_CLIP_MODEL", "clip")
+# The least probability CLIP's most likely value must reach for a group to be tagged at all (the floor; a group of n
+# values also needs 2/n, twice a uniform guess); a group below it, or with fewer than two values, is left untagged.
+GENERATION_CLIP_MIN_CONFIDENCE = env_float("GENERATION_CLIP_MIN_CONFIDENCE", 0.25)
 CELERY_BEAT_SCHEDULE["generation-resend-unsent"] = {"task": "generation.tasks.generation_resend_unsent",
                                                     "schedule": env_float("KALEIDO_RESEND_UNSENT_EVERY_S", 30.0)}
 

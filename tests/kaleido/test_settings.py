@@ -74,3 +74,14 @@ def test_the_demo_command_turns_debug_on_by_itself(tmp_path):
     result = _check("demo", "--help", KALEIDO_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").is_file()
+
+
+def test_a_hires_strength_outside_0_to_1_refuses_to_start_and_0_turns_the_pass_off():
+    show = ["shell", "-c", "from django.conf import settings as s; print(s.GENERATION_HIRES_STRENGTH)"]
+    for bad in ("1.5", "-0.1"):
+        result = _check(*show, DEBUG="1", GENERATION_HIRES_STRENGTH=bad)
+        assert result.returncode != 0
+        assert "GENERATION_HIRES_STRENGTH must be between 0 and 1" in result.stderr
+    off = _check(*show, DEBUG="1", GENERATION_HIRES_STRENGTH="0")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.split()[-1] == "0.0"
