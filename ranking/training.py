@@ -337,8 +337,14 @@ MAX_ROUNDS, PATIENCE = 600, 40  # boosting rounds at most; early stopping after 
 _dask_clients: dict[str, Any] = {}
 
 
-def dask_client() -> Any:
-    """A distributed.Client on KALEIDO_DASK_SCHEDULER (one per address and process), or None: fit locally."""
+DASK_CONNECT_TIMEOUT_S = 10.0
+
+
+def dask_client(*, timeout_s: float = DASK_CONNECT_TIMEOUT_S) -> Any:
+    """A distributed.Client on KALEIDO_DASK_SCHEDULER (one per address and process), or None: fit locally.
+
+    A configured scheduler that cannot be reached within timeout_s is a TrainingError naming it: a fit that
+    fell back to this process unannounced could exhaust a web or beat worker sized for the cluster's job."""
     address = settings.KALEIDO_DASK_SCHEDULER
     if not address:
         return None
@@ -346,7 +352,14 @@ def dask_client() -> Any:
     if client is None or client.status != "running":
         from distributed import Client
 
-        client = _dask_clients[address] = Client(address, set_as_default=False)
+        try:
+            client = Client(address, set_as_default=False, timeout=timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise TrainingError(
+                f"The Dask scheduler at {address} (KALEIDO_DASK_SCHEDULER) could not be reached within "
+                f"{timeout_s:g} s ({exc.__class__.__name__}: {exc}). Start it, or unset KALEIDO_DASK_SCHEDULER "
+                "to train in this process.") from exc
+        _dask_clients[address] = client
     return client
 
 

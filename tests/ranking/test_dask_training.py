@@ -77,3 +77,13 @@ def test_the_refit_on_train_and_validation_runs_on_the_cluster_too(cluster, sett
 
     assert on_dask.params["refit"] == "train+validation" and on_dask.params["distributed"]["workers"] == 2
     assert on_dask.metrics["auc"] == pytest.approx(in_process.metrics["auc"], abs=0.02)
+
+
+def test_an_unreachable_scheduler_is_a_training_error_that_names_it(settings):
+    # Nothing listens on port 9 here: the operator configured a cluster that is down.
+    settings.KALEIDO_DASK_SCHEDULER = "tcp://127.0.0.1:9"
+    training._dask_clients.clear()
+
+    with pytest.raises(training.TrainingError, match=r"tcp://127\.0\.0\.1:9.*unset KALEIDO_DASK_SCHEDULER"):
+        training.dask_client(timeout_s=2)
+    assert "tcp://127.0.0.1:9" not in training._dask_clients
