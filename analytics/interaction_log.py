@@ -456,15 +456,21 @@ def _aware(value: Any) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite: naive UTC text
 
 
+def _placement_clause(placement_ids: Sequence[int] | None, params: list[Any]) -> str:
+    """" AND e.placement_id IN (…)" for the given placements (appending them to params); "" for all."""
+    if placement_ids is None:
+        return ""
+    ids = list(placement_ids)
+    params += ids
+    return f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+
+
 def young_impressions_count(*, placement_ids: Sequence[int] | None = None, decided_after: datetime) -> int:
     """Distinct (decision, variant) impressions of decisions made after `decided_after`: the rows training
     leaves out while their clicks may still arrive."""
     where = "e.type = 'impression' AND d.created_at > %s"
     params: list[Any] = [connection.ops.adapt_datetimefield_value(decided_after)]
-    if placement_ids is not None:
-        ids = list(placement_ids)
-        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
-        params += ids
+    where += _placement_clause(placement_ids, params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM (SELECT DISTINCT e.decision_id, e.variant_id FROM analytics_event e "  # noqa: S608
                        f"JOIN ranking_decision d ON d.decision_id = e.decision_id WHERE {where}) AS young", params)
@@ -477,10 +483,7 @@ def impressions_available(*, placement_ids: Sequence[int] | None = None, decided
     if decided_until is not None:
         where += " AND d.created_at <= %s"
         params.append(connection.ops.adapt_datetimefield_value(decided_until))
-    if placement_ids is not None:
-        ids = list(placement_ids)
-        where += f" AND e.placement_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
-        params += ids
+    where += _placement_clause(placement_ids, params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM analytics_event e JOIN ranking_decision d "  # noqa: S608
                        f"ON d.decision_id = e.decision_id WHERE {where}", params)
