@@ -184,7 +184,7 @@ def reproduce(source) -> Image.Image:
     index = record.get("batch_index", 0)
     image = images[index]
     hires = record.get("hires")
-    if hires:  # the hires pass again, with the scheduler it ran with (generation.hires)
+    if hires and not hires.get("skipped"):  # the hires pass again, with the scheduler it ran with (generation.hires)
         from .hires import hires_fix
 
         image, _ = hires_fix(backend=backend, request=requests[index], image=image, model=model, loras=loras,

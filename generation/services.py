@@ -42,10 +42,12 @@ from .engine import (
     compile_unet,
     get_backend,
     normalize_mix,
+    out_of_memory,
+    release_memory,
     run_requests,
 )
 from .engine.procedural import PROCEDURAL_STYLES
-from .families import apply_fit, fit_plan, native_size, needs_hires
+from .families import MAX_UPSCALE, apply_fit, fit_plan, native_size
 from .hires import hires_fix, hires_steps, hires_strength, hires_wanted
 from .models import BaseModel, ControlNet, GenerationJob, IpAdapter, LoraStyle
 from .provenance import png_bytes, provenance_record
@@ -540,7 +542,7 @@ def job_run(*, job_id: int, worker: str | None = None) -> GenerationJob | None:
 
         def steps(r: ImageRequest) -> int:  # the image's denoising steps, and its hires pass's when it gets one
             return backend.steps_for(r) + (hires_steps(r, strength=strength)
-                                           if hires_wanted(r, target, strength=strength) else 0)
+                                           if hires_wanted((r.width, r.height), target, strength=strength) else 0)
 
         total = sum(steps(r) for r in requests)
         progress = _Progress(job, worker=worker, total_steps=total, done_steps=total - sum(steps(r) for r in todo))
@@ -592,13 +594,32 @@ def _placement_size(job: GenerationJob) -> tuple[int, int] | None:
     return (placement.width, placement.height)
 
 
-def _placement_fit(job: GenerationJob, image: Image.Image) -> dict | None:
+def _placement_fit(job: GenerationJob, image: Image.Image, *, lanczos_past_cap: bool = False) -> dict | None:
     """Generated at the family's native size; delivered at the placement's (never enlarged past MAX_UPSCALE:
-    the hires pass, run before, brings an image that would need more to the placement's size)."""
+    the hires pass, run before, brings an image that would need more to the placement's size). A pass stopped at
+    its size cap (generation.hires) leaves the rest of the enlargement to Lanczos."""
     target = _placement_size(job)
     if target is None or image.size == target:
         return None
-    return fit_plan(image.size, target)
+    return fit_plan(image.size, target, max_upscale=float("inf") if lanczos_past_cap else MAX_UPSCALE)
+
+
+def _hires_or_kept(job: GenerationJob, request: ImageRequest, image: Image.Image, *, backend: Backend,
+                   model: ModelSpec | None, loras: dict[str, LoraSpec], target: tuple[int, int], strength: float,
+                   on_step: StepCallback) -> tuple[Image.Image, dict]:
+    """The hires pass (generation.hires), or, out of accelerator memory, the image as generated and why: the job
+    keeps an image fitted as without the pass rather than failing on a pass it can live without."""
+    try:
+        return hires_fix(backend=backend, request=request, image=image, model=model, loras=loras, target=target,
+                         strength=strength, on_step=on_step)
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        release_memory()
+        reason = f"out of GPU memory for the hires pass at {target[0]}×{target[1]} ({type(exc).__name__})"
+        logger.warning("generation job %s image %s: %s; kept at %d×%d without it", job.pk, request.index, reason,
+                       *image.size)
+        return image, {"skipped": reason, "from": list(image.size), "target": list(target), "strength": strength}
 
 
 def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *, described: dict,
@@ -612,10 +633,10 @@ def _save_image(job: GenerationJob, request: ImageRequest, image: Image.Image, *
         return None
     hires = None
     target, strength = _placement_size(job), hires_strength()
-    if backend is not None and target and strength > 0 and needs_hires(image.size, target):
-        image, hires = hires_fix(backend=backend, request=request, image=image, model=model, loras=loras,
-                                 target=target, strength=strength, on_step=on_step or (lambda n: None))
-    fit = _placement_fit(job, image)
+    if backend is not None and target and hires_wanted(image.size, target, strength=strength):
+        image, hires = _hires_or_kept(job, request, image, backend=backend, model=model, loras=loras,
+                                      target=target, strength=strength, on_step=on_step or (lambda n: None))
+    fit = _placement_fit(job, image, lanczos_past_cap=bool(hires and hires.get("capped_at")))
     provenance = provenance_for(job, request, described=described, batch_size=batch_size, loras=loras, fit=fit)
     provenance["hires"] = hires
     if fit is not None:

@@ -105,9 +105,9 @@ def run_requests(
         try:
             images = backend.generate_batch(batch, model=model, loras=loras, on_step=on_step)
         except Exception as exc:
-            if not _out_of_memory(exc):
+            if not out_of_memory(exc):
                 raise
-            _release_memory()
+            release_memory()
             if len(batch) == 1:
                 raise GenerationError("out of GPU memory for a single image; lower the size, enable VAE tiling "
                                       "or attention slicing, or free the GPU.") from exc
@@ -121,13 +121,15 @@ def run_requests(
             on_image(request, image, len(batch))
 
 
-def _out_of_memory(exc: BaseException) -> bool:
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception says the accelerator ran out of memory (torch's class, or its message)."""
     import torch
 
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
+    """Give cached accelerator memory back after an out-of-memory error."""
     from .cache import _release_accelerator_memory
 
     _release_accelerator_memory()

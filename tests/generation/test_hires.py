@@ -78,10 +78,90 @@ def test_an_outpainted_material_for_a_large_banner_keeps_its_product_through_the
     assert job.status == GenerationJob.Status.SUCCEEDED, job.error
     material = job.images.get()
     pixels = _pixels(material)
-    assert pixels.shape == (80, 160, 3) and material.provenance["hires"]["size"] == [160, 80]
+    assert pixels.shape == (80, 160, 3)
+    assert material.provenance["hires"]["size"] == [128, 64]  # 2.5× is past the pass's cap (2×): Lanczos the rest
     # The square material sits in the middle (32 px of 64 → 80 px of 160): kept under the mask, not redrawn; only
     # the Lanczos enlargement of the kept pixels rings by a few levels near the seam.
     assert np.abs(pixels[25:55, 65:95].astype(int) - [200, 30, 30]).max() <= 6
     assert np.abs(pixels[:, :10].astype(int) - [200, 30, 30]).mean() > 30  # the painted margins
     reset_backends()
     assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
+
+
+def test_the_pass_is_capped_at_twice_the_familys_native_size():
+    from generation.hires import capped_target, hires_size_cap
+
+    sd15 = hires_size_cap("sd15", (512, 512))
+    assert sd15 == 1024 * 1024  # 2 × 512 per side
+    assert capped_target((3000, 3000), sd15) == (1024, 1024)
+    assert capped_target((3000, 1000), sd15) == (1768, 584)  # the placement's aspect, multiples of 8, under the cap
+    assert capped_target((1200, 800), sd15) == (1200, 800)  # within the cap: the placement's own size
+    assert hires_size_cap("sdxl", (1024, 1024)) == 2048 * 2048
+    assert hires_size_cap("other", (56, 32)) == 112 * 64  # no buckets: twice the generated image
+
+
+def test_a_placement_far_past_the_cap_is_redrawn_at_the_cap_and_lanczos_enlarges_the_rest(tiny_model, settings):
+    from generation.engine import reset_backends
+    from generation.provenance import reproduce
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    settings.GENERATION_HIRES_STRENGTH = 0.35
+    kit = CreativeKitFactory(placement=PlacementFactory(slug="huge-banner", width=280, height=160))
+    job = services.job_run(job_id=services.job_create(kit=kit, width=56, height=32, seed=4).pk)
+    assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    material = job.images.get()
+    hires, fit = material.provenance["hires"], material.provenance["fit"]
+    assert hires["size"] == [112, 64] and hires["capped_at"] == [112, 64]  # 2× the generated 56×32 per side
+    assert fit["size"] == [280, 160] and fit["scale"] == 2.5  # the rest by Lanczos, said in provenance
+    pixels = _pixels(material)
+    assert pixels.shape == (160, 280, 3) and (material.width, material.height) == (280, 160)
+    reset_backends()
+    assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
+
+
+def test_out_of_memory_in_the_pass_keeps_the_image_unfixed_and_says_why(tiny_model, settings, monkeypatch, caplog):
+    import logging
+
+    import diffusers
+    import torch
+
+    from generation.engine import reset_backends
+    from generation.provenance import reproduce
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    def no_memory(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.20 GiB")
+
+    monkeypatch.setattr(diffusers.StableDiffusionImg2ImgPipeline, "__call__", no_memory)
+    settings.GENERATION_HIRES_STRENGTH = 0.35
+    kit = CreativeKitFactory(placement=PlacementFactory(slug="big-banner", width=100, height=60))
+    with caplog.at_level(logging.WARNING, logger="generation.services"):
+        job = services.job_run(job_id=services.job_create(kit=kit, width=56, height=32, seed=4).pk)
+    assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    material = job.images.get()
+    # As without the pass: cropped to the placement's aspect at its own resolution, never blurred past 1.25×.
+    assert (material.width, material.height) == (53, 32) and job.progress == 100
+    hires = material.provenance["hires"]
+    assert "out of GPU memory" in hires["skipped"] and hires["target"] == [100, 60]
+    assert f"generation job {job.pk} image 0: out of GPU memory" in caplog.text
+    reset_backends()  # the replay skips the pass too
+    assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), _pixels(material))
+
+
+def test_an_error_in_the_pass_other_than_memory_still_fails_the_job(tiny_model, settings, monkeypatch):
+    import diffusers
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("scheduler exploded")
+
+    monkeypatch.setattr(diffusers.StableDiffusionImg2ImgPipeline, "__call__", broken)
+    settings.GENERATION_HIRES_STRENGTH = 0.35
+    kit = _kit_for_placement(width=100, height=60)
+    job = services.job_run(job_id=services.job_create(kit=kit, width=56, height=32, seed=4).pk)
+    assert job.status == GenerationJob.Status.FAILED and "scheduler exploded" in job.error
+
+
+def _kit_for_placement(*, width: int, height: int):
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    return CreativeKitFactory(placement=PlacementFactory(slug="big-banner", width=width, height=height))
