@@ -80,14 +80,22 @@ def encode_tags(tag_lists: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]
     return rows, pd.Categorical(exploded, categories=values).codes.astype(np.int64), values
 
 
+# The most profile × tag-value entries one block of the per-user variance holds at a time: the sums are
+# accumulated block by block (a user's profiles are never split), so memory stays bounded however many
+# users the rows have (200,000 rows of one user each × 60 tag values would be 12 M entries per array).
+_BLOCK_ENTRIES = 1_000_000
+
+
 class Profiles:
     """The rows of one analysis summed by profile: a user together with the segment the row falls in for
     every feature (a user whose features never change is one profile). Every per-user and per-cell sum the
-    grids need is a sum over profiles, so each grid costs in profiles × tag values, not in rows; and the
-    per-user sums are kept sparse (a user's own segments and tags), never a users × segments array.
+    grids need is a sum over profiles, so each grid costs in profiles × tag values, not in rows; the
+    per-profile tag sums are kept sparse (the tag values a profile was served), never a dense profiles ×
+    tag values table, and the per-user sums are formed in blocks of users (`_BLOCK_ENTRIES`).
 
     `users`: each row's user code (0 … U-1); `segments`: feature -> encode_segments of the rows; `w`:
-    weights (rows with a non-finite weight are left out); `tags`: group -> encode_tags."""
+    weights (rows with a non-finite weight are left out); `tags`: group -> encode_tags.
+    Profiles are numbered in user order, so the profiles of one user are consecutive."""
 
     def __init__(self, users: np.ndarray, segments: dict[str, tuple[np.ndarray, list[str]]],
                  tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], y: np.ndarray, w: np.ndarray):
@@ -97,10 +105,14 @@ class Profiles:
             key = pd.factorize(key * (len(_values) + 1) + (codes + 1))[0].astype(np.int64)
         key = np.where(usable, key, -1)
         present = key >= 0
-        self.code, self.row = np.full(len(key), -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        profile, first = np.unique(key[present], return_index=True)
-        self.code[present] = np.searchsorted(profile, key[present])
-        self.row = np.flatnonzero(present)[first]  # a row of each profile: its user and segments
+        self.code = np.full(len(key), -1, dtype=np.int64)
+        profile, first, inverse = np.unique(key[present], return_index=True, return_inverse=True)
+        row = np.flatnonzero(present)[first]  # a row of each profile: its user and segments
+        by_user = np.argsort(users[row], kind="stable")  # profile number -> in user order
+        rank = np.empty(len(profile), dtype=np.int64)
+        rank[by_user] = np.arange(len(profile))
+        self.code[present] = rank[inverse.ravel()]
+        self.row = row[by_user]
         P = len(profile)
         weights = np.where(usable, w, 0.0)
         rows = np.flatnonzero(present)
@@ -111,22 +123,46 @@ class Profiles:
         self.c = np.bincount(at, weights=(weights * y)[rows], minlength=P)
         self.k = np.bincount(at, minlength=P).astype(float)
         self.segments = segments
-        # Every tag group's values side by side (a cell's statistics involve its own tag value and the
-        # segment's totals only, so all groups of a feature are computed in one pass).
+        # Every tag group's values side by side as columns (a cell's statistics involve its own tag value
+        # and the segment's totals only, so all groups of a feature are computed in one pass); the sums of
+        # each (profile, column) a profile has, sorted by profile.
         self.tag_slices: dict[str, slice] = {}
-        sums: list[list[np.ndarray]] = [[], [], [], []]
+        flat_parts: list[np.ndarray] = []
+        row_parts: list[np.ndarray] = []
         start = 0
         for group, (tag_rows, tag_codes, tag_values) in tags.items():
             T = len(tag_values)
             in_profile = self.code[tag_rows] >= 0 if len(tag_rows) else np.zeros(0, dtype=bool)
-            r, t = tag_rows[in_profile], tag_codes[in_profile]
-            flat = self.code[r] * T + t
-            for i, values in enumerate((weights[r], (weights * y)[r], np.ones(len(r)), y[r].astype(float))):
-                sums[i].append(np.bincount(flat, weights=values, minlength=P * T).reshape(P, T))
+            r = tag_rows[in_profile]
+            row_parts.append(r)
+            flat_parts.append(start + tag_codes[in_profile])
             self.tag_slices[group] = slice(start, start + T)
             start += T
-        self.n_pt, self.c_pt, self.k_pt, self.y_pt = (np.concatenate(a, axis=1) if a else np.zeros((P, 0))
-                                                      for a in sums)
+        self.columns = start
+        r = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
+        column = np.concatenate(flat_parts) if flat_parts else np.zeros(0, dtype=np.int64)
+        entry_key, entry_of = np.unique(self.code[r] * max(start, 1) + column, return_inverse=True)
+        entry_of = entry_of.ravel()
+        E = len(entry_key)
+        self.tag_profile, self.tag_column = entry_key // max(start, 1), entry_key % max(start, 1)
+        self.tag_n, self.tag_c, self.tag_k, self.tag_y = (
+            np.bincount(entry_of, weights=values, minlength=E)
+            for values in (weights[r], (weights * y)[r], np.ones(len(r)), y[r].astype(float)))
+
+    def tag_sums(self, profiles: np.ndarray, local: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense (n, c) sums of the given profiles (sorted, consecutive in user order) × the columns that
+        `local` maps to 0 … T-1 (-1: not asked for)."""
+        if not len(profiles):
+            return np.zeros((0, T)), np.zeros((0, T))
+        lo, hi = np.searchsorted(self.tag_profile, [profiles[0], profiles[-1] + 1])
+        prof, col = self.tag_profile[lo:hi], local[self.tag_column[lo:hi]]
+        at = np.searchsorted(profiles, prof)
+        keep = (col >= 0) & (at < len(profiles))
+        keep[keep] = profiles[at[keep]] == prof[keep]
+        flat = at[keep] * T + col[keep]
+        size = len(profiles) * T
+        return (np.bincount(flat, weights=self.tag_n[lo:hi][keep], minlength=size).reshape(-1, T),
+                np.bincount(flat, weights=self.tag_c[lo:hi][keep], minlength=size).reshape(-1, T))
 
 
 def relative_cells(profiles: Profiles, tags: tuple[np.ndarray, np.ndarray, list[str]], *, feature: str, group: str,
@@ -150,19 +186,21 @@ def grids_of_feature(profiles: Profiles, tags: dict[str, tuple[np.ndarray, np.nd
     ok = seg_p >= 0
     if not ok.any():
         return empty
-    n_pt, c_pt, k_pt, y_pt = (a[ok][:, columns] for a in (profiles.n_pt, profiles.c_pt, profiles.k_pt, profiles.y_pt))
+    local = np.full(profiles.columns, -1, dtype=np.int64)  # a tag column -> its place among this grid's T
+    local[columns] = np.arange(T)
     seg, user = seg_p[ok], profiles.user[ok]
     n_p, c_p, k_p = profiles.n[ok], profiles.c[ok], profiles.k[ok]
 
     def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
         return np.bincount(index.ravel(), weights=values.ravel(), minlength=size).astype(float)
 
-    cell_of = seg[:, None] * T + np.arange(T)[None, :]  # each profile's row of cells
+    # The cell totals, from the sparse (profile, tag value) sums.
+    entry_col = local[profiles.tag_column]
+    entry_ok = ok[profiles.tag_profile] & (entry_col >= 0)
+    cell_of = seg_p[profiles.tag_profile[entry_ok]] * T + entry_col[entry_ok]
     n_s, c_s, k_s = by(seg, n_p, S), by(seg, c_p, S), by(seg, k_p, S)
-    n_st = by(cell_of, n_pt, S * T).reshape(S, T)
-    c_st = by(cell_of, c_pt, S * T).reshape(S, T)
-    k_st = by(cell_of, k_pt, S * T).reshape(S, T)
-    clicks_st = by(cell_of, y_pt, S * T).reshape(S, T)
+    n_st, c_st, k_st, clicks_st = (by(cell_of, values[entry_ok], S * T).reshape(S, T)
+                                   for values in (profiles.tag_n, profiles.tag_c, profiles.tag_k, profiles.tag_y))
     n, c = n_s.sum(), c_s.sum()
     n_t, c_t, k_t = n_st.sum(0), c_st.sum(0), k_st.sum(0)
     n_rs, c_rs = n - n_s, c - c_s
@@ -190,7 +228,19 @@ def grids_of_feature(profiles: Profiles, tags: dict[str, tuple[np.ndarray, np.nd
             "c": e, "n": -e * q_rn,
         }
     coef = {k: np.where(valid, v, 0.0) for k, v in coef.items()}
-    variance = _sum_of_squared_influences(coef, user, seg, n_p, c_p, n_pt, c_pt, S, T)
+    variance = np.zeros((S, T))
+    profile_of = np.flatnonzero(ok)  # sorted and in user order: a user's profiles are consecutive
+    per_block = max(1, _BLOCK_ENTRIES // T)
+    begin = 0
+    while begin < len(profile_of):
+        end = min(begin + per_block, len(profile_of))
+        end = int(np.searchsorted(user, user[end - 1], side="right"))  # never split a user's profiles
+        n_pt, c_pt = profiles.tag_sums(profile_of[begin:end], local, T)
+        block_user = np.concatenate([[0], np.cumsum(np.diff(user[begin:end]) != 0)])  # 0 … users in block
+        variance += _sum_of_squared_influences(coef, block_user, seg[begin:end], n_p[begin:end],
+                                               c_p[begin:end], n_pt, c_pt, S, T)
+        begin = end
+    variance = np.maximum(variance, 0.0)  # a sum of squares: rounding below zero is zero
     n_users = len(np.unique(user))
     variance *= n_users / max(n_users - 1, 1)
     se = np.sqrt(variance)
@@ -203,7 +253,7 @@ def grids_of_feature(profiles: Profiles, tags: dict[str, tuple[np.ndarray, np.nd
         width = len(tag_values)
         cells: list[dict] = []
         out[group] = cells
-        if not k_pt[:, offset:offset + width].any():  # no impression of this group among the rows
+        if not k_t[offset:offset + width].any():  # no impression of this group among the rows
             offset += width
             continue
         for s, segment in enumerate(seg_values):
@@ -240,7 +290,8 @@ _TERMS = (("c_st", "st", 0), ("n_st", "st", 1), ("c_t", "t", 0), ("n_t", "t", 1)
 
 def _sum_of_squared_influences(coef: dict[str, np.ndarray], user: np.ndarray, seg: np.ndarray, n_p: np.ndarray,
                                c_p: np.ndarray, n_pt: np.ndarray, c_pt: np.ndarray, S: int, T: int) -> np.ndarray:
-    """Σ over users of influence_u(s, t)², for every cell at once.
+    """Σ over the given users of influence_u(s, t)², for every cell at once (the profiles of a block of
+    whole users: blocks' sums add up).
 
     influence_u(s, t) = Σ_a coef_a(s, t) · x_a(u, s, t) over the eight sums x of _TERMS, so its square
     summed over users is Σ_a Σ_b coef_a coef_b · M_ab(s, t) with M_ab = Σ_u x_a x_b: second moments of the
@@ -251,7 +302,7 @@ def _sum_of_squared_influences(coef: dict[str, np.ndarray], user: np.ndarray, se
     us_keys, us_of_profile = np.unique(us_key, return_inverse=True)
     us_user, us_seg = us_keys // S, us_keys % S
     E = len(us_keys)
-    U = int(user.max()) + 1
+    U = int(us_user.max()) + 1 if E else 0
 
     def by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
         return np.bincount(index.ravel(), weights=values.ravel(), minlength=size)
@@ -289,7 +340,7 @@ def _sum_of_squared_influences(coef: dict[str, np.ndarray], user: np.ndarray, se
         for name_b, level_b, part_b in _TERMS[i:]:
             term = coef[name_a] * coef[name_b] * moment((level_a, part_a), (level_b, part_b))
             variance += term if name_a == name_b else 2 * term
-    return np.maximum(variance, 0.0)  # a sum of squares: rounding below zero is zero
+    return variance
 
 
 def _logit(q: np.ndarray) -> np.ndarray:
