@@ -454,10 +454,17 @@ class GenerationJobAdmin(RoleAdmin):
 
     @admin.action(description="Auto-tag the kits of selected jobs (copies and images)", permissions=["change"])
     def autotag_kits(self, request, queryset):
-        kits = CreativeKit.objects.filter(pk__in=queryset.values("kit_id"))
-        tagged = sum(kit_autotag(kit) for kit in kits)
         from .clip_tagger import clip_classifier
+        from .tagging import zero_shot_skips
 
+        kits = CreativeKit.objects.filter(pk__in=queryset.values("kit_id"))
+        before = zero_shot_skips.copy()
+        tagged = sum(kit_autotag(kit) for kit in kits)
+        unsure = zero_shot_skips - before
         classifier, note = clip_classifier()
+        if unsure:
+            where = ", ".join(f"{group} on {n} image(s)" for group, n in sorted(unsure.items()))
+            note += (f" Left untagged where CLIP was not sure (its most likely value under the minimum confidence, "
+                     f"or a group with fewer than two values; the log says which): {where}.")
         self.message_user(request, f"{tagged} material(s) tagged; manual tags were kept. {note}",
                           level=messages.SUCCESS if classifier is not None else messages.WARNING)

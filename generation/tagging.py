@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -450,11 +451,16 @@ def pixel_label_groups() -> dict[str, tuple[list[str], bool]]:
 
 
 _clip_notes: set[str] = set()
+# Groups CLIP left untagged in this process, by group (the admin's Auto-tag action reports the ones its run added).
+zero_shot_skips: Counter[str] = Counter()
 
 
-def image_zero_shot_tags(picture: Image.Image) -> TagResult:
+def image_zero_shot_tags(picture: Image.Image, *, image_id: int | None = None) -> TagResult:
     """subject and visual_style by CLIP zero-shot when a CLIP folder is there; otherwise none, and the log says why
-    (once per reason and process)."""
+    (once per reason and process). A group CLIP is not sure of (under GENERATION_CLIP_MIN_CONFIDENCE, or 2/n of its
+    n values) or with fewer than two values is left untagged, and the log says why for each image."""
+    from django.conf import settings
+
     from creative.autotagging import zero_shot_tags
 
     from .clip_tagger import clip_classifier
@@ -465,7 +471,12 @@ def image_zero_shot_tags(picture: Image.Image) -> TagResult:
             _clip_notes.add(note)
             logger.info(note)
         return {}
-    return zero_shot_tags(picture, classifier, groups=pixel_label_groups())
+    tags, skipped = zero_shot_tags(picture, classifier, groups=pixel_label_groups(),
+                                   floor=float(getattr(settings, "GENERATION_CLIP_MIN_CONFIDENCE", 0.25)))
+    for group, why in skipped.items():
+        zero_shot_skips[group] += 1
+        logger.info("image %s: %s left untagged: %s", image_id, group, why)
+    return tags
 
 
 def image_autotag(image: ImageMaterial) -> ImageMaterial:
@@ -474,7 +485,8 @@ def image_autotag(image: ImageMaterial) -> ImageMaterial:
     with image.file.open("rb") as fh:
         picture = Image.open(fh)
         picture.load()
-    proposed = {**image_pixel_tags(picture), **image_zero_shot_tags(picture), **style_implied_tags(image)}
+    proposed = {**image_pixel_tags(picture), **image_zero_shot_tags(picture, image_id=image.pk),
+                **style_implied_tags(image)}
     apply_auto_tags(image, proposed)
     image.save(update_fields=["tags", "tag_sources"])
     return image

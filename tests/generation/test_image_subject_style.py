@@ -10,7 +10,7 @@ import torch
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from creative.autotagging import label_text
+from creative.autotagging import label_text, zero_shot_tags
 from generation import tagging
 from generation.clip_tagger import clip_classifier
 from tests.factories import ImageMaterialFactory
@@ -40,23 +40,70 @@ def _softmax(folder, picture, group, values):
         return model(**inputs).logits_per_image[0].softmax(-1).tolist()
 
 
-def test_an_uploaded_image_gets_subject_and_visual_style_with_the_models_confidence(db, tiny_clip):
+def test_an_uploaded_image_gets_the_subject_clip_is_sure_of_and_no_style_it_only_guesses(db, tiny_clip, caplog):
     image = _material()
-    tagging.image_autotag(image)
+    with caplog.at_level(logging.INFO, logger="generation.tagging"):
+        tagging.image_autotag(image)
     image.refresh_from_db()
     with image.file.open("rb") as fh:
         picture = Image.open(fh).convert("RGB")
-    styles = ["3d", "flat", "illustration", "photo"]
-    style_p = _softmax(tiny_clip, picture, "visual_style", styles)
-    best = max(range(4), key=lambda i: style_p[i])
-    assert image.tags["visual_style"] == [styles[best]]
-    assert image.tag_sources["visual_style"] == {"source": "auto", "confidence": pytest.approx(style_p[best], abs=1e-4)}
     subjects = ["abstract", "chart", "coins", "gold", "person", "product", "scenery"]
     subject_p = _softmax(tiny_clip, picture, "subject", subjects)
     top = max(subject_p)
+    assert top >= 2 / 7  # the tiny model favours one subject well past a guess over seven
     assert image.tags["subject"] == sorted(s for s, p in zip(subjects, subject_p, strict=True) if p >= 0.5 * top)
-    assert image.tag_sources["subject"]["confidence"] == pytest.approx(top, abs=1e-4)
+    assert image.tag_sources["subject"] == {"source": "auto", "confidence": pytest.approx(top, abs=1e-4)}
+    styles = ["3d", "flat", "illustration", "photo"]
+    assert max(_softmax(tiny_clip, picture, "visual_style", styles)) < 2 / 4  # near a guess over four styles
+    assert "visual_style" not in image.tags and "visual_style" not in image.tag_sources
+    assert f"image {image.pk}: visual_style left untagged" in caplog.text and "minimum confidence 0.50" in caplog.text
     assert image.tags["dominant_color"] == ["blue"]  # the pixel statistics still tag the rest
+
+
+class _Fixed:
+    """A classifier that answers the given probabilities (the rule under test is what is done with them)."""
+
+    def __init__(self, probabilities: list[float]):
+        self.answer = probabilities
+
+    def probabilities(self, image, texts):
+        assert len(texts) == len(self.answer)
+        return self.answer
+
+
+def test_zero_shot_tags_a_group_only_past_twice_a_guess_and_the_floor():
+    picture = Image.new("RGB", (8, 8))
+    four = (["3d", "flat", "illustration", "photo"], False)
+    tags, skipped = zero_shot_tags(picture, _Fixed([0.1, 0.55, 0.2, 0.15]), groups={"visual_style": four})
+    assert tags == {"visual_style": (["flat"], 0.55)} and skipped == {}
+    tags, skipped = zero_shot_tags(picture, _Fixed([0.2, 0.45, 0.2, 0.15]), groups={"visual_style": four})
+    assert tags == {} and "under the minimum confidence 0.50" in skipped["visual_style"]
+    ten = ([f"v{i}" for i in range(10)], True)  # 2/10 = 0.2: the floor decides
+    unsure = [0.22] + [0.78 / 9] * 9
+    assert zero_shot_tags(picture, _Fixed(unsure), groups={"subject": ten}, floor=0.25)[0] == {}
+    assert zero_shot_tags(picture, _Fixed(unsure), groups={"subject": ten}, floor=0.0)[0] == {"subject": (["v0"], 0.22)}
+
+
+def test_a_group_with_one_value_is_never_tagged_by_a_softmax_that_must_say_1():
+    one = _Fixed([1.0])
+    tags, skipped = zero_shot_tags(Image.new("RGB", (8, 8)), one, groups={"visual_style": (["photo"], False),
+                                                                           "subject": ([], True)})
+    assert tags == {}
+    assert "visual_style has 1 value(s)" in skipped["visual_style"] and "subject has 0 value(s)" in skipped["subject"]
+
+
+def test_the_auto_tag_action_says_which_groups_clip_was_not_sure_of(staff_client, tiny_clip):
+    from django.urls import reverse
+
+    from generation.models import GenerationJob
+
+    image = _material()
+    job = GenerationJob.objects.create(kit=image.kit, backend="procedural", mixes=[{}])
+    response = staff_client.post(reverse("admin:generation_generationjob_changelist"),
+                                 {"action": "autotag_kits", "_selected_action": [job.pk]}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("Left untagged where CLIP was not sure" in m and "visual_style on 1 image(s)" in m
+               and "subject on" not in m for m in shown), shown
 
 
 def test_a_manual_visual_style_survives_and_subject_is_still_tagged(db, tiny_clip):
