@@ -3,10 +3,9 @@ taking each cell's users one by one: the same cells, the same numbers, the same 
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
 import pandas as pd
+import pytest
 
 from analytics import stats
 from analytics.experiments import METRICS, MIN_SEGMENT_USERS, _lift_json, _metric_block, segment_lifts

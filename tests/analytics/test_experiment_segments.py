@@ -6,13 +6,12 @@ Simulated A/A experiments (no treatment effect) over many seeds, through the rep
 
 from __future__ import annotations
 
-import pytest
-
 import functools
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analytics.experiments import segment_lifts, users_at_first_exposure
 from analytics.segments import segment_key
