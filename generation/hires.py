@@ -74,10 +74,14 @@ def hires_steps(request: ImageRequest, *, strength: float) -> int:
 
 def hires_fix(*, backend: Backend, request: ImageRequest, image: Image.Image, model: ModelSpec | None,
               loras: dict[str, LoraSpec], target: tuple[int, int], strength: float, on_step: StepCallback,
-              scheduler_config: dict | None = None) -> tuple[Image.Image, dict]:
+              scheduler_config: dict | None = None, capped_at: tuple[int, int] | None = None
+              ) -> tuple[Image.Image, dict]:
     """The enlarged, redrawn image (at the plan's size: a few pixels over the target at most, or under the size cap,
-    `capped_at` in the record, the rest left to Lanczos) and its record."""
-    cap = capped_target(target, hires_size_cap(model.family if model else "other", image.size))
+    `capped_at` in the record, the rest left to Lanczos) and its record.
+
+    `capped_at`: the size a recorded pass was capped at (a replay), so an image replays as it was made even
+    if HIRES_MAX_SCALE has changed since; None computes the cap from today's rule."""
+    cap = capped_at or capped_target(target, hires_size_cap(model.family if model else "other", image.size))
     plan = hires_plan(image.size, cap)
     size = tuple(plan["size"])
     enlarged = image.convert("RGB").crop(tuple(plan["crop"])).resize(size, Image.Resampling.LANCZOS)

@@ -189,7 +189,8 @@ def reproduce(source) -> Image.Image:
 
         image, _ = hires_fix(backend=backend, request=requests[index], image=image, model=model, loras=loras,
                              target=tuple(hires["target"]), strength=hires["strength"], on_step=lambda n: None,
-                             scheduler_config=hires.get("scheduler_config"))
+                             scheduler_config=hires.get("scheduler_config"),
+                             capped_at=tuple(hires["capped_at"]) if hires.get("capped_at") else None)
     return apply_fit(image, record["fit"]) if record.get("fit") else image
 
 

@@ -119,6 +119,23 @@ def test_a_placement_far_past_the_cap_is_redrawn_at_the_cap_and_lanczos_enlarges
     assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
 
 
+def test_an_image_replays_at_the_cap_it_was_made_with_after_the_rule_changes(tiny_model, settings, monkeypatch):
+    from generation import hires as hires_module
+    from generation.engine import reset_backends
+    from generation.provenance import reproduce
+    from tests.factories import CreativeKitFactory, PlacementFactory
+
+    settings.GENERATION_HIRES_STRENGTH = 0.35
+    kit = CreativeKitFactory(placement=PlacementFactory(slug="huge-banner-2", width=280, height=160))
+    job = services.job_run(job_id=services.job_create(kit=kit, width=56, height=32, seed=4).pk)
+    material = job.images.get()
+    pixels = _pixels(material)
+    # A later release allows the pass to run larger: the stored image still replays at the 112×64 it was made at.
+    monkeypatch.setattr(hires_module, "HIRES_MAX_SCALE", 4.0)
+    reset_backends()
+    assert np.array_equal(np.asarray(reproduce(material).convert("RGB")), pixels)
+
+
 def test_out_of_memory_in_the_pass_keeps_the_image_unfixed_and_says_why(tiny_model, settings, monkeypatch, caplog):
     import logging
 
