@@ -207,6 +207,9 @@ class _Columns:
             rank = np.empty(len(text), dtype=np.int64)
             rank[order] = np.arange(len(text), dtype=np.int64)
             codes = codes.astype(np.int64)
+            if not text:  # a feature no impression has (a segment nobody sent): every row in no segment
+                self._encoded_segments[feature] = (np.full(len(codes), -1, dtype=np.int64), [])
+                return self._encoded_segments[feature]
             self._encoded_segments[feature] = (np.where(codes >= 0, rank[np.maximum(codes, 0)], -1),
                                                [text[i] for i in order])
         return self._encoded_segments[feature]

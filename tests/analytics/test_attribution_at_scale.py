@@ -160,3 +160,19 @@ def test_a_grid_on_a_feature_with_a_value_per_user_answers_400_with_a_field_mess
     with pytest.raises(CommandError, match="device_id has"):
         call_command("attribution_report", "wide-banner", "--segment", "device_id", "--tag-group", "layout",
                      stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_grid_on_a_segment_and_tag_group_nobody_sent_answers_with_no_cells(api_client_with, monkeypatch):
+    from tests.factories import PlacementFactory
+
+    PlacementFactory(slug="typo-banner")
+    frame = _planted_log(impressions=3_000)
+    monkeypatch.setattr(attribution, "impression_frame", lambda **_: frame)
+    client = api_client_with("analytics:read")
+
+    # An analyst mistypes both names: an empty grid, not a server error.
+    answered = client.get("/api/v1/placements/typo-banner/attribution?segment=agee&tag_group=%27")
+
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["cells"] == []
