@@ -17,6 +17,27 @@ def _isolated_storage(settings, tmp_path):
     settings.MODEL_ROOT.mkdir()
 
 
+@pytest.fixture(autouse=True)
+def _default_taxonomy(request):
+    """The default tag taxonomy (seeded by a data migration) for every test on the database.
+
+    A transactional test's flush empties it, and pytest-xdist's work stealing can hand a worker ordinary
+    tests after transactional ones on the same database, so it is put back (inside the test's own
+    transaction, rolled back with it) whenever it is missing."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    if "transactional_db" in request.fixturenames or transactional or "live_server" in request.fixturenames:
+        return
+    if marker is None and "db" not in request.fixturenames:
+        return
+    request.getfixturevalue("db")
+    from creative.models import TagGroup, TagValue
+    from creative.taxonomy import seed_taxonomy
+
+    if not TagGroup.objects.exists():
+        seed_taxonomy(TagGroup, TagValue)
+
+
 @pytest.fixture
 def journal_mode(settings, tmp_path):
     """Rank with KALEIDO_DECISION_LOG=journal in a fresh folder, flushed only when the test says so (on the
