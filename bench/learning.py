@@ -20,6 +20,10 @@ Per world and training size, side by side:
 Lift share = (CTR of the policy − CTR of control) / (CTR of the oracle − CTR of control) on fresh users
 drawn after the training window (so the drifting feature has moved); control is the variant with the
 median mean CTR. Also holdout AUC and expected calibration error (last 15% of the log).
+Training reads what `train_ranker` would read: at most `--max-rows` impressions (KALEIDO_TRAINING_MAX_ROWS,
+300,000 by default; 0: the whole log), the most recent ones, as ranking.training.collect_rows caps them; (a),
+(b) and (c) all learn from those rows, while the serving policy sees every variant's impressions in the
+whole log (the catalogue's counts). The cap only bites above 300,000 (`--full`'s 500,000).
 Nothing here is tuned per world. `--write` replaces the `## learning` section of bench/RESULTS.md.
 """
 
@@ -307,7 +311,15 @@ def greedy_ctr(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(truth[np.arange(len(scores)), np.argmax(scores, axis=1)].mean())
 
 
-def run_world(world: World, n: int, threads: int) -> dict:
+def most_recent(max_rows: int, rows, shown, clicks, t):
+    """The last `max_rows` impressions of a log in time order (all of it when max_rows is 0 or the log is
+    shorter): collect_rows' cap (KALEIDO_TRAINING_MAX_ROWS), whose rule is training.SAMPLING_RULE."""
+    if not max_rows or len(shown) <= max_rows:
+        return rows, shown, clicks, t
+    return rows[-max_rows:], shown[-max_rows:], clicks[-max_rows:], t[-max_rows:]
+
+
+def run_world(world: World, n: int, threads: int, max_rows: int = 0) -> dict:
     import lightgbm as lgb
 
     from ranking import features as F
@@ -315,6 +327,9 @@ def run_world(world: World, n: int, threads: int) -> dict:
     from ranking.registry import LoadedModel
 
     rows, shown, clicks, t = world.log(n)
+    # Serving counts every impression of the log; training reads only the most recent max_rows of them.
+    impressions = np.bincount(shown, minlength=world.n_variants)
+    rows, shown, clicks, t = most_recent(max_rows, rows, shown, clicks, t)
     data = training_data(world, rows, shown, clicks, t)
     rng = np.random.default_rng(world.seed + 99)
     t_eval = rng.uniform(1.0, 1.1, EVAL_USERS)
@@ -323,12 +338,13 @@ def run_world(world: World, n: int, threads: int) -> dict:
     means = truth.mean(axis=0)
     control = int(np.argsort(means)[len(means) // 2])
     base, oracle = float(truth[:, control].mean()), float(truth.max(axis=1).mean())
-    impressions = np.bincount(shown, minlength=world.n_variants)
 
     def share(ctr: float) -> float:
         return (ctr - base) / (oracle - base) if oracle > base else float("nan")
 
-    out = {"world": world.seed, "n": n, "clicks": int(clicks.sum()), "oracle_lift": oracle / base - 1}
+    out = {"world": world.seed, "n": n, "trained_rows": len(shown), "clicks": int(clicks.sum()),
+           "oracle_lift": oracle / base - 1}
+    n = len(shown)  # from here on: the rows trained on (fewer than the log's when capped)
     started = time.perf_counter()
     fitted = training.fit_ranker(data, threads=threads)
     out["fit_s"] = time.perf_counter() - started
@@ -520,7 +536,8 @@ def _append(path: str | None, row: dict) -> None:
 
 
 def print_world(r: dict) -> None:
-    print(f"  {r['n']:>7,}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
+    trained = f" (trained on the last {r['trained_rows']:,})" if r.get("trained_rows", r["n"]) < r["n"] else ""
+    print(f"  {r['n']:>7,}{trained}: clicks {r['clicks']:6d}  oracle lift {r['oracle_lift']:+.0%}  default "
           f"{r['default']:.0%} (former {r['former_default']:.0%}, greedy {r['default_greedy']:.0%}, thompson {r['thompson']:.0%}, {r['candidate']}, "
           f"{r['fit_s']:.0f}s)  "
           f"lgb {r['lgb']:.0%}  logreg {r['logreg']:.0%}  AUC {r['default_auc'] or float('nan'):.3f}/"
@@ -539,6 +556,8 @@ def main() -> None:
     parser.add_argument("--general-worlds", type=int, default=3,
                         help="worlds (the first ones) of the long-tail placement experiment, at 60,000 impressions")
     parser.add_argument("--general-only", action="store_true", help="only the long-tail placement experiment")
+    parser.add_argument("--max-rows", type=int, default=None,
+                        help="impressions training reads, the most recent (default KALEIDO_TRAINING_MAX_ROWS; 0: all)")
     parser.add_argument("--jsonl", help="also append every world's result to this file as one JSON line")
     parser.add_argument("--time-limit", type=float, default=0,
                         help="seconds after which no new world is started (0: none); the summary says how many ran")
@@ -547,6 +566,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    if args.max_rows is None:
+        args.max_rows = int(settings.KALEIDO_TRAINING_MAX_ROWS)
     sizes = [int(s) for s in args.sizes.split(",")] + ([500_000] if args.full else [])
     if args.general_only:
         sizes = [60_000]
@@ -559,7 +582,7 @@ def main() -> None:
         world = World(seed)
         print(f"world {seed:2d}: {world.describe()}", flush=True)
         for n in sizes:
-            r = run_world(world, n, args.threads) if not args.general_only else None
+            r = run_world(world, n, args.threads, args.max_rows) if not args.general_only else None
             if r is not None:
                 results.append(r)
                 print_world(r)
