@@ -165,17 +165,18 @@ print(json.dumps(scale_training.{call}), flush=True)
 """
 
 
-def run(impressions: int, *, timeout: float, keep: bool, reuse: bool, steps: list[str]) -> dict:
+def run(impressions: int, *, timeout: float, keep: bool, reuse: bool, steps: list[str], database: str = "",
+        redis_url: str = "redis://127.0.0.1:6379/11") -> dict:
     import uuid
 
     from tests.hardening import stack
 
-    name = f"kaleido_h_train_scale_{impressions}"
+    name = database or f"kaleido_h_train_scale_{impressions}"
     saved = Path("/tmp") / f"kaleido-train-scale-{name}.json"
     url = f"{stack.PG_ADMIN}/{name}" if reuse else stack.fresh_database(name)
     env = stack.app_env(url, DEBUG="0", SECRET_KEY="train-bench-" + uuid.uuid4().hex, ALLOWED_HOSTS="127.0.0.1",
-                        KALEIDO_DB_STATEMENT_TIMEOUT_S="0", REDIS_URL="redis://127.0.0.1:6379/11",
-                        CELERY_BROKER_URL="redis://127.0.0.1:6379/11", KALEIDO_VAR_DIR=f"/tmp/{name}-var")
+                        KALEIDO_DB_STATEMENT_TIMEOUT_S="0", REDIS_URL=redis_url,
+                        CELERY_BROKER_URL=redis_url, KALEIDO_VAR_DIR=f"/tmp/{name}-var")
     if reuse:
         loaded = json.loads(saved.read_text())
     else:
@@ -251,6 +252,11 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help="write bench/RESULTS.md (## scale, ### training)")
     parser.add_argument("--record-from", default="", help="record a saved run's JSON instead of running")
     parser.add_argument("--notes", default="", help="text appended to the recorded subsection")
+    # Several loads can run at once on one server: each its own database, Redis db and results file.
+    parser.add_argument("--database", default="", help="database name (one --impressions value); "
+                        "default kaleido_h_train_scale_N")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--results", default="/tmp/kaleido-train-scale-results.json", help="where the run's JSON goes")
     args = parser.parse_args()
     if args.record_from:
         record({int(n): r for n, r in json.loads(Path(args.record_from).read_text()).items()}, args.notes)
@@ -261,9 +267,12 @@ def main() -> int:
     if missing:
         print(f"cannot run: {missing}")
         return 2
-    results = {n: run(n, timeout=args.timeout, keep=args.keep, reuse=args.reuse, steps=args.steps)
+    if args.database and len(args.impressions) > 1:
+        parser.error("--database names one database: give one --impressions value")
+    results = {n: run(n, timeout=args.timeout, keep=args.keep, reuse=args.reuse, steps=args.steps,
+                      database=args.database, redis_url=args.redis_url)
                for n in args.impressions}
-    Path("/tmp/kaleido-train-scale-results.json").write_text(json.dumps(results, indent=2))
+    Path(args.results).write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     if args.record:
         record(results, args.notes)
