@@ -191,8 +191,10 @@ def feature_contributions(*, model_version: str, rows: Sequence[Mapping[str, Any
 
 
 @transaction.atomic
-def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Mapping[str, float]) -> Experiment:
-    """Start an A/B experiment; a placement runs at most one at a time."""
+def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Mapping[str, float],
+                     salt: str | None = None) -> Experiment:
+    """Start an A/B experiment; a placement runs at most one at a time. `salt` (default: a random one) is
+    hashed with each user id to assign buckets: give one to repeat an earlier split of the same users."""
     if isinstance(placement, str):
         found = placement_by_slug_or_none(placement)
         if found is None:
@@ -207,7 +209,7 @@ def experiment_start(*, slug: str, placement: Placement | str, buckets: str | Ma
     try:  # the save's signal drops the placement's serving catalogue (ranking.signals)
         with transaction.atomic():
             experiment = Experiment.objects.create(slug=slug, placement=placement, buckets=shares,
-                                                   salt=secrets.token_hex(8))
+                                                   salt=salt or secrets.token_hex(8))
     except IntegrityError as exc:  # a concurrent start on the same placement
         raise ValidationError({"placement": f"'{placement.slug}' already runs an experiment."}) from exc
     return experiment

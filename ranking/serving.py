@@ -220,6 +220,12 @@ def get_catalogue(slug: str) -> Catalogue | None:
 
 # --- ranking --------------------------------------------------------------------------------------------------
 
+def seed_draws(seed: int | None) -> None:
+    """Seed this thread's serving draws (exploration, random buckets, Thompson heads): a simulation run in
+    process is then reproducible. None goes back to fresh entropy. Servers never call it."""
+    _local.rng = None if seed is None else np.random.default_rng(seed)
+
+
 def _rng() -> np.random.Generator:
     rng = getattr(_local, "rng", None)
     if rng is None:

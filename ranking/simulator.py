@@ -274,9 +274,15 @@ def simulate(*, transport, placement: str, users: list[SimUser], k: int = 1, see
     return report
 
 
-def in_process_transport(*, name: str = "traffic simulator") -> InProcessTransport:
-    """A transport with a fresh API key (scopes rank, events)."""
+def in_process_transport(*, name: str = "traffic simulator", seed: int | None = None) -> InProcessTransport:
+    """A transport with a fresh API key (scopes rank, events). With `seed`, the server's draws in this
+    thread (which variant a random or exploring request gets) are seeded too, so a run repeats exactly."""
     from access.services import api_key_create
+
+    from . import serving
+
+    if seed is not None:
+        serving.seed_draws(seed)
 
     issued = api_key_create(name=name, scopes=["rank", "events"])
     return InProcessTransport(issued.secret)

@@ -7,13 +7,19 @@ import math
 import pytest
 from scipy.stats import norm
 
-from ranking import services, simulator
+from ranking import serving, services, simulator
 from ranking.buckets import ServingMode
 from ranking.models import Decision
 
 from .factories import catalogue
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_draws_after():
+    yield
+    serving.seed_draws(None)  # the next test on this worker's thread draws from fresh entropy again
 
 
 def two_proportion_p_value(c1: int, n1: int, c2: int, n2: int) -> float:
@@ -31,7 +37,9 @@ def test_the_trained_model_bucket_beats_control_and_random():
     placement.control_variant = max(variants, key=lambda v: sum(
         simulator.click_probability(user, v.tags, variant_key=v.variant_key) for user in ab_users))
     placement.save()
-    transport = simulator.in_process_transport()
+    # Seeded throughout (the users, their clicks, the server's draws, the A/B split), so this story
+    # repeats exactly: an unseeded run's model bucket moved between 0.96× and 1.19× control.
+    transport = simulator.in_process_transport(seed=21)
 
     # 1. Random exposure: the unbiased training data.
     exposure = simulator.simulate(transport=transport, placement=placement.slug,
@@ -43,13 +51,14 @@ def test_the_trained_model_bucket_beats_control_and_random():
     assert trained.rows == 8000 and trained.activated, trained.gate["reasons"]
 
     # 3. An A/B test on fresh users.
-    services.experiment_start(slug="sim-ab", placement=placement, buckets="control=0.34,random=0.33,model=0.33")
+    services.experiment_start(slug="sim-ab", placement=placement, buckets="control=0.34,random=0.33,model=0.33",
+                              salt="sim-ab")
     report = simulator.simulate(transport=transport, placement=placement.slug, users=ab_users, seed=22)
 
     control, random, model = (report.buckets[b] for b in ("control", "random", "model"))
     assert report.model_versions.get(trained.model_version, 0) == model.users
     # Ground truth (expected clicks of what was shown): personalization beats the best single design, by
-    # about 5% on this log since the candidate choice prefers the simplest model within one standard error
+    # 7% on this seeded log (unseeded runs ranged from 0.96× to 1.19×) since the candidate choice prefers the simplest model within one standard error
     # of the best (it was 11% with the deeper forest chosen before; 2,000 training rows were not enough:
     # 0.216 against 0.230), and random by far.
     assert model.true_ctr >= 1.03 * control.true_ctr, (model, control)
