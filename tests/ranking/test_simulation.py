@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy.stats import norm
 
-from ranking import serving, services, simulator
+from ranking import services, serving, simulator
 from ranking.buckets import ServingMode
 from ranking.models import Decision
 
@@ -58,9 +58,9 @@ def test_the_trained_model_bucket_beats_control_and_random():
     control, random, model = (report.buckets[b] for b in ("control", "random", "model"))
     assert report.model_versions.get(trained.model_version, 0) == model.users
     # Ground truth (expected clicks of what was shown): personalization beats the best single design, by
-    # 7% on this seeded log (unseeded runs ranged from 0.96× to 1.19×) since the candidate choice prefers the simplest model within one standard error
-    # of the best (it was 11% with the deeper forest chosen before; 2,000 training rows were not enough:
-    # 0.216 against 0.230), and random by far.
+    # 7% on this seeded log (unseeded runs ranged from 0.96× to 1.19×) since the candidate choice prefers
+    # the simplest model within one standard error of the best (it was 11% with the deeper forest chosen
+    # before; 2,000 training rows were not enough: 0.216 against 0.230), and random by far.
     assert model.true_ctr >= 1.03 * control.true_ctr, (model, control)
     assert model.true_ctr >= 1.5 * random.true_ctr, (model, random)
     # Observed clicks tell the same story where 800 users an arm can tell it: against random. (Against the
