@@ -1,7 +1,8 @@
 """Behind PgBouncer in transaction mode (docker-compose.yml) the app keeps no session state between
 transactions: ingestion (COPY into a temporary staging table, server-side binding), the rollup refresh
 (advisory transaction locks, local settings), partition upkeep, retention and rank calls all work when two
-threads share two pooled server connections, and the counts come out exact.
+threads share two pooled server connections, and the counts come out exact; training's streamed read (a
+named cursor inside one transaction) fetches chunk by chunk while another client shares the pool.
 
 Runs where PostgreSQL and a `pgbouncer` binary are installed (skipped otherwise): a pgbouncer in
 transaction mode in front of the test database, and a separate process configured as the compose file
@@ -79,6 +80,66 @@ print(json.dumps({"errors": errors, "accepted": sum(accepted), "catalogue": int(
 """
 
 
+TRAIN = r"""
+import json, threading, uuid
+import django
+django.setup()
+from django.db import connection
+from django.utils import timezone
+from analytics import partitions
+from analytics.ingestion import record_events
+from creative.models import Placement, StyleVariant, VariantStatus
+from ranking import serving
+from ranking.training import collect_rows
+
+placement = Placement.objects.create(slug="pooled-train", name="Pooled", width=750, height=300)
+for i in range(3):
+    StyleVariant.objects.create(placement=placement, variant_key=f"v{i}", status=VariantStatus.LIVE,
+                                tags={"layout": ["single" if i else "split"]})
+partitions.ensure_upcoming_partitions()
+batch = []
+for i in range(300):
+    answer = serving.rank(placement="pooled-train", user_id=f"u{i}", k=1, features={"age": 20 + i % 40})
+    item = answer.items[0]
+    base = {"decision_id": answer.decision_id, "variant_id": item.variant_id, "user_id": f"u{i}",
+            "placement": "pooled-train", "position": 1, "ts": timezone.now().isoformat()}
+    batch.append({**base, "event_id": uuid.uuid4().hex, "type": "impression"})
+    if i % 7 == 0:
+        batch.append({**base, "event_id": uuid.uuid4().hex, "type": "click"})
+accepted = record_events(batch).accepted
+errors, during = [], []
+
+def ingest_beside():
+    # Another client of the same two pooled server connections while the training read streams.
+    try:
+        for b in range(5):
+            answer = serving.rank(placement="pooled-train", user_id=f"w{b}", k=1)
+            during.append(record_events([{"event_id": uuid.uuid4().hex, "type": "impression",
+                                          "decision_id": answer.decision_id, "variant_id": answer.items[0].variant_id,
+                                          "user_id": f"w{b}", "placement": "pooled-train", "position": 1,
+                                          "ts": timezone.now().isoformat()}]).accepted)
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+beside = threading.Thread(target=ingest_beside)
+beside.start()
+data = collect_rows(placement_ids=[placement.id], click_window_s=0, chunk_rows=40, max_rows=0)
+beside.join()
+print(json.dumps({"errors": errors, "accepted": accepted, "rows": len(data), "clicks": int(data.labels.sum()),
+                  "chunks": data.sampling["chunks"], "during": sum(during)}))
+"""
+
+
+def _pooled_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
+    env.update({"DATABASE_URL": url, "KALEIDO_PGBOUNCER": "1", "DJANGO_SETTINGS_MODULE": "kaleido.settings",
+                "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}", "DEBUG": "1", "KALEIDO_DECISION_LOG": "direct",
+                "CELERY_BROKER_URL": "", "REDIS_URL": ""})
+    return env
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,14 +194,22 @@ ignore_startup_parameters = extra_float_digits,options
 
 
 def test_ingestion_rollups_retention_and_rank_work_through_a_transaction_pool(pgbouncer):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
-    env.update({"DATABASE_URL": pgbouncer, "KALEIDO_PGBOUNCER": "1", "DJANGO_SETTINGS_MODULE": "kaleido.settings",
-                "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}", "DEBUG": "1", "KALEIDO_DECISION_LOG": "direct",
-                "CELERY_BROKER_URL": "", "REDIS_URL": ""})
-    result = subprocess.run([sys.executable, "-c", WORK], env=env, cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", WORK], env=_pooled_env(pgbouncer), cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["errors"] == []
     assert found["accepted"] == 2 * 6 * 50  # each batch's five repeats were duplicates
     assert found["catalogue"] == found["accepted"]  # every impression counted once in the running totals
+
+
+def test_training_streams_the_log_in_chunks_through_a_transaction_pool(pgbouncer):
+    # The training read is a named cursor inside one transaction: transaction pooling keeps that server
+    # connection for the whole read, so it streams chunk by chunk while another client shares the pool.
+    result = subprocess.run([sys.executable, "-c", TRAIN], env=_pooled_env(pgbouncer), cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["errors"] == [] and found["during"] == 5
+    assert found["rows"] >= 300 and found["clicks"] == 43  # every impression before the read, each click once
+    assert len(found["chunks"]) >= 8 and max(found["chunks"]) <= 40  # 300+ rows, 40 a fetch
