@@ -123,7 +123,10 @@ class ExperimentReportApi(APIView):
 
 
 class AttributionApi(APIView):
-    """Segment × tag grid with normalized preference, and the ranked findings in plain words."""
+    """Segment × tag grid with normalized preference, and the ranked findings in plain words.
+
+    The default parameters are served from the placement's prepared snapshot when a fresh one holds the
+    grid (`source`, `computed_at`, `age_s` say which and how old); anything else is computed live."""
 
     permission_classes = [scope_required("analytics:read", staff_allowed=True)]
 
@@ -141,7 +144,8 @@ class AttributionApi(APIView):
                                OpenApiParameter("days", int)],
                    responses={200: answers.AttributionSerializer, **error_answers(400)})
     def get(self, request, slug: str):
-        from .attribution import HighCardinalityFeature, attribution_grid, split_buckets
+        from .attribution import HighCardinalityFeature, split_buckets
+        from .attribution_snapshots import attribution_answer
 
         placement = placement_by_slug(slug)
         params = self.InputSerializer(data=request.query_params)
@@ -152,8 +156,8 @@ class AttributionApi(APIView):
         if unknown:
             raise serializers.ValidationError({"buckets": [f"Unknown bucket(s): {', '.join(unknown)}."]})
         try:
-            grid = attribution_grid(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
-                                    buckets=buckets, min_support=data.get("min_support"), days=data.get("days"))
+            grid = attribution_answer(placement=placement, segment=data["segment"], tag_group=data["tag_group"],
+                                      buckets=buckets, min_support=data.get("min_support"), days=data.get("days"))
         except HighCardinalityFeature as exc:  # a feature with a value per user is not a segment
             raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
         return Response(grid)

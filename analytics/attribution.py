@@ -178,6 +178,9 @@ class _Columns:
         self._encoded_tags: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
         self._encoded_segments: dict[str, tuple[np.ndarray, list[str]]] = {}
         self._segment_labels: dict[str, np.ndarray] = {}
+        # Pooled analyses of this frame by (min_support, features, tag groups): every grid of one frame
+        # shares its analysis (the prepared answers compute them all from one read).
+        self.analyses: dict[tuple[int, tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
 
     def segment(self, feature: str) -> pd.Series:
         if feature not in self._segments:
@@ -269,6 +272,12 @@ class _Columns:
             else:
                 kept.append(feature)
         return kept, skipped
+
+
+def grid_columns(frame: pd.DataFrame) -> _Columns:
+    """The segment and tag columns of one impression frame, for many grids of it to share (attribution_grid's
+    `columns`): each grid then reuses the frame's segment values, tag codes and pooled analysis."""
+    return _Columns(frame)
 
 
 def _cells(columns: _Columns, feature: str, group: str, min_support: int) -> list[dict]:
@@ -368,15 +377,17 @@ def preference_analysis(*, frame: pd.DataFrame, min_support: int, features: list
     columns = columns or _Columns(frame)
     features, skipped = columns.bounded(features or columns.feature_names(), max_levels)
     tag_groups = tag_groups or columns.group_names()
+    memo = (min_support, tuple(features), tuple(tag_groups))
+    if memo in columns.analyses:
+        return columns.analyses[memo]
     key = _analysis_key(frame, min_support, features, tag_groups, columns.w)
 
     def compute() -> dict[str, Any]:
         return {**analyse(columns, features=features, tag_groups=tag_groups, min_support=min_support),
                 "skipped_features": skipped}
 
-    if key is None:
-        return compute()
-    return _analyses.get_or_compute(key, compute)
+    columns.analyses[memo] = compute() if key is None else _analyses.get_or_compute(key, compute)
+    return columns.analyses[memo]
 
 
 ANALYSIS_CACHE_S = 600
@@ -410,17 +421,22 @@ MARGINAL_NOTE = ("normalized_preference, p_value and q_value are the marginal vi
 
 def attribution_grid(*, placement: Placement, segment: str, tag_group: str, buckets: list[str] | None = None,
                      min_support: int | None = None, days: int | None = None,
-                     frame: pd.DataFrame | None = None) -> dict[str, Any]:
+                     frame: pd.DataFrame | None = None, columns: _Columns | None = None) -> dict[str, Any]:
     """The grid of one user feature × one tag group: each cell's marginal normalized preference and its
     relative preference (against everyone else), and the findings of the pooled list that are in this grid.
 
     Raises HighCardinalityFeature when `segment` has more than KALEIDO_SEGMENT_MAX_LEVELS values (numbers
     are binned first, so only text features can): a grid of near one-user segments says nothing. The
-    features the pooled list leaves out for the same reason are in `skipped_features`."""
+    features the pooled list leaves out for the same reason are in `skipped_features`.
+
+    `columns` (the _Columns of a frame already read) lets many grids of one frame share its columns and
+    its pooled analysis (analytics.attribution_snapshots computes every grid of a placement that way)."""
     buckets = buckets or ["random"]
     min_support = min_support or settings.KALEIDO_ATTRIBUTION_MIN_SUPPORT
+    if columns is not None:
+        frame = columns.frame
     frame = impression_frame(placement=placement, buckets=buckets, days=days) if frame is None else frame
-    columns = _Columns(frame)
+    columns = columns or _Columns(frame)
     limit = max_segment_levels()
     if len(frame) and columns.levels(segment) > limit:
         raise HighCardinalityFeature(_skip_reason(segment, columns.levels(segment), limit))

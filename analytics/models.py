@@ -212,3 +212,50 @@ class LateEvent(models.Model):
 
     def __str__(self) -> str:
         return f"late {self.type} {self.event_id}"
+
+
+
+class AttributionSnapshot(models.Model):
+    """A placement's prepared attribution answers for one parameter set (analytics.attribution_snapshots):
+    what the grids were computed from, and when. Its grids are in AttributionSnapshotGrid.
+
+    `complete`: the job computed every grid of the impressions read (every bounded feature × tag group), so
+    a pair it lacks has no cells; a snapshot a live read started holds only the grids read since."""
+
+    placement = models.ForeignKey("creative.Placement", on_delete=models.CASCADE, related_name="+")
+    buckets = models.CharField(max_length=80, help_text="Comma-separated, as the API takes them.")
+    min_support = models.IntegerField()
+    max_levels = models.IntegerField(help_text="KALEIDO_SEGMENT_MAX_LEVELS when it was computed.")
+    watermark = models.JSONField(default=dict, help_text="The data it was computed from (data_watermark).")
+    impressions = models.IntegerField(default=0)
+    skipped_features = models.JSONField(default=list, blank=True)
+    complete = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+    compute_seconds = models.FloatField(null=True, blank=True, help_text="The job's time for every grid.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["placement", "buckets", "min_support", "max_levels"],
+                                    name="unique_attribution_snapshot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attribution of {self.placement_id} ({self.buckets}) at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class AttributionSnapshotGrid(models.Model):
+    """One prepared grid (segment × tag group): the API's answer as a live read computed it."""
+
+    snapshot = models.ForeignKey(AttributionSnapshot, on_delete=models.CASCADE, related_name="grids")
+    segment = models.CharField(max_length=80)
+    tag_group = models.CharField(max_length=60)
+    answer = models.JSONField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "segment", "tag_group"], name="unique_attribution_grid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment} × {self.tag_group} of snapshot {self.snapshot_id}"

@@ -230,6 +230,16 @@ class AttributionSerializer(serializers.Serializer):
                                                           "values than KALEIDO_SEGMENT_MAX_LEVELS (numbers are "
                                                           "binned first). Left out of the pooled findings.")
     method = serializers.CharField(required=False, help_text="Which fields are the marginal view.")
+    source = serializers.ChoiceField(
+        choices=["snapshot", "live"],
+        help_text="snapshot: the placement's prepared answer, computed off the request path; live: computed "
+                  "for this request (parameters other than the defaults, or no fresh snapshot).")
+    computed_at = serializers.DateTimeField(help_text="When the impressions this answer counts were read: it is "
+                                                      "exactly the live answer of that moment.")
+    age_s = serializers.FloatField(help_text="Seconds since computed_at (at most "
+                                             "KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S for a snapshot).")
+    data_through = serializers.DateTimeField(allow_null=True, help_text="The newest event time of the placement "
+                                             "when it was computed (null: no events).")
 
 
 class AliasSerializer(serializers.Serializer):

@@ -30,3 +30,23 @@ def explain_placement_task(placement_id: int) -> None:
     from .explain import explanation_compute
 
     explanation_compute(placement_id=placement_id)
+
+
+@shared_task(queue=CPU_QUEUE, acks_late=True, autoretry_for=(OperationalError,), max_retries=2,
+             retry_backoff=True)
+def refresh_attribution_snapshots_task() -> list[int]:
+    """On beat: one snapshot job per placement whose prepared attribution answers are due."""
+    from .attribution_snapshots import placements_due
+
+    due = placements_due()
+    for placement_id in due:
+        attribution_snapshot_task.delay(placement_id)
+    return due
+
+
+@shared_task(queue=CPU_QUEUE, acks_late=True, autoretry_for=(OperationalError,), max_retries=2,
+             retry_backoff=True)
+def attribution_snapshot_task(placement_id: int) -> bool:
+    from .attribution_snapshots import refresh_placement
+
+    return refresh_placement(placement_id=placement_id)

@@ -201,6 +201,7 @@ SPECTACULAR_SETTINGS = {
         "VariantStatusEnum": "creative.models.VariantStatus",
         "ExplanationStatusEnum": "analytics.models.PlacementExplanation.Status",
         "TermTypeEnum": ["main", "pair"],
+        "AttributionSourceEnum": ["snapshot", "live"],
     },
 }
 
@@ -216,6 +217,12 @@ KALEIDO_ATTRIBUTION_MIN_SUPPORT = env_int("KALEIDO_ATTRIBUTION_MIN_SUPPORT", 150
 # The most values (numbers binned first) a user feature may have to be an attribution segment; features with
 # more (a device id, a postcode) are skipped by the findings and refused as a grid's segment.
 KALEIDO_SEGMENT_MAX_LEVELS = env_int("KALEIDO_SEGMENT_MAX_LEVELS", 50)
+# Prepared attribution answers (analytics.attribution_snapshots): a read serves a stored grid at most this old,
+# the job recomputes a placement's when its rollups moved (checked every _EVERY_S) or it is half that old.
+KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S = env_float("KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S", 21600.0)
+CELERY_BEAT_SCHEDULE["analytics-attribution-snapshots"] = {
+    "task": "analytics.tasks.refresh_attribution_snapshots_task",
+    "schedule": env_float("KALEIDO_ATTRIBUTION_SNAPSHOT_EVERY_S", 300.0)}
 CELERY_BEAT_SCHEDULE["analytics-refresh-rollups"] = {"task": "analytics.tasks.refresh_rollups_task",
                                                      "schedule": env_float("KALEIDO_ROLLUP_EVERY_S", 60.0)}
 CELERY_BEAT_SCHEDULE["analytics-event-partitions"] = {"task": "analytics.tasks.maintain_partitions_task",

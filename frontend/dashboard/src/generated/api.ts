@@ -44,7 +44,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Segment × tag grid with normalized preference, and the ranked findings in plain words. */
+        /**
+         * @description Segment × tag grid with normalized preference, and the ranked findings in plain words.
+         *
+         *     The default parameters are served from the placement's prepared snapshot when a fresh one holds the
+         *     grid (`source`, `computed_at`, `age_s` say which and how old); anything else is computed live.
+         */
         get: operations["api_v1_placements_attribution_retrieve"];
         put?: never;
         post?: never;
@@ -331,6 +336,28 @@ export interface components {
             skipped_features?: components["schemas"]["SkippedFeature"][];
             /** @description Which fields are the marginal view. */
             method?: string;
+            /**
+             * @description snapshot: the placement's prepared answer, computed off the request path; live: computed for this request (parameters other than the defaults, or no fresh snapshot).
+             *
+             *     * `snapshot` - snapshot
+             *     * `live` - live
+             */
+            source: components["schemas"]["AttributionSourceEnum"];
+            /**
+             * Format: date-time
+             * @description When the impressions this answer counts were read: it is exactly the live answer of that moment.
+             */
+            computed_at: string;
+            /**
+             * Format: double
+             * @description Seconds since computed_at (at most KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S for a snapshot).
+             */
+            age_s: number;
+            /**
+             * Format: date-time
+             * @description The newest event time of the placement when it was computed (null: no events).
+             */
+            data_through: string | null;
         };
         AttributionCell: {
             segment_feature: string;
@@ -396,6 +423,12 @@ export interface components {
             /** @description group=value tags always shown together with this one. */
             aliased_with?: string[];
         };
+        /**
+         * @description * `snapshot` - snapshot
+         *     * `live` - live
+         * @enum {string}
+         */
+        AttributionSourceEnum: "snapshot" | "live";
         /**
          * @description * `control` - control
          *     * `random` - random
