@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or "django_db_setup" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """KALEIDO_DATABASE_TESTS_ONLY=1 keeps only the tests that touch a database: `make test`'s second
+    stage runs the suite again on SQLite, where a test that never opens a connection would only repeat
+    what the first stage proved."""
+    if os.environ.get("KALEIDO_DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if _uses_database(item)]
+    dropped = [item for item in items if not _uses_database(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

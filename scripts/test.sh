@@ -17,7 +17,7 @@ xdist=(-n "${PYTEST_WORKERS:-auto}" --dist worksteal)
 echo "==> pytest on PostgreSQL"
 DATABASE_URL=${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kaleido} REDIS_URL_FOR_TESTS=redis://127.0.0.1:6379/15 \
   pytest -p no:cacheprovider "${xdist[@]}" "$@"
-echo "==> pytest on SQLite (slow tests ran above, once, on PostgreSQL; KALEIDO_SQLITE_SLOW=1 runs them here too)"
+echo "==> pytest on SQLite: the tests that use a database (slow ones ran above, once, on PostgreSQL; KALEIDO_SQLITE_SLOW=1 runs them here too)"
 sqlite_marks="not postgres and not slow"
 [ "${KALEIDO_SQLITE_SLOW:-0}" = "1" ] && sqlite_marks="not postgres"
 # The front-end tests run beside this stage: they mostly wait on their own Django servers and Chromium
@@ -32,7 +32,8 @@ if [ -f frontend/package.json ]; then
   frontend_pid=$!
 fi
 sqlite_rc=0
-DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 nice -n 10 pytest -p no:cacheprovider "${xdist[@]}" \
+# Only the tests that use a database run again here: the others gave their answer in the first stage.
+DATABASE_URL=sqlite:///$(mktemp -d)/kaleido.sqlite3 KALEIDO_DATABASE_TESTS_ONLY=1 nice -n 10 pytest -p no:cacheprovider "${xdist[@]}" \
   -m "$sqlite_marks" "$@" || sqlite_rc=$?
 frontend_rc=0
 if [ -n "$frontend_pid" ]; then
