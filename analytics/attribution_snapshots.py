@@ -277,7 +277,8 @@ def attribution_answer(*, placement: Placement, segment: str, tag_group: str, bu
     current: dict[str, Any] | None = None
     if settings.CELERY_TASK_ALWAYS_EAGER:  # no worker, no beat: the read brings the rollups up to date itself
         refresh_for_read(placement_id=placement.id)
-        current = data_watermark(placement.id)
+        with primary_reads():  # what the refresh just wrote, even inside a replica-routed GET
+            current = data_watermark(placement.id)
     snapshot = _current_snapshot(placement, parameters, watermark=current)
     if snapshot is not None:
         skipped = {s["feature"]: s for s in snapshot.skipped_features}

@@ -14,6 +14,7 @@ measures, in a fresh process:
   and what the catalogue's former impression count (a COUNT over the placement's raw events) costs there;
 - events/s ingested (record_events, batches of 1,000 on stored decisions);
 - the experiment report, one attribution grid (its pooled analysis computed, then from the cache), the
+  attribution snapshot job (every grid of the big placement) and grid GETs served from it, the
   dashboard selectors (meta, daily, gallery);
 - the rollup refresh of one day of the big placement; the retention job dropping the two oldest days.
 
@@ -267,7 +268,8 @@ def measure(rank_calls: int, ingest_batches: int, only: tuple[str, ...] = MEASUR
 
 def measure_attribution(placement, repeat: int = 3) -> dict:
     """One attribution grid as an analyst first opens it (the pooled analysis not cached: each repeat
-    computes it), then the same grid again with the analysis in the shared cache."""
+    computes it), then the same grid again with the analysis in the shared cache: the live path. Then the
+    prepared answers (measure_attribution_snapshot)."""
     from analytics import attribution
     from kaleido.two_level_cache import TwoLevelCache
 
@@ -284,7 +286,62 @@ def measure_attribution(placement, repeat: int = 3) -> dict:
     grid()
     return {"attribution_grid": uncached, "attribution_grid_cached": _timed(grid, repeat),
             "attribution_impressions": answer["impressions"],
-            "attribution_skipped": [s["feature"] for s in answer.get("skipped_features", [])]}
+            "attribution_skipped": [s["feature"] for s in answer.get("skipped_features", [])],
+            **measure_attribution_snapshot(placement)}
+
+
+def measure_attribution_snapshot(placement, repeat: int = 40) -> dict:
+    """The prepared answers: the job computing every grid of the placement (the pooled analysis not taken
+    from the cache), then GETs of the API served from them, through Django's full request path (an
+    analytics:read key), over several grids in turn; and the job's cheap reads (the beat's due check, one watermark)."""
+    import itertools
+
+    from django.test import Client
+
+    from access.services import api_key_create
+    from analytics import attribution, attribution_snapshots
+    from analytics.models import AttributionSnapshotGrid
+    from kaleido.two_level_cache import TwoLevelCache
+
+    cached = attribution._analyses
+    attribution._analyses = TwoLevelCache("attribution analyses (bench: none kept)", local_s=0, shared_s=None)
+    try:
+        started = time.perf_counter()
+        snapshot = attribution_snapshots.compute_snapshot(placement=placement)
+        compute_s = time.perf_counter() - started
+    finally:
+        attribution._analyses = cached
+    grids = AttributionSnapshotGrid.objects.filter(snapshot=snapshot)
+    pairs = list(grids.order_by("segment", "tag_group").values_list("segment", "tag_group"))
+    stored_bytes = sum(len(json.dumps(answer)) for answer in grids.values_list("answer", flat=True))
+    issued = api_key_create(name="bench analyst", scopes=["analytics:read"])
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {issued.secret}")
+    asks = itertools.cycle(pairs[:: max(len(pairs) // 10, 1)] or [("f01", "button_color")])
+    sources = []
+
+    def get():
+        segment, group = next(asks)
+        response = client.get(f"/api/v1/placements/{placement.slug}/attribution",
+                              {"segment": segment, "tag_group": group})
+        assert response.status_code == 200, response.content[:300]
+        sources.append(response.json()["source"])
+
+    get()
+    served = _timed(get, repeat)
+
+    def service():
+        segment, group = next(asks)
+        attribution_snapshots.attribution_answer(placement=placement, segment=segment, tag_group=group,
+                                                 buckets=["random"])
+
+    return {"attribution_snapshot_compute": {"s": round(compute_s, 1), "job_s": snapshot.compute_seconds,
+                                             "grids": len(pairs), "impressions": snapshot.impressions,
+                                             "stored_kb": round(stored_bytes / 1024)},
+            "attribution_grid_snapshot_http": served,
+            "attribution_grid_snapshot_sources": sorted(set(sources)),
+            "attribution_grid_snapshot_service": _timed(service, repeat),
+            "attribution_snapshots_due_check": _timed(attribution_snapshots.placements_due, 5),
+            "attribution_watermark": _timed(lambda: attribution_snapshots.data_watermark(placement.id), 5)}
 
 
 # --- the orchestrator --------------------------------------------------------------------------------------------
