@@ -181,6 +181,8 @@ class _Columns:
         # Pooled analyses of this frame by (min_support, features, tag groups): every grid of one frame
         # shares its analysis (the prepared answers compute them all from one read).
         self.analyses: dict[tuple[int, tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
+        self._feature_names: list[str] | None = None
+        self._group_names: list[str] | None = None
 
     def segment(self, feature: str) -> pd.Series:
         if feature not in self._segments:
@@ -256,10 +258,14 @@ class _Columns:
         return self._encoded_tags[group]
 
     def feature_names(self) -> list[str]:
-        return sorted({k for f in self.features.objects if isinstance(f, dict) for k in f})
+        if self._feature_names is None:  # asked by every grid of a frame
+            self._feature_names = sorted({k for f in self.features.objects if isinstance(f, dict) for k in f})
+        return list(self._feature_names)
 
     def group_names(self) -> list[str]:
-        return sorted({g for t in self._tags.objects for g in (t or {})})
+        if self._group_names is None:
+            self._group_names = sorted({g for t in self._tags.objects for g in (t or {})})
+        return list(self._group_names)
 
     def bounded(self, features: list[str], limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
         """(the features that can be segments, the skipped ones with their level count and the reason)."""

@@ -10,11 +10,14 @@ segments (their grids answer 400). A stored grid is exactly the answer a live re
 
 When a snapshot is recomputed: its *watermark* is the state of the placement's data when it was read (the
 daily rollups' newest row id and row count, which every recount of a day moves, and the oldest and newest
-event times). The job (`refresh_snapshots`, on beat every KALEIDO_ATTRIBUTION_SNAPSHOT_EVERY_S) recomputes
-a placement whose rollups moved since, whose snapshot is incomplete, or whose snapshot is older than half
-of KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S (what the rollups cannot see, such as retention dropping old
-events, is picked up then). A read serves a stored grid no older than that max age; otherwise it computes
-the grid live, as before, and stores it. In the embedded default (no worker, no beat) a read first recounts
+event times). The job (`refresh_snapshots`, on beat every KALEIDO_ATTRIBUTION_SNAPSHOT_EVERY_S) keeps the
+placements analysts read (a snapshot read or stored in the last READ_WINDOW): it recomputes one whose
+rollups moved since, whose snapshot is incomplete, or whose snapshot is older than half of
+KALEIDO_ATTRIBUTION_SNAPSHOT_MAX_AGE_S (what the rollups cannot see, such as retention dropping old
+events, is picked up then). Every grid of a placement costs seconds to compute (12–17 s for a placement
+of about 1,200 impressions and 47 features, 30 s for 77,685), so placements nobody reads are not kept.
+A read serves a stored grid no older than that max age; otherwise it computes the grid live, as before,
+and stores it (so a placement's first read is live, and the job takes it from there). In the embedded default (no worker, no beat) a read first recounts
 the placement's dirty rollup days, as report reads do, and serves a stored grid only while the watermark
 is unchanged, so there every answer is current.
 
@@ -49,6 +52,10 @@ DEFAULT_BUCKETS = ("random",)
 # Keys of the watermark that the rollup refresh moves: what the job compares to decide a recompute.
 _ROLLUP_KEYS = ("rollup_last_id", "rollup_rows")
 _LOCK_S = 3600  # a job's claim on one placement's recompute lives at most this long (a worker that died)
+# The job keeps the snapshots of placements read within this window; a read stamps its snapshot at most
+# once per READ_STAMP (one UPDATE an hour, not one per GET).
+READ_WINDOW = timedelta(days=7)
+READ_STAMP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,16 @@ def compute_snapshot(*, placement: Placement, parameters: SnapshotParameters | N
                     min_support=parameters.min_support, columns=columns))
     seconds = round(time.monotonic() - started, 2)
     with transaction.atomic():
-        AttributionSnapshot.objects.filter(placement=placement, buckets=parameters.buckets,
-                                           min_support=parameters.min_support,
-                                           max_levels=parameters.max_levels).delete()
+        replaced = AttributionSnapshot.objects.filter(placement=placement, buckets=parameters.buckets,
+                                                      min_support=parameters.min_support,
+                                                      max_levels=parameters.max_levels)
+        read_at = replaced.values_list("read_at", flat=True).first()
+        replaced.delete()
         snapshot = AttributionSnapshot.objects.create(
             placement=placement, buckets=parameters.buckets, min_support=parameters.min_support,
             max_levels=parameters.max_levels, watermark=watermark, impressions=len(frame),
             skipped_features=_jsonable(skipped), complete=True, computed_at=computed_at,
-            compute_seconds=seconds)
+            compute_seconds=seconds, read_at=read_at)
         AttributionSnapshotGrid.objects.bulk_create(
             [AttributionSnapshotGrid(snapshot=snapshot, segment=segment, tag_group=group, answer=answer,
                                      computed_at=computed_at) for (segment, group), answer in grids.items()],
@@ -162,15 +171,20 @@ def snapshot_due(snapshot: AttributionSnapshot | None, rollups: dict[str, Any], 
 
 
 def placements_due(*, now: datetime | None = None) -> list[int]:
-    """The placements with events whose default snapshot the job should recompute (one grouped read of the
-    rollups, one of the snapshots)."""
+    """The placements read within READ_WINDOW whose default snapshot the job should recompute (one read of
+    their snapshots, one grouped read of their rollups)."""
     now = now or timezone.now()
     parameters = default_parameters()
-    states = {row["placement_id"]: {"rollup_last_id": row["last"], "rollup_rows": row["rows"]}
-              for row in DailyRollup.objects.order_by().values("placement_id").annotate(last=Max("id"), rows=Count("id"))}
     snapshots = {s.placement_id: s for s in AttributionSnapshot.objects.filter(
-        buckets=parameters.buckets, min_support=parameters.min_support, max_levels=parameters.max_levels)}
-    return sorted(p for p, state in states.items() if snapshot_due(snapshots.get(p), state, now=now))
+        buckets=parameters.buckets, min_support=parameters.min_support, max_levels=parameters.max_levels,
+        read_at__gte=now - READ_WINDOW)}
+    if not snapshots:
+        return []
+    states = {row["placement_id"]: {"rollup_last_id": row["last"], "rollup_rows": row["rows"]}
+              for row in DailyRollup.objects.filter(placement_id__in=list(snapshots)).order_by()
+              .values("placement_id").annotate(last=Max("id"), rows=Count("id"))}
+    none = {"rollup_last_id": None, "rollup_rows": 0}  # a placement whose rollups are gone (as data_watermark says)
+    return sorted(p for p, snapshot in snapshots.items() if snapshot_due(snapshot, states.get(p, none), now=now))
 
 
 def refresh_placement(*, placement_id: int) -> bool:
@@ -249,12 +263,21 @@ def _store_live_grid(placement: Placement, parameters: SnapshotParameters, *, wa
                 snapshot = AttributionSnapshot.objects.create(
                     placement=placement, buckets=parameters.buckets, min_support=parameters.min_support,
                     max_levels=parameters.max_levels, watermark=watermark, impressions=answer["impressions"],
-                    skipped_features=answer.get("skipped_features", []), complete=False, computed_at=computed_at)
+                    skipped_features=answer.get("skipped_features", []), complete=False, computed_at=computed_at,
+                    read_at=computed_at)
+            else:
+                _stamp_read(snapshot, computed_at)
             AttributionSnapshotGrid.objects.update_or_create(
                 snapshot=snapshot, segment=answer["segment"], tag_group=answer["tag_group"],
                 defaults={"answer": answer, "computed_at": computed_at})
     except IntegrityError:  # another read or the job stored this placement's snapshot meanwhile
         log.info("attribution grid of %s not kept: a snapshot was stored meanwhile", placement.slug)
+
+
+def _stamp_read(snapshot: AttributionSnapshot, now: datetime) -> None:
+    """Mark the snapshot read (what keeps the job recomputing it), at most once per READ_STAMP."""
+    if snapshot.read_at is None or now - snapshot.read_at >= READ_STAMP:
+        AttributionSnapshot.objects.filter(pk=snapshot.pk).update(read_at=now)
 
 
 def attribution_answer(*, placement: Placement, segment: str, tag_group: str, buckets: list[str],
@@ -281,6 +304,7 @@ def attribution_answer(*, placement: Placement, segment: str, tag_group: str, bu
             current = data_watermark(placement.id)
     snapshot = _current_snapshot(placement, parameters, watermark=current)
     if snapshot is not None:
+        _stamp_read(snapshot, now)
         skipped = {s["feature"]: s for s in snapshot.skipped_features}
         grid = snapshot.grids.filter(segment=segment, tag_group=tag_group).values_list("answer", "computed_at").first()
         oldest = now - timedelta(seconds=max_age_s())

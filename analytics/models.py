@@ -232,6 +232,8 @@ class AttributionSnapshot(models.Model):
     complete = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
     compute_seconds = models.FloatField(null=True, blank=True, help_text="The job's time for every grid.")
+    read_at = models.DateTimeField(null=True, blank=True, help_text="The last read served from it or stored in it "
+                                                                    "(to the hour): the job keeps read placements.")
 
     class Meta:
         constraints = [

@@ -208,3 +208,25 @@ def test_a_placement_without_impressions_answers_an_empty_grid_from_its_snapshot
     assert snapshot.complete and snapshot.impressions == 0 and not snapshot.grids.exists()
     assert body["source"] == "snapshot" and body["data_through"] is None
     assert _without_age(body) == _live(placement, "age", "layout")
+
+
+def test_the_job_keeps_only_the_placements_analysts_read(logged, api_client_with, with_a_worker):
+    placement, variants, _ = logged
+    quiet = PlacementFactory(slug="unread-banner")
+    _log(quiet, _catalogue(quiet), users=10, seed=6, prefix="q")
+    refresh_rollups()
+    client = api_client_with("analytics:read")
+
+    assert attribution_snapshots.placements_due() == []  # nobody has read either: nothing is computed
+    first = _get(client, placement, segment="plan", tag_group="layout").json()  # live, and kept
+    assert first["source"] == "live"
+    assert attribution_snapshots.placements_due() == [placement.id]  # now read: the job completes it
+    attribution_snapshots.refresh_snapshots()
+    assert AttributionSnapshot.objects.get(placement=placement).complete
+    assert not AttributionSnapshot.objects.filter(placement=quiet).exists()
+
+    _log(placement, variants, users=5, seed=7, prefix="y")
+    refresh_rollups()
+    AttributionSnapshot.objects.filter(placement=placement).update(
+        read_at=timezone.now() - attribution_snapshots.READ_WINDOW - timedelta(hours=1))
+    assert attribution_snapshots.placements_due() == []  # new events, but unread for longer than the window
