@@ -47,6 +47,18 @@ class ModelUnavailable(Exception):
         self.reason = reason
 
 
+def linear_logits(spec: dict[str, Any], coef: dict[str, Any], *, users: np.ndarray, tags: np.ndarray,
+                  positions: np.ndarray, vcodes: np.ndarray | None = None) -> np.ndarray:
+    """The logistic regression's log-odds without its per-variant term (training.fit_logreg's coefficients)."""
+    u = F.logreg_user_matrix(spec, users, coef["scaling"])
+    u = np.hstack([u, F.logreg_context(spec, vcodes, len(u))])  # the general model's placement, surface
+    wu, wt, wx = np.asarray(coef["w_user"]), np.asarray(coef["w_tags"]), np.asarray(coef["w_cross"])
+    # Σ_a Σ_t u_a · t_t · W_at, computed without building the crossed design matrix.
+    cross = np.sum((u @ wx) * tags, axis=1) if wx.size else 0.0
+    pos = F.position_feature(positions)[:, 0] * coef["w_position"]
+    return coef["intercept"] + u @ wu + tags @ wt + cross + pos
+
+
 @dataclass
 class LoadedModel:
     version: str
@@ -80,25 +92,32 @@ class LoadedModel:
         p = compiled.predict(x) if compiled is not None else self.booster.predict(x, num_threads=1)
         calibration = self.spec.get("calibration")
         offset_col = F.variant_offset_column(self.spec)
-        if calibration is None and offset_col is None:
+        blend = self.spec.get("blend")
+        if calibration is None and offset_col is None and blend is None:
             return p
         slope, intercept = calibration or (1.0, 0.0)
         p = np.clip(p, 1e-7, 1 - 1e-7)
         logit = np.log(p / (1 - p))
+        if blend is not None:  # training.blend_spec: calibrated trees and regression, averaged
+            logit = self._blend_logit(logit, x)
         if offset_col is not None:  # the per-variant quality the trees do not see (training.fit_variant_offsets)
             logit = logit + x[:, offset_col]
         return 1.0 / (1.0 + np.exp(-(slope * logit + intercept)))
 
+    def _blend_logit(self, tree_logit: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """(1 − a)·(calibrated tree log-odds) + a·(the regression's calibrated log-odds), a = the blend's
+        weight; the users, tags and positions are read back from the design matrix's own columns."""
+        blend = self.spec["blend"]
+        s1, b1 = blend["tree_calibration"]
+        nu, nt = len(self.spec["user"]), len(self.spec["tags"])
+        linear = linear_logits(self.spec, blend["linear"], users=x[:, :nu], tags=x[:, nu:nu + nt],
+                               positions=x[:, -1])
+        return (1 - blend["weight"]) * (s1 * tree_logit + b1) + blend["weight"] * linear
+
     def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray,
                 vcodes: np.ndarray | None = None) -> np.ndarray:
-        c = self.coef
-        u = F.logreg_user_matrix(self.spec, users, c["scaling"])
-        u = np.hstack([u, F.logreg_context(self.spec, vcodes, len(u))])  # the general model's placement, surface
-        wu, wt, wx = np.asarray(c["w_user"]), np.asarray(c["w_tags"]), np.asarray(c["w_cross"])
-        # Σ_a Σ_t u_a · t_t · W_at, computed without building the crossed design matrix.
-        cross = np.sum((u @ wx) * tags, axis=1) if wx.size else 0.0
-        pos = F.position_feature(positions)[:, 0] * c["w_position"]
-        return c["intercept"] + u @ wu + tags @ wt + cross + pos + self._variant_term(vcodes, len(u))
+        return (linear_logits(self.spec, self.coef, users=users, tags=tags, positions=positions, vcodes=vcodes)
+                + self._variant_term(vcodes, len(users)))
 
     def _variant_term(self, vcodes: np.ndarray | None, n: int) -> np.ndarray:
         """The logistic regression's shrunk per-variant quality (0 for a variant it never saw)."""
@@ -117,6 +136,17 @@ class LoadedModel:
         if self.algo == ModelVersion.Algo.LIGHTGBM:
             x = F.lgb_matrix(self.spec, users=users, tags=tags, variant_codes_=vcodes, positions=positions)
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+            names = F.column_names(self.spec) + ["bias"]
+            blend = self.spec.get("blend")
+            if blend is not None:  # the trees' share, and the regression's as one column before the bias
+                s1, b1 = blend["tree_calibration"]
+                contrib = contrib * (1 - blend["weight"]) * s1
+                contrib[:, -1] += (1 - blend["weight"]) * b1
+                nu, nt = len(self.spec["user"]), len(self.spec["tags"])
+                linear = blend["weight"] * linear_logits(self.spec, blend["linear"], users=x[:, :nu],
+                                                         tags=x[:, nu:nu + nt], positions=x[:, -1])
+                contrib = np.hstack([contrib[:, :-1], linear.reshape(-1, 1), contrib[:, -1:]])
+                names = names[:-1] + ["linear_model", "bias"]
             offset_col = F.variant_offset_column(self.spec)
             if offset_col is not None:  # the booster never splits on it: its contribution is the offset itself
                 contrib[:, offset_col] += x[:, offset_col]
@@ -124,7 +154,7 @@ class LoadedModel:
             if calibration is not None:  # the calibrated log-odds are slope · raw + intercept
                 contrib = contrib * calibration[0]
                 contrib[:, -1] += calibration[1]
-            return F.column_names(self.spec) + ["bias"], contrib
+            return names, contrib
         c = self.coef
         u = F.logreg_user_matrix(self.spec, users, c["scaling"])
         u = np.hstack([u, F.logreg_context(self.spec, vcodes, len(u))])

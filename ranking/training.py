@@ -563,11 +563,63 @@ def choose_candidate(considered: Sequence[tuple]) -> tuple:
     calibration, per-row losses) tuples; returns the chosen one's first five."""
     best = min(considered, key=lambda c: c[0])
     for candidate in considered:
-        d = candidate[5] - best[5]
-        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-        if float(d.mean()) <= SELECTION_SE * se:
+        if _as_good(candidate[5], best[5]):
             return candidate[:5]
     return best[:5]
+
+
+def _valid_loss(logit: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    q = np.clip(1 / (1 + np.exp(-logit)), 1e-7, 1 - 1e-7)
+    row_loss = -(y * np.log(q) + (1 - y) * np.log(1 - q)) * (w / w.mean())
+    return float(row_loss.mean()), row_loss
+
+
+# The blend averages the calibrated log-odds of the best tree candidate and the best logistic regression:
+# trees find thresholds and a few strong interactions, the regression spreads small user × tag crosses over
+# every pair; each one's errors are partly the other's strengths. Equal weights (a weight fitted on the
+# validation split would overfit it on small logs).
+BLEND_WEIGHT = 0.5  # the logistic regression's share of the blended log-odds
+
+
+def blend_candidate(considered: Sequence[tuple], raw_valid: Mapping[str, np.ndarray], y: np.ndarray,
+                    w: np.ndarray) -> dict[str, Any] | None:
+    """The blend of the best LightGBM and the best logistic-regression candidate on validation, with its
+    own Platt calibration of the averaged log-odds and its calibrated validation loss; None without both."""
+    trees = [c for c in considered if c[3].get("base") in LGB_CANDIDATES]
+    linear = [c for c in considered if c[3].get("base") in LOGREG_CANDIDATES]
+    if not trees or not linear:
+        return None
+    tree, lin = min(trees, key=lambda c: c[0]), min(linear, key=lambda c: c[0])
+    (s1, b1), (s2, b2) = tree[4], lin[4]
+    z = (1 - BLEND_WEIGHT) * (s1 * raw_valid[tree[1]] + b1) + BLEND_WEIGHT * (s2 * raw_valid[lin[1]] + b2)
+    cal = platt(y, 1 / (1 + np.exp(-z)), w)
+    loss, row_loss = _valid_loss(cal[0] * z + cal[1], y, w)
+    return {"label": f"blend({tree[1]}, {lin[1]})", "loss": loss, "row_loss": row_loss, "tree": tree, "linear": lin,
+            "calibration": cal}
+
+
+def _as_good(row_loss: np.ndarray, other: np.ndarray) -> bool:
+    """Whether a validation loss is within SELECTION_SE paired standard errors of another's (or below it)."""
+    d = row_loss - other
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+    return float(d.mean()) <= SELECTION_SE * se
+
+
+def blend_spec(blend: Mapping[str, Any], tree_offsets: np.ndarray) -> dict[str, Any]:
+    """What a blended model's spec adds (registry.LoadedModel.predict_matrix reads it): the tree part's
+    calibration, the regression's coefficients with its calibration folded in, and one per-variant term
+    on the blend's scale (the trees' quality offsets and the regression's per-variant quality together),
+    which replaces `variant_offset` so the design matrix's quality column carries it."""
+    s1, b1 = blend["tree"][4]
+    s2, b2 = blend["linear"][4]
+    coef = dict(blend["linear"][2])
+    variant = np.asarray(coef.pop("w_variant", None) or np.zeros(len(tree_offsets)), dtype=np.float64)
+    linear = {**coef, "intercept": s2 * coef["intercept"] + b2, "w_user": [s2 * v for v in coef["w_user"]],
+              "w_tags": [s2 * v for v in coef["w_tags"]], "w_cross": [[s2 * v for v in row] for row in coef["w_cross"]],
+              "w_position": s2 * coef["w_position"]}
+    combined = (1 - BLEND_WEIGHT) * s1 * np.asarray(tree_offsets, dtype=np.float64) + BLEND_WEIGHT * s2 * variant
+    return {"blend": {"weight": BLEND_WEIGHT, "tree_calibration": [float(s1), float(b1)], "linear": linear},
+            "variant_offset": [round(float(v), 6) for v in combined]}
 
 
 def _refit_rows(n: int) -> slice:
@@ -624,12 +676,12 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
         names += list(LOGREG_CANDIDATES)
 
     considered: list[tuple[float, str, Any, dict, tuple[float, float], np.ndarray]] = []
+    raw_valid: dict[str, np.ndarray] = {}  # each candidate's uncalibrated validation log-odds, for the blend
 
     def consider(label: str, p_va: np.ndarray, fitted: Any, params: dict) -> None:
         cal = platt(y[va], p_va, w[va])
-        q = np.clip(1 / (1 + np.exp(-(cal[0] * _logit(p_va) + cal[1]))), 1e-7, 1 - 1e-7)
-        row_loss = -(y[va] * np.log(q) + (1 - y[va]) * np.log(1 - q)) * (w[va] / w[va].mean())
-        loss = float(row_loss.mean())
+        raw_valid[label] = _logit(p_va)
+        loss, row_loss = _valid_loss(cal[0] * raw_valid[label] + cal[1], y[va], w[va])
         tried.append({"candidate": label, "valid_logloss": loss})
         considered.append((loss, label, fitted, params, cal, row_loss))
 
@@ -658,7 +710,18 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
                      coef, params)
     if not considered:
         raise TrainingError(f"Unknown algorithm '{algo}' (use auto, lightgbm or logreg).")
-    _, name, fitted, params, (slope, intercept) = choose_candidate(considered)
+    chosen = choose_candidate(considered)
+    blend: dict[str, Any] | None = None
+    rule = settings.KALEIDO_TRAINING_BLEND
+    if algo == "auto" and not general and not refit and rule != "off":
+        found = blend_candidate(considered, raw_valid, y[va], w[va])
+        if found is not None:
+            tried.append({"candidate": found["label"], "valid_logloss": found["loss"]})
+            chosen_rows = next(c[5] for c in considered if c[1] == chosen[1])
+            if rule == "always" or _as_good(found["row_loss"], chosen_rows):  # unless validation says it is worse
+                blend = found
+                chosen = (found["loss"], found["label"], found["tree"][2], dict(found["tree"][3]), found["calibration"])
+    _, name, fitted, params, (slope, intercept) = chosen
     base_name = params.pop("base")
     params = {**params, "candidate": name, "candidates": tried, "calibration_platt": [slope, intercept],
               "refit": "train+validation" if refit else "train"}
@@ -680,6 +743,9 @@ def fit_ranker(data: TrainingData, *, algo: str = "auto", variant_tags: Sequence
                 offsets = fit_variant_offsets(raw, y[rows], w[rows], vcodes[rows], n_ids, params["variant_quality_sd"])
         fitted = booster
         spec = {**lgb_spec, "variant_offset": [round(float(v), 6) for v in offsets]}
+        if blend is not None:
+            spec = {**spec, **blend_spec(blend, offsets)}
+            params["blend"] = {"tree": blend["tree"][1], "linear": blend["linear"][1], "weight": BLEND_WEIGHT}
     spec = {**spec, "variant_effect_sd": variant_effect_sd(base_name, params)}
     if not lgb_chosen and refit:
         fitted = fit_logreg(users=users, tags=tags, positions=pos, y=y, w=w, spec=spec, vcodes=vcodes,

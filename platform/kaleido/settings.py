@@ -291,6 +291,13 @@ KALEIDO_TRAIN_THREADS = env_int("KALEIDO_TRAIN_THREADS", 2)
 # KALEIDO_TRAINING_MAX_ROWS of them: the most recent (docs/scaling.md, "Training"); 0 = no cap.
 KALEIDO_TRAINING_CHUNK_ROWS = env_int("KALEIDO_TRAINING_CHUNK_ROWS", 20_000)
 KALEIDO_TRAINING_MAX_ROWS = env_int("KALEIDO_TRAINING_MAX_ROWS", 300_000)
+# The blend of the best tree and the best logistic regression (ranking/training.py, BLEND_WEIGHT): "validation"
+# keeps it when its validation log loss is within a standard error of the candidate chosen alone, "always" keeps
+# it whenever both were fitted (algo auto), "off" never blends.
+KALEIDO_TRAINING_BLEND = env_str("KALEIDO_TRAINING_BLEND", "validation")
+if KALEIDO_TRAINING_BLEND not in ("validation", "always", "off"):
+    raise ImproperlyConfigured(
+        f"KALEIDO_TRAINING_BLEND must be validation, always or off, not {KALEIDO_TRAINING_BLEND!r}")
 # A Dask scheduler address (tcp://host:8786): LightGBM fits run there through lightgbm.dask; empty = in process.
 KALEIDO_DASK_SCHEDULER = env_str("KALEIDO_DASK_SCHEDULER", "")
 KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS = env_int("KALEIDO_RETRAIN_MIN_NEW_IMPRESSIONS", 5000)
