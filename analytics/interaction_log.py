@@ -416,6 +416,13 @@ def training_impressions(*, placement_ids: Sequence[int] | None = None, decided_
     with transaction.atomic():
         if postgres:
             connection.ensure_connection()
+            with connection.cursor() as settings_cursor:
+                # A cursor is planned for its first 10% of rows by default: at 10 M impressions that hash-joins
+                # every impression with every full decision row and sorts them all on disk to keep the
+                # newest 300,000 (40 minutes, 9 GB of temporary files). Planned for all its rows, as the
+                # plain query is, it sorts the narrow impression rows and fetches the kept decisions by key.
+                # Local to this transaction (set_config(..., true)), so PgBouncer's transaction mode keeps it.
+                settings_cursor.execute("SELECT set_config('cursor_tuple_fraction', '1.0', true)")
             with connection.connection.cursor(name=f"training_{uuid.uuid4().hex}") as cursor:
                 cursor.itersize = chunk_rows
                 cursor.execute(sql, params)

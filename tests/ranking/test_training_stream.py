@@ -144,6 +144,29 @@ def test_memory_is_bounded_by_the_chunk_the_log_is_fetched_in(mixed_log, monkeyp
     assert data.labels.tolist() == whole.labels.tolist()
 
 
+def test_on_postgresql_the_read_is_planned_for_every_row_it_returns(mixed_log):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+
+    def fraction() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('cursor_tuple_fraction')")
+            return float(cursor.fetchone()[0])
+
+    before = fraction()
+    chunks = interaction_log.training_impressions(placement_ids=[mixed_log.id], chunk_rows=7)
+    next(chunks)  # the named cursor is open, mid-read
+    during = fraction()
+    rest = sum(len(chunk) for chunk in chunks)
+    # Planned like the plain query (sort the narrow impressions, then fetch the kept decisions), not for the
+    # first tenth of its rows. (The setting is the transaction's own, set_config(..., true); this test runs
+    # inside the test's transaction, so it outlives the read here.)
+    assert (before, during) == (0.1, 1.0)
+    assert 7 + rest == sum(len(chunk) for chunk in interaction_log.training_impressions(placement_ids=[mixed_log.id]))
+
+
 def test_past_the_cap_training_keeps_the_most_recent_impressions_and_says_so(mixed_log, settings):
     settings.KALEIDO_TRAINING_MAX_ROWS = 50
     every = training.collect_rows(placement_ids=[mixed_log.id], click_window_s=1800, now=NOW, max_rows=0)
