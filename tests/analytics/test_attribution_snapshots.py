@@ -37,8 +37,11 @@ def with_a_worker(settings, monkeypatch):
     tasks a test sends still run in-process (the Celery app itself stays eager)."""
     from kaleido.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Celery's configuration reads Django's settings live: pin the app's own value first, so what the
+    # monkeypatch puts back afterwards is the eager True, not the False set for this test (which would
+    # stay in the app's configuration for every later test on this process).
     monkeypatch.setitem(app.conf, "task_always_eager", True)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
 
 
 def _catalogue(placement):
