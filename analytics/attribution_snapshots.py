@@ -36,7 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -115,10 +115,13 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=JSONEncoder))
 
 
+def _snapshots_with(parameters: SnapshotParameters) -> QuerySet[AttributionSnapshot]:
+    return AttributionSnapshot.objects.filter(buckets=parameters.buckets, min_support=parameters.min_support,
+                                              max_levels=parameters.max_levels)
+
+
 def _snapshot_of(placement_id: int, parameters: SnapshotParameters) -> AttributionSnapshot | None:
-    return AttributionSnapshot.objects.filter(placement_id=placement_id, buckets=parameters.buckets,
-                                              min_support=parameters.min_support,
-                                              max_levels=parameters.max_levels).first()
+    return _snapshots_with(parameters).filter(placement_id=placement_id).first()
 
 
 # --- the job ---------------------------------------------------------------------------------------------------
@@ -143,9 +146,7 @@ def compute_snapshot(*, placement: Placement, parameters: SnapshotParameters | N
                     min_support=parameters.min_support, columns=columns))
     seconds = round(time.monotonic() - started, 2)
     with transaction.atomic():
-        replaced = AttributionSnapshot.objects.filter(placement=placement, buckets=parameters.buckets,
-                                                      min_support=parameters.min_support,
-                                                      max_levels=parameters.max_levels)
+        replaced = _snapshots_with(parameters).filter(placement=placement)
         read_at = replaced.values_list("read_at", flat=True).first()
         replaced.delete()
         snapshot = AttributionSnapshot.objects.create(
@@ -175,9 +176,7 @@ def placements_due(*, now: datetime | None = None) -> list[int]:
     their snapshots, one grouped read of their rollups)."""
     now = now or timezone.now()
     parameters = default_parameters()
-    snapshots = {s.placement_id: s for s in AttributionSnapshot.objects.filter(
-        buckets=parameters.buckets, min_support=parameters.min_support, max_levels=parameters.max_levels,
-        read_at__gte=now - READ_WINDOW)}
+    snapshots = {s.placement_id: s for s in _snapshots_with(parameters).filter(read_at__gte=now - READ_WINDOW)}
     if not snapshots:
         return []
     states = {row["placement_id"]: {"rollup_last_id": row["last"], "rollup_rows": row["rows"]}

@@ -109,10 +109,15 @@ class LoadedModel:
         weight; the users, tags and positions are read back from the design matrix's own columns."""
         blend = self.spec["blend"]
         s1, b1 = blend["tree_calibration"]
+        return (1 - blend["weight"]) * (s1 * tree_logit + b1) + self._blend_linear(x)
+
+    def _blend_linear(self, x: np.ndarray) -> np.ndarray:
+        """The regression's weighted share of a blend's log-odds, from the design matrix's user, tag and
+        position columns."""
+        blend = self.spec["blend"]
         nu, nt = len(self.spec["user"]), len(self.spec["tags"])
-        linear = linear_logits(self.spec, blend["linear"], users=x[:, :nu], tags=x[:, nu:nu + nt],
-                               positions=x[:, -1])
-        return (1 - blend["weight"]) * (s1 * tree_logit + b1) + blend["weight"] * linear
+        return blend["weight"] * linear_logits(self.spec, blend["linear"], users=x[:, :nu], tags=x[:, nu:nu + nt],
+                                               positions=x[:, -1])
 
     def _logits(self, users: np.ndarray, tags: np.ndarray, positions: np.ndarray,
                 vcodes: np.ndarray | None = None) -> np.ndarray:
@@ -142,10 +147,8 @@ class LoadedModel:
                 s1, b1 = blend["tree_calibration"]
                 contrib = contrib * (1 - blend["weight"]) * s1
                 contrib[:, -1] += (1 - blend["weight"]) * b1
-                nu, nt = len(self.spec["user"]), len(self.spec["tags"])
-                linear = blend["weight"] * linear_logits(self.spec, blend["linear"], users=x[:, :nu],
-                                                         tags=x[:, nu:nu + nt], positions=x[:, -1])
-                contrib = np.hstack([contrib[:, :-1], linear.reshape(-1, 1), contrib[:, -1:]])
+                linear = self._blend_linear(x).reshape(-1, 1)
+                contrib = np.hstack([contrib[:, :-1], linear, contrib[:, -1:]])
                 names = names[:-1] + ["linear_model", "bias"]
             offset_col = F.variant_offset_column(self.spec)
             if offset_col is not None:  # the booster never splits on it: its contribution is the offset itself
